@@ -1,0 +1,43 @@
+# whycant — two commands do all set-up on a fresh machine:
+#   make run    the bot's main job (console front end, embedded defaults: SQLite, localhost)
+#   make test   the test suite (lab tests need root; PostgreSQL tests need 127.0.0.1:5432)
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.installed
+
+.PHONY: run test venv system-deps bench lint clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements.lock -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# OpenSSH server/client, nftables and iproute2 for the network-namespace lab (root only).
+system-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  missing=""; \
+	  for b in sshd:openssh-server ssh-keygen:openssh-client nft:nftables ip:iproute2 ss:iproute2 sysctl:procps; do \
+	    command -v $${b%%:*} >/dev/null || [ -x /usr/sbin/$${b%%:*} ] || missing="$$missing $${b##*:}"; \
+	  done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  fi; \
+	fi
+
+run: $(STAMP)
+	$(VENV)/bin/whycant console
+
+test: $(STAMP) system-deps
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: $(STAMP) system-deps
+	$(PY) -m pip install -q -c requirements.lock -e '.[bench]'
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,68 @@
+"""The ``whycant`` command line (DESIGN §5, contract).
+
+Each command group lives in its own module (``bot/cli_*.py``) and is mounted
+here. Exit status: 0 done, 2 bad input (one line on stderr), 1 internal failure.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from bot import cli_analyze, cli_ask, cli_console, cli_db, cli_drift, cli_incidents, cli_playbooks, cli_probe, cli_serve
+from probes.errors import BadInput
+
+app = typer.Typer(
+    name="whycant",
+    help="Why can't I connect? Evidence, a diagnosis and a fix.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+app.command("ask")(cli_ask.ask)
+app.command("analyze")(cli_analyze.analyze)
+app.command("probe")(cli_probe.probe)
+app.command("console")(cli_console.console)
+app.command("serve")(cli_serve.serve)
+app.command("drift")(cli_drift.drift)
+app.add_typer(cli_incidents.app, name="incidents")
+app.add_typer(cli_playbooks.app, name="playbooks")
+app.add_typer(cli_db.app, name="db")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: map expected errors to exit codes without tracebacks."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    try:
+        app(args=argv, standalone_mode=False)
+    except BadInput as e:
+        print(f"whycant: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        for extra in str(e).splitlines()[1:]:
+            print(f"  {extra.strip()}", file=sys.stderr)
+        return 2
+    except typer.Exit as e:
+        return e.exit_code
+    except SystemExit as e:
+        return int(e.code or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # noqa: BLE001 - last-resort boundary
+        import click
+
+        if isinstance(e, click.exceptions.UsageError):
+            e.show()
+            return 2
+        if isinstance(e, click.exceptions.Abort):
+            return 1
+        logging.getLogger("whycant").exception("internal error")
+        print(f"whycant: internal error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""Configuration file (DESIGN §6): lookup order, embedded default, validation.
+
+Lookup: ``--config F`` > ``$WHYCANT_CONFIG`` > ``./whycant.yaml`` > embedded default.
+Validation errors name the key and say what is wrong (``ConfigError``).
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from probes.errors import BadInput
+
+
+class ConfigError(BadInput):
+    """The configuration file is missing, unreadable or invalid."""
+
+
+def state_dir() -> Path:
+    """XDG state directory for whycant (``~/.local/state/whycant`` by default)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "whycant"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{state_dir() / 'whycant.db'}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SSHConfig(_Strict):
+    user: str | None = None
+    client_keys: list[str] = Field(default_factory=list)
+    known_hosts: str = "~/.ssh/known_hosts"
+    connect_timeout: float = Field(5.0, gt=0, le=120)
+    command_timeout: float = Field(15.0, gt=0, le=600)
+    keepalive_interval: float = Field(15.0, ge=0)
+    max_concurrency: int = Field(50, ge=1, le=2000)
+    per_host_concurrency: int = Field(4, ge=1, le=64)
+    idle_timeout: float = Field(300.0, ge=0)
+
+    @property
+    def host_key_checking(self) -> bool:
+        return self.known_hosts.strip().lower() != "ignore"
+
+
+class HostConfig(_Strict):
+    address: str | None = None
+    port: int = Field(22, ge=1, le=65535)
+    user: str | None = None
+    transport: Literal["ssh", "local"] = "ssh"
+    groups: list[str] = Field(default_factory=list)
+    services: dict[str, int] = Field(default_factory=dict)
+    aliases: list[str] = Field(default_factory=list)
+    note: str | None = None
+
+    @field_validator("services")
+    @classmethod
+    def _ports(cls, v: dict[str, int]) -> dict[str, int]:
+        for name, port in v.items():
+            if not 1 <= int(port) <= 65535:
+                raise ValueError(f"service {name!r}: port {port} is not in 1..65535")
+        return v
+
+
+class VantageConfig(_Strict):
+    host: str
+    note: str | None = None
+
+
+class ProbeConfig(_Strict):
+    window_seconds: float = Field(5.0, ge=0, le=120)
+    connect_attempts: int = Field(10, ge=1, le=100)
+    connect_timeout: float = Field(2.0, gt=0, le=30)
+    connect_interval: float = Field(0.1, ge=0, le=5)
+
+
+class ReportConfig(_Strict):
+    name: str
+    cron: str
+    channel: str
+    hosts: list[str] = Field(default_factory=lambda: ["all"])
+    timezone: str = "UTC"
+    skip_if_unchanged: bool = False
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        from croniter import croniter
+
+        if not croniter.is_valid(v):
+            raise ValueError(f"{v!r} is not a valid cron expression")
+        return v
+
+
+class SlackConfig(_Strict):
+    default_channel: str | None = None
+    progress_updates: bool = True
+
+
+class Config(_Strict):
+    database: str = Field(default_factory=default_database_url)
+    ssh: SSHConfig = Field(default_factory=SSHConfig)
+    hosts: dict[str, HostConfig] = Field(default_factory=dict)
+    inventory: list[str] = Field(default_factory=list)
+    vantages: dict[str, VantageConfig] = Field(default_factory=dict)
+    probe: ProbeConfig = Field(default_factory=ProbeConfig)
+    playbook_paths: list[str] = Field(default_factory=list)
+    permissions: dict[str, list[str]] = Field(
+        default_factory=lambda: {"diagnose": ["*"], "triage": ["*"], "drift": ["*"], "admin": []}
+    )
+    reports: list[ReportConfig] = Field(default_factory=list)
+    baselines: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    allowed_targets: list[str] = Field(default_factory=list)
+    slack: SlackConfig = Field(default_factory=SlackConfig)
+    auto_upgrade_db: bool = True
+    join_window_minutes: int = Field(60, ge=0)
+    source: str = Field("embedded default", exclude=True)
+
+    @field_validator("allowed_targets")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not a CIDR network") from None
+        return v
+
+    @field_validator("database")
+    @classmethod
+    def _db(cls, v: str) -> str:
+        if "://" not in v:
+            raise ValueError(f"{v!r} is not a database URL (sqlite:///path or postgresql+asyncpg://...)")
+        return v
+
+    def base_dir(self) -> Path:
+        """Directory relative paths in the config are resolved against."""
+        if self.source.startswith("/"):
+            return Path(self.source).parent
+        return Path.cwd()
+
+
+EMBEDDED_DEFAULT: dict[str, Any] = {
+    "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local", "aliases": ["bot"]}},
+}
+
+
+def _format_validation(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check its spelling and where it is nested)"
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, source: str = "<config>") -> Config:
+    """Validate a parsed YAML document; raise ConfigError naming the key."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the configuration must be a mapping, got {type(data).__name__}")
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation(e, source)) from None
+    cfg.source = source
+    return cfg
+
+
+def find_config_path(explicit: str | Path | None = None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("WHYCANT_CONFIG")
+    if env:
+        return Path(env)
+    local = Path.cwd() / "whycant.yaml"
+    return local if local.exists() else None
+
+
+def load_config(explicit: str | Path | None = None) -> Config:
+    """Load the configuration by the lookup order of DESIGN §6."""
+    path = find_config_path(explicit)
+    if path is None:
+        return parse_config(EMBEDDED_DEFAULT, "embedded default")
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read configuration: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    return parse_config(data, str(path.resolve()))

@@ -1,0 +1,26 @@
+"""Inventory hosts and vantages: the only things whycant will ever probe."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+TransportName = Literal["ssh", "local", "replay"]
+
+
+@dataclass(frozen=True)
+class Host:
+    """One inventory host. ``address`` is what SSH and connect tests use."""
+
+    name: str
+    address: str
+    port: int = 22
+    user: str | None = None
+    transport: TransportName = "ssh"
+    groups: tuple[str, ...] = ()
+    services: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
+    aliases: tuple[str, ...] = ()
+    note: str | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.transport == "local"

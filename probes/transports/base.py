@@ -1,0 +1,53 @@
+"""The transport seam: run a command or read files on an inventory host.
+
+One small interface (like httpx's transports); the asyncssh, local and replay
+implementations sit side by side and probes never know which one they got.
+Commands are argv lists, never shell strings; files are read without a shell
+(SFTP over SSH, open() locally).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence, runtime_checkable
+
+from probes.inventory import Host
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    host: str
+    argv: tuple[str, ...]
+    stdout: str
+    stderr: str
+    exit_status: int
+    duration_s: float
+
+    @property
+    def command(self) -> str:
+        import shlex
+
+        return shlex.join(self.argv)
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Runs read-only commands and reads files on a host."""
+
+    async def run(
+        self, host: Host, argv: Sequence[str], *, timeout: float, stdin: str | None = None
+    ) -> CommandResult:
+        """Run *argv* (quoted for the remote shell by the transport) and return its output.
+
+        Raises a ``probes.errors.TransportError`` subclass when the host cannot be
+        reached, authentication fails, the host key does not match, or the command
+        exceeds *timeout*. A non-zero exit status is *not* an error here.
+        """
+        ...
+
+    async def read_files(
+        self, host: Host, paths: Sequence[str], *, timeout: float
+    ) -> dict[str, str | None]:
+        """Read small text files; a missing/unreadable file maps to None."""
+        ...
+
+    async def close(self) -> None: ...
