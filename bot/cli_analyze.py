@@ -1,12 +1,91 @@
-"""`whycant analyze` (placeholder until implemented)."""
+"""`whycant analyze`: the same rules over outputs a person pasted or collected."""
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
-from bot.cli_common import ConfigOpt
+from bot.cli_common import ConfigOpt, JsonOpt
+from probes.errors import BadInput, ParseError
+
+FileOpt = Annotated[Optional[str], typer.Option(help="File path, or - for standard input.")]
 
 
-def analyze(config: ConfigOpt = None) -> None:
-    """Not implemented yet."""
-    typer.echo("not implemented yet", err=True)
-    raise typer.Exit(1)
+def _read(path: str | None, what: str) -> str | None:
+    if path is None:
+        return None
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(errors="replace")
+    except OSError as e:
+        raise BadInput(f"--{what} {path}: cannot read: {e.strerror}") from None
+
+
+def build_evidence(
+    *, before: str | None = None, after: str | None = None, sysctl: str | None = None,
+    listeners: str | None = None, host: str = "pasted", port: int | None = None,
+    window: float | None = None, mem_gb: float | None = None, kernel: str | None = None,
+):
+    """Evidence from pasted texts; each text is parsed by the parser its format calls for."""
+    from probes.evidence import Evidence, Facts, HostEvidence, Request
+    from probes.parsers.counters import parse_counters
+    from probes.parsers.ss import parse_ss_listen
+    from probes.parsers.sysctl import parse_sysctl_conf
+
+    ev = HostEvidence(host=host)
+    if before is not None:
+        ev.counters_t0 = parse_counters(before, probe="--before")
+    if after is not None:
+        ev.counters_t1 = parse_counters(after, probe="--after")
+    if ev.counters_t0 is not None and ev.counters_t1 is not None:
+        ev.t0_at, ev.t1_at = 0.0, float(window) if window else None
+    if sysctl is not None:
+        ev.sysctls = parse_sysctl_conf(sysctl, source="--sysctl")
+    if listeners is not None:
+        ev.listeners = parse_ss_listen(listeners)
+    release = kernel or (str(ev.sysctls.get("kernel.osrelease")) if ev.sysctls and "kernel.osrelease" in ev.sysctls
+                         else None)
+    if release or mem_gb:
+        ev.facts = Facts(os="Linux", kernel_release=release,
+                         mem_total_kb=int(mem_gb * 1024 * 1024) if mem_gb else None)
+    req = Request(text="analyze", target=host, address="", port=port)
+    return Evidence(source="pasted", request=req, target=ev)
+
+
+def analyze(
+    before: FileOpt = None,
+    after: FileOpt = None,
+    sysctl: FileOpt = None,
+    listeners: FileOpt = None,
+    host: Annotated[str, typer.Option(help="Name to show for the host.")] = "pasted",
+    port: Annotated[Optional[int], typer.Option(help="The port people cannot reach.")] = None,
+    window: Annotated[Optional[float], typer.Option(help="Seconds between --before and --after.")] = None,
+    mem_gb: Annotated[Optional[float], typer.Option("--mem-gb", help="The host's memory, for sizing checks.")] = None,
+    kernel: Annotated[Optional[str], typer.Option(help="Kernel release, e.g. 3.10.0-1160.el7.x86_64.")] = None,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Diagnose pasted `netstat -s`/`nstat`/`/proc/net/netstat` (before/after or one snapshot),
+    `sysctl -a` or sysctl.conf text, and `ss -ltn` output, for hosts whycant cannot reach."""
+    from bot.cli_ask import emit
+    from bot.config import load_config
+    from bot.engine import diagnose, load_rules
+    from bot.outcome import Outcome
+
+    if not any((before, after, sysctl, listeners)):
+        raise BadInput("analyze needs at least one of --before, --after, --sysctl, --listeners")
+    if port is not None and not 1 <= port <= 65535:
+        raise BadInput(f"--port {port} is not in 1..65535")
+    cfg = load_config(config)
+    texts = {k: _read(v, k) for k, v in
+             (("before", before), ("after", after), ("sysctl", sysctl), ("listeners", listeners))}
+    try:
+        evidence = build_evidence(**texts, host=host, port=port, window=window, mem_gb=mem_gb, kernel=kernel)
+    except ParseError as e:
+        raise BadInput(f"cannot parse {e.probe}: {e.message}" + (f" (line {e.line})" if e.line else "")) from None
+    rules = load_rules(cfg.playbook_paths, base_dir=cfg.base_dir())
+    diagnosis = diagnose(evidence, rules)
+    emit(Outcome(kind="diagnosis", request=evidence.request, evidence=evidence, diagnosis=diagnosis), json_out)

@@ -1,12 +1,89 @@
-"""`whycant ask` (placeholder until implemented)."""
+"""`whycant ask TEXT`: diagnose one question from the command line."""
 from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Annotated, Optional
 
 import typer
 
-from bot.cli_common import ConfigOpt
+from bot.cli_common import ConfigOpt, JsonOpt
+from probes.errors import BadInput
 
 
-def ask(config: ConfigOpt = None) -> None:
-    """Not implemented yet."""
-    typer.echo("not implemented yet", err=True)
-    raise typer.Exit(1)
+def ask(
+    text: Annotated[list[str], typer.Argument(help="The question, e.g. \"why can't I connect to db01:5432\".")],
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+    who: Annotated[Optional[str], typer.Option("--who", help="Who is asking (recorded on the incident).")] = None,
+    no_store: Annotated[bool, typer.Option("--no-store", help="Do not record an incident.")] = False,
+) -> None:
+    """Diagnose a connection problem: probes, rules, findings and a fix."""
+    from bot.config import load_config
+
+    cfg = load_config(config)
+    question = " ".join(text).strip()
+    if not question:
+        raise BadInput("ask needs a question, e.g. whycant ask \"why can't I connect to db01:5432\"")
+    outcome = asyncio.run(_ask(cfg, question, who or _whoami(), store=not no_store))
+    if outcome.kind in ("error", "refused"):
+        raise BadInput(outcome.text or "bad request")
+    emit(outcome, json_out)
+
+
+def _whoami() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001
+        return "cli"
+
+
+async def _ask(cfg, question: str, who: str, *, store: bool):
+    from bot.service import Whycant
+
+    svc = await Whycant.create(cfg, storage=store)
+    try:
+        with progress_printer() as on_progress:
+            return await svc.handle(question, who=who, on_progress=on_progress)
+    finally:
+        await svc.close()
+
+
+class progress_printer:
+    """Progress lines on stderr while a diagnosis runs (only on a terminal)."""
+
+    def __enter__(self):
+        if not sys.stderr.isatty():
+            return None
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+
+        async def on_progress(p) -> None:
+            self.console.print(f"[dim]… {p.message}[/dim]", highlight=False)
+
+        return on_progress
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def emit(outcome, json_out: bool) -> None:
+    if json_out:
+        from bot.jsonout import diagnosis_json
+
+        sys.stdout.write(json.dumps(diagnosis_json(outcome), indent=2, default=str) + "\n")
+        return
+    from bot.render.text import render_text
+
+    color = sys.stdout.isatty()
+    out = render_text(outcome, color=color)
+    if color:
+        from rich.console import Console
+
+        Console().print(out, highlight=False)
+    else:
+        sys.stdout.write(out.rstrip("\n") + "\n")

@@ -1,12 +1,69 @@
-"""`whycant console` (placeholder until implemented)."""
+"""`whycant console`: the bot in a terminal (the README's `make run`).
+
+Reads one request per line from stdin, answers with the same rendering the
+Slack front end uses (rich on a terminal, plain text when piped), exits at end
+of input or on `quit`.
+"""
 from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated, Optional
 
 import typer
 
 from bot.cli_common import ConfigOpt
 
 
-def console(config: ConfigOpt = None) -> None:
-    """Not implemented yet."""
-    typer.echo("not implemented yet", err=True)
-    raise typer.Exit(1)
+def console(
+    config: ConfigOpt = None,
+    who: Annotated[Optional[str], typer.Option("--who", help="Who is talking (permissions, incidents).")] = None,
+    no_store: Annotated[bool, typer.Option("--no-store", help="Do not record incidents.")] = False,
+) -> None:
+    """Talk to whycant in a terminal: the same commands as in Slack."""
+    from bot.cli_ask import _whoami
+    from bot.config import load_config
+
+    cfg = load_config(config)
+    asyncio.run(_loop(cfg, who or _whoami().replace("cli:", "console:"), store=not no_store))
+
+
+async def _loop(cfg, who: str, *, store: bool) -> None:
+    from bot.render.text import render_text
+    from bot.service import Whycant
+
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    rich_console = None
+    if tty:
+        from rich.console import Console
+
+        rich_console = Console()
+        rich_console.print(f"[bold]whycant[/bold] console ({cfg.source}). Type `help`, or a question; Ctrl-D quits.")
+    svc = await Whycant.create(cfg, storage=store)
+    try:
+        while True:
+            if tty:
+                sys.stdout.write("whycant> ")
+                sys.stdout.flush()
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                break
+            line = line.strip()
+            if not line:
+                continue
+            if line.lower() in ("quit", "exit"):
+                break
+
+            async def on_progress(p) -> None:
+                if rich_console is not None:
+                    rich_console.print(f"[dim]… {p.message}[/dim]", highlight=False)
+
+            outcome = await svc.handle(line, who=who, on_progress=on_progress)
+            text = render_text(outcome, color=tty)
+            if rich_console is not None:
+                rich_console.print(text, highlight=False)
+            else:
+                sys.stdout.write(text.rstrip("\n") + "\n")
+                sys.stdout.flush()
+    finally:
+        await svc.close()

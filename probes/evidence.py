@@ -135,6 +135,8 @@ class ConnectResult(BaseModel):
     port: int
     attempts: list[ConnectAttempt] = Field(default_factory=list)
     runner: str | None = None  # "python3", "bash", "local"
+    nat: bool = False  # the vantage sits behind NAT (from its config note/flag)
+    note: str | None = None
     error: str | None = None  # the vantage itself could not run the test
     error_kind: str | None = None
     duration_s: float = 0.0

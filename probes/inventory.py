@@ -20,6 +20,11 @@ class Host:
     services: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
     aliases: tuple[str, ...] = ()
     note: str | None = None
+    # Added for bot.inventory (defaults keep every existing construction valid):
+    # ``adhoc``: not an inventory host but an address inside ``allowed_targets``;
+    # ``probe_ssh``: False means "never SSH into it": only connect tests run.
+    adhoc: bool = False
+    probe_ssh: bool = True
 
     @property
     def is_local(self) -> bool:

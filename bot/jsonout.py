@@ -1,0 +1,31 @@
+"""The ``--json`` shapes of ``ask`` and ``analyze`` (DESIGN §5, contract)."""
+from __future__ import annotations
+
+from typing import Any
+
+from bot.outcome import Outcome
+
+
+def diagnosis_json(outcome: Outcome) -> dict[str, Any]:
+    ev, dx, req = outcome.evidence, outcome.diagnosis, outcome.request
+    target = None
+    if req is not None:
+        target = {"host": req.target, "address": req.address, "port": req.port, "service": req.service}
+    out: dict[str, Any] = {
+        "incident": outcome.incident.id if outcome.incident else None,
+        "target": target,
+        "verdict": dx.verdict if dx else (outcome.text or ""),
+        "findings": [f.contract_dict() for f in dx.findings] if dx else [],
+        "connect": [c.summary() for c in ev.connect] if ev else [],
+        "counters_delta": dict(sorted((ev.target.counters_delta if ev and ev.target else {}).items())),
+        "probe_errors": ev.probe_errors() if ev else [],
+        "duration_s": ev.duration_s if ev else 0.0,
+        "partial": bool(dx.partial) if dx else False,
+        "cleared": list(dx.cleared) if dx else [],
+        "skipped": list(dx.skipped) if dx else [],
+    }
+    if outcome.incident:
+        out["incident_detail"] = outcome.incident.model_dump()
+    if outcome.text:
+        out["note"] = outcome.text
+    return out

@@ -1,0 +1,255 @@
+"""The core service every front end calls: text in, ``Outcome`` out.
+
+request -> plan -> probes -> evidence -> rules -> findings -> Outcome -> (store)
+Front ends (CLI, console, Slack) only parse their own input and render.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, Sequence
+
+from bot.config import Config
+from bot.findings import Diagnosis
+from bot.outcome import IncidentInfo, Outcome, Progress
+from probes.collect import Collector, ProbeSettings, TransportSet, VantagePoint
+from probes.errors import BadInput
+from probes.evidence import Evidence, Request
+
+log = logging.getLogger("whycant.service")
+
+OnProgress = Callable[[Progress], Awaitable[None]] | None
+
+HELP = """\
+Ask me why a connection fails, e.g.:
+  why can't I connect to db01:5432
+  db01:postgres from office
+  is db01:5432 reachable from dc and office
+Triage: incidents · incident 42 · ack 42 · resolve 42 · history db01 · rerun 42
+Drift: drift · drift group:db
+Every finding carries an id in brackets, e.g. [listen-queue-overflow]."""
+
+# Which permission each command needs (config `permissions`).
+PERMISSION_FOR = {
+    "diagnose": "diagnose", "rerun": "diagnose", "verify": "diagnose", "evidence": "diagnose",
+    "help": "diagnose", "incidents": "diagnose", "incident": "diagnose", "history": "diagnose",
+    "ack": "triage", "resolve": "triage", "drift": "drift",
+}
+
+
+def build_transports(config: Config) -> TransportSet:
+    from probes.transports.ssh import SSHTransport
+
+    return TransportSet(ssh=SSHTransport(config.ssh))
+
+
+def probe_settings(config: Config) -> ProbeSettings:
+    p = config.probe
+    return ProbeSettings(window_seconds=p.window_seconds, connect_attempts=p.connect_attempts,
+                         connect_timeout=p.connect_timeout, connect_interval=p.connect_interval,
+                         command_timeout=config.ssh.command_timeout)
+
+
+class Whycant:
+    """One bot instance: configuration, inventory, rules, transports and (optionally) storage."""
+
+    def __init__(self, config: Config, *, transports: TransportSet | None = None, store: Any = None,
+                 rules: Any = None):
+        from bot.engine import load_rules
+        from bot.inventory import Inventory
+
+        self.config = config
+        self.inventory = Inventory.from_config(config)
+        self.rules = rules if rules is not None else load_rules(config.playbook_paths, base_dir=config.base_dir())
+        self.transports = transports or build_transports(config)
+        self.collector = Collector(self.transports, probe_settings(config))
+        self.store = store
+
+    @classmethod
+    async def create(cls, config: Config, *, transports: TransportSet | None = None, storage: bool = True,
+                     rules: Any = None) -> "Whycant":
+        store = None
+        if storage:
+            from bot.storage import open_store
+
+            store = await open_store(config)
+        return cls(config, transports=transports, store=store, rules=rules)
+
+    async def close(self) -> None:
+        await self.transports.close()
+        if self.store is not None:
+            await self.store.close()
+
+    # -- permissions -------------------------------------------------------------------------
+    def allowed(self, action: str, *, user: str, channel: str | None = None, groups: Sequence[str] = ()) -> bool:
+        from bot.permissions import allowed
+
+        return allowed(self.config.permissions, PERMISSION_FOR.get(action, action), user=user, channel=channel,
+                       groups=groups)
+
+    async def claim_event(self, event_id: str) -> bool:
+        if self.store is None:
+            return True
+        return await self.store.claim_event(event_id)
+
+    # -- planning ----------------------------------------------------------------------------
+    def vantages_for(self, request: Request) -> list[VantagePoint]:
+        """The asked vantages (or every configured one), always with the bot itself."""
+        known = self.inventory.vantages()
+        names = request.vantages or [n for n in known]
+        out: list[VantagePoint] = []
+        for name in names:
+            v = known.get(name) or self.inventory.resolve_vantage(name)
+            out.append(VantagePoint(v.name, v.host, nat=bool(getattr(v, "nat", False)), note=v.note))
+        if not any(v.name == "bot" for v in out):
+            bot = known.get("bot") or self.inventory.resolve_vantage("bot")
+            out.insert(0, VantagePoint("bot", bot.host, nat=False, note=bot.note))
+        return out
+
+    def extra_sysctls(self, host_name: str) -> list[str]:
+        """Sysctls named by the rules and by the host's groups' baselines."""
+        keys = set(getattr(self.rules, "sysctl_keys", lambda: [])())
+        try:
+            host = self.inventory.resolve(host_name)
+            for g in host.groups:
+                keys |= set(self.config.baselines.get(g, {}))
+        except BadInput:
+            pass
+        return sorted(keys)
+
+    # -- commands ----------------------------------------------------------------------------
+    async def handle(self, text: str, *, who: str = "console", channel: str | None = None,
+                     thread_ts: str | None = None, on_progress: OnProgress = None,
+                     groups: Sequence[str] = ()) -> Outcome:
+        """Parse chat text and run the command it names. Bad input becomes a refusal Outcome."""
+        from bot.request import parse_request, resolve_request
+
+        try:
+            parsed = parse_request(text)
+            intent = parsed.intent
+            if not self.allowed(intent, user=who, channel=channel, groups=groups):
+                return Outcome(kind="refused", ephemeral=True,
+                               text=f"You may not {intent} here (permission `{PERMISSION_FOR.get(intent, intent)}`"
+                                    " is not granted to you in whycant's config).")
+            if intent == "help":
+                return Outcome(kind="help", text=HELP)
+            if intent == "diagnose":
+                requests = resolve_request(parsed, self.inventory)
+                return await self._diagnose_requests(requests, text=text, who=who, channel=channel,
+                                                     thread_ts=thread_ts, on_progress=on_progress)
+            return await self.triage(intent, getattr(parsed, "args", None) or [], who=who, channel=channel,
+                                     on_progress=on_progress)
+        except BadInput as e:
+            return Outcome(kind="error", text=str(e))
+
+    async def _diagnose_requests(self, requests: list[Request], **kw: Any) -> Outcome:
+        if len(requests) > 1:
+            first = requests[0]
+            services = ", ".join(f"{r.service} ({r.port})" for r in requests)
+            req = first.model_copy(update={"port": None, "service": None})
+            out = await self.diagnose(req, **kw)
+            out.text = (f"{first.target} serves {services}: host-level checks only. "
+                        f"Ask e.g. `{first.target}:{requests[0].service}` to test connections.")
+            return out
+        return await self.diagnose(requests[0], **kw)
+
+    async def diagnose(self, request: Request, *, text: str = "", who: str = "console", channel: str | None = None,
+                       thread_ts: str | None = None, on_progress: OnProgress = None) -> Outcome:
+        from bot.engine import diagnose
+
+        request = request.model_copy(update={"text": text or request.text, "who": who})
+        target = self.inventory.resolve(request.target)
+        vantages = self.vantages_for(request) if request.port else []
+        if request.port:
+            request = request.model_copy(update={"vantages": [v.name for v in vantages]})
+
+        async def progress(stage: str, message: str, kw: dict[str, Any]) -> None:
+            if on_progress is not None:
+                await on_progress(Progress(stage=stage, message=message, **{k: v for k, v in kw.items()
+                                                                              if k in ("vantage", "done", "total")}))
+
+        pending = None
+        if self.store is not None:
+            pending = await self._store_call("start_diagnosis", request=request, who=who, channel=channel,
+                                             thread_ts=thread_ts)
+        evidence = await self.collector.collect(request, target, vantages, on_progress=progress,
+                                                extra_sysctls=self.extra_sysctls(target.name))
+        diagnosis = diagnose(evidence, self.rules)
+        await progress("rules", diagnosis.verdict, {})
+        incident = await self._record(request, evidence, diagnosis, who, channel, thread_ts, pending)
+        return Outcome(kind="diagnosis", request=request, evidence=evidence, diagnosis=diagnosis, incident=incident)
+
+    def diagnose_evidence(self, evidence: Evidence) -> Diagnosis:
+        from bot.engine import diagnose
+
+        return diagnose(evidence, self.rules)
+
+    async def _store_call(self, name: str, **kw: Any) -> Any:
+        try:
+            return await getattr(self.store, name)(**kw)
+        except Exception as e:  # noqa: BLE001 - storage trouble never loses the answer
+            log.warning("storage %s failed: %s", name, e)
+            return None
+
+    async def _record(self, request: Request, evidence: Evidence, diagnosis: Diagnosis, who: str,
+                      channel: str | None, thread_ts: str | None, pending: Any) -> IncidentInfo:
+        if self.store is None:
+            return IncidentInfo(id=None, storage_error="incident not stored: no database configured")
+        return await self.store.record_or_retry(request=request, evidence=evidence, diagnosis=diagnosis, who=who,
+                                                channel=channel, thread_ts=thread_ts, pending=pending)
+
+    async def triage(self, intent: str, args: list[str], *, who: str, channel: str | None = None,
+                     on_progress: OnProgress = None) -> Outcome:
+        if self.store is None:
+            return Outcome(kind="error", text="incidents need a database; none is configured")
+        if intent in ("ack", "resolve", "rerun", "verify", "evidence", "incident"):
+            if not args or not str(args[0]).isdigit():
+                raise BadInput(f"{intent} needs an incident number, e.g. `{intent} 42`")
+            return await self.action(intent, int(args[0]), who=who, channel=channel, on_progress=on_progress,
+                                     note=" ".join(args[1:]) or None)
+        if intent == "incidents":
+            return Outcome(kind="incidents", data={"incidents": await self.store.list_incidents(status=None)})
+        if intent == "history":
+            if not args:
+                raise BadInput("history needs a host, e.g. `history db01`")
+            host = self.inventory.resolve(args[0])
+            return Outcome(kind="history", data={"host": host.name, "incidents": await self.store.history(host.name)})
+        if intent == "drift":
+            from bot.drift import run_drift
+
+            report = await run_drift(self, args or ["all"])
+            return Outcome(kind="drift", data=report)
+        raise BadInput(f"unknown command {intent!r}; try `help`")
+
+    async def action(self, action: str, incident_id: int, *, who: str, channel: str | None = None,
+                     on_progress: OnProgress = None, note: str | None = None) -> Outcome:
+        """Buttons and triage commands on a stored incident."""
+        if not self.allowed(action, user=who, channel=channel):
+            return Outcome(kind="refused", ephemeral=True,
+                           text=f"You may not {action} incidents (permission `{PERMISSION_FOR.get(action, action)}`).")
+        if self.store is None:
+            return Outcome(kind="error", text="incidents need a database; none is configured")
+        inc = await self.store.get(incident_id)  # raises BadInput for unknown ids
+        if action == "incident":
+            return Outcome(kind="incident", data={"incident": inc})
+        if action in ("ack", "resolve"):
+            fn = self.store.ack if action == "ack" else self.store.resolve
+            await fn(incident_id, who=who, **({"note": note} if action == "resolve" else {}))
+            return Outcome(kind=action, text=f"Incident {incident_id} {action}ed by {who}.".replace("resolveed", "resolved"),
+                           incident=IncidentInfo(id=incident_id, status="acked" if action == "ack" else "resolved"))
+        if action == "evidence":
+            return Outcome(kind="incident", data={"incident": inc, "evidence": await self.store.latest_evidence(incident_id)})
+        if action in ("rerun", "verify"):
+            request = Request.model_validate(inc["request"])
+            before = {f["id"] for f in inc.get("findings", [])}
+            out = await self.diagnose(request, text=request.text, who=who, channel=channel,
+                                      thread_ts=inc.get("thread_ts"), on_progress=on_progress)
+            after = {f.id for f in out.diagnosis.findings} if out.diagnosis else set()
+            out.data["before_after"] = {"before": sorted(before), "after": sorted(after),
+                                        "gone": sorted(before - after), "new": sorted(after - before)}
+            await self.store.record_action(incident_id, action, who=who, detail=out.data["before_after"])
+            if action == "verify" and before and not (before & after) and out.diagnosis and not out.diagnosis.partial:
+                await self.store.resolve(incident_id, who=who, note="verified: findings gone after the fix")
+                out.data["auto_resolved"] = True
+            return out
+        raise BadInput(f"unknown action {action!r}")
+

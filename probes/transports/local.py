@@ -1,0 +1,72 @@
+"""Local transport: the bot's own host, no SSH (argv exec, never a shell)."""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Sequence
+
+from probes.errors import CommandTimeout, ConnectFailed
+from probes.inventory import Host
+from probes.transports.base import CommandResult
+
+_MAX_FILE = 4 * 1024 * 1024
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read(_MAX_FILE).decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
+class LocalTransport:
+    """Runs commands with ``asyncio.create_subprocess_exec`` on this machine."""
+
+    name = "local"
+
+    async def run(
+        self, host: Host, argv: Sequence[str], *, timeout: float, stdin: str | None = None
+    ) -> CommandResult:
+        start = time.monotonic()
+        env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            return CommandResult(host.name, tuple(argv), "", f"{argv[0]}: command not found", 127,
+                                 time.monotonic() - start)
+        except OSError as e:
+            raise ConnectFailed(host.name, f"cannot start {argv[0]}: {e.strerror}") from None
+        try:
+            out, err = await asyncio.wait_for(
+                proc.communicate(stdin.encode() if stdin is not None else None), timeout
+            )
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise CommandTimeout(host.name, f"{argv[0]} did not finish within {timeout:g} s") from None
+        return CommandResult(
+            host.name, tuple(argv), out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
+            proc.returncode if proc.returncode is not None else -1, time.monotonic() - start,
+        )
+
+    async def read_files(self, host: Host, paths: Sequence[str], *, timeout: float) -> dict[str, str | None]:
+        loop = asyncio.get_running_loop()
+        try:
+            texts = await asyncio.wait_for(
+                asyncio.gather(*(loop.run_in_executor(None, _read, p) for p in paths)), timeout
+            )
+        except asyncio.TimeoutError:
+            raise CommandTimeout(host.name, f"reading {len(paths)} files took over {timeout:g} s") from None
+        return dict(zip(paths, texts))
+
+    async def close(self) -> None:
+        return None
