@@ -1,0 +1,434 @@
+"""The platform-neutral reply model, built from an ``Outcome``.
+
+One model, several renderers (``blockkit``, ``text``), golden files for both
+(the Botkube way). Strings in the model are raw (unescaped): each renderer
+escapes for its own medium. The builder decides *what* to say; renderers
+decide how, and how to fit each platform's limits.
+
+A message is ``head`` (verdict, warnings), ``findings`` (ranked, each a unit
+that renderers keep or drop whole) and ``tail`` (connect matrix, cleared,
+incident line, buttons). Renderers that must drop findings drop the lowest
+ranked ones and say "…and N more findings" with their ids.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Literal, Union
+
+from bot.findings import SEVERITY_RANK, Finding
+from bot.outcome import Outcome, Progress
+from probes.evidence import OUTCOMES, Evidence
+
+Level = Literal["critical", "warning", "info", "ok", "error"]
+
+SEVERITY_EMOJI = {"critical": "🔴", "warning": "🟠", "info": "🔵", "ok": "✅", "error": "⛔"}
+ACTIONS = ("rerun", "ack", "resolve", "evidence", "verify")
+ACTION_LABELS = {
+    "rerun": "Re-run",
+    "ack": "Ack",
+    "resolve": "Resolve",
+    "evidence": "Show evidence",
+    "verify": "Verify fix",
+}
+ACTION_PREFIX = "whycant_"
+
+PROBE_WORDS = {
+    "counters_t0": "read counters",
+    "counters_t1": "read counters",
+    "sysctls": "read sysctls",
+    "persisted_sysctls": "read persisted sysctls",
+    "listeners": "list listeners",
+    "sockstat": "read socket stats",
+    "facts": "read host facts",
+    "conntrack": "read conntrack",
+}
+
+
+# ----------------------------------------------------------------- blocks
+@dataclass
+class Verdict:
+    text: str
+    level: Level | None = None  # top severity; "ok" when nothing found
+    subtitle: str | None = None  # "db01 (198.18.0.10) port 5432 · from office, dc"
+    asker: str | None = None  # Slack user id or name
+
+
+@dataclass
+class Notice:
+    """A flagged line: partial evidence, storage errors, refusals."""
+
+    text: str
+    level: Level = "warning"
+
+
+@dataclass
+class Paragraph:
+    text: str
+
+
+@dataclass
+class Heading:
+    text: str
+
+
+@dataclass
+class FindingBlock:
+    rank: int
+    id: str
+    severity: str
+    title: str
+    explanation: str
+    evidence: list[str] = field(default_factory=list)
+    fixes: list[tuple[str, str]] = field(default_factory=list)  # (runtime|persistent|rollback|app, code)
+    confidence: float = 1.0
+    references: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Matrix:
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    notes: list[str] = field(default_factory=list)  # vantage errors
+
+
+@dataclass
+class Context:
+    lines: list[str]
+
+
+@dataclass
+class Button:
+    action: str  # rerun | ack | resolve | evidence | verify
+    value: str  # incident id
+    style: Literal["primary", "danger"] | None = None
+
+    @property
+    def label(self) -> str:
+        return ACTION_LABELS.get(self.action, self.action)
+
+    @property
+    def action_id(self) -> str:
+        return ACTION_PREFIX + self.action
+
+
+@dataclass
+class Buttons:
+    buttons: list[Button]
+
+
+@dataclass
+class Items:
+    """A list of short lines (incidents, drifts, history), each optionally with buttons."""
+
+    title: str | None
+    items: list["Item"]
+    empty: str = "nothing to show"
+
+
+@dataclass
+class Item:
+    text: str
+    level: Level | None = None
+    buttons: list[Button] = field(default_factory=list)
+
+
+@dataclass
+class Divider:
+    pass
+
+
+Block = Union[Verdict, Notice, Paragraph, Heading, FindingBlock, Matrix, Context, Buttons, Items, Divider]
+
+
+@dataclass
+class Message:
+    head: list[Block] = field(default_factory=list)
+    findings: list[FindingBlock] = field(default_factory=list)
+    tail: list[Block] = field(default_factory=list)
+    fallback: str = ""  # raw one-line summary; renderers escape it
+    ephemeral: bool = False
+
+    @property
+    def blocks(self) -> list[Block]:
+        return [*self.head, *self.findings, *self.tail]
+
+
+# ----------------------------------------------------------------- helpers
+def format_age(seconds: float | int | None) -> str:
+    if seconds is None:
+        return "?"
+    s = int(seconds)
+    if s < 90:
+        return f"{s}s"
+    if s < 90 * 60:
+        return f"{s // 60}m"
+    if s < 36 * 3600:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d"
+
+
+def target_label(outcome: Outcome) -> str | None:
+    req = outcome.request or (outcome.evidence.request if outcome.evidence else None)
+    if req is None:
+        return None
+    where = req.target
+    if req.address and req.address != req.target:
+        where += f" ({req.address})"
+    if req.port:
+        where += f" port {req.port}"
+    return where
+
+
+def partial_lines(evidence: Evidence | None) -> list[str]:
+    """One "could not …" line per distinct failure, counters_t0/t1 folded together."""
+    if evidence is None:
+        return []
+    seen: set[tuple[str, str]] = set()
+    out: list[str] = []
+    for err in evidence.probe_errors():
+        probe = err.get("probe") or "probe"
+        if probe.startswith("connect:"):
+            what = f"run the connect test from {probe.split(':', 1)[1]}"
+        else:
+            what = PROBE_WORDS.get(probe, f"run {probe}")
+        key = (what, err.get("host") or "")
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(f"could not {what} on {err.get('host')} ({err.get('error')})")
+    return out
+
+
+def connect_matrix(evidence: Evidence | None) -> Matrix | None:
+    if evidence is None or not evidence.connect:
+        return None
+    first = evidence.connect[0]
+    columns = ["vantage", "ok", "refused", "timeout", "reset", "unreach", "no-port", "error", "p50"]
+    rows: list[list[str]] = []
+    notes: list[str] = []
+    for c in evidence.connect:
+        s = c.summary()
+        n = s["attempts"]
+        if c.error and not n:
+            rows.append([c.vantage, "-", "-", "-", "-", "-", "-", "-", "-"])
+            notes.append(f"{c.vantage} ({c.vantage_host}): {c.error}")
+            continue
+        p50 = f"{s['p50_ms']:.1f}ms" if s["p50_ms"] is not None else "-"
+        rows.append([c.vantage, f"{s['ok']}/{n}", *(str(s[o]) for o in OUTCOMES[1:]), p50])
+        if c.error:
+            notes.append(f"{c.vantage} ({c.vantage_host}): {c.error}")
+    return Matrix(title=f"Connect matrix → {first.target_address}:{first.port}", columns=columns, rows=rows, notes=notes)
+
+
+def finding_block(rank: int, f: Finding) -> FindingBlock:
+    fixes = [(label, getattr(f.fix, label)) for label in ("runtime", "persistent", "rollback", "app")]
+    return FindingBlock(
+        rank=rank,
+        id=f.id,
+        severity=f.severity,
+        title=f.title,
+        explanation=f.explanation,
+        evidence=list(f.evidence),
+        fixes=[(label, text) for label, text in fixes if text],
+        confidence=f.confidence,
+        references=list(f.references),
+    )
+
+
+def action_buttons(incident_id: int | None, actions: Iterable[str] = ACTIONS) -> Buttons | None:
+    if incident_id is None:
+        return None
+    styles = {"rerun": "primary", "resolve": "danger"}
+    return Buttons([Button(a, str(incident_id), styles.get(a)) for a in actions])  # type: ignore[arg-type]
+
+
+def incident_context(outcome: Outcome) -> list[Block]:
+    inc = outcome.incident
+    if inc is None:
+        return []
+    if inc.storage_error:
+        return [Notice(inc.storage_error, "warning")]
+    parts: list[str] = []
+    if inc.id is not None:
+        parts.append(f"Incident #{inc.id}" + (f" · {inc.status}" if inc.status else ""))
+    if inc.askers_text:
+        parts.append(inc.askers_text)
+    elif inc.askers > 1:
+        parts.append(f"{inc.askers} people asked")
+    if inc.joined:
+        parts.append("joined the open incident")
+    return [Context(["🗂 " + " · ".join(parts)])] if parts else []
+
+
+# ----------------------------------------------------------------- builders
+def build_message(outcome: Outcome) -> Message:
+    """The reply for any ``Outcome`` kind."""
+    if outcome.diagnosis is not None:
+        msg = _diagnosis(outcome)
+    elif outcome.kind == "incidents":
+        msg = _incident_list(outcome)
+    elif outcome.kind == "drift":
+        msg = _drift(outcome)
+    elif outcome.kind == "history":
+        msg = _history(outcome)
+    else:
+        msg = _simple(outcome)
+    msg.ephemeral = outcome.ephemeral
+    return msg
+
+
+def _diagnosis(outcome: Outcome) -> Message:
+    d = outcome.diagnosis
+    assert d is not None
+    ev = outcome.evidence
+    ranked = sorted(d.findings, key=lambda f: (SEVERITY_RANK.get(f.severity, 9), -f.score))
+    level: Level = d.top_severity or "ok"  # type: ignore[assignment]
+    req = outcome.request or (ev.request if ev else None)
+    sub = target_label(outcome)
+    if req and req.vantages:
+        sub = (sub + " · " if sub else "") + "from " + ", ".join(req.vantages)
+    head: list[Block] = [Verdict(d.verdict, level, sub, req.who if req else None)]
+    partial = [f"partial: {line}" for line in partial_lines(ev)]
+    if d.partial and not partial:
+        partial = ["partial: some evidence could not be collected"]
+    if partial:
+        head.append(Notice("\n".join(partial), "warning"))
+    if outcome.text:
+        head.append(Paragraph(outcome.text))
+
+    tail: list[Block] = []
+    matrix = connect_matrix(ev)
+    if matrix:
+        tail.append(matrix)
+    ctx: list[str] = []
+    if d.cleared:
+        ctx.append(f"✅ checked and cleared ({len(d.cleared)}): " + ", ".join(d.cleared))
+    if d.skipped:
+        ctx.append(f"⏭ not evaluated, evidence missing ({len(d.skipped)}): " + ", ".join(d.skipped))
+    if ev is not None:
+        ctx.append(f"⏱ {ev.duration_s:.1f}s · evidence v{ev.version} · {ev.source}")
+    if ctx:
+        tail.append(Context(ctx))
+    tail.extend(incident_context(outcome))
+    inc_id = outcome.incident.id if outcome.incident else None
+    buttons = action_buttons(inc_id)
+    if buttons:
+        tail.append(buttons)
+
+    ids = " ".join(f"[{f.id}]" for f in ranked)
+    fallback = f"{SEVERITY_EMOJI[level]} {d.verdict}" + (f" {ids}" if ids else "")
+    return Message(head=head, findings=[finding_block(i + 1, f) for i, f in enumerate(ranked)], tail=tail,
+                   fallback=fallback)
+
+
+def _simple(outcome: Outcome) -> Message:
+    head: list[Block] = []
+    text = outcome.text or ""
+    if outcome.kind in ("refused",):
+        head.append(Notice(text or "you may not do that", "error"))
+    elif outcome.kind == "error":
+        head.append(Notice(text or "something went wrong", "error"))
+    elif text:
+        head.append(Paragraph(text))
+    tail: list[Block] = list(incident_context(outcome))
+    if outcome.kind in ("ack", "resolve", "incident") and outcome.incident and outcome.incident.id is not None:
+        actions = ("rerun", "evidence", "verify") if outcome.kind == "resolve" else ACTIONS
+        b = action_buttons(outcome.incident.id, actions)
+        if b:
+            tail.append(b)
+    audit = outcome.data.get("audit")
+    if isinstance(audit, list) and audit:
+        tail.append(Context([_audit_line(a) for a in audit]))
+    fallback = text.splitlines()[0] if text else outcome.kind
+    return Message(head=head, tail=tail, fallback=fallback)
+
+
+def _audit_line(a: Any) -> str:
+    if isinstance(a, dict):
+        who = a.get("who") or a.get("user") or "?"
+        return f"{a.get('at', '')} {who} {a.get('action', '')} {a.get('detail', '') or ''}".strip()
+    return str(a)
+
+
+def incident_item(inc: dict, *, with_buttons: bool = False) -> Item:
+    host = inc.get("host", "?")
+    port = inc.get("port")
+    target = f"{host}:{port}" if port else str(host)
+    askers = inc.get("askers")
+    if isinstance(askers, list):
+        asked = ", ".join(str(a) for a in askers) if askers else "nobody"
+    else:
+        asked = f"{askers} asked" if askers is not None else ""
+    bits = [f"#{inc.get('id')}", target, str(inc.get("status", "?")), f"age {format_age(inc.get('age_s'))}"]
+    if asked:
+        bits.append(f"asked by {asked}" if isinstance(askers, list) else asked)
+    text = " · ".join(bits)
+    if inc.get("verdict"):
+        text += f"\n{inc['verdict']}"
+    buttons = action_buttons(inc.get("id")).buttons if with_buttons and inc.get("id") is not None else []  # type: ignore[union-attr]
+    sev = inc.get("severity")
+    return Item(text, sev if sev in SEVERITY_EMOJI else None, buttons)
+
+
+def _incident_list(outcome: Outcome) -> Message:
+    incs = outcome.data.get("incidents") or []
+    head: list[Block] = []
+    if outcome.text:
+        head.append(Paragraph(outcome.text))
+    head.append(Items("Open incidents", [incident_item(i) for i in incs], empty="no open incidents"))
+    return Message(head=head, fallback=f"{len(incs)} incident(s)")
+
+
+def _history(outcome: Outcome) -> Message:
+    rows = outcome.data.get("incidents") or outcome.data.get("history") or []
+    head: list[Block] = []
+    if outcome.text:
+        head.append(Paragraph(outcome.text))
+    head.append(Items(outcome.data.get("title") or "History", [incident_item(r) for r in rows], empty="no history"))
+    return Message(head=head, fallback=f"{len(rows)} past incident(s)")
+
+
+def drift_item(d: dict) -> Item:
+    text = f"{d.get('host')} {d.get('key')} = {d.get('value')}"
+    if d.get("expected") is not None:
+        text += f" (expected {d.get('expected')})"
+    text += f" · {d.get('kind')}"
+    if d.get("finding"):
+        text += f" [{d['finding']}]"
+    level: Level = "critical" if d.get("kind") == "known-bad" else "warning"
+    return Item(text, level)
+
+
+def _drift(outcome: Outcome) -> Message:
+    data = outcome.data
+    drifts = data.get("drifts") or []
+    errors = data.get("errors") or []
+    head: list[Block] = []
+    summary = outcome.text or f"{len(drifts)} drift(s) on {data.get('hosts', '?')} host(s)"
+    head.append(Verdict(summary, "warning" if drifts else "ok"))
+    head.append(Items(None, [drift_item(d) for d in drifts], empty="no drift"))
+    for e in errors:
+        if isinstance(e, dict):
+            head.append(Notice(f"partial: {e.get('host')}: {e.get('error')}", "warning"))
+        else:
+            head.append(Notice(f"partial: {e}", "warning"))
+    return Message(head=head, fallback=summary)
+
+
+def progress_message(progress: Progress | None, *, target: str | None = None) -> Message:
+    """The message shown (and updated) while a diagnosis runs."""
+    line = progress.message if progress else "diagnosing…"
+    label = f"⏳ {target}: {line}" if target else f"⏳ {line}"
+    return Message(head=[Context([label])], fallback=label)
+
+
+def home_model(incidents: list[dict], drift_summary: str | None = None) -> Message:
+    """App Home: open incidents (with buttons) and a recent drift summary slot."""
+    head: list[Block] = [Heading("whycant")]
+    head.append(Items("Open incidents", [incident_item(i, with_buttons=True) for i in incidents],
+                      empty="no open incidents 🎉"))
+    head.append(Divider())
+    head.append(Heading("Recent drift"))
+    head.append(Paragraph(drift_summary or "no drift report yet"))
+    return Message(head=head, fallback="whycant home")

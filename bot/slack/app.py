@@ -1,0 +1,392 @@
+"""The Slack front end: a slack_bolt ``AsyncApp`` wired to the core service.
+
+``build_app(service, config)`` registers listeners for ``app_mention``,
+``message.im``, ``/whycant``, the five buttons (``block_actions``) and
+``app_home_opened``. It acks at once, reacts 👀, posts a progress message in
+the thread and updates it as progress events arrive, then replaces it with
+the final Block Kit reply. Permissions are checked on every command and
+button (ephemeral "you may not …"); Events API retries are dropped by
+``service.claim_event(event_id)``; Slack API failures (``channel_not_found``,
+429s past the retries, 5xx) are logged and counted, never raised.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import time
+from typing import Any, Awaitable, Callable, Protocol, Sequence
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import permissions as perms
+from bot.outcome import Outcome, Progress
+from bot.render import escape as esc
+from bot.render.blockkit import render_home, render_message, render_outcome, render_progress, section
+from bot.render.message import ACTIONS, Message, Paragraph
+from bot.slack import metrics
+
+log = logging.getLogger("whycant.slack")
+
+ACTION_RE = re.compile(r"^whycant_(%s)$" % "|".join(ACTIONS))
+MENTION_RE = re.compile(r"<@[UW][A-Z0-9]+>")
+INLINE_EVIDENCE_MAX = 2500  # larger evidence goes up as a file
+DEFAULT_API_URL = "https://slack.com/api/"
+
+
+class Service(Protocol):  # the core (bot/service.py ``Whycant``), as this front end uses it
+    async def handle(self, text: str, *, who: str, channel: str | None = None, thread_ts: str | None = None,
+                     on_progress: Callable[[Progress], Awaitable[None]] | None = None) -> Outcome: ...
+
+    async def action(self, action: str, incident_id: int, *, who: str, channel: str | None = None,
+                     on_progress: Callable[[Progress], Awaitable[None]] | None = None) -> Outcome: ...
+
+    def allowed(self, action: str, *, user: str, channel: str | None = None,
+                groups: Sequence[str] = ()) -> bool: ...
+
+    async def claim_event(self, event_id: str) -> bool: ...
+
+    async def open_incidents(self) -> list[dict]: ...
+
+
+# ----------------------------------------------------------------- client
+def api_url(explicit: str | None = None) -> str:
+    """``SLACK_API_URL`` (DESIGN §5 contract) or Slack's own, always ending in ``/``."""
+    url = explicit or os.environ.get("SLACK_API_URL") or DEFAULT_API_URL
+    return url if url.endswith("/") else url + "/"
+
+
+def retry_handlers(*, rate_limit_retries: int = 3, server_retries: int = 2, connection_retries: int = 2) -> list:
+    """429 (honouring Retry-After), 500/503 and connection errors, via slack_sdk's handlers."""
+    return [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
+        AsyncServerErrorRetryHandler(max_retry_count=server_retries),
+        AsyncConnectionErrorRetryHandler(max_retry_count=connection_retries),
+    ]
+
+
+def make_client(token: str | None = None, *, base_url: str | None = None, timeout: int = 30) -> AsyncWebClient:
+    return AsyncWebClient(token=token or os.environ.get("SLACK_BOT_TOKEN"), base_url=api_url(base_url),
+                          timeout=timeout, retry_handlers=retry_handlers())
+
+
+async def call(method: str, coro: Awaitable[Any]) -> Any | None:
+    """Run one Web API call; log and count failures instead of raising."""
+    try:
+        return await coro
+    except SlackApiError as e:
+        error = (e.response or {}).get("error", "unknown") if e.response is not None else "unknown"
+        metrics.API_ERRORS.labels(method, error).inc()
+        if error in ("channel_not_found", "not_in_channel", "is_archived", "user_not_found"):
+            log.warning("slack %s failed: %s", method, error)
+        else:
+            log.error("slack %s failed: %s", method, error)
+    except (SlackClientError, asyncio.TimeoutError, OSError) as e:
+        metrics.API_ERRORS.labels(method, type(e).__name__).inc()
+        log.error("slack %s failed: %s: %s", method, type(e).__name__, e)
+    return None
+
+
+# ----------------------------------------------------------------- progress
+class ProgressMessage:
+    """The in-thread progress message: posted on the first event, updated (throttled), replaced by the reply."""
+
+    def __init__(self, client: AsyncWebClient, channel: str, thread_ts: str | None, *, min_interval: float = 1.0,
+                 enabled: bool = True):
+        self.client, self.channel, self.thread_ts = client, channel, thread_ts
+        self.min_interval = min_interval
+        self.enabled = enabled
+        self.ts: str | None = None
+        self._last = 0.0
+        self._lock = asyncio.Lock()
+        self.failed = False
+
+    async def __call__(self, progress: Progress) -> None:
+        if not self.enabled or self.failed:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            payload = render_progress(progress)
+            if self.ts is None:
+                r = await call("chat.postMessage", self.client.chat_postMessage(
+                    channel=self.channel, thread_ts=self.thread_ts, **payload))
+                if r is None:
+                    self.failed = True  # e.g. channel_not_found: stop trying, the reply will log again
+                    return
+                self.ts = r.get("ts")
+                self._last = now
+            elif now - self._last >= self.min_interval or progress.stage == "done":
+                self._last = now
+                await call("chat.update", self.client.chat_update(channel=self.channel, ts=self.ts, **payload))
+
+
+# ----------------------------------------------------------------- the front end
+class SlackFrontEnd:
+    def __init__(self, service: Service, config: Any = None, *, progress_interval: float = 1.0,
+                 group_cache_s: float = 300.0):
+        self.service = service
+        self.config = config
+        self.progress_interval = progress_interval
+        slack_cfg = getattr(config, "slack", None)
+        self.progress_updates = getattr(slack_cfg, "progress_updates", True)
+        self._perm_map = getattr(config, "permissions", {}) or {}
+        self._groups: dict[str, list[str]] = {}
+        self._groups_at = 0.0
+        self._group_cache_s = group_cache_s
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- helpers
+    def spawn(self, coro: Awaitable[None]) -> None:
+        """Run the slow part after the ack (Socket Mode and HTTP alike)."""
+        task = asyncio.ensure_future(self._guard(coro))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guard(self, coro: Awaitable[None]) -> None:
+        try:
+            await coro
+        except Exception:  # noqa: BLE001 - a listener must never take the process down
+            log.exception("slack handler failed")
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait for in-flight replies (graceful shutdown, tests)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    async def groups_of(self, client: AsyncWebClient, user: str) -> list[str]:
+        if not perms.uses_groups(self._perm_map):
+            return []
+        if time.monotonic() - self._groups_at > self._group_cache_s:
+            r = await call("usergroups.list", client.usergroups_list(include_users=True))
+            if r is not None:
+                members: dict[str, list[str]] = {}
+                for g in r.get("usergroups") or []:
+                    for u in g.get("users") or []:
+                        members.setdefault(u, []).append(g["id"])
+                self._groups = members
+                self._groups_at = time.monotonic()
+        return self._groups.get(user, [])
+
+    async def permitted(self, client: AsyncWebClient, permission: str | None, user: str,
+                        channel: str | None) -> bool:
+        if permission is None:
+            return True
+        groups = await self.groups_of(client, user)
+        ok = self.service.allowed(permission, user=user, channel=channel, groups=groups)
+        if not ok:
+            metrics.REFUSALS.labels(permission).inc()
+        return ok
+
+    async def refuse(self, client: AsyncWebClient, permission: str | None, user: str, channel: str | None,
+                     thread_ts: str | None) -> None:
+        msg = Message(head=[Paragraph("🚫 " + perms.refusal(permission))], fallback=perms.refusal(permission))
+        payload = render_message(msg)
+        if channel and not channel.startswith("D"):
+            r = await call("chat.postEphemeral", client.chat_postEphemeral(
+                channel=channel, user=user, thread_ts=thread_ts, **payload))
+            if r is not None:
+                return
+        await call("chat.postMessage", client.chat_postMessage(channel=channel or user, **payload))
+
+    async def deliver(self, client: AsyncWebClient, outcome: Outcome, *, channel: str, user: str,
+                      thread_ts: str | None, progress: ProgressMessage | None = None) -> None:
+        payload = render_outcome(outcome)
+        if outcome.ephemeral and not channel.startswith("D"):
+            if await call("chat.postEphemeral", client.chat_postEphemeral(
+                    channel=channel, user=user, thread_ts=thread_ts, **payload)) is not None:
+                return
+        if progress is not None and progress.ts:
+            if await call("chat.update", client.chat_update(channel=channel, ts=progress.ts, **payload)) is not None:
+                return
+        await call("chat.postMessage", client.chat_postMessage(channel=channel, thread_ts=thread_ts, **payload))
+
+    # -- conversations
+    async def converse(self, client: AsyncWebClient, text: str, *, user: str, channel: str,
+                       thread_ts: str | None, react_ts: str | None = None) -> None:
+        started = time.monotonic()
+        command = perms.command_of(text)
+        permission = perms.required_permission(command)
+        if not await self.permitted(client, permission, user, channel):
+            await self.refuse(client, permission, user, channel, thread_ts)
+            return
+        if react_ts and command == "diagnose":
+            await call("reactions.add", client.reactions_add(channel=channel, timestamp=react_ts, name="eyes"))
+        progress = ProgressMessage(client, channel, thread_ts, min_interval=self.progress_interval,
+                                   enabled=self.progress_updates)
+        try:
+            outcome = await self.service.handle(text, who=user, channel=channel, thread_ts=thread_ts,
+                                                on_progress=progress)
+        except Exception as e:  # noqa: BLE001
+            log.exception("service.handle failed")
+            outcome = Outcome(kind="error", text=f"internal error: {type(e).__name__}")
+        await self.deliver(client, outcome, channel=channel, user=user, thread_ts=thread_ts, progress=progress)
+        metrics.REPLY_SECONDS.observe(time.monotonic() - started)
+
+    async def on_mention(self, event: dict, client: AsyncWebClient) -> None:
+        metrics.EVENTS.labels("app_mention").inc()
+        text = MENTION_RE.sub("", event.get("text") or "").strip()
+        ts = event.get("ts")
+        self.spawn(self.converse(client, text, user=event.get("user", ""), channel=event["channel"],
+                                 thread_ts=event.get("thread_ts") or ts, react_ts=ts))
+
+    async def on_message(self, event: dict, client: AsyncWebClient) -> None:
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        metrics.EVENTS.labels("message.im").inc()
+        text = MENTION_RE.sub("", event.get("text") or "").strip()
+        ts = event.get("ts")
+        self.spawn(self.converse(client, text, user=event.get("user", ""), channel=event["channel"],
+                                 thread_ts=event.get("thread_ts") or ts, react_ts=ts))
+
+    async def on_command(self, ack: Callable, command: dict, client: AsyncWebClient, respond: Callable) -> None:
+        await ack()
+        metrics.EVENTS.labels("slash_command").inc()
+        self.spawn(self._command(command, client, respond))
+
+    async def _command(self, command: dict, client: AsyncWebClient, respond: Callable) -> None:
+        text = (command.get("text") or "").strip()
+        user, channel = command.get("user_id", ""), command.get("channel_id", "")
+        permission = perms.required_permission(perms.command_of(text))
+        if not await self.permitted(client, permission, user, channel):
+            await call("response_url", respond(text="🚫 " + esc.mrkdwn(perms.refusal(permission)),
+                                               response_type="ephemeral"))
+            return
+        root = await call("chat.postMessage", client.chat_postMessage(
+            channel=channel,
+            text=f"{esc.mention(user)} asked: `{esc.inline_code((command.get('command') or '/whycant') + ' ' + text)}`"))
+        if root is not None:  # answer in the thread of the echoed command
+            await self.converse(client, text, user=user, channel=channel, thread_ts=root.get("ts"))
+            return
+        # the bot cannot post there (not a member, DM with someone else): answer via response_url
+        outcome = await self.service.handle(text, who=user, channel=channel)
+        payload = render_outcome(outcome)
+        await call("response_url", respond(response_type="ephemeral" if outcome.ephemeral else "in_channel",
+                                           **payload))
+
+    # -- buttons
+    async def on_action(self, ack: Callable, body: dict, client: AsyncWebClient) -> None:
+        await ack()
+        metrics.EVENTS.labels("block_actions").inc()
+        self.spawn(self._action(body, client))
+
+    async def _action(self, body: dict, client: AsyncWebClient) -> None:
+        act = (body.get("actions") or [{}])[0]
+        m = ACTION_RE.match(act.get("action_id", ""))
+        if not m:
+            return
+        action = m.group(1)
+        user = (body.get("user") or {}).get("id", "")
+        container = body.get("container") or {}
+        from_home = container.get("type") == "view"
+        channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+        message = body.get("message") or {}
+        thread_ts = message.get("thread_ts") or message.get("ts") or container.get("message_ts")
+        try:
+            incident_id = int(act.get("value", ""))
+        except ValueError:
+            log.warning("button %s with a bad incident id %r", action, act.get("value"))
+            return
+        permission = perms.required_permission(action)
+        if not await self.permitted(client, permission, user, channel):
+            await self.refuse(client, permission, user, None if from_home else channel, thread_ts)
+            return
+        reply_channel = channel if channel and not from_home else user  # Home: answer in the app DM
+        reply_thread = thread_ts if not from_home else None
+        progress = None
+        if action in ("rerun", "verify"):
+            progress = ProgressMessage(client, reply_channel, reply_thread, min_interval=self.progress_interval,
+                                       enabled=self.progress_updates)
+        try:
+            outcome = await self.service.action(action, incident_id, who=user, channel=channel,
+                                                on_progress=progress)
+        except Exception as e:  # noqa: BLE001
+            log.exception("service.action failed")
+            outcome = Outcome(kind="error", text=f"internal error: {type(e).__name__}")
+        if action == "evidence" and outcome.evidence is not None:
+            await self.upload_evidence(client, outcome, incident_id, channel=reply_channel, thread_ts=reply_thread)
+        else:
+            await self.deliver(client, outcome, channel=reply_channel, user=user, thread_ts=reply_thread,
+                               progress=progress)
+        if from_home:
+            await self.publish_home(client, user)
+
+    async def upload_evidence(self, client: AsyncWebClient, outcome: Outcome, incident_id: int, *,
+                              channel: str, thread_ts: str | None) -> None:
+        assert outcome.evidence is not None
+        data = outcome.evidence.model_dump_json(indent=2)
+        if len(data) <= INLINE_EVIDENCE_MAX:
+            payload = {"text": f"Evidence for incident #{incident_id}",
+                       "blocks": [section(f"*Evidence for incident #{incident_id}*\n```{esc.code(data)}```")]}
+            await call("chat.postMessage", client.chat_postMessage(channel=channel, thread_ts=thread_ts, **payload))
+            return
+        await call("files.upload_v2", client.files_upload_v2(
+            channel=channel, thread_ts=thread_ts, content=data.encode(),
+            filename=f"whycant-incident-{incident_id}-evidence.json", title=f"Evidence, incident #{incident_id}",
+            initial_comment=f"Full evidence for incident #{incident_id} ({len(data):,} bytes)"))
+
+    # -- App Home
+    async def publish_home(self, client: AsyncWebClient, user: str) -> None:
+        try:
+            incidents = await self.service.open_incidents()
+        except Exception:  # noqa: BLE001
+            log.exception("open_incidents failed")
+            incidents = []
+        drift = None
+        getter = getattr(self.service, "drift_summary", None)
+        if getter is not None:
+            try:
+                drift = await getter()
+            except Exception:  # noqa: BLE001
+                log.exception("drift_summary failed")
+        await call("views.publish", client.views_publish(user_id=user, view=render_home(incidents, drift)))
+
+    async def on_home(self, event: dict, client: AsyncWebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        metrics.EVENTS.labels("app_home_opened").inc()
+        self.spawn(self.publish_home(client, event.get("user", "")))
+
+    # -- Events API retries
+    async def dedup(self, body: dict, next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id:
+            try:
+                fresh = await self.service.claim_event(event_id)
+            except Exception:  # noqa: BLE001 - fail open: better twice than never
+                log.exception("claim_event failed; handling %s anyway", event_id)
+                fresh = True
+            if not fresh:
+                metrics.DUPLICATES.inc()
+                log.info("dropping already handled event %s", event_id)
+                return BoltResponse(status=200, body="")
+        await next()
+        return None
+
+
+def build_app(service: Service, config: Any = None, *, token: str | None = None, signing_secret: str | None = None,
+              base_url: str | None = None, client: AsyncWebClient | None = None, socket_mode: bool = False,
+              progress_interval: float = 1.0, command: str = "/whycant") -> AsyncApp:
+    """The Bolt app. ``socket_mode`` skips request signing (the socket is authenticated instead)."""
+    client = client or make_client(token, base_url=base_url)
+    secret = signing_secret if signing_secret is not None else os.environ.get("SLACK_SIGNING_SECRET", "")
+    app = AsyncApp(client=client, signing_secret=secret, request_verification_enabled=not socket_mode,
+                   name="whycant", logger=logging.getLogger("whycant.slack.bolt"))
+    fe = SlackFrontEnd(service, config, progress_interval=progress_interval)
+    app.whycant = fe  # type: ignore[attr-defined]  (tests and serve: fe.drain())
+    app.use(fe.dedup)
+    app.event("app_mention")(fe.on_mention)
+    app.event("message")(fe.on_message)
+    app.event("app_home_opened")(fe.on_home)
+    app.command(command)(fe.on_command)
+    app.action(ACTION_RE)(fe.on_action)
+    return app
