@@ -14,6 +14,11 @@ REQUIRE_ALL = os.environ.get("WHYCANT_REQUIRE_ALL") == "1"
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="Rewrite golden files (tests/render/golden) from the current renderers.")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -42,3 +47,4 @@ try:  # property-based tests share one profile; the autouse fixture above is har
     settings.load_profile("whycant")
 except ImportError:  # pragma: no cover
     pass
+from tests.lab.fixtures import *  # noqa: F401,F403

@@ -12,7 +12,7 @@ from probes.errors import ParseError
 
 # First lines that mean "the command failed", not "the output is odd".
 _TOOL_ERRORS = re.compile(
-    r"invalid option|unrecognized option|illegal option|unknown option|command not found"
+    r"invalid option|unrecognized option|illegal option|unknown option|command not found|: not found"
     r"|no such file or directory|permission denied|operation not permitted|not supported"
     r"|^usage:|cannot open|applet not found|not implemented",
     re.IGNORECASE,
