@@ -33,7 +33,7 @@ def build_evidence(
     from probes.evidence import Evidence, Facts, HostEvidence, Request
     from probes.parsers.counters import parse_counters
     from probes.parsers.ss import parse_ss_listen
-    from probes.parsers.sysctl import parse_sysctl_conf
+    from probes.parsers.sysctl import parse_sysctl_a, parse_sysctl_conf
 
     ev = HostEvidence(host=host)
     if before is not None:
@@ -43,7 +43,10 @@ def build_evidence(
     if ev.counters_t0 is not None and ev.counters_t1 is not None:
         ev.t0_at, ev.t1_at = 0.0, float(window) if window else None
     if sysctl is not None:
-        ev.sysctls = parse_sysctl_conf(sysctl, source="--sysctl")
+        try:  # `sysctl -a` output (skips "permission denied" lines) or sysctl.conf syntax
+            ev.sysctls = parse_sysctl_a(sysctl, probe="--sysctl")
+        except ParseError:
+            ev.sysctls = parse_sysctl_conf(sysctl, source="--sysctl")
     if listeners is not None:
         ev.listeners = parse_ss_listen(listeners)
     release = kernel or (str(ev.sysctls.get("kernel.osrelease")) if ev.sysctls and "kernel.osrelease" in ev.sysctls

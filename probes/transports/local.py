@@ -15,8 +15,16 @@ _MAX_FILE = 4 * 1024 * 1024
 
 def _read(path: str) -> str | None:
     try:
-        with open(path, "rb") as f:
-            return f.read(_MAX_FILE).decode("utf-8", "replace")
+        chunks, total = [], 0
+        with open(path, "rb", buffering=0) as f:
+            # /proc/sys handlers refuse huge single reads: read in modest chunks until EOF.
+            while total < _MAX_FILE:
+                chunk = f.read(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+        return b"".join(chunks).decode("utf-8", "replace")
     except OSError:
         return None
 
