@@ -1,0 +1,145 @@
+"""The playbook file format, validated with pydantic (unknown keys are errors)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.engine.context import EVIDENCE_NAMES
+
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FixSpec(_Strict):
+    runtime: str | None = None
+    persistent: str | None = None
+    rollback: str | None = None
+    app: str | None = None
+
+
+class Expect(_Strict):
+    fires: bool
+    evidence_contains: list[str] = Field(default_factory=list)
+    fix_contains: list[str] = Field(default_factory=list)
+    explain_contains: list[str] = Field(default_factory=list)
+    verdict_contains: list[str] = Field(default_factory=list)
+    skipped: bool | None = None  # expect "could not be evaluated"
+    confidence_max: float | None = None
+    confidence_min: float | None = None
+
+
+class Case(_Strict):
+    name: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    expect: Expect
+
+
+class RuleSpec(_Strict):
+    id: str
+    title: str
+    severity: Literal["critical", "warning", "info"]
+    confidence: float | str = 0.8  # a number or an expression
+    version: int | str = 1
+    checks: str | None = None  # short noun for the verdict's "checked: ..." list
+    requires: list[str] = Field(default_factory=list)  # "a|b" means either
+    vars: dict[str, str] = Field(default_factory=dict)
+    when: str
+    verdict: str | None = None  # template: "drops SYNs from NAT'd clients: tcp_tw_recycle=1"
+    evidence: list[str] = Field(default_factory=list)
+    explain: str
+    fix: FixSpec = Field(default_factory=FixSpec)
+    references: list[str] = Field(default_factory=list)
+    score: str | float = 0
+    cases: list[Case] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not ID_RE.match(v):
+            raise ValueError(f"{v!r} is not a rule id (lower-case letters, digits and '-')")
+        return v
+
+    @field_validator("vars", mode="before")
+    @classmethod
+    def _vars(cls, v: Any) -> Any:
+        """Plain numbers and booleans are expressions too (``want: 300``)."""
+        if isinstance(v, dict):
+            return {k: (("true" if x else "false") if isinstance(x, bool) else str(x) if isinstance(x, (int, float)) else x)
+                    for k, x in v.items()}
+        return v
+
+    @field_validator("requires")
+    @classmethod
+    def _requires(cls, v: list[str]) -> list[str]:
+        for item in v:
+            for alt in item.split("|"):
+                if alt.strip() not in EVIDENCE_NAMES:
+                    raise ValueError(f"unknown evidence {alt!r} (one of: {', '.join(EVIDENCE_NAMES)})")
+        return v
+
+    @field_validator("confidence")
+    @classmethod
+    def _conf(cls, v: float | str) -> float | str:
+        if isinstance(v, (int, float)) and not 0 <= v <= 1:
+            raise ValueError("confidence must be between 0 and 1")
+        return v
+
+
+@dataclass
+class Rule:
+    """A validated rule with its compiled expressions and templates."""
+
+    spec: RuleSpec
+    path: str
+    builtin: bool
+    compiled: dict[str, Any] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)  # field path -> line in the file
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def severity(self) -> str:
+        return self.spec.severity
+
+    @property
+    def title(self) -> str:
+        return self.spec.title
+
+
+@dataclass
+class LoadError:
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        at = f":{self.line}" if self.line else ""
+        return f"{self.path}{at}: {self.message}"
+
+
+@dataclass
+class RuleSet:
+    rules: list[Rule] = field(default_factory=list)
+    errors: list[LoadError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def __iter__(self):
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def get(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    @property
+    def ids(self) -> list[str]:
+        return [r.id for r in self.rules]
