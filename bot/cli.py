@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
     except BadInput as e:
         print(f"whycant: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         for extra in str(e).splitlines()[1:]:
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("whycant").exception("internal error")
         print(f"whycant: internal error: {e}", file=sys.stderr)
         return 1
-    return 0
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -72,6 +72,7 @@ class HostConfig(_Strict):
 class VantageConfig(_Strict):
     host: str
     note: str | None = None
+    nat: bool | None = None  # behind NAT; when unset, a note mentioning NAT counts
 
 
 class ProbeConfig(_Strict):

@@ -136,8 +136,8 @@ class Whycant:
                 requests = resolve_request(parsed, self.inventory)
                 return await self._diagnose_requests(requests, text=text, who=who, channel=channel,
                                                      thread_ts=thread_ts, on_progress=on_progress)
-            return await self.triage(intent, getattr(parsed, "args", None) or [], who=who, channel=channel,
-                                     on_progress=on_progress)
+            return await self.triage(intent, list(parsed.args or []), who=who, channel=channel,
+                                     on_progress=on_progress, parsed=parsed)
         except BadInput as e:
             return Outcome(kind="error", text=str(e))
 
@@ -198,7 +198,7 @@ class Whycant:
                                                 channel=channel, thread_ts=thread_ts, pending=pending)
 
     async def triage(self, intent: str, args: list[str], *, who: str, channel: str | None = None,
-                     on_progress: OnProgress = None) -> Outcome:
+                     on_progress: OnProgress = None, parsed: Any = None) -> Outcome:
         if self.store is None:
             return Outcome(kind="error", text="incidents need a database; none is configured")
         if intent in ("ack", "resolve", "rerun", "verify", "evidence", "incident"):
@@ -209,14 +209,19 @@ class Whycant:
         if intent == "incidents":
             return Outcome(kind="incidents", data={"incidents": await self.store.list_incidents(status=None)})
         if intent == "history":
+            from bot.request import resolve_hosts
+
             if not args:
                 raise BadInput("history needs a host, e.g. `history db01`")
-            host = self.inventory.resolve(args[0])
+            host = resolve_hosts(parsed, self.inventory)[0]
             return Outcome(kind="history", data={"host": host.name, "incidents": await self.store.history(host.name)})
         if intent == "drift":
             from bot.drift import run_drift
+            from bot.request import resolve_hosts
 
+            hosts = resolve_hosts(parsed, self.inventory)  # validates the selectors against the inventory
             report = await run_drift(self, args or ["all"])
+            report.setdefault("selected", [h.name for h in hosts])
             return Outcome(kind="drift", data=report)
         raise BadInput(f"unknown command {intent!r}; try `help`")
 
