@@ -18,6 +18,7 @@ from probes.evidence import ConnectResult, Evidence, Facts, HostEvidence, Listen
 from probes.inventory import Host
 from probes.parsers import counters as pc
 from probes.parsers import facts as pf
+from probes.parsers import softnet as psn
 from probes.parsers import ss as pss
 from probes.parsers import sysctl as psys
 from probes.sysctl_keys import keys_for
@@ -25,7 +26,8 @@ from probes.transports.base import Transport
 
 log = logging.getLogger("whycant.probes")
 
-COUNTER_FILES = ("/proc/net/netstat", "/proc/net/snmp", "/proc/net/snmp6")
+COUNTER_FILES = ("/proc/net/netstat", "/proc/net/snmp", "/proc/net/snmp6", "/proc/net/softnet_stat",
+                 "/proc/net/stat/arp_cache", "/proc/net/stat/ndisc_cache")
 FACT_FILES = {
     "ostype": "/proc/sys/kernel/ostype",
     "osrelease": "/proc/sys/kernel/osrelease",
@@ -146,6 +148,11 @@ class HostProbe:
                     out.update(pc.parse_proc_netstat(files[path] or "", probe=probe))
             if files.get("/proc/net/snmp6"):
                 out.update(pc.parse_snmp6(files["/proc/net/snmp6"] or ""))
+            if files.get("/proc/net/softnet_stat"):
+                out.update(psn.parse_softnet_stat(files["/proc/net/softnet_stat"] or ""))
+            for path, group in (("/proc/net/stat/arp_cache", "ArpCache"), ("/proc/net/stat/ndisc_cache", "Ndisc")):
+                if files.get(path):
+                    out.update(psn.parse_neigh_cache_stat(files[path] or "", group, probe=path))
             return out
 
         at = time.time()
@@ -298,7 +305,7 @@ class Collector:
                     log.warning("progress callback failed", exc_info=True)
 
         ev = HostEvidence(host=target.name, address=target.address)
-        probe_target = not getattr(target, "adhoc", False)
+        probe_target = target.probe_ssh and not target.adhoc
         hp = HostProbe(target, self.transports.for_host(target), self.s, ev) if probe_target else None
         evidence = Evidence(source="live", request=request, target=ev if probe_target else None,
                             started_at=started)
