@@ -1,0 +1,208 @@
+"""Fleet collection for drift: sysctls, facts and the persisted sysctl configuration of every
+selected host, in parallel over the probe transports.
+
+Per host (under a global ``asyncio.Semaphore`` and a per-host timeout):
+
+* facts and the running sysctls (the default keys, the rules' keys and the host's baseline
+  keys), through :class:`probes.collect.HostProbe` (no listeners, no counters: drift does not
+  need them);
+* the persisted configuration: a fixed argv ``find`` lists ``*.conf`` in the systemd-sysctl
+  directories, then ``/etc/sysctl.conf`` and those files are read with ``transport.read_files``
+  (SFTP over SSH: no shell); merged with systemd-sysctl precedence
+  (:func:`probes.parsers.sysctl.merge_sysctl_files`);
+* the running values of keys only the files name, in one more read of ``/proc/sys``.
+
+An unreachable host is a :class:`HostResult` with ``error`` set, never dropped.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import posixpath
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from probes.evidence import HostEvidence, ProbeRecord
+from probes.inventory import Host
+
+log = logging.getLogger("whycant.drift")
+
+MAX_CONF_FILES = 256
+DEFAULT_CONCURRENCY = 50
+DEFAULT_HOST_TIMEOUT = 30.0
+
+
+def sysctl_dirs() -> tuple[str, ...]:
+    from probes.parsers.sysctl import SYSCTL_DIRS
+
+    return SYSCTL_DIRS
+
+
+def find_argv() -> list[str]:
+    """The fixed command listing the sysctl.d files (missing directories only print to stderr)."""
+    return ["find", *sysctl_dirs(), "-maxdepth", "1", "-name", "*.conf"]
+
+
+@dataclass
+class HostResult:
+    host: Host
+    evidence: HostEvidence
+    persisted: dict[str, tuple[Any, str]] | None = None  # key -> (value, source file)
+    error: str | None = None  # the host could not be collected at all
+    error_kind: str | None = None
+    duration_s: float = 0.0
+    problems: list[dict] = field(default_factory=list)  # partial failures (one probe, one file)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def parse_find_output(text: str) -> list[str]:
+    """Paths printed by :func:`find_argv`, kept only when they are ``DIR/NAME.conf`` of a known dir."""
+    dirs = set(sysctl_dirs())
+    out: list[str] = []
+    for line in text.splitlines():
+        p = line.strip()
+        if not p or "\x00" in p:
+            continue
+        norm = posixpath.normpath(p)
+        d, name = posixpath.split(norm)
+        if d in dirs and name.endswith(".conf") and not name.startswith(".") and norm == p:
+            out.append(norm)
+        if len(out) >= MAX_CONF_FILES:
+            break
+    return sorted(dict.fromkeys(out))
+
+
+async def read_persisted(host: Host, transport: Any, timeout: float) -> tuple[dict[str, tuple[Any, str]], list[dict]]:
+    """What the sysctl files will apply at the next boot: key -> (value, source), and file problems."""
+    from probes.errors import ParseError
+    from probes.parsers.sysctl import SYSCTL_CONF, merge_sysctl_files, parse_sysctl_conf
+
+    res = await transport.run(host, find_argv(), timeout=timeout)
+    if res.exit_status == 127:
+        raise ParseError("persisted_sysctls", "find is not available on the host")
+    paths = [SYSCTL_CONF, *parse_find_output(res.stdout)]
+    files = await transport.read_files(host, paths, timeout=timeout)
+    good: dict[str, str] = {}
+    problems: list[dict] = []
+    for path in paths:
+        text = files.get(path)
+        if text is None:
+            continue
+        try:
+            parse_sysctl_conf(text, source=path)
+        except ParseError as e:
+            problems.append({"host": host.name, "probe": "persisted_sysctls", "error": str(e), "kind": "parse"})
+            continue
+        good[path] = text
+    return merge_sysctl_files(good), problems
+
+
+class FleetCollector:
+    """Collects drift inputs from many hosts with bounded concurrency and per-host timeouts."""
+
+    def __init__(self, transports: Any, settings: Any = None, *, concurrency: int = DEFAULT_CONCURRENCY,
+                 host_timeout: float = DEFAULT_HOST_TIMEOUT, persisted: bool = True):
+        from probes.collect import ProbeSettings
+
+        self.transports = transports
+        self.settings = settings or ProbeSettings()
+        self.concurrency = max(1, int(concurrency))
+        self.host_timeout = host_timeout
+        self.persisted = persisted
+
+    async def collect(self, hosts: Sequence[Host], keys_for_host: Callable[[Host], Sequence[str]] | None = None
+                      ) -> list[HostResult]:
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def one(h: Host) -> HostResult:
+            async with sem:
+                return await self.collect_host(h, list(keys_for_host(h)) if keys_for_host else [])
+
+        return list(await asyncio.gather(*(one(h) for h in hosts)))
+
+    async def collect_host(self, host: Host, extra_keys: Sequence[str] = ()) -> HostResult:
+        start = time.monotonic()
+        ev = HostEvidence(host=host.name, address=host.address)
+        result = HostResult(host=host, evidence=ev)
+        try:
+            await asyncio.wait_for(self._collect(host, extra_keys, result), self.host_timeout)
+        except asyncio.TimeoutError:
+            result.error = f"no answer within {self.host_timeout:g} s"
+            result.error_kind = "timeout"
+        except Exception as e:  # noqa: BLE001 - one host's failure never stops the sweep
+            log.exception("drift collection on %s failed", host.name)
+            result.error, result.error_kind = f"internal error: {type(e).__name__}: {e}", "internal"
+        result.duration_s = round(time.monotonic() - start, 4)
+        if result.error is None:
+            self._classify(result)
+        return result
+
+    async def _collect(self, host: Host, extra_keys: Sequence[str], result: HostResult) -> None:
+        from probes.collect import HostProbe
+        from probes.errors import TransportError
+        from probes.parsers import sysctl as psys
+
+        if getattr(host, "adhoc", False) or not getattr(host, "probe_ssh", True):
+            result.error, result.error_kind = "not an inventory host with SSH access", "unsupported"
+            return
+        try:
+            transport = self.transports.for_host(host)
+        except TransportError as e:
+            result.error, result.error_kind = f"{e.kind}: {e.message}", e.kind
+            return
+        ev = result.evidence
+        hp = HostProbe(host, transport, self.settings, ev)
+        timeout = self.settings.command_timeout
+
+        async def persisted() -> None:
+            async def go() -> dict[str, tuple[Any, str]]:
+                merged, problems = await read_persisted(host, transport, timeout)
+                result.problems.extend(problems)
+                return merged
+
+            merged = await hp._record("persisted_sysctls", " ".join(find_argv()) + " + read files", go)
+            if merged is not None:
+                result.persisted = merged
+                ev.persisted_sysctls = {k: v for k, (v, _src) in merged.items()}
+
+        tasks = [hp.facts(), hp.sysctls(list(extra_keys))]
+        if self.persisted:
+            tasks.append(persisted())
+        await asyncio.gather(*tasks)
+
+        # Keys only the files name: read their running values too (one more read).
+        if result.persisted and ev.sysctls is not None and hp.unreachable is None:
+            want = [k for k in result.persisted if "*" not in k and k not in ev.sysctls]
+            want = [k for k in want if psys.normalize_key(k) == k][:512]
+            if want:
+                paths = {psys.sysctl_proc_path(k): k for k in want}
+
+                async def extra() -> dict:
+                    files = await transport.read_files(host, list(paths), timeout=timeout)
+                    return {paths[p]: psys.parse_value(t.strip()) for p, t in files.items()
+                            if t is not None and t.strip() != ""}
+
+                got = await hp._record("sysctls", f"read {len(paths)} files under /proc/sys (persisted keys)", extra)
+                if got:
+                    ev.sysctls.update(got)
+
+    @staticmethod
+    def _classify(result: HostResult) -> None:
+        ev = result.evidence
+        failed: list[ProbeRecord] = ev.errors()
+        transport_fail = next((p for p in failed if p.error_kind in
+                               ("connect", "auth", "host-key", "transport", "ssh")), None)
+        if ev.sysctls is None and transport_fail is not None:
+            result.error, result.error_kind = transport_fail.error, transport_fail.error_kind
+            return
+        if ev.sysctls is None and ev.facts is None:
+            first = failed[0] if failed else None
+            result.error = first.error if first else "nothing could be collected"
+            result.error_kind = first.error_kind if first else "error"
+            return
+        for p in failed:
+            result.problems.append({"host": p.host, "probe": p.probe, "error": p.error, "kind": p.error_kind})
