@@ -1,12 +1,54 @@
-"""`whycant db ...` (placeholder until implemented)."""
+"""`whycant db upgrade|downgrade|current`: Alembic migrations of the configured database (DESIGN §4)."""
 from __future__ import annotations
+
+import asyncio
+from typing import Annotated
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="db commands")
+from bot.cli_common import ConfigOpt
+
+app = typer.Typer(no_args_is_help=True, help="Database schema migrations.")
 
 
-@app.command("help")
-def _placeholder() -> None:
-    """Not implemented yet."""
-    raise typer.Exit(1)
+def _db(config: str | None):  # noqa: ANN202
+    from bot.config import load_config
+    from bot.storage.db import Database
+
+    return Database(load_config(config).database)
+
+
+async def _with(db, coro_fn):  # noqa: ANN001, ANN202
+    try:
+        return await coro_fn(db)
+    finally:
+        await db.dispose()
+
+
+@app.command("upgrade")
+def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+            config: ConfigOpt = None) -> None:
+    """Apply migrations (to the newest revision by default)."""
+    db = _db(config)
+    before = asyncio.run(_with(_db(config), lambda d: d.current()))
+    after = asyncio.run(_with(db, lambda d: d.upgrade(revision)))
+    typer.echo(f"{db.display_url}: {before or 'empty'} -> {after or 'empty'}" if before != after
+               else f"{db.display_url}: already at {after}")
+
+
+@app.command("downgrade")
+def downgrade(revision: Annotated[str, typer.Argument(help="Target revision (`base` drops everything).")],
+              config: ConfigOpt = None) -> None:
+    """Revert migrations down to REVISION."""
+    db = _db(config)
+    after = asyncio.run(_with(db, lambda d: d.downgrade(revision)))
+    typer.echo(f"{db.display_url}: now at {after or 'base (empty)'}")
+
+
+@app.command("current")
+def current(config: ConfigOpt = None) -> None:
+    """Show the database's revision and the newest one available."""
+    db = _db(config)
+    cur = asyncio.run(_with(db, lambda d: d.current()))
+    head = db.head()
+    typer.echo(f"{db.display_url}: {cur or 'empty'} (head {head}{', up to date' if cur == head else ', run `whycant db upgrade`'})")

@@ -199,6 +199,10 @@ class Whycant:
 
     async def triage(self, intent: str, args: list[str], *, who: str, channel: str | None = None,
                      on_progress: OnProgress = None, parsed: Any = None) -> Outcome:
+        if intent == "drift":
+            from bot.drift import run_drift
+
+            return Outcome(kind="drift", data=await run_drift(self, args or ["all"]))
         if self.store is None:
             return Outcome(kind="error", text="incidents need a database; none is configured")
         if intent in ("ack", "resolve", "rerun", "verify", "evidence", "incident"):
@@ -215,14 +219,6 @@ class Whycant:
                 raise BadInput("history needs a host, e.g. `history db01`")
             host = resolve_hosts(parsed, self.inventory)[0]
             return Outcome(kind="history", data={"host": host.name, "incidents": await self.store.history(host.name)})
-        if intent == "drift":
-            from bot.drift import run_drift
-            from bot.request import resolve_hosts
-
-            hosts = resolve_hosts(parsed, self.inventory)  # validates the selectors against the inventory
-            report = await run_drift(self, args or ["all"])
-            report.setdefault("selected", [h.name for h in hosts])
-            return Outcome(kind="drift", data=report)
         raise BadInput(f"unknown command {intent!r}; try `help`")
 
     async def action(self, action: str, incident_id: int, *, who: str, channel: str | None = None,

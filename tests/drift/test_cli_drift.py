@@ -9,16 +9,6 @@ import yaml
 from bot.cli import main
 
 
-@pytest.fixture(autouse=True)
-def _proc_sys_reads(monkeypatch):
-    # LocalTransport reads files with read(4 MiB); /proc/sys handlers on recent kernels (6.18 here)
-    # fail such reads with ENOMEM, so every sysctl looks absent. Reported to the lead (probes/ owner);
-    # remove once probes/transports/local.py reads in chunks.
-    import probes.transports.local as local
-
-    monkeypatch.setattr(local, "_MAX_FILE", 1 << 20)
-
-
 @pytest.fixture
 def cfg_file(tmp_path):
     cfg = {"database": f"sqlite:///{tmp_path}/w.db",
