@@ -86,6 +86,12 @@ class Whycant:
         return allowed(self.config.permissions, PERMISSION_FOR.get(action, action), user=user, channel=channel,
                        groups=groups)
 
+    async def open_incidents(self) -> list[dict]:
+        """Open, acked and interrupted incidents, newest first (App Home)."""
+        if self.store is None:
+            return []
+        return await self.store.open_incidents()
+
     async def claim_event(self, event_id: str) -> bool:
         if self.store is None:
             return True
@@ -238,7 +244,12 @@ class Whycant:
             return Outcome(kind=action, text=f"Incident {incident_id} {action}ed by {who}.".replace("resolveed", "resolved"),
                            incident=IncidentInfo(id=incident_id, status="acked" if action == "ack" else "resolved"))
         if action == "evidence":
-            return Outcome(kind="incident", data={"incident": inc, "evidence": await self.store.latest_evidence(incident_id)})
+            raw = await self.store.latest_evidence(incident_id)
+            if raw is None:
+                return Outcome(kind="text", text=f"Incident {incident_id} has no stored evidence.")
+            await self.store.record_action(incident_id, "evidence", who=who)
+            return Outcome(kind="incident", data={"incident": inc}, evidence=Evidence.model_validate(raw),
+                           request=Request.model_validate(inc["request"]))
         if action in ("rerun", "verify"):
             request = Request.model_validate(inc["request"])
             before = {f["id"] for f in inc.get("findings", [])}
@@ -247,7 +258,8 @@ class Whycant:
             after = {f.id for f in out.diagnosis.findings} if out.diagnosis else set()
             out.data["before_after"] = {"before": sorted(before), "after": sorted(after),
                                         "gone": sorted(before - after), "new": sorted(after - before)}
-            await self.store.record_action(incident_id, action, who=who, detail=out.data["before_after"])
+            await self.store.record_action(incident_id, "verified" if action == "verify" else action, who=who,
+                                           detail=out.data["before_after"])
             if action == "verify" and before and not (before & after) and out.diagnosis and not out.diagnosis.partial:
                 await self.store.resolve(incident_id, who=who, note="verified: findings gone after the fix")
                 out.data["auto_resolved"] = True
