@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)  # it logs every channel at INFO
     try:
         rc = app(args=argv, standalone_mode=False)
     except BadInput as e:

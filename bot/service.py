@@ -39,7 +39,7 @@ PERMISSION_FOR = {
 def build_transports(config: Config) -> TransportSet:
     from probes.transports.ssh import SSHTransport
 
-    return TransportSet(ssh=SSHTransport(config.ssh))
+    return TransportSet(ssh=SSHTransport(config.ssh, base_dir=config.base_dir()))
 
 
 def probe_settings(config: Config) -> ProbeSettings:
