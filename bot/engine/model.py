@@ -143,3 +143,18 @@ class RuleSet:
     @property
     def ids(self) -> list[str]:
         return [r.id for r in self.rules]
+
+    def sysctl_keys(self) -> list[str]:
+        """Sysctl names the rules mention (``net.*``, ``vm.*``, ``fs.*``, ``kernel.*``), so probes
+        read exactly those (plus the defaults) and a user rule's new key is collected too."""
+        import re
+        from pathlib import Path
+
+        keys: set[str] = set()
+        for r in self.rules:
+            try:
+                text = Path(r.path).read_text()
+            except OSError:
+                continue
+            keys.update(m.rstrip(".") for m in re.findall(r"\b(?:net|vm|fs|kernel)\.[a-z0-9_]+(?:\.[a-z0-9_]+)+", text))
+        return sorted(k for k in keys if not k.endswith(".conf") and not k.startswith("net.ipv4.conf.eth"))
