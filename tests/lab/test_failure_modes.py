@@ -160,7 +160,8 @@ async def test_time_wait_bucket_overflow(clean_lab, lab_transport, lab_hosts):
     assert churn["ok"] >= 20  # bounded in time too (8 s budget)
     # every server-side close beyond the 4 buckets overflows (TIME-WAIT lasts 60 s)
     assert delta(t0, t1, "TcpExt.TCPTimeWaitOverflow") >= churn["ok"] - 4
-    tw = lab.exec("db01", "ss", "-tanH", "state", "time-wait").stdout.count("\n")
+    # TIME-WAIT sockets of this port only (earlier tests may have left others for up to 60 s)
+    tw = lab.exec("db01", "ss", "-tanH", "state", "time-wait", "sport", "=", f":{PORT}").stdout.count("\n")
     assert tw <= 4
 
 
