@@ -1,29 +1,37 @@
-"""Fleet sweep benchmark: whycant's drift collection vs Ansible ad-hoc vs parallel-ssh (DESIGN §8).
+"""Fleet sweep benchmark: whycant's drift sweep vs a bare asyncssh fan-out vs parallel-ssh vs Ansible (DESIGN §8).
 
-    python -m bench.bench_sweep --hosts 100
+    python -m bench.bench_sweep [--hosts 100] [--concurrency 50] [--repeat 3] [--skip ansible]
 
 Starts N real sshd processes on 127.0.0.1 (distinct ports, the benchmark's own host key, an
-authorized client key, a known_hosts file), then collects the same data from all of them with:
+authorized client key, a known_hosts file), then, in one run on the same hosts, collects:
 
-* whycant: ``run_drift`` over the asyncssh transport (sysctls the rules need, facts, the persisted
-  sysctl files; files read over SFTP, no shell);
-* Ansible ad-hoc: ``ansible all -m command -a 'cat FILES' -f 50`` (the same files, plus
-  /proc/net/netstat and /proc/net/snmp);
-* parallel-ssh: ``ParallelSSHClient.run_command('cat FILES')``.
+* whycant: ``run_drift`` over the asyncssh transport (what a drift report needs: the sysctls the
+  rules need, facts, the persisted sysctl files, each file read over SFTP; no shell);
+* bare: a bare asyncssh fan-out (connect, one SFTP session, read FILES until EOF, close), the
+  floor any asyncssh-based tool can reach; FILES = /proc/net/netstat, /proc/net/snmp, the net.*
+  sysctls and the fact files;
+* parallel-ssh: ``ParallelSSHClient.run_command('cat FILES')``;
+* Ansible ad-hoc: ``ansible all -m command -a 'cat FILES' -f 50``.
 
-Prints seconds and ratios and writes bench/results/sweep.json. Loopback only; every wait is
-bounded; every process started here is stopped by its PID at the end.
+All fresh connections (nothing pooled from a previous round), the same concurrency for all
+(``--concurrency``, Ansible's forks). whycant, bare and parallel-ssh run ``--repeat`` rounds,
+interleaved, and report the median; Ansible runs once. Prints seconds and ratios (to the bare
+fan-out and to whycant) with the load average, and writes bench/results/sweep.json.
+Loopback only; every wait is bounded; every process started here (sshd listeners and their
+per-connection children) is stopped by its PID at the end.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,10 +109,39 @@ class Fleet:
         if pending:
             raise SystemExit(f"{len(pending)} sshd did not start (see {d}/sshd_*.log)")
 
+    @staticmethod
+    def _children(pids: set[int]) -> list[int]:
+        """Descendants of *pids* (sshd's per-connection children and theirs), from /proc."""
+        parent: dict[int, int] = {}
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/stat", "rb") as f:
+                    stat = f.read().decode("ascii", "replace")
+                ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            parent[int(d)] = ppid
+        found: set[int] = set()
+        frontier = set(pids)
+        for _ in range(8):  # bounded depth
+            frontier = {pid for pid, pp in parent.items() if pp in frontier and pid not in found}
+            if not frontier:
+                break
+            found |= frontier
+        return sorted(found)
+
     def stop(self) -> None:
+        """Stop every sshd started here, and the per-connection children they forked, by PID."""
+        ours = {pr.pid for pr in self.procs}
+        children = self._children(ours) if ours else []
         for pr in self.procs:
             if pr.poll() is None:
                 pr.terminate()
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
         for pr in self.procs:
             try:
@@ -112,6 +149,11 @@ class Fleet:
             except subprocess.TimeoutExpired:
                 pr.kill()
                 pr.wait(timeout=5)
+        for pid in children:  # not our children: poll until gone (bounded), then SIGKILL
+            while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+                time.sleep(0.05)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.procs.clear()
 
 
@@ -127,32 +169,104 @@ def files_to_read() -> list[str]:
 # ------------------------------------------------------------------------------ whycant
 
 
-def whycant_sweep(fleet: Fleet) -> dict:
+def whycant_config(fleet: Fleet, concurrency: int):
     from bot.config import parse_config
-    from bot.drift.report import run_drift
-    from bot.service import Whycant
 
-    cfg = parse_config({
+    return parse_config({
         "ssh": {"user": fleet.user, "client_keys": [str(fleet.dir / "client_ed25519")],
                 "known_hosts": str(fleet.dir / "known_hosts"), "connect_timeout": 20, "command_timeout": 30,
-                "max_concurrency": 200},
+                "max_concurrency": concurrency},
         "hosts": {f"h{i:03d}": {"address": "127.0.0.1", "port": p, "groups": ["fleet"]}
                   for i, p in enumerate(fleet.ports)},
     }, "bench")
 
+
+def whycant_sweep(fleet: Fleet, concurrency: int = 50, profile: Path | None = None) -> dict:
+    """``run_drift`` over every host with a fresh service (fresh connections), no database."""
+    from bot.drift.report import run_drift
+    from bot.service import Whycant
+
+    cfg = whycant_config(fleet, concurrency)
+
     async def go() -> tuple[float, dict]:
         svc = Whycant(cfg)
         try:
-            t = time.monotonic()
+            t = time.perf_counter()
             report = await run_drift(svc, ["all"], record=False)
-            return time.monotonic() - t, report
+            return time.perf_counter() - t, report
         finally:
             await svc.close()
 
-    secs, report = asyncio.run(go())
+    if profile is not None:
+        import cProfile
+
+        prof = cProfile.Profile()
+        secs, report = prof.runcall(asyncio.run, go())
+        prof.dump_stats(str(profile))
+    else:
+        secs, report = asyncio.run(go())
     return {"seconds": round(secs, 3), "hosts_ok": report["hosts"] - len({e["host"] for e in report["errors"]
                                                                           if not e.get("probe")}),
             "errors": report["errors"][:5], "drifts": len(report["drifts"])}
+
+
+# ------------------------------------------------------------------------------ bare asyncssh
+
+
+def bare_sweep(fleet: Fleet, concurrency: int = 50) -> dict:
+    """The floor: connect, one SFTP session, read FILES until EOF, close -- nothing else."""
+    import asyncssh
+
+    from probes.transports.ssh import _cipher_list
+
+    files = files_to_read()
+    kh = asyncssh.read_known_hosts(str(fleet.dir / "known_hosts"))
+    key = asyncssh.read_private_key(str(fleet.dir / "client_ed25519"))
+    ciphers = _cipher_list()
+
+    async def read(sftp, path: str) -> bytes | None:
+        try:
+            async with await sftp.open(path, "rb", block_size=0) as f:
+                chunks, off = [], 0
+                while True:
+                    data = await f.read(65536, off)
+                    if not data:
+                        return b"".join(chunks)
+                    chunks.append(data)
+                    off += len(data)
+        except asyncssh.SFTPError:
+            return None
+
+    async def one(port: int, sem: asyncio.Semaphore, conns: list) -> int:
+        async with sem:
+            conn = await asyncio.wait_for(asyncssh.connect(
+                "127.0.0.1", port, username=fleet.user, known_hosts=kh, client_keys=[key], agent_path=None,
+                config=None, preferred_auth="publickey", encryption_algs=ciphers, compression_algs=None), 60)
+            conns.append(conn)
+            sftp = await conn.start_sftp_client()
+            got = await asyncio.wait_for(asyncio.gather(*(read(sftp, p) for p in files)), 60)
+            sftp.exit()
+            conn.close()
+            return sum(1 for g in got if g)
+
+    async def go() -> tuple[float, list]:
+        sem = asyncio.Semaphore(concurrency)
+        conns: list = []
+        t = time.perf_counter()
+        try:
+            res = await asyncio.gather(*(one(p, sem, conns) for p in fleet.ports), return_exceptions=True)
+            return time.perf_counter() - t, res
+        finally:
+            for c in conns:
+                c.close()
+            for c in conns:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(c.wait_closed(), 5)
+
+    secs, res = asyncio.run(go())
+    bad = [r for r in res if isinstance(r, BaseException)]
+    return {"seconds": round(secs, 3), "hosts_ok": len(res) - len(bad), "files": len(files),
+            "errors": [f"{type(e).__name__}: {e}" for e in bad[:3]]}
 
 
 # ------------------------------------------------------------------------------ ansible
@@ -198,7 +312,7 @@ def ansible_sweep(fleet: Fleet, forks: int = 50) -> dict:
 # ------------------------------------------------------------------------------ parallel-ssh
 
 
-def pssh_sweep(fleet: Fleet) -> dict:
+def pssh_sweep(fleet: Fleet, concurrency: int = 50) -> dict:
     try:
         from pssh.clients import ParallelSSHClient
         from pssh.config import HostConfig
@@ -208,15 +322,15 @@ def pssh_sweep(fleet: Fleet) -> dict:
     host_config = [HostConfig(port=p, user=fleet.user, private_key=str(fleet.dir / "client_ed25519"))
                    for p in fleet.ports]
     cmd = "cat " + " ".join(files_to_read()) + " 2>/dev/null; true"
-    t = time.monotonic()
-    client = ParallelSSHClient(hosts, host_config=host_config, pool_size=len(hosts), timeout=60, num_retries=1)
+    t = time.perf_counter()
+    client = ParallelSSHClient(hosts, host_config=host_config, pool_size=concurrency, timeout=60, num_retries=1)
     output = client.run_command(cmd, stop_on_errors=False)
     client.join(output, timeout=600)
     ok = 0
     for o in output:
         if o.exception is None and sum(len(line) for line in o.stdout) > 0:
             ok += 1
-    secs = time.monotonic() - t
+    secs = time.perf_counter() - t
     try:
         client.disconnect()
     except Exception:  # noqa: BLE001
@@ -224,50 +338,91 @@ def pssh_sweep(fleet: Fleet) -> dict:
     return {"seconds": round(secs, 3), "hosts_ok": ok}
 
 
+TOOLS = ("whycant", "bare", "pssh", "ansible")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--hosts", type=int, default=100)
-    ap.add_argument("--forks", type=int, default=50, help="Ansible forks")
-    ap.add_argument("--skip", action="append", default=[], choices=["whycant", "ansible", "pssh"])
+    ap.add_argument("--concurrency", type=int, default=50, help="hosts at once, for every tool (Ansible forks)")
+    ap.add_argument("--forks", type=int, default=None, help="Ansible forks (default: --concurrency)")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of whycant, bare and parallel-ssh (median)")
+    ap.add_argument("--skip", action="append", default=[], choices=list(TOOLS))
+    ap.add_argument("--profile", type=Path, default=None, help="cProfile whycant's last round into this file")
     args = ap.parse_args(argv)
     if not 1 <= args.hosts <= 1000:
         ap.error("--hosts must be 1..1000")
+    if not 1 <= args.repeat <= 20 or not 1 <= args.concurrency <= 500:
+        ap.error("--repeat must be 1..20 and --concurrency 1..500")
+    forks = args.forks or args.concurrency
     workdir = Path(tempfile.mkdtemp(prefix="whycant-bench-"))
     fleet = Fleet(args.hosts, workdir)
+    rounds: dict[str, list[dict]] = {}
     results: dict = {}
+    load_before = [round(x, 2) for x in os.getloadavg()]
     try:
         t = time.monotonic()
         fleet.start()
-        print(f"{args.hosts} sshd on 127.0.0.1:{fleet.ports[0]}..{fleet.ports[-1]} up in {time.monotonic() - t:.1f} s",
-              flush=True)
-        for name, fn in (("whycant", whycant_sweep), ("pssh", pssh_sweep), ("ansible", lambda f: ansible_sweep(f, args.forks))):
-            if name in args.skip:
+        print(f"{args.hosts} sshd on 127.0.0.1:{fleet.ports[0]}..{fleet.ports[-1]} up in {time.monotonic() - t:.1f} s; "
+              f"load average {load_before}", flush=True)
+        runners = {
+            "whycant": lambda last: whycant_sweep(fleet, args.concurrency, args.profile if last else None),
+            "bare": lambda last: bare_sweep(fleet, args.concurrency),
+            "pssh": lambda last: pssh_sweep(fleet, args.concurrency),
+        }
+        for i in range(args.repeat):
+            for name, fn in runners.items():
+                if name in args.skip:
+                    continue
+                try:
+                    r = fn(i == args.repeat - 1)
+                except Exception as e:  # noqa: BLE001 - report it, keep the other tools' numbers
+                    r = {"error": f"{type(e).__name__}: {e}"}
+                r["load1"] = round(os.getloadavg()[0], 2)
+                rounds.setdefault(name, []).append(r)
+                print(f"  round {i + 1} {name}: {r}", flush=True)
+        for name, rs in rounds.items():
+            ok = [r for r in rs if "seconds" in r]
+            if not ok:
+                results[name] = rs[-1]
                 continue
-            print(f"sweeping with {name}…", flush=True)
+            med = sorted(ok, key=lambda r: r["seconds"])[(len(ok) - 1) // 2]
+            results[name] = {**med, "seconds": round(statistics.median(r["seconds"] for r in ok), 3),
+                             "rounds_s": [r["seconds"] for r in ok]}
+        if "ansible" not in args.skip:
+            print("sweeping with ansible…", flush=True)
             try:
-                results[name] = fn(fleet)
-            except Exception as e:  # noqa: BLE001 - report it, keep the other tools' numbers
-                results[name] = {"error": f"{type(e).__name__}: {e}"}
-            print(f"  {name}: {results[name]}", flush=True)
+                results["ansible"] = ansible_sweep(fleet, forks)
+            except Exception as e:  # noqa: BLE001
+                results["ansible"] = {"error": f"{type(e).__name__}: {e}"}
+            print(f"  ansible: {results['ansible']}", flush=True)
     finally:
         fleet.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+    load_after = [round(x, 2) for x in os.getloadavg()]
 
+    bare = results.get("bare", {}).get("seconds")
     base = results.get("whycant", {}).get("seconds")
-    print(f"\n{'tool':<10} {'seconds':>9} {'hosts ok':>9} {'× whycant':>10}")
-    for name in ("whycant", "pssh", "ansible"):
+    print(f"\n{args.hosts} hosts, concurrency {args.concurrency}, load average before {load_before} after {load_after}"
+          f" ({os.cpu_count()} CPUs)")
+    print(f"{'tool':<10} {'seconds':>9} {'hosts ok':>9} {'× bare':>8} {'× whycant':>10}   rounds")
+    for name in TOOLS:
         r = results.get(name)
         if not r or "seconds" not in r:
             if r:
-                print(f"{name:<10} {'-':>9} {'-':>9} {'-':>10}  {r.get('skipped') or r.get('error')}")
+                print(f"{name:<10} {'-':>9} {'-':>9} {'-':>8} {'-':>10}  {r.get('skipped') or r.get('error')}")
             continue
-        ratio = r["seconds"] / base if base else None
-        r["ratio_to_whycant"] = round(ratio, 2) if ratio else None
-        print(f"{name:<10} {r['seconds']:>9.2f} {r.get('hosts_ok', '-'):>9} {ratio:>10.2f}" if ratio else
-              f"{name:<10} {r['seconds']:>9.2f} {r.get('hosts_ok', '-'):>9}")
+        r["ratio_to_bare"] = round(r["seconds"] / bare, 2) if bare else None
+        r["ratio_to_whycant"] = round(r["seconds"] / base, 2) if base else None
+        fmt = lambda x: f"{x:.2f}" if x else "-"  # noqa: E731
+        print(f"{name:<10} {r['seconds']:>9.2f} {r.get('hosts_ok', '-'):>9} {fmt(r['ratio_to_bare']):>8} "
+              f"{fmt(r['ratio_to_whycant']):>10}   {r.get('rounds_s', '')}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    doc = {"hosts": args.hosts, "cpus": os.cpu_count(), "python": platform.python_version(),
-           "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "results": results}
+    doc = {"hosts": args.hosts, "concurrency": args.concurrency, "ansible_forks": forks, "repeat": args.repeat,
+           "cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release(),
+           "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "load_before": load_before,
+           "load_after": load_after, "files_read_by_bare_pssh_ansible": len(files_to_read()), "results": results,
+           "rounds": rounds}
     (RESULTS / "sweep.json").write_text(json.dumps(doc, indent=2) + "\n")
     print(f"\nwrote {RESULTS / 'sweep.json'}")
     return 0

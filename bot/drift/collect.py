@@ -6,9 +6,10 @@ Per host (under a global ``asyncio.Semaphore`` and a per-host timeout):
 * facts and the running sysctls (the default keys, the rules' keys and the host's baseline
   keys), through :class:`probes.collect.HostProbe` (no listeners, no counters: drift does not
   need them);
-* the persisted configuration: a fixed argv ``find`` lists ``*.conf`` in the systemd-sysctl
-  directories, then ``/etc/sysctl.conf`` and those files are read with ``transport.read_files``
-  (SFTP over SSH: no shell); merged with systemd-sysctl precedence
+* the persisted configuration: ``transport.list_dir`` lists ``*.conf`` in the systemd-sysctl
+  directories (SFTP over SSH: no shell; a transport without ``list_dir`` runs the fixed argv
+  ``find`` instead), then ``/etc/sysctl.conf`` and those files are read with
+  ``transport.read_files``; merged with systemd-sysctl precedence
   (:func:`probes.parsers.sysctl.merge_sysctl_files`);
 * the running values of keys only the files name, in one more read of ``/proc/sys``.
 
@@ -76,15 +77,31 @@ def parse_find_output(text: str) -> list[str]:
     return sorted(dict.fromkeys(out))
 
 
+def conf_paths(listing: dict[str, list[str] | None]) -> list[str]:
+    """``DIR/NAME.conf`` paths from :meth:`Transport.list_dir` output, as :func:`parse_find_output` keeps them."""
+    lines = [posixpath.join(d, name) for d in sysctl_dirs() for name in (listing.get(d) or [])
+             if name.endswith(".conf") and "/" not in name and "\n" not in name]
+    return parse_find_output("\n".join(lines))
+
+
+async def list_conf_files(host: Host, transport: Any, timeout: float) -> list[str]:
+    """The ``*.conf`` files in the systemd-sysctl directories: SFTP listing, else the fixed ``find``."""
+    from probes.errors import ParseError
+
+    if callable(getattr(transport, "list_dir", None)):
+        return conf_paths(await transport.list_dir(host, list(sysctl_dirs()), timeout=timeout))
+    res = await transport.run(host, find_argv(), timeout=timeout)
+    if res.exit_status == 127:
+        raise ParseError("persisted_sysctls", "find is not available on the host")
+    return parse_find_output(res.stdout)
+
+
 async def read_persisted(host: Host, transport: Any, timeout: float) -> tuple[dict[str, tuple[Any, str]], list[dict]]:
     """What the sysctl files will apply at the next boot: key -> (value, source), and file problems."""
     from probes.errors import ParseError
     from probes.parsers.sysctl import SYSCTL_CONF, merge_sysctl_files, parse_sysctl_conf
 
-    res = await transport.run(host, find_argv(), timeout=timeout)
-    if res.exit_status == 127:
-        raise ParseError("persisted_sysctls", "find is not available on the host")
-    paths = [SYSCTL_CONF, *parse_find_output(res.stdout)]
+    paths = [SYSCTL_CONF, *await list_conf_files(host, transport, timeout)]
     files = await transport.read_files(host, paths, timeout=timeout)
     good: dict[str, str] = {}
     problems: list[dict] = []
@@ -164,7 +181,7 @@ class FleetCollector:
                 result.problems.extend(problems)
                 return merged
 
-            merged = await hp._record("persisted_sysctls", " ".join(find_argv()) + " + read files", go)
+            merged = await hp._record("persisted_sysctls", "list " + " ".join(sysctl_dirs()) + " + read *.conf", go)
             if merged is not None:
                 result.persisted = merged
                 ev.persisted_sysctls = {k: v for k, (v, _src) in merged.items()}

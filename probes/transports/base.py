@@ -50,4 +50,10 @@ class Transport(Protocol):
         """Read small text files; a missing/unreadable file maps to None."""
         ...
 
+    async def list_dir(
+        self, host: Host, paths: Sequence[str], *, timeout: float
+    ) -> dict[str, list[str] | None]:
+        """The names in each directory (sorted, no ``.``/``..``), without a shell; missing/unreadable -> None."""
+        ...
+
     async def close(self) -> None: ...

@@ -29,6 +29,13 @@ def _read(path: str) -> str | None:
         return None
 
 
+def _listdir(path: str) -> list[str] | None:
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return None
+
+
 class LocalTransport:
     """Runs commands with ``asyncio.create_subprocess_exec`` on this machine."""
 
@@ -75,6 +82,16 @@ class LocalTransport:
         except asyncio.TimeoutError:
             raise CommandTimeout(host.name, f"reading {len(paths)} files took over {timeout:g} s") from None
         return dict(zip(paths, texts))
+
+    async def list_dir(self, host: Host, paths: Sequence[str], *, timeout: float) -> dict[str, list[str] | None]:
+        loop = asyncio.get_running_loop()
+        try:
+            names = await asyncio.wait_for(
+                asyncio.gather(*(loop.run_in_executor(None, _listdir, p) for p in paths)), timeout
+            )
+        except asyncio.TimeoutError:
+            raise CommandTimeout(host.name, f"listing {len(paths)} directories took over {timeout:g} s") from None
+        return dict(zip(paths, names))
 
     async def close(self) -> None:
         return None

@@ -1,12 +1,15 @@
 """Replay transport: recorded outputs, for tests and offline analysis.
 
-A recording maps host name -> {"files": {path: text|None}, "commands": {"argv joined": {...}}}.
+A recording maps host name -> {"files": {path: text|None}, "commands": {"argv joined": {...}},
+"dirs": {path: [names]|None}}. Without "dirs", a directory lists the recorded files in it and
+the paths a recorded ``find`` printed in it (recordings made before ``list_dir`` existed).
 Unknown commands or hosts behave like an unreachable host, so the code paths for
 partial evidence are exercised too.
 """
 from __future__ import annotations
 
 import asyncio
+import posixpath
 import shlex
 from typing import Any, Sequence
 
@@ -52,6 +55,24 @@ class ReplayTransport:
             await asyncio.sleep(self.delay_s)
         files = rec.get("files", {})
         return {p: files.get(p) for p in paths}
+
+    async def list_dir(self, host: Host, paths: Sequence[str], *, timeout: float) -> dict[str, list[str] | None]:
+        self.calls.append((host.name, "list:" + ",".join(paths)))
+        rec = self._host(host)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if "dirs" in rec:
+            dirs = rec["dirs"] or {}
+            return {p: (sorted(dirs[p]) if dirs.get(p) is not None else None) for p in paths}
+        known = list(rec.get("files", {}))
+        for cmd, recorded in rec.get("commands", {}).items():
+            if cmd.split(" ", 1)[0] == "find" and isinstance(recorded, dict):
+                known += recorded.get("stdout", "").splitlines()
+        result: dict[str, list[str] | None] = {}
+        for p in paths:
+            names = {posixpath.basename(f.strip()) for f in known if posixpath.dirname(f.strip()) == p.rstrip("/")}
+            result[p] = sorted(n for n in names if n) or None
+        return result
 
     async def close(self) -> None:
         return None

@@ -18,8 +18,8 @@
   ``known_hosts: ignore`` turns checking off, with a WARNING when the transport
   is created.
 - ``run`` quotes argv with ``shlex.join`` (sshd runs commands through the user's
-  login shell); ``read_files`` uses SFTP, no shell, reading until EOF because
-  /proc files report size 0.
+  login shell); ``read_files`` and ``list_dir`` use SFTP, no shell, reading
+  until EOF because /proc files report size 0.
 - Cheap ciphers first (``aes128-gcm@openssh.com``), no compression; the user's
   ~/.ssh/config is not read (the whycant config is the only source of settings);
   when ``client_keys`` are configured, only those keys are offered (no agent).
@@ -59,6 +59,8 @@ PREFERRED_CIPHERS = (
 )
 SFTP_CHUNK = 65536
 SFTP_MAX_FILE = 16 * 1024 * 1024  # probes read small text files; refuse to slurp more
+PROC_SYS = "/proc/sys/"
+COALESCE_WRITES = True  # see _CoalescingWriter
 
 PoolKey = tuple[str, int, str]
 # The remote command runs as `sh -c WRAPPER whycant ARGV...`: the wrapper reports its
@@ -78,6 +80,75 @@ def _cipher_list() -> list[str]:
     defaults = [a.decode() for a in get_default_encryption_algs()]
     first = [a for a in PREFERRED_CIPHERS if a in supported]
     return first + [a for a in defaults if a not in first]
+
+
+class _CoalescingWriter:
+    """Stands in for an SSH connection's asyncio transport: the SSH packets written during one
+    event-loop iteration leave in one ``send()`` instead of one each.
+
+    asyncssh writes every packet straight to the socket; a batch of SFTP requests (dozens of
+    ``open``/``read``/``close`` issued together by ``asyncio.gather``) then costs one syscall,
+    and on the server one wake-up, per packet. Bytes keep their order (every write goes
+    through here); ``close``/``write_eof`` flush first; ``abort`` drops what is pending.
+    """
+
+    __slots__ = ("_t", "_loop", "_buf", "_size", "_scheduled")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop):
+        self._t = transport
+        self._loop = loop
+        self._buf: list[bytes] = []
+        self._size = 0
+        self._scheduled = False
+
+    def write(self, data: bytes) -> None:
+        self._buf.append(data)
+        self._size += len(data)
+        if self._size >= 262144:
+            self._flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def writelines(self, lines) -> None:  # noqa: ANN001
+        for data in lines:
+            self.write(data)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        if not self._buf:
+            return
+        data = self._buf[0] if len(self._buf) == 1 else b"".join(self._buf)
+        self._buf.clear()
+        self._size = 0
+        if not self._t.is_closing():
+            self._t.write(data)
+
+    def write_eof(self) -> None:
+        self._flush()
+        self._t.write_eof()
+
+    def close(self) -> None:
+        self._flush()
+        self._t.close()
+
+    def abort(self) -> None:
+        self._buf.clear()
+        self._size = 0
+        self._t.abort()
+
+    def get_write_buffer_size(self) -> int:
+        return self._t.get_write_buffer_size() + self._size
+
+    def __getattr__(self, name: str):  # everything else: the real transport
+        return getattr(self._t, name)
+
+
+def _coalesce_writes(conn: asyncssh.SSHClientConnection) -> None:
+    """Put a :class:`_CoalescingWriter` in front of *conn*'s transport (after the handshake)."""
+    t = getattr(conn, "_transport", None)
+    if t is not None and not isinstance(t, _CoalescingWriter) and callable(getattr(t, "write", None)):
+        conn._transport = _CoalescingWriter(t, asyncio.get_running_loop())  # type: ignore[attr-defined]
 
 
 class _Client(asyncssh.SSHClient):
@@ -325,6 +396,8 @@ class SSHTransport:
             )
         except Exception as e:  # noqa: BLE001 - mapped to typed errors below
             raise self._connect_error(host, key, client, kh, e) from None
+        if COALESCE_WRITES:
+            _coalesce_writes(conn)
         self.connects += 1
         p = _Pooled(key, conn, client)
         self._pool[key] = p
@@ -522,25 +595,18 @@ class SSHTransport:
                 p.sftp = await p.conn.start_sftp_client()
             return p.sftp
 
-    async def read_files(
-        self, host: Host, paths: Sequence[str], *, timeout: float | None = None
-    ) -> dict[str, str | None]:
-        """Read small text files over SFTP (no shell); missing/unreadable -> None."""
-        timeout = self.config.command_timeout if timeout is None else timeout
-        if isinstance(paths, str):
-            raise ValueError("paths must be a sequence of paths, not a string")
-        paths = list(paths)
+    async def _sftp_call(self, host: Host, timeout: float, what: str,
+                         fn: Callable[[asyncssh.SFTPClient], Awaitable[T]]) -> T:
+        """Run *fn* with the pooled connection's SFTP session (started on first use), within *timeout*."""
         async with self._slot(host):
             try:
                 p, sftp = await self._open(host, lambda p: asyncio.wait_for(self._sftp(host, p), timeout))
             except (asyncio.TimeoutError, TimeoutError):
                 raise CommandTimeout(host.name, f"SFTP session did not start within {timeout:g} s") from None
             try:
-                contents = await asyncio.wait_for(
-                    asyncio.gather(*(self._read_one(sftp, path) for path in paths)), timeout
-                )
+                return await asyncio.wait_for(fn(sftp), timeout)
             except (asyncio.TimeoutError, TimeoutError):
-                raise CommandTimeout(host.name, f"reading {len(paths)} file(s) timed out after {timeout:g} s") from None
+                raise CommandTimeout(host.name, f"{what} timed out after {timeout:g} s") from None
             except self._CHANNEL_ERRORS as e:
                 if not p.alive:
                     self._evict(p)
@@ -549,7 +615,47 @@ class SSHTransport:
                 raise self._session_error(host, e) from None
             finally:
                 self._release(p)
-            return dict(zip(paths, contents))
+
+    async def read_files(
+        self, host: Host, paths: Sequence[str], *, timeout: float | None = None
+    ) -> dict[str, str | None]:
+        """Read small text files over SFTP (no shell); missing/unreadable -> None."""
+        timeout = self.config.command_timeout if timeout is None else timeout
+        if isinstance(paths, str):
+            raise ValueError("paths must be a sequence of paths, not a string")
+        paths = list(paths)
+
+        async def read_all(sftp: asyncssh.SFTPClient) -> list[str | None]:
+            return await asyncio.gather(*(self._read_one(sftp, path) for path in paths))
+
+        contents = await self._sftp_call(host, timeout, f"reading {len(paths)} file(s)", read_all)
+        return dict(zip(paths, contents))
+
+    async def list_dir(
+        self, host: Host, paths: Sequence[str], *, timeout: float | None = None
+    ) -> dict[str, list[str] | None]:
+        """Names in each directory over SFTP (no shell), sorted, without . and ..; missing/unreadable -> None."""
+        timeout = self.config.command_timeout if timeout is None else timeout
+        if isinstance(paths, str):
+            raise ValueError("paths must be a sequence of paths, not a string")
+        paths = list(paths)
+
+        async def list_all(sftp: asyncssh.SFTPClient) -> list[list[str] | None]:
+            return await asyncio.gather(*(self._list_one(sftp, path) for path in paths))
+
+        listings = await self._sftp_call(host, timeout, f"listing {len(paths)} directory(ies)", list_all)
+        return dict(zip(paths, listings))
+
+    @staticmethod
+    async def _list_one(sftp: asyncssh.SFTPClient, path: str) -> list[str] | None:
+        try:
+            names = await sftp.listdir(path)
+        except _SFTP_GONE:
+            raise
+        except asyncssh.SFTPError:
+            return None  # missing, permission denied, not a directory...
+        return sorted(n for n in (x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in names)
+                      if n not in (".", ".."))
 
     @staticmethod
     async def _read_one(sftp: asyncssh.SFTPClient, path: str) -> str | None:
@@ -562,6 +668,9 @@ class SSHTransport:
         try:
             chunks: list[bytes] = []
             offset = 0
+            # A /proc/sys handler returns the whole value in one read (reads at an offset > 0
+            # return nothing), so a short first read there is EOF: one request fewer per sysctl.
+            one_shot = path.startswith(PROC_SYS)
             while True:  # /proc files report size 0: read until EOF
                 data = await f.read(SFTP_CHUNK, offset)
                 if not data:
@@ -570,6 +679,8 @@ class SSHTransport:
                 offset += len(data)
                 if offset > SFTP_MAX_FILE:
                     return None
+                if one_shot and len(data) < SFTP_CHUNK:
+                    break
         except _SFTP_GONE:
             raise
         except asyncssh.SFTPError:
