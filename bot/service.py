@@ -258,11 +258,14 @@ class Whycant:
             after = {f.id for f in out.diagnosis.findings} if out.diagnosis else set()
             out.data["before_after"] = {"before": sorted(before), "after": sorted(after),
                                         "gone": sorted(before - after), "new": sorted(after - before)}
+            out.data["action"] = action
             await self.store.record_action(incident_id, "verified" if action == "verify" else action, who=who,
                                            detail=out.data["before_after"])
             if action == "verify" and before and not (before & after) and out.diagnosis and not out.diagnosis.partial:
                 await self.store.resolve(incident_id, who=who, note="verified: findings gone after the fix")
                 out.data["auto_resolved"] = True
+                if out.incident is not None and out.incident.id == incident_id:
+                    out.incident.status = "resolved"
             return out
         raise BadInput(f"unknown action {action!r}")
 

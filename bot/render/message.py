@@ -296,6 +296,9 @@ def _diagnosis(outcome: Outcome) -> Message:
         head.append(Notice("\n".join(partial), "warning"))
     if outcome.text:
         head.append(Paragraph(outcome.text))
+    diff = before_after_text(outcome)
+    if diff:
+        head.insert(1, Paragraph(diff))
 
     tail: list[Block] = []
     matrix = connect_matrix(ev)
@@ -318,8 +321,35 @@ def _diagnosis(outcome: Outcome) -> Message:
 
     ids = " ".join(f"[{f.id}]" for f in ranked)
     fallback = f"{SEVERITY_EMOJI[level]} {d.verdict}" + (f" {ids}" if ids else "")
+    if outcome.data.get("auto_resolved"):
+        fallback += f" · verified: findings gone, incident #{inc_id} resolved"
     return Message(head=head, findings=[finding_block(i + 1, f) for i, f in enumerate(ranked)], tail=tail,
                    fallback=fallback)
+
+
+def before_after_text(outcome: Outcome) -> str | None:
+    """Re-run / Verify fix: which finding ids were there before, which are now, and what that did."""
+    ba = outcome.data.get("before_after")
+    if not isinstance(ba, dict):
+        return None
+
+    def ids(xs: Any) -> str:
+        return " ".join(f"[{x}]" for x in xs or []) or "none"
+
+    label = "Verify fix" if outcome.data.get("action") == "verify" else "Re-run"
+    lines = [f"{label}: before {ids(ba.get('before'))} → after {ids(ba.get('after'))}"]
+    if ba.get("gone"):
+        lines.append(f"gone: {ids(ba['gone'])}")
+    if ba.get("new"):
+        lines.append(f"new: {ids(ba['new'])}")
+    inc_id = outcome.incident.id if outcome.incident else None
+    if outcome.data.get("auto_resolved"):
+        lines.append(f"✅ the findings are gone: incident #{inc_id} resolved automatically")
+    elif outcome.data.get("action") == "verify":
+        still = sorted(set(ba.get("before") or []) & set(ba.get("after") or []))
+        if still:
+            lines.append(f"not fixed yet, still found: {ids(still)}")
+    return "\n".join(lines)
 
 
 def _simple(outcome: Outcome) -> Message:

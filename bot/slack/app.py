@@ -379,8 +379,12 @@ def build_app(service: Service, config: Any = None, *, token: str | None = None,
     """The Bolt app. ``socket_mode`` skips request signing (the socket is authenticated instead)."""
     client = client or make_client(token, base_url=base_url)
     secret = signing_secret if signing_secret is not None else os.environ.get("SLACK_SIGNING_SECRET", "")
+    # Bolt's app ``name`` is also a logger name: on every request Bolt resets the level of
+    # ``logging.getLogger(name)`` to its base logger's. Named "whycant", that silenced every
+    # INFO log of the bot (the "whycant" logger) after the first event; use the base logger's own name.
+    bolt_logger = logging.getLogger("whycant.slack.bolt")
     app = AsyncApp(client=client, signing_secret=secret, request_verification_enabled=not socket_mode,
-                   name="whycant", logger=logging.getLogger("whycant.slack.bolt"))
+                   name=bolt_logger.name, logger=bolt_logger)
     fe = SlackFrontEnd(service, config, progress_interval=progress_interval)
     app.whycant = fe  # type: ignore[attr-defined]  (tests and serve: fe.drain())
     app.use(fe.dedup)
