@@ -241,8 +241,9 @@ class Whycant:
         if action in ("ack", "resolve"):
             fn = self.store.ack if action == "ack" else self.store.resolve
             await fn(incident_id, who=who, **({"note": note} if action == "resolve" else {}))
-            return Outcome(kind=action, text=f"Incident {incident_id} {action}ed by {who}.".replace("resolveed", "resolved"),
-                           incident=IncidentInfo(id=incident_id, status="acked" if action == "ack" else "resolved"))
+            done = "acked" if action == "ack" else "resolved"
+            return Outcome(kind=action, text=f"Incident {incident_id} {done} by {who}.",
+                           incident=IncidentInfo(id=incident_id, status=done))
         if action == "evidence":
             raw = await self.store.latest_evidence(incident_id)
             if raw is None:
@@ -261,7 +262,10 @@ class Whycant:
             out.data["action"] = action
             await self.store.record_action(incident_id, "verified" if action == "verify" else action, who=who,
                                            detail=out.data["before_after"])
-            if action == "verify" and before and not (before & after) and out.diagnosis and not out.diagnosis.partial:
+            new_critical = any(f.severity == "critical" and f.id not in before
+                               for f in (out.diagnosis.findings if out.diagnosis else []))
+            if (action == "verify" and before and not (before & after) and not new_critical
+                    and out.diagnosis and not out.diagnosis.partial):
                 await self.store.resolve(incident_id, who=who, note="verified: findings gone after the fix")
                 out.data["auto_resolved"] = True
                 if out.incident is not None and out.incident.id == incident_id:
