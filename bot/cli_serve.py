@@ -44,6 +44,10 @@ async def run(config, *, http_port: int | None, host: str, metrics_port: int | N
         except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
             pass
     web_runner = socket_runner = None
+    from bot.drift.schedule import start_scheduler
+
+    # Scheduled drift reports (config `reports:`); every replica runs this, a database row claims each run.
+    scheduler = start_scheduler(service, app.client, stop)
     try:
         if http_port is not None:
             web_runner, _ = await start_http(app, http_port, host)
@@ -55,6 +59,12 @@ async def run(config, *, http_port: int | None, host: str, metrics_port: int | N
         await stop.wait()
         log.info("shutting down")
     finally:
+        stop.set()
+        if scheduler is not None:
+            try:
+                await asyncio.wait_for(scheduler, timeout=30)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                scheduler.cancel()
         if socket_runner is not None:
             await socket_runner.close()
         await app.whycant.drain(10)  # type: ignore[attr-defined]
