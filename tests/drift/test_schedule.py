@@ -6,16 +6,16 @@ afterwards; skipped with the reason when PostgreSQL is not reachable).
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
 
+from tests.pg import throwaway_database
+
 from bot.drift.schedule import ReportScheduler, next_due, previous_due
 from bot.drift.store import DriftStore
 
-PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/"
 
 
 class Clock:
@@ -33,28 +33,13 @@ def entry(**kw):
     return SimpleNamespace(**base)
 
 
-async def _pg_admin():
-    import asyncpg
-
-    try:
-        return await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="postgres", timeout=3)
-    except Exception as e:  # noqa: BLE001
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable as user postgres: {type(e).__name__}: {e}")
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def db_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/sched.db"
         return
-    admin = await _pg_admin()
-    name = f"whycant_drift_test_{uuid.uuid4().hex[:10]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG + name
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with throwaway_database("whycant_drift_test") as url:
+        yield url
 
 
 async def _open(url: str):

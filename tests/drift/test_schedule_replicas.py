@@ -13,14 +13,13 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import aiohttp
 import pytest
 import yaml
 
-from tests.drift.test_schedule import PG, _pg_admin
+from tests.pg import throwaway_database
 from tests.slack import standin as si
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -30,14 +29,8 @@ CHANNEL = "C0REPORTS"
 
 @pytest.fixture
 async def pg_url():
-    admin = await _pg_admin()
-    name = f"whycant_replicas_{uuid.uuid4().hex[:10]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG + name
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with throwaway_database("whycant_replicas") as url:
+        yield url
 
 
 @pytest.fixture
