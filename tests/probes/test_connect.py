@@ -72,3 +72,26 @@ async def test_attempts_overlap_so_timeouts_do_not_add_up(listening_port):
     t0 = loop.time()
     await local_connect("127.0.0.1", listening_port, 10, 2.0, 0.05)
     assert loop.time() - t0 < 2.0  # 10 attempts spaced 50 ms apart, not 10 x timeout
+
+
+class _NoPython(LocalTransport):
+    """This machine, minus python3: as on a minimal vantage host."""
+
+    async def run(self, host, argv, *, timeout, stdin=None):
+        if argv[0] == "python3":
+            from probes.transports.base import CommandResult
+
+            return CommandResult(host.name, tuple(argv), "", "sh: python3: not found", 127, 0.0)
+        return await super().run(host, argv, timeout=timeout, stdin=stdin)
+
+
+async def test_vantage_without_python_falls_back_to_bash(listening_port, closed_port):
+    from probes.collect import Collector, ProbeSettings, TransportSet, VantagePoint
+
+    vantage = Host(name="minimal", address="127.0.0.1", transport="ssh")
+    c = Collector(TransportSet(overrides={"minimal": _NoPython()}),
+                  ProbeSettings(connect_attempts=3, connect_timeout=1, connect_interval=0.01))
+    ok = await c.connect_from(VantagePoint("minimal", vantage), "127.0.0.1", listening_port)
+    refused = await c.connect_from(VantagePoint("minimal", vantage), "127.0.0.1", closed_port)
+    assert ok.runner == refused.runner == "bash"
+    assert ok.summary()["ok"] == 3 and refused.summary()["refused"] == 3
