@@ -105,12 +105,17 @@ class HostProbe:
     def __init__(self, host: Host, transport: Transport, settings: ProbeSettings, ev: HostEvidence):
         self.host, self.t, self.s, self.ev = host, transport, settings, ev
         self.unreachable: TransportError | None = None
+        self.unsupported: UnsupportedHost | None = None
 
     async def _record(self, probe: str, command: str, fn: Callable[[], Awaitable[Any]]) -> Any:
         start = time.monotonic()
         rec = ProbeRecord(host=self.host.name, probe=probe, command=command)
         if self.unreachable is not None and probe != "counters_t0":
             rec.error, rec.error_kind = f"skipped: {self.unreachable.message}", self.unreachable.kind
+            self.ev.probes.append(rec)
+            return None
+        if self.unsupported is not None:
+            rec.error, rec.error_kind = f"unsupported: {self.unsupported}", "unsupported"
             self.ev.probes.append(rec)
             return None
         try:
@@ -121,6 +126,7 @@ class HostProbe:
                 self.unreachable = e
         except UnsupportedHost as e:
             rec.error, rec.error_kind = f"unsupported: {e}", "unsupported"
+            self.unsupported = e
         except ParseError as e:
             rec.error, rec.error_kind = str(e.on_host(self.host.name)), "parse"
         except WhycantError as e:
@@ -193,6 +199,7 @@ class HostProbe:
             if res.exit_status == 127:
                 res = await self.t.run(self.host, ["netstat", "-lnt"], timeout=self.s.command_timeout)
                 if res.exit_status != 0:
+                    await self._check_linux()
                     raise ParseError("listeners", "neither ss nor netstat is available")
                 return pss.parse_netstat_listen(res.stdout)
             if res.exit_status != 0:
