@@ -63,7 +63,7 @@ class progress_printer:
         self.console = Console(stderr=True)
 
         async def on_progress(p) -> None:
-            self.console.print(f"[dim]… {p.message}[/dim]", highlight=False)
+            self.console.print(f"… {p.message}", style="dim", markup=False, highlight=False)
 
         return on_progress
 
@@ -79,11 +79,5 @@ def emit(outcome, json_out: bool) -> None:
         return
     from bot.render.text import render_text
 
-    color = sys.stdout.isatty()
-    out = render_text(outcome, color=color)
-    if color:
-        from rich.console import Console
-
-        Console().print(out, highlight=False)
-    else:
-        sys.stdout.write(out.rstrip("\n") + "\n")
+    # render_text already produced ANSI (terminal) or plain text: write it as is, never re-parse markup.
+    sys.stdout.write(render_text(outcome, color=sys.stdout.isatty()).rstrip("\n") + "\n")

@@ -38,7 +38,10 @@ async def _loop(cfg, who: str, *, store: bool) -> None:
         from rich.console import Console
 
         rich_console = Console()
-        rich_console.print(f"[bold]whycant[/bold] console ({cfg.source}). Type `help`, or a question; Ctrl-D quits.")
+        from rich.markup import escape
+
+        rich_console.print(f"[bold]whycant[/bold] console ({escape(cfg.source)}). "
+                           "Type `help`, or a question; Ctrl-D quits.")
     svc = await Whycant.create(cfg, storage=store)
     try:
         while True:
@@ -56,14 +59,11 @@ async def _loop(cfg, who: str, *, store: bool) -> None:
 
             async def on_progress(p) -> None:
                 if rich_console is not None:
-                    rich_console.print(f"[dim]… {p.message}[/dim]", highlight=False)
+                    rich_console.print(f"… {p.message}", style="dim", markup=False, highlight=False)
 
             outcome = await svc.handle(line, who=who, on_progress=on_progress)
-            text = render_text(outcome, color=tty)
-            if rich_console is not None:
-                rich_console.print(text, highlight=False)
-            else:
-                sys.stdout.write(text.rstrip("\n") + "\n")
-                sys.stdout.flush()
+            # already ANSI (terminal) or plain: written as is, so "[finding-id]" is never taken for markup
+            sys.stdout.write(render_text(outcome, color=tty).rstrip("\n") + "\n")
+            sys.stdout.flush()
     finally:
         await svc.close()

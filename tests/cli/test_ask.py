@@ -89,3 +89,36 @@ def test_bad_targets_exit_2_and_are_never_probed(cfg, question, needle):
     assert needle in r.stderr
     assert r.stdout == ""
     assert len(r.stderr.strip().splitlines()) <= 3
+
+
+def test_finding_ids_survive_terminal_rendering(cfg, closed_port):
+    """On a terminal the reply is coloured; `[port-not-listening]` must not be eaten as markup."""
+    import os
+    import pty
+    import re
+    import select
+
+    main, sub = pty.openpty()
+    proc = subprocess.Popen([*WHYCANT, "ask", f"localhost:{closed_port}", "--config", str(cfg)],
+                            stdin=sub, stdout=sub, stderr=sub, close_fds=True)
+    os.close(sub)
+    chunks = []
+    try:
+        while True:
+            r, _, _ = select.select([main], [], [], 60)
+            if not r:
+                break
+            try:
+                data = os.read(main, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        proc.wait(timeout=60)
+        os.close(main)
+    out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode(errors="replace"))
+    assert proc.returncode == 0, out
+    assert "\x1b[" in b"".join(chunks).decode(errors="replace")  # it really was coloured
+    assert "[port-not-listening]" in out
