@@ -217,7 +217,7 @@ class Whycant:
             return await self.action(intent, int(args[0]), who=who, channel=channel, on_progress=on_progress,
                                      note=" ".join(args[1:]) or None)
         if intent == "incidents":
-            return Outcome(kind="incidents", data={"incidents": await self.store.list_incidents(status=None)})
+            return Outcome(kind="incidents", data={"incidents": await self.store.open_incidents()})
         if intent == "history":
             from bot.request import resolve_hosts
 
@@ -226,6 +226,27 @@ class Whycant:
             host = resolve_hosts(parsed, self.inventory)[0]
             return Outcome(kind="history", data={"host": host.name, "incidents": await self.store.history(host.name)})
         raise BadInput(f"unknown command {intent!r}; try `help`")
+
+    async def _incident_view(self, inc: dict) -> Outcome:
+        """A stored incident shown like a fresh reply: its findings, evidence, status and audit."""
+        from bot.findings import Finding, Fix
+
+        findings = [Finding(id=f["id"], severity=f["severity"], title=f["title"], explanation=f["explanation"],
+                            evidence=list(f.get("evidence") or []), fix=Fix(**(f.get("fix") or {})),
+                            confidence=float(f.get("confidence") or 1.0)) for f in inc.get("findings", [])]
+        raw = await self.store.latest_evidence(inc["id"])
+        evidence = Evidence.model_validate(raw) if raw else None
+        diagnosis = Diagnosis(verdict=inc.get("verdict") or "", findings=findings,
+                              partial=bool(evidence and evidence.partial))
+        askers = inc.get("askers") or []
+        who = ", ".join(sorted({a.get("who") or "?" for a in askers}))
+        audit = "; ".join(f"{a.get('at', '')[:19].replace('T', ' ')} {a.get('who') or '?'} {a.get('action')}"
+                          for a in inc.get("audit", []))
+        return Outcome(kind="diagnosis", request=Request.model_validate(inc["request"]), evidence=evidence,
+                       diagnosis=diagnosis, text=f"history: {audit}" if audit else None,
+                       incident=IncidentInfo(id=inc["id"], status=inc.get("status"), askers=len(askers) or 1,
+                                             askers_text=f"asked by {who}" if who else None),
+                       data={"audit": inc.get("audit", [])})
 
     async def action(self, action: str, incident_id: int, *, who: str, channel: str | None = None,
                      on_progress: OnProgress = None, note: str | None = None) -> Outcome:
@@ -237,7 +258,7 @@ class Whycant:
             return Outcome(kind="error", text="incidents need a database; none is configured")
         inc = await self.store.get(incident_id)  # raises BadInput for unknown ids
         if action == "incident":
-            return Outcome(kind="incident", data={"incident": inc})
+            return await self._incident_view(inc)
         if action in ("ack", "resolve"):
             fn = self.store.ack if action == "ack" else self.store.resolve
             await fn(incident_id, who=who, **({"note": note} if action == "resolve" else {}))
