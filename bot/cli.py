@@ -34,10 +34,9 @@ app.add_typer(cli_db.app, name="db")
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: map expected errors to exit codes without tracebacks."""
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("asyncssh").setLevel(logging.WARNING)  # it logs every channel at INFO
+    from bot.logs import setup_logging
+
+    setup_logging()
     try:
         rc = app(args=argv, standalone_mode=False)
     except BadInput as e:
