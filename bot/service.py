@@ -32,7 +32,7 @@ Every finding carries an id in brackets, e.g. [listen-queue-overflow]."""
 PERMISSION_FOR = {
     "diagnose": "diagnose", "rerun": "diagnose", "verify": "diagnose", "evidence": "diagnose",
     "help": "diagnose", "incidents": "diagnose", "incident": "diagnose", "history": "diagnose",
-    "ack": "triage", "resolve": "triage", "drift": "drift",
+    "ack": "triage", "resolve": "triage", "drift": "drift", "waive": "drift",
 }
 
 
@@ -143,7 +143,7 @@ class Whycant:
                 return await self._diagnose_requests(requests, text=text, who=who, channel=channel,
                                                      thread_ts=thread_ts, on_progress=on_progress)
             return await self.triage(intent, list(parsed.args or []), who=who, channel=channel,
-                                     on_progress=on_progress, parsed=parsed)
+                                     on_progress=on_progress, parsed=parsed, groups=groups)
         except BadInput as e:
             return Outcome(kind="error", text=str(e))
 
@@ -204,7 +204,7 @@ class Whycant:
                                                 channel=channel, thread_ts=thread_ts, pending=pending)
 
     async def triage(self, intent: str, args: list[str], *, who: str, channel: str | None = None,
-                     on_progress: OnProgress = None, parsed: Any = None) -> Outcome:
+                     on_progress: OnProgress = None, parsed: Any = None, groups: Sequence[str] = ()) -> Outcome:
         if intent == "drift":
             from bot.drift import run_drift
 
@@ -215,7 +215,7 @@ class Whycant:
             if not args or not str(args[0]).isdigit():
                 raise BadInput(f"{intent} needs an incident number, e.g. `{intent} 42`")
             return await self.action(intent, int(args[0]), who=who, channel=channel, on_progress=on_progress,
-                                     note=" ".join(args[1:]) or None)
+                                     note=" ".join(args[1:]) or None, groups=groups)
         if intent == "incidents":
             return Outcome(kind="incidents", data={"incidents": await self.store.open_incidents()})
         if intent == "history":
@@ -226,6 +226,31 @@ class Whycant:
             host = resolve_hosts(parsed, self.inventory)[0]
             return Outcome(kind="history", data={"host": host.name, "incidents": await self.store.history(host.name)})
         raise BadInput(f"unknown command {intent!r}; try `help`")
+
+    async def waive(self, host: str, key: str, *, who: str, days: int = 30) -> Outcome:
+        """Record a waiver for one drift (the report's "Waive 30 days" button): *host* *key* is
+        accepted until now + *days*, by *who*. The caller checks the ``waive`` permission."""
+        from datetime import datetime, timedelta, timezone
+
+        from bot.drift.store import DriftStore
+        from bot.drift.waivers import check_waiver_target
+
+        store = DriftStore.for_service(self)
+        if store is None:
+            return Outcome(kind="error", ephemeral=True, text="waivers need a database; none is configured")
+        if not 1 <= int(days) <= 366:
+            return Outcome(kind="error", ephemeral=True, text=f"a waiver lasts 1 to 366 days, not {days}")
+        try:
+            host = check_waiver_target(host, key, self.inventory)
+        except BadInput as e:
+            return Outcome(kind="error", ephemeral=True, text=str(e))
+        until = datetime.now(timezone.utc) + timedelta(days=int(days))
+        reason = f"waived from Slack by {who}"
+        wid = await store.add_waiver(host, key, until, reason, who)
+        log.info("waiver %s: %s %s until %s by %s", wid, host, key, until.isoformat(), who)
+        return Outcome(kind="text", ephemeral=True, text=f"{host} {key} waived until {until:%Y-%m-%d} (by {who})",
+                       data={"waiver": {"id": wid, "host": host, "key": key, "until": until.isoformat(),
+                                        "reason": reason, "who": who}})
 
     async def _incident_view(self, inc: dict) -> Outcome:
         """A stored incident shown like a fresh reply: its findings, evidence, status and audit."""
@@ -249,9 +274,10 @@ class Whycant:
                        data={"audit": inc.get("audit", [])})
 
     async def action(self, action: str, incident_id: int, *, who: str, channel: str | None = None,
-                     on_progress: OnProgress = None, note: str | None = None) -> Outcome:
+                     on_progress: OnProgress = None, note: str | None = None,
+                     groups: Sequence[str] = ()) -> Outcome:
         """Buttons and triage commands on a stored incident."""
-        if not self.allowed(action, user=who, channel=channel):
+        if not self.allowed(action, user=who, channel=channel, groups=groups):
             return Outcome(kind="refused", ephemeral=True,
                            text=f"You may not {action} incidents (permission `{PERMISSION_FOR.get(action, action)}`).")
         if self.store is None:

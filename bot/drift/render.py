@@ -5,6 +5,7 @@ escaped for mrkdwn (``&``, ``<``, ``>``), so a value can never become a mention 
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -14,6 +15,12 @@ MAX_SECTION = 3000
 MAX_BLOCKS = 50
 MAX_HEADER = 150
 WORST = 5
+
+# The "Waive 30 days" button in the thread details (handled by bot/slack/app.py).
+WAIVE_ACTION = "whycant_waive"
+WAIVE_DAYS = 30
+MAX_WAIVE_BUTTONS = 50  # per report: one thread message's worth; the rest get a "…and N more" note
+MAX_BUTTON_VALUE = 2000
 
 LENS_LABEL = {"baseline": "baseline", "known-bad": "known-bad", "outlier": "outlier", "changed": "changed",
               "persisted": "running ≠ persisted"}
@@ -116,21 +123,104 @@ def _drift_detail(d: dict) -> str:
     return "\n".join(lines)
 
 
-def thread_blocks(report: dict) -> list[dict]:
-    """Details, one section per host (chunked into messages of 50 blocks by the poster)."""
+def waive_value(host: str, key: str) -> str | None:
+    """The button value for a waivable drift (compact JSON), or None when it cannot be one.
+
+    Only a single host (no ``*``, no ``group:``) and a plain sysctl key pass: the same patterns
+    ``bot.drift.waivers.check_waiver_target`` applies, so the value never carries markup.
+    """
+    from bot.drift.waivers import check_waiver_target
+    from probes.errors import BadInput
+
+    if not isinstance(host, str) or not isinstance(key, str) or host == "*" or key == "*" \
+            or host.startswith("group:"):
+        return None
+    try:
+        check_waiver_target(host, key)
+    except BadInput:
+        return None
+    value = json.dumps({"host": host, "key": key}, separators=(",", ":"))
+    return value if len(value) <= MAX_BUTTON_VALUE else None
+
+
+def parse_waive_value(value: str) -> tuple[str, str] | None:
+    """(host, key) from a button value (JSON, or ``host|key``); None when malformed."""
+    value = value or ""
+    if len(value) > MAX_BUTTON_VALUE:
+        return None
+    try:
+        data = json.loads(value)
+        host, key = data["host"], data["key"]
+    except (ValueError, TypeError, KeyError):
+        host, sep, key = value.partition("|")
+        if not sep:
+            return None
+    if not isinstance(host, str) or not isinstance(key, str) or waive_value(host, key) is None:
+        return None
+    return host, key
+
+
+def waive_button(host: str, key: str) -> dict | None:
+    value = waive_value(host, key)
+    if value is None:
+        return None
+    question = _cut(f"Accept {key} on {host} as it is for {WAIVE_DAYS} days? "
+                    f"It is shown as waived, not as drift, until then.", 300)
+    return {"type": "button", "action_id": WAIVE_ACTION,
+            "text": {"type": "plain_text", "text": f"Waive {WAIVE_DAYS} days"}, "value": value,
+            "confirm": {"title": {"type": "plain_text", "text": "Waive this drift?"},
+                        "text": {"type": "plain_text", "text": question},
+                        "confirm": {"type": "plain_text", "text": f"Waive {WAIVE_DAYS} days"},
+                        "deny": {"type": "plain_text", "text": "Cancel"}}}
+
+
+def thread_blocks(report: dict, *, buttons: bool = True, max_buttons: int = MAX_WAIVE_BUTTONS) -> list[dict]:
+    """Details, one section per host (chunked into messages of 50 blocks by the poster).
+
+    With *buttons*, the first drift of each (host, key) that can be waived gets its own section
+    with a "Waive 30 days" button (at most *max_buttons* per report; a context line says how
+    many more could be waived from the CLI). The other drifts are grouped per host as text.
+    """
     blocks: list[dict] = []
     by_host: dict[str, list[dict]] = {}
     for d in report.get("drifts", []):
         by_host.setdefault(d["host"], []).append(d)
+    offered: set[tuple[str, str]] = set()
+    over_budget: set[tuple[str, str]] = set()
     for host in sorted(by_host):
         text = f"*{esc(host)}* — {len(by_host[host])} drift(s)\n"
+        fresh = True  # text holds nothing but the host's heading
         for d in by_host[host]:
             piece = _drift_detail(d) + "\n"
-            if len(text) + len(piece) > MAX_SECTION - 50:
+            target = (d["host"], d["key"])
+            button = None
+            if buttons and not d.get("waived") and target not in offered:
+                button = waive_button(d["host"], d["key"])
+                if button is not None and len(offered) >= max_buttons:
+                    over_budget.add(target)
+                    button = None
+            if button is not None:
+                offered.add(target)
+                if fresh:  # the heading rides on the first item's section
+                    blocks.append({**_section(text + piece), "accessory": button})
+                else:
+                    if text.strip():
+                        blocks.append(_section(text))
+                    blocks.append({**_section(piece), "accessory": button})
+                text, fresh = "", False
+                continue
+            if text and len(text) + len(piece) > MAX_SECTION - 50:
                 blocks.append(_section(text))
                 text = f"*{esc(host)}* (cont.)\n"
             text += piece
-        blocks.append(_section(text))
+            fresh = False
+        if text.strip() and not fresh:
+            blocks.append(_section(text))
+    if over_budget:
+        n = len(over_budget)
+        blocks.append(_context(f"…and {n} more drift{'s' if n != 1 else ''} without a Waive button "
+                               f"(at most {max_buttons} per report): "
+                               f"`whycant drift waive HOST KEY --until {WAIVE_DAYS}d --reason …`"))
     if report.get("waived"):
         text = "*Waived* (accepted until they expire):\n"
         for d in report["waived"]:

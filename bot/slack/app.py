@@ -1,11 +1,12 @@
 """The Slack front end: a slack_bolt ``AsyncApp`` wired to the core service.
 
 ``build_app(service, config)`` registers listeners for ``app_mention``,
-``message.im``, ``/whycant``, the five buttons (``block_actions``) and
-``app_home_opened``. It acks at once, reacts 👀, posts a progress message in
-the thread and updates it as progress events arrive, then replaces it with
-the final Block Kit reply. Permissions are checked on every command and
-button (ephemeral "you may not …"); Events API retries are dropped by
+``message.im``, ``/whycant``, the five incident buttons and the drift
+report's "Waive 30 days" button (``block_actions``) and ``app_home_opened``.
+It acks at once, reacts 👀, posts a progress message in the thread and
+updates it as progress events arrive, then replaces it with the final
+Block Kit reply. Permissions are checked on every command and button
+(ephemeral "you may not …"); Events API retries are dropped by
 ``service.claim_event(event_id)``; Slack API failures (``channel_not_found``,
 429s past the retries, 5xx) are logged and counted, never raised.
 """
@@ -41,6 +42,7 @@ log = logging.getLogger("whycant.slack")
 ACTION_RE = re.compile(r"^whycant_(%s)$" % "|".join(ACTIONS))
 MENTION_RE = re.compile(r"<@[UW][A-Z0-9]+>")
 INLINE_EVIDENCE_MAX = 2500  # larger evidence goes up as a file
+WAIVE_REFUSAL = "you may not waive drifts (ask an admin for the `drift` permission)"
 DEFAULT_API_URL = "https://slack.com/api/"
 
 
@@ -57,6 +59,8 @@ class Service(Protocol):  # the core (bot/service.py ``Whycant``), as this front
     async def claim_event(self, event_id: str) -> bool: ...
 
     async def open_incidents(self) -> list[dict]: ...
+
+    async def waive(self, host: str, key: str, *, who: str, days: int = 30) -> Outcome: ...
 
 
 # ----------------------------------------------------------------- client
@@ -188,8 +192,9 @@ class SlackFrontEnd:
         return ok
 
     async def refuse(self, client: AsyncWebClient, permission: str | None, user: str, channel: str | None,
-                     thread_ts: str | None) -> None:
-        msg = Message(head=[Paragraph("🚫 " + perms.refusal(permission))], fallback=perms.refusal(permission))
+                     thread_ts: str | None, *, text: str | None = None) -> None:
+        text = text or perms.refusal(permission)
+        msg = Message(head=[Paragraph("🚫 " + text)], fallback=text)
         payload = render_message(msg)
         if channel and not channel.startswith("D"):
             r = await call("chat.postEphemeral", client.chat_postEphemeral(
@@ -225,7 +230,7 @@ class SlackFrontEnd:
                                    enabled=self.progress_updates)
         try:
             outcome = await self.service.handle(text, who=user, channel=channel, thread_ts=thread_ts,
-                                                on_progress=progress)
+                                                on_progress=progress, groups=await self.groups_of(client, user))
         except Exception as e:  # noqa: BLE001
             log.exception("service.handle failed")
             outcome = Outcome(kind="error", text=f"internal error: {type(e).__name__}")
@@ -268,7 +273,8 @@ class SlackFrontEnd:
             await self.converse(client, text, user=user, channel=channel, thread_ts=root.get("ts"))
             return
         # the bot cannot post there (not a member, DM with someone else): answer via response_url
-        outcome = await self.service.handle(text, who=user, channel=channel)
+        outcome = await self.service.handle(text, who=user, channel=channel,
+                                            groups=await self.groups_of(client, user))
         payload = render_outcome(outcome)
         await call("response_url", respond(response_type="ephemeral" if outcome.ephemeral else "in_channel",
                                            **payload))
@@ -308,7 +314,7 @@ class SlackFrontEnd:
                                        enabled=self.progress_updates)
         try:
             outcome = await self.service.action(action, incident_id, who=user, channel=channel,
-                                                on_progress=progress)
+                                                on_progress=progress, groups=await self.groups_of(client, user))
         except Exception as e:  # noqa: BLE001
             log.exception("service.action failed")
             outcome = Outcome(kind="error", text=f"internal error: {type(e).__name__}")
@@ -319,6 +325,66 @@ class SlackFrontEnd:
                                progress=progress)
         if from_home:
             await self.publish_home(client, user)
+
+    # -- the drift report's "Waive 30 days" button
+    async def on_waive(self, ack: Callable, body: dict, client: AsyncWebClient) -> None:
+        await ack()
+        metrics.EVENTS.labels("block_actions").inc()
+        self.spawn(self._waive(body, client))
+
+    async def _waive(self, body: dict, client: AsyncWebClient) -> None:
+        from bot.drift.render import WAIVE_ACTION, WAIVE_DAYS, parse_waive_value
+
+        act = (body.get("actions") or [{}])[0]
+        if act.get("action_id") != WAIVE_ACTION:
+            return
+        user = (body.get("user") or {}).get("id", "")
+        container = body.get("container") or {}
+        channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+        message = body.get("message") or {}
+        thread_ts = message.get("thread_ts") or message.get("ts") or container.get("message_ts")
+        reply_channel = channel or user
+        if not await self.permitted(client, "waive", user, channel):
+            await self.refuse(client, "drift", user, channel, thread_ts, text=WAIVE_REFUSAL)
+            return
+        target = parse_waive_value(str(act.get("value") or ""))
+        if target is None:  # never from our own reports: the value is validated when rendered
+            log.warning("waive button with a bad value %r", str(act.get("value"))[:200])
+            outcome = Outcome(kind="error", ephemeral=True, text="this Waive button carries no valid host and key")
+        elif getattr(self.service, "waive", None) is None:
+            outcome = Outcome(kind="error", ephemeral=True, text="this bot cannot record waivers")
+        else:
+            try:
+                outcome = await self.service.waive(target[0], target[1], who=user, days=WAIVE_DAYS)
+            except Exception as e:  # noqa: BLE001
+                log.exception("service.waive failed")
+                outcome = Outcome(kind="error", ephemeral=True, text=f"internal error: {type(e).__name__}")
+        outcome.ephemeral = True  # only the clicker hears about it; the next report shows it to everyone
+        await self.deliver(client, outcome, channel=reply_channel, user=user, thread_ts=thread_ts)
+        waiver = outcome.data.get("waiver") if outcome.kind != "error" else None
+        if waiver and channel and message.get("ts") and message.get("blocks"):
+            await self._mark_waived(client, channel, message, act.get("block_id"), waiver)
+
+    async def _mark_waived(self, client: AsyncWebClient, channel: str, message: dict, block_id: str | None,
+                           waiver: dict) -> None:
+        """Replace the clicked button with "waived until … by …" in the report's thread message."""
+        from bot.drift.render import WAIVE_ACTION
+
+        blocks = [dict(b) for b in message.get("blocks") or []]
+        note = (f"\n✅ waived until {esc.mrkdwn(str(waiver.get('until', ''))[:10])} by "
+                f"{esc.mention(waiver.get('who'))}")
+        changed = False
+        for b in blocks:
+            acc = b.get("accessory") or {}
+            if b.get("block_id") == block_id and acc.get("action_id") == WAIVE_ACTION:
+                b.pop("accessory", None)
+                text = dict(b.get("text") or {"type": "mrkdwn", "text": ""})
+                text["text"] = esc.truncate(text.get("text", ""), 3000 - len(note)) + note
+                b["text"] = text
+                changed = True
+        if changed:
+            await call("chat.update", client.chat_update(channel=channel, ts=message["ts"], blocks=blocks,
+                                                         text=message.get("text") or "drift report"))
 
     async def upload_evidence(self, client: AsyncWebClient, outcome: Outcome, incident_id: int, *,
                               channel: str, thread_ts: str | None) -> None:
@@ -393,4 +459,5 @@ def build_app(service: Service, config: Any = None, *, token: str | None = None,
     app.event("app_home_opened")(fe.on_home)
     app.command(command)(fe.on_command)
     app.action(ACTION_RE)(fe.on_action)
+    app.action("whycant_waive")(fe.on_waive)
     return app

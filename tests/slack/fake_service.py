@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, Sequence
 
 from bot import permissions
@@ -16,6 +17,7 @@ from bot.findings import Diagnosis
 from bot.outcome import IncidentInfo, Outcome, Progress
 from tests.render import fixtures
 
+PERMISSION_FOR = {"waive": "drift"}  # as bot.service.PERMISSION_FOR maps the button
 TARGET = re.compile(r"([A-Za-z0-9_.\-]+):(\d+)")
 
 
@@ -28,6 +30,8 @@ class FakeWhycant:
         self.claimed: set[str] = set()
         self.incidents: dict[int, dict] = {}
         self._next = 41
+        self.waivers: list[dict] = []  # what ``waive`` recorded (the Waive 30 days button)
+        self.has_database = True
 
     @property
     def diagnoses(self) -> list[dict]:
@@ -57,7 +61,9 @@ class FakeWhycant:
         return base
 
     async def handle(self, text: str, *, who: str, channel: str | None = None, thread_ts: str | None = None,
-                     on_progress: Callable[[Progress], Awaitable[None]] | None = None) -> Outcome:
+                     on_progress: Callable[[Progress], Awaitable[None]] | None = None,
+                     groups: Sequence[str] = ()) -> Outcome:
+        self.groups_seen = list(groups)
         cmd = permissions.command_of(text)
         words = text.split()
         if cmd == "help":
@@ -75,7 +81,8 @@ class FakeWhycant:
         return await self._diagnose(host, port, who, text, None, on_progress)
 
     async def action(self, action: str, incident_id: int, *, who: str, channel: str | None = None,
-                     on_progress=None) -> Outcome:
+                     on_progress=None, groups: Sequence[str] = ()) -> Outcome:
+        self.groups_seen = list(groups)
         self.actions.append({"action": action, "id": incident_id, "who": who, "channel": channel})
         inc = self.incidents.get(incident_id)
         if inc is None:
@@ -102,7 +109,26 @@ class FakeWhycant:
         return Outcome(kind="error", text=f"unknown action {action}")
 
     def allowed(self, action: str, *, user: str, channel: str | None = None, groups: Sequence[str] = ()) -> bool:
+        action = PERMISSION_FOR.get(action, action)
         return permissions.allowed(self.permissions, action, user, channel, groups)
+
+    async def waive(self, host: str, key: str, *, who: str, days: int = 30) -> Outcome:
+        """Like ``Whycant.waive``: validate the target, record it, answer with the date."""
+        from bot.drift.waivers import check_waiver_target
+        from probes.errors import BadInput
+
+        if not self.has_database:
+            return Outcome(kind="error", ephemeral=True, text="waivers need a database; none is configured")
+        try:
+            host = check_waiver_target(host, key)
+        except BadInput as e:
+            return Outcome(kind="error", ephemeral=True, text=str(e))
+        until = datetime.now(timezone.utc) + timedelta(days=days)
+        w = {"id": len(self.waivers) + 1, "host": host, "key": key, "until": until.isoformat(),
+             "reason": f"waived from Slack by {who}", "who": who}
+        self.waivers.append(w)
+        return Outcome(kind="text", ephemeral=True, text=f"{host} {key} waived until {until:%Y-%m-%d} (by {who})",
+                       data={"waiver": w})
 
     async def claim_event(self, event_id: str) -> bool:
         if event_id in self.claimed:

@@ -147,6 +147,7 @@ async def test_permissions_by_user_group_and_channel(standin, socket_bot, servic
     await standin.envelope("interactive", standin.button("ack", str(inc), user="U0BOB"))
     await standin.wait_for(lambda c: service.incidents[inc]["status"] == "acked", what="group ack")
     assert standin.calls_of("usergroups.list")
+    assert service.groups_seen == ["S0ONCALL"]  # the service re-checks with the user's groups too
     # diagnose is allowed in C0OPS only: a mention elsewhere is refused, ephemerally
     await standin.envelope("events_api", standin.mention("db01:5432", channel="C0OTHER"))
     eph = await standin.wait_call("chat.postEphemeral", lambda c: c.args["channel"] == "C0OTHER")
