@@ -63,6 +63,8 @@ class Whycant:
         self.transports = transports or build_transports(config)
         self.collector = Collector(self.transports, probe_settings(config))
         self.store = store
+        # the sysctls the rules mention: read once (it scans the playbook files), used on every probe
+        self._rule_sysctls = set(getattr(self.rules, "sysctl_keys", lambda: [])())
 
     @classmethod
     async def create(cls, config: Config, *, transports: TransportSet | None = None, storage: bool = True,
@@ -113,7 +115,7 @@ class Whycant:
 
     def extra_sysctls(self, host_name: str) -> list[str]:
         """Sysctls named by the rules and by the host's groups' baselines."""
-        keys = set(getattr(self.rules, "sysctl_keys", lambda: [])())
+        keys = set(self._rule_sysctls)
         try:
             host = self.inventory.resolve(host_name)
             for g in host.groups:
