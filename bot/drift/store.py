@@ -90,8 +90,18 @@ class DriftStore:
 
     # -- waivers --------------------------------------------------------------------------------
     async def add_waiver(self, host: str, key: str, until: datetime | None, reason: str, who: str | None) -> int:
+        """Record a waiver; an active one for the same host and key is extended in place, not duplicated."""
         async def w(s):
-            row = DriftWaiver(host=host, key=key, until=until, reason=reason, who=who, created_at=utcnow())
+            now = utcnow()
+            active = (await s.execute(
+                select(DriftWaiver).where(DriftWaiver.host == host, DriftWaiver.key == key)
+                .where((DriftWaiver.until.is_(None)) | (DriftWaiver.until > now))
+                .order_by(DriftWaiver.id.desc()).limit(1))).scalar_one_or_none()
+            if active is not None:
+                active.until, active.reason, active.who = until, reason, who
+                await s.flush()
+                return active.id
+            row = DriftWaiver(host=host, key=key, until=until, reason=reason, who=who, created_at=now)
             s.add(row)
             await s.flush()
             return row.id

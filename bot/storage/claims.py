@@ -1,4 +1,6 @@
-"""Cross-replica coordination in the database: Slack event dedup, scheduled report claims, drift data.
+"""Cross-replica coordination in the database: Slack event dedup and scheduled report claims.
+
+Drift snapshots and waivers live in ``bot.drift.store.DriftStore``.
 
 * ``claim_event(db, event_id)`` → True for the first replica to see a Slack event id (Events API retries
   and the same event on several Socket Mode connections are dropped by the others).
@@ -7,8 +9,6 @@
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import Database
-from bot.storage.models import DriftSnapshot, DriftWaiver, ReportRun, SlackEvent, utcnow
+from bot.storage.models import ReportRun, SlackEvent, utcnow
 
 
 def _insert(db: Database, model: Any) -> Any:
@@ -72,55 +72,5 @@ async def last_report_run(db: Database, name: str) -> ReportRun | None:
     async def tx(s: AsyncSession) -> ReportRun | None:
         return (await s.execute(select(ReportRun).where(ReportRun.name == name)
                                 .order_by(ReportRun.scheduled_for.desc()).limit(1))).scalar_one_or_none()
-
-    return await db.read(tx)
-
-
-def values_hash(values: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(values, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-async def save_drift_snapshot(db: Database, host: str, values: dict[str, Any],
-                              taken_at: datetime | None = None) -> DriftSnapshot:
-    async def tx(s: AsyncSession) -> DriftSnapshot:
-        snap = DriftSnapshot(host=host, taken_at=taken_at or utcnow(), values=values, hash=values_hash(values))
-        s.add(snap)
-        await s.flush()
-        return snap
-
-    return await db.write(tx)
-
-
-async def latest_drift_snapshot(db: Database, host: str, before: datetime | None = None) -> DriftSnapshot | None:
-    async def tx(s: AsyncSession) -> DriftSnapshot | None:
-        q = select(DriftSnapshot).where(DriftSnapshot.host == host)
-        if before is not None:
-            q = q.where(DriftSnapshot.taken_at < _utc(before))
-        return (await s.execute(q.order_by(DriftSnapshot.taken_at.desc(), DriftSnapshot.id.desc()).limit(1))
-                ).scalar_one_or_none()
-
-    return await db.read(tx)
-
-
-async def add_drift_waiver(db: Database, host: str, key: str, reason: str, who: str | None,
-                           until: datetime | None = None) -> int:
-    async def tx(s: AsyncSession) -> int:
-        w = DriftWaiver(host=host, key=key, reason=reason, who=who, until=_utc(until) if until else None)
-        s.add(w)
-        await s.flush()
-        return w.id
-
-    return await db.write(tx)
-
-
-async def active_drift_waivers(db: Database, hosts: list[str] | None = None,
-                               now: datetime | None = None) -> list[DriftWaiver]:
-    at = now or utcnow()
-
-    async def tx(s: AsyncSession) -> list[DriftWaiver]:
-        q = select(DriftWaiver).where((DriftWaiver.until.is_(None)) | (DriftWaiver.until > at))
-        if hosts is not None:
-            q = q.where(DriftWaiver.host.in_(hosts))
-        return list((await s.execute(q.order_by(DriftWaiver.id))).scalars())
 
     return await db.read(tx)

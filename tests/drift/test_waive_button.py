@@ -119,3 +119,25 @@ def test_buttons_can_be_left_out():
 def test_no_drift_no_button():
     blocks = render.thread_blocks(report([]))
     assert buttons(blocks) == [] and check_blocks(blocks) == []
+
+
+async def test_waiving_twice_extends_the_same_waiver(tmp_path):
+    from datetime import timedelta
+
+    from bot.drift.store import DriftStore, utcnow
+    from bot.storage.db import Database
+
+    db = Database(f"sqlite:///{tmp_path}/w.db")
+    await db.upgrade()
+    store = DriftStore(db)
+    try:
+        first = await store.add_waiver("db01", "net.core.somaxconn", utcnow() + timedelta(days=1), "a", "U1")
+        second = await store.add_waiver("db01", "net.core.somaxconn", utcnow() + timedelta(days=30), "b", "U2")
+        other = await store.add_waiver("db01", "net.ipv4.tcp_tw_recycle", None, "c", "U1")
+        assert first == second != other
+        rows = await store.waivers()
+        assert len(rows) == 2
+        mine = next(r for r in rows if r["key"] == "net.core.somaxconn")
+        assert mine["reason"] == "b" and mine["who"] == "U2"
+    finally:
+        await db.dispose()
