@@ -9,7 +9,7 @@ from bot.drift.lenses import WaiverMatch
 from probes.errors import BadInput
 
 _REL = re.compile(r"^\+?(\d{1,4})\s*([dwh])$", re.I)
-_KEY = re.compile(r"^(\*|[a-z0-9_][a-z0-9_.\-/]*)$")
+_KEY = re.compile(r"^(\*|[a-z0-9_][A-Za-z0-9_.\-/]*)$")  # interface names may have capitals
 _HOST = re.compile(r"^(\*|(group:)?[A-Za-z0-9_][A-Za-z0-9_.:-]{0,252})$")
 
 
