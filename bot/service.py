@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Awaitable, Callable, Sequence
 
+from bot import metrics
 from bot.config import Config
 from bot.findings import Diagnosis
 from bot.outcome import IncidentInfo, Outcome, Progress
@@ -184,6 +185,7 @@ class Whycant:
         diagnosis = diagnose(evidence, self.rules)
         await progress("rules", diagnosis.verdict, {})
         incident = await self._record(request, evidence, diagnosis, who, channel, thread_ts, pending)
+        metrics.observe(evidence, diagnosis, incident.storage_error if self.store is not None else None)
         return Outcome(kind="diagnosis", request=request, evidence=evidence, diagnosis=diagnosis, incident=incident)
 
     def diagnose_evidence(self, evidence: Evidence) -> Diagnosis:
