@@ -24,6 +24,8 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from bot.engine.context import fmt_value as fmt  # a value as sysctl files spell it
+
 KINDS = ("baseline", "known-bad", "outlier", "changed", "persisted")
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 MIN_PEERS = 3
@@ -98,15 +100,6 @@ def normalize(v: Any) -> SysctlValue:
     if tokens and all(re.fullmatch(r"-?\d+", t) for t in tokens):
         return int(tokens[0]) if len(tokens) == 1 else [int(t) for t in tokens]
     return " ".join(tokens)
-
-
-def fmt(v: Any) -> str:
-    """A value as sysctl files spell it."""
-    if v is None:
-        return "(absent)"
-    if isinstance(v, (list, tuple)):
-        return " ".join(str(x) for x in v)
-    return str(v)
 
 
 def same(a: Any, b: Any) -> bool:

@@ -36,6 +36,18 @@ def _listdir(path: str) -> list[str] | None:
         return None
 
 
+async def _each_in_thread(host: Host, fn, paths: Sequence[str], timeout: float, what: str) -> dict:
+    """``{path: fn(path)}`` with blocking file I/O in threads, bounded by *timeout*."""
+    loop = asyncio.get_running_loop()
+    try:
+        results = await asyncio.wait_for(
+            asyncio.gather(*(loop.run_in_executor(None, fn, p) for p in paths)), timeout
+        )
+    except asyncio.TimeoutError:
+        raise CommandTimeout(host.name, f"{what.format(n=len(paths))} took over {timeout:g} s") from None
+    return dict(zip(paths, results))
+
+
 class LocalTransport:
     """Runs commands with ``asyncio.create_subprocess_exec`` on this machine."""
 
@@ -74,24 +86,10 @@ class LocalTransport:
         )
 
     async def read_files(self, host: Host, paths: Sequence[str], *, timeout: float) -> dict[str, str | None]:
-        loop = asyncio.get_running_loop()
-        try:
-            texts = await asyncio.wait_for(
-                asyncio.gather(*(loop.run_in_executor(None, _read, p) for p in paths)), timeout
-            )
-        except asyncio.TimeoutError:
-            raise CommandTimeout(host.name, f"reading {len(paths)} files took over {timeout:g} s") from None
-        return dict(zip(paths, texts))
+        return await _each_in_thread(host, _read, paths, timeout, "reading {n} files")
 
     async def list_dir(self, host: Host, paths: Sequence[str], *, timeout: float) -> dict[str, list[str] | None]:
-        loop = asyncio.get_running_loop()
-        try:
-            names = await asyncio.wait_for(
-                asyncio.gather(*(loop.run_in_executor(None, _listdir, p) for p in paths)), timeout
-            )
-        except asyncio.TimeoutError:
-            raise CommandTimeout(host.name, f"listing {len(paths)} directories took over {timeout:g} s") from None
-        return dict(zip(paths, names))
+        return await _each_in_thread(host, _listdir, paths, timeout, "listing {n} directories")
 
     async def close(self) -> None:
         return None
