@@ -25,6 +25,11 @@ class Host:
     # ``probe_ssh``: False means "never SSH into it": only connect tests run.
     adhoc: bool = False
     probe_ssh: bool = True
+    # How SSH reaches it beyond address/port/user (config, Ansible vars, ~/.ssh/config):
+    # ``proxy_jump`` in OpenSSH ProxyJump syntax ("bastion01", "user@host:port,host2");
+    # ``client_keys``: this host's own identity files (ansible_ssh_private_key_file).
+    proxy_jump: str | None = None
+    client_keys: tuple[str, ...] = ()
 
     @property
     def is_local(self) -> bool:
