@@ -63,6 +63,7 @@ class Facts(BaseModel):
     conntrack_max: int | None = None
     conntrack_stats: dict[str, int] | None = None  # summed over CPUs: drop, early_drop, insert_failed, invalid
     ip_local_port_range: list[int] | None = None
+    uptime_s: float | None = None  # from a pasted `uptime`; judges since-boot counters per day
 
     @property
     def mem_gb(self) -> float | None:
