@@ -19,7 +19,7 @@ import ipaddress
 import re
 from typing import Any
 
-from bot.engine import sizing
+from bot.engine import sizing, snapshot
 from probes.evidence import OUTCOMES, Evidence
 
 _KERNEL_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
@@ -140,12 +140,27 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
     def has_counter(key: str) -> bool:
         return key in counters
 
+    uptime_s = facts.uptime_s if facts else None
+
+    def judged(key: str, min_abs: int = 1000) -> str:
+        """How a snapshot counter is judged: delta | ratio | unjudged | absolute (see bot.engine.snapshot)."""
+        return "delta" if has_delta else snapshot.judge(key, counters, min_abs).basis
+
     def rising(key: str, min_delta: int = 1, min_abs: int = 1000) -> bool:
+        """Rose by *min_delta* between samples; in a single snapshot, a significant share of the
+        traffic it saw (``bot.engine.snapshot.TRAFFIC``), else (no traffic ratio defined) >= *min_abs*."""
         if has_delta:
             return d(key) >= min_delta
         if has_counters:
-            return c(key) >= min_abs
+            return snapshot.judge(key, counters, min_abs).significant
         return False
+
+    def unjudged(keys: list[str] | str) -> list[str]:
+        """The snapshot counters among *keys* that fired without the traffic counter to weigh them by."""
+        keys = [keys] if isinstance(keys, str) else keys
+        if has_delta or not has_counters:
+            return []
+        return [k for k in keys if c(k) > 0 and snapshot.judge(k, counters, 1).basis == "unjudged"]
 
     def moving(keys: list[str], min_delta: int = 1, min_abs: int = 1000) -> list[str]:
         """The subset of *keys* that rose (or, single snapshot, exceed *min_abs*)."""
@@ -166,7 +181,8 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
             return s
         if key not in counters:
             return f"{key} not reported"
-        return f"{key} {c(key)} {window_text()}"
+        how = snapshot.describe(snapshot.judge(key, counters, 1), uptime_s) if c(key) else ""
+        return f"{key} {c(key)} {window_text()}" + (f" {how}" if how.startswith("=") else f", {how}" if how else "")
 
     # ---- sysctls ------------------------------------------------------------------
     sysctl = dict(tgt.sysctls) if tgt and tgt.sysctls is not None else {}
@@ -340,7 +356,8 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
         "counters": counters, "delta": delta, "window_s": window_s, "rate": rate,
         "has_counters": has_counters, "has_delta": has_delta, "snapshot": has_counters and not has_delta,
         "d": d, "c": c, "v": v, "rate_of": rate_of, "rising": rising, "cite": cite,
-        "has_counter": has_counter, "moving": moving, "window_text": window_text(),
+        "has_counter": has_counter, "moving": moving, "judged": judged, "unjudged": unjudged,
+        "uptime_s": uptime_s, "window_text": window_text(),
         "sysctl": sysctl, "sysctl_get": sysctl_get, "sv": sv, "fmt": fmt_value,
         "kernel": kernel, "kernel_release": kernel_release, "kernel_known": kernel is not None,
         "mem_kb": mem_kb, "mem_gb": mem_gb, "mem_source": mem_source, "cpus": cpus, "port_range": port_range,

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from bot.engine.context import build_context
 from bot.engine.jinja import environment
-from bot.engine.model import LoadError, Rule, RuleSet, RuleSpec
+from bot.engine.model import SEVERITIES, LoadError, Rule, RuleSet, RuleSpec
 from probes.evidence import Evidence
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def _compile_rule(spec: RuleSpec, path: str, root: yaml.Node | None, builtin: bo
 
     def check_names(source: str, where: list[Any], allowed: set[str]):
         try:
-            ast = env.parse(source if not where or where[0] not in ("when", "vars", "score", "confidence")
+            ast = env.parse(source if not where or where[0] not in ("when", "vars", "score", "confidence", "severity")
                             else "{{ " + source + " }}")
         except TemplateSyntaxError as e:
             raise fail(where, f"jinja syntax error: {e.message}", e.lineno) from None
@@ -136,6 +136,7 @@ def _compile_rule(spec: RuleSpec, path: str, root: yaml.Node | None, builtin: bo
     for f in ("score", "confidence"):
         val = getattr(spec, f)
         compiled[f] = expr(val, [f], known) if isinstance(val, str) else val
+    compiled["severity"] = None if spec.severity in SEVERITIES else expr(spec.severity, ["severity"], known)
     compiled["evidence"] = [tmpl(t, ["evidence", i]) for i, t in enumerate(spec.evidence)]
     for f in _TEMPLATE_FIELDS:
         val = getattr(spec, f)

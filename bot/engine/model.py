@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from bot.engine.context import EVIDENCE_NAMES
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+SEVERITIES = ("critical", "warning", "info")
 
 
 class _Strict(BaseModel):
@@ -43,7 +44,8 @@ class Case(_Strict):
 class RuleSpec(_Strict):
     id: str
     title: str
-    severity: Literal["critical", "warning", "info"]
+    # critical | warning | info, or an expression giving one ("critical if has_delta else warning")
+    severity: str
     confidence: float | str = 0.8  # a number or an expression
     version: int | str = 1
     checks: str | None = None  # short noun for the verdict's "checked: ..." list
@@ -83,6 +85,13 @@ class RuleSpec(_Strict):
                     raise ValueError(f"unknown evidence {alt!r} (one of: {', '.join(EVIDENCE_NAMES)})")
         return v
 
+    @field_validator("severity")
+    @classmethod
+    def _severity(cls, v: str) -> str:
+        if v not in SEVERITIES and not any(s in v for s in SEVERITIES):
+            raise ValueError(f"{v!r}: severity is critical, warning, info or an expression giving one")
+        return v
+
     @field_validator("confidence")
     @classmethod
     def _conf(cls, v: float | str) -> float | str:
@@ -107,7 +116,9 @@ class Rule:
 
     @property
     def severity(self) -> str:
-        return self.spec.severity
+        """The nominal severity: the literal, or the first one an expression names (its worst case)."""
+        sev = self.spec.severity
+        return sev if sev in SEVERITIES else next(s for s in SEVERITIES if s in sev)
 
     @property
     def title(self) -> str:

@@ -66,8 +66,12 @@ def evaluate(rule: Rule, ctx: dict[str, Any]) -> RuleOutcome:
         conf = rule.compiled["confidence"]
         conf = float(conf(**local) if callable(conf) else conf)
         verdict = _render(rule.compiled["verdict"], local) if rule.compiled["verdict"] else None
+        sev_expr = rule.compiled.get("severity")
+        severity = str(sev_expr(**local)) if sev_expr else rule.severity
+        if severity not in SEVERITY_RANK:
+            raise ValueError(f"severity expression gave {severity!r}, not critical, warning or info")
         finding = Finding(
-            id=rule.id, severity=rule.severity, title=rule.title,
+            id=rule.id, severity=severity, title=rule.title,
             explanation=_prose(_render(rule.compiled["explain"], local)) or rule.title,
             evidence=evidence, fix=fix, confidence=max(0.0, min(1.0, conf)),
             references=list(rule.spec.references), rule_version=str(rule.spec.version), score=score,

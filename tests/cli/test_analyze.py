@@ -95,7 +95,7 @@ def test_public_fixture_listen_overflows_text_output():
         (["--after", "-"], "<html><body>502 Bad Gateway</body></html>", "cannot parse --after"),
         (["--after", "-"], "netstat: invalid option -- 's'\nusage: netstat [-vWeenNcCF]", "cannot parse --after"),
         (["--listeners", "-"], "\x00\x01\x02garbage", "cannot parse"),
-        ([], None, "needs at least one of"),
+        ([], None, "needs a pasted FILE (or - for standard input) or one of --before"),
         (["--sysctl", "-", "--port", "70000"], "a = 1", "--port 70000 is not in 1..65535"),
     ],
 )
