@@ -33,13 +33,12 @@ def evidence_from_reading(reading: PasteReading, *, host: str = "pasted") -> tup
         ev.sockstat = dict(reading.sockstat)
         ev.probes.append(ProbeRecord(host=host, probe="sockstat", command="pasted ss -s/sockstat"))
     stats = dict(reading.conntrack_stats)
-    if reading.conntrack_log_lines:
-        stats["log_table_full"] = reading.conntrack_log_lines
-    if (reading.kernel_release or reading.mem_total_kb or reading.uptime_s or stats
+    if (reading.kernel_release or reading.mem_total_kb or reading.uptime_s or stats or reading.kernel_log
             or reading.conntrack_count is not None or reading.conntrack_max is not None):
         ev.facts = Facts(os="Linux", kernel_release=reading.kernel_release, mem_total_kb=reading.mem_total_kb,
                          conntrack_count=reading.conntrack_count, conntrack_max=reading.conntrack_max,
-                         conntrack_stats=stats or None, uptime_s=reading.uptime_s)
+                         conntrack_stats=stats or None, uptime_s=reading.uptime_s,
+                         kernel_log=dict(reading.kernel_log) or None)
         ev.probes.append(ProbeRecord(host=host, probe="facts", command="pasted"))
     return ev, notes
 

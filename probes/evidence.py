@@ -64,6 +64,7 @@ class Facts(BaseModel):
     conntrack_stats: dict[str, int] | None = None  # summed over CPUs: drop, early_drop, insert_failed, invalid
     ip_local_port_range: list[int] | None = None
     uptime_s: float | None = None  # from a pasted `uptime`; judges since-boot counters per day
+    kernel_log: dict[str, int] | None = None  # pasted kernel messages by kind (nf_conntrack_table_full: 3, ...)
 
     @property
     def mem_gb(self) -> float | None:

@@ -141,6 +141,7 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
         return key in counters
 
     uptime_s = facts.uptime_s if facts else None
+    kernel_log = dict(facts.kernel_log or {}) if facts else {}
 
     def judged(key: str, min_abs: int = 1000) -> str:
         """How a snapshot counter is judged: delta | ratio | unjudged | absolute (see bot.engine.snapshot)."""
@@ -357,7 +358,7 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
         "has_counters": has_counters, "has_delta": has_delta, "snapshot": has_counters and not has_delta,
         "d": d, "c": c, "v": v, "rate_of": rate_of, "rising": rising, "cite": cite,
         "has_counter": has_counter, "moving": moving, "judged": judged, "unjudged": unjudged,
-        "uptime_s": uptime_s, "window_text": window_text(),
+        "uptime_s": uptime_s, "kernel_log": kernel_log, "window_text": window_text(),
         "sysctl": sysctl, "sysctl_get": sysctl_get, "sv": sv, "fmt": fmt_value,
         "kernel": kernel, "kernel_release": kernel_release, "kernel_known": kernel is not None,
         "mem_kb": mem_kb, "mem_gb": mem_gb, "mem_source": mem_source, "cpus": cpus, "port_range": port_range,

@@ -37,6 +37,13 @@ COMMANDS = frozenset((
 SECTIONS = ("Ip", "Icmp", "IcmpMsg", "Tcp", "Udp", "UdpLite", "TcpExt", "IpExt", "MPTcpExt", "Ip6", "Icmp6",
             "Udp6", "UdpLite6", "Sctp", "Xfrm")
 # Where a headerless wording is looked up first (IPv4 before IPv6: "% packets received" is Udp).
+#: TcpExt names recognised in a raw ``Name: N`` line even without the ``TcpExt:`` header
+TCPEXT_NAMES = frozenset(NUMBER_INDEX["TcpExt"].values()) | frozenset((
+    "TCPDeferAcceptDrop", "TCPReqQFullDrop", "TCPReqQFullDoCookies", "TCPBacklogDrop", "TCPTimeWaitOverflow",
+    "TCPRcvQDrop", "TCPSynRetrans", "TCPMemoryPressures", "TCPAbortOnMemory", "TCPLossProbes", "TCPOFODrop",
+    "TCPZeroWindowDrop", "TCPWantZeroWindowAdv", "TCPToZeroWindowAdv", "TCPFromZeroWindowAdv", "TCPChallengeACK",
+    "TCPSYNChallenge", "TCPACKSkippedPAWS", "IPReversePathFilter", "TCPMTUPFail", "TCPMTUPSuccess",
+))
 _SECTION_ORDER = ("Tcp", "TcpExt", "Udp", "Ip", "Icmp", "IpExt", "Ip6", "Udp6", "Icmp6")
 _SYSCTL_ROOTS = ("net.", "kernel.", "vm.", "fs.", "dev.", "user.", "abi.", "crypto.", "sunrpc.", "debug.")
 
@@ -57,7 +64,7 @@ _ELISION = re.compile(r"^\s*(?:\.{2,}|…+|\[\s*(?:\.{2,}|…|snip\w*|cut|trunca
 _NOISE = re.compile(
     r"^\s*\(?\s*(?:Not all processes could be identified|non-owned process info|will not be shown"
     r"|you would have to be root)"
-    r"|^\s*sysctl: (?:permission denied|reading key|cannot stat|error reading)"
+    r"|^\s*(?:sysctl: |error: )(?:permission denied|reading key|cannot stat|error reading)"
     r"|^\s*(?:warning|note): .*(?:root|permission|deprecated)"
     r"|^\s*```\w*\s*$|^\s*~~~\s*$"
     r"|^\s*conntrack v[\d.]+ \(conntrack-tools\): \d+ flow entries have been shown", re.I)
@@ -81,7 +88,17 @@ _TABLE_HEADER = re.compile(r"^\s*(?:State\s+Recv-Q|Netid\s+State|Recv-Q\s+Send-Q
 _SS_SUMMARY = re.compile(r"^\s*(?:Total:\s+\d+|TCP:\s+\d+\s*\(|Transport\s+Total\s+IP|(?:RAW|UDP|TCP|INET|FRAG)\s+\d+\s+\d+\s+\d+\s*$)")
 _SOCKSTAT = re.compile(r"^\s*(?:sockets:\s+used\s+\d+|(?:TCP|UDP|UDPLITE|RAW|FRAG|TCP6|UDP6|UDPLITE6|RAW6|FRAG6):(?:\s+[a-z]+\s+\d+)+)\s*$")
 _CT_STAT = re.compile(r"^\s*cpu=\d+\s+(?:\w+=\d+\s*)+$")
-_CT_LOG = re.compile(r"nf_conntrack: (?:nf_conntrack: )?table full, dropping packet")
+#: kernel messages a paste may quote (dmesg, /var/log/messages, journalctl -k) -> kind
+KERNEL_LOG: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("nf_conntrack_table_full", re.compile(r"\b(?:nf|ip)_conntrack: (?:nf_conntrack: )?table full", re.I)),
+    ("syn_flooding", re.compile(r"possible SYN flooding on port", re.I)),
+    ("out_of_socket_memory", re.compile(r"\bOut of socket memory", re.I)),
+    ("too_many_orphans", re.compile(r"too many orphaned sockets", re.I)),
+    ("tw_bucket_overflow", re.compile(r"time ?wait bucket table overflow", re.I)),
+)
+_ANNOTATION = re.compile(r"\s+(?:<{2,}|<-+|←).*$")  # "1536 packet receive errors   <<<<", "<---- HERE"
+_SET_PROC = re.compile(r"\becho\s+['\"]?(?P<value>[^'\">]+?)['\"]?\s*>\s*(?P<path>/proc/sys/[\w/.\-]+)")
+_SYSCTL_W = re.compile(r"\bsysctl\s+(?:-\w+\s+)*-w\s+(?P<assign>.+)$")
 _PROC_SYS = re.compile(r"(/proc/sys/[\w/.\-]+)")
 _SYSCTL_N = re.compile(r"\bsysctl\s+(?:-\w*n\w*\s+)+(?P<keys>[\w./\-]+(?:\s+[\w./\-]+)*)")
 _CONNTRACK_C = re.compile(r"\bconntrack\s+(?:-C|--count)\b")
@@ -109,7 +126,7 @@ class PasteReading:
     conntrack_stats: dict[str, int] = field(default_factory=dict)
     conntrack_count: int | None = None
     conntrack_max: int | None = None
-    conntrack_log_lines: int = 0
+    kernel_log: dict[str, int] = field(default_factory=dict)
     kernel_release: str | None = None
     mem_total_kb: int | None = None
     uptime_s: float | None = None
@@ -200,6 +217,14 @@ class _Reader:
         s = _SYSCTL_N.search(cmd)
         if s:
             self.pending_keys = [normalize_key(k) for k in s.group("keys").split() if "." in k or "/" in k]
+        for m2 in _SET_PROC.finditer(cmd):  # echo 10 > /proc/sys/net/ipv4/tcp_max_orphans: the value it set
+            self.out.sysctls[proc_path_to_key(m2.group("path"))] = parse_value(m2.group("value"))
+        w = _SYSCTL_W.search(cmd)
+        if w:
+            for assign in w.group("assign").split():
+                key, sep, value = assign.strip("'\"").partition("=")
+                if sep and "." in key:
+                    self.out.sysctls[normalize_key(key)] = parse_value(value.replace(",", " "))
         if _CONNTRACK_C.search(cmd):
             self.pending_keys = ["net.netfilter.nf_conntrack_count"]
         if cmd.split()[:1] == ["uname"] and "-r" in cmd:
@@ -251,10 +276,13 @@ class _Reader:
             return self.skip("elisions")
         if _NOISE.match(text):
             return self.skip("warnings")
-        if _CT_LOG.search(text):
-            self.out.conntrack_log_lines += 1
-            self.out.recognised += 1
-            return
+        for kind, pattern in KERNEL_LOG:
+            if pattern.search(text):
+                self.out.kernel_log[kind] = self.out.kernel_log.get(kind, 0) + 1
+                self.out.recognised += 1
+                return
+        text = _ANNOTATION.sub("", text)
+        line = _ANNOTATION.sub("", line)
         if self.recognise_output(n, line, text):
             return
         cmd = _command_of(text)
@@ -385,6 +413,10 @@ class _Reader:
                     if name.startswith(self.section) and name[len(self.section):][:1].isupper():
                         name = name[len(self.section):]
                     hit = (self.section, name)
+            if hit is None:
+                r = _RAW.match(text)
+                if r and r.group(1) in TCPEXT_NAMES:  # `xsos -N`, grep of netstat -s raw lines
+                    hit = ("TcpExt", r.group(1))
             if hit is not None:
                 self.counter("netstat-s", f"{hit[0]}.{hit[1]}", int(numbers[0]), n)
                 return True
@@ -412,10 +444,10 @@ def read_paste_text(text: str | list[str]) -> PasteReading:
     r.flush()
     out = r.out
     out.counter_runs = [run for run in out.counter_runs if run.counters]
-    for key in ("net.netfilter.nf_conntrack_count", "net.nf_conntrack_count"):
+    for key in ("net.netfilter.nf_conntrack_count", "net.nf_conntrack_count", "net.ipv4.netfilter.ip_conntrack_count"):
         if isinstance(out.sysctls.get(key), int):
             out.conntrack_count = int(out.sysctls[key])  # type: ignore[arg-type]
-    for key in ("net.netfilter.nf_conntrack_max", "net.nf_conntrack_max"):
+    for key in ("net.netfilter.nf_conntrack_max", "net.nf_conntrack_max", "net.ipv4.netfilter.ip_conntrack_max"):
         if isinstance(out.sysctls.get(key), int):
             out.conntrack_max = int(out.sysctls[key])  # type: ignore[arg-type]
     if isinstance(out.sysctls.get("kernel.osrelease"), str) and not out.kernel_release:
