@@ -219,12 +219,14 @@ class _Reader:
             self.pending_keys = [normalize_key(k) for k in s.group("keys").split() if "." in k or "/" in k]
         for m2 in _SET_PROC.finditer(cmd):  # echo 10 > /proc/sys/net/ipv4/tcp_max_orphans: the value it set
             self.out.sysctls[proc_path_to_key(m2.group("path"))] = parse_value(m2.group("value"))
+            self.out.recognised += 1
         w = _SYSCTL_W.search(cmd)
         if w:
             for assign in w.group("assign").split():
                 key, sep, value = assign.strip("'\"").partition("=")
                 if sep and "." in key:
                     self.out.sysctls[normalize_key(key)] = parse_value(value.replace(",", " "))
+                    self.out.recognised += 1
         if _CONNTRACK_C.search(cmd):
             self.pending_keys = ["net.netfilter.nf_conntrack_count"]
         if cmd.split()[:1] == ["uname"] and "-r" in cmd:
