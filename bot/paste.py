@@ -3,7 +3,14 @@ from __future__ import annotations
 
 from probes.errors import BadInput
 from probes.evidence import Evidence, Facts, HostEvidence, ProbeRecord, Request
-from probes.parsers.paste import EXPECTED, PasteReading, describe_skipped, read_paste_text, snapshots, zero_fill
+from probes.parsers.paste import (
+    EXPECTED,
+    PasteReading,
+    describe_skipped,
+    read_paste_text,
+    snapshots,
+    zero_fill,
+)
 
 
 def evidence_from_reading(reading: PasteReading, *, host: str = "pasted") -> tuple[HostEvidence, list[str]]:
@@ -46,7 +53,7 @@ def evidence_from_reading(reading: PasteReading, *, host: str = "pasted") -> tup
 def read_paste(text: str, *, host: str = "pasted") -> tuple[Evidence, list[str]]:
     """Evidence from any terminal paste, plus human notes ("ignored 3 lines: …").
     Raises probes.errors.BadInput (with what was expected) only when nothing at all is recognised."""
-    return read_pastes([text], host=host)
+    return read_pastes([text], host=host, names=["the paste"])
 
 
 def read_pastes(texts: list[str], *, host: str = "pasted", names: list[str] | None = None) -> tuple[Evidence, list[str]]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 from bot.engine.context import build_context
 from bot.engine.model import Rule
 from bot.engine.verdict import make_verdict
-from bot.findings import SEVERITY_RANK, Diagnosis, Finding, Fix
+from bot.findings import SEVERITY_RANK, Diagnosis, Finding, Fix, Severity
 from probes.evidence import Evidence
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,9 @@ def evaluate(rule: Rule, ctx: dict[str, Any]) -> RuleOutcome:
         severity = str(sev_expr(**local)) if sev_expr else rule.severity
         if severity not in SEVERITY_RANK:
             raise ValueError(f"severity expression gave {severity!r}, not critical, warning or info")
+        sev = cast(Severity, severity)
         finding = Finding(
-            id=rule.id, severity=severity, title=rule.title,
+            id=rule.id, severity=sev, title=rule.title,
             explanation=_prose(_render(rule.compiled["explain"], local)) or rule.title,
             evidence=evidence, fix=fix, confidence=max(0.0, min(1.0, conf)),
             references=list(rule.spec.references), rule_version=str(rule.spec.version), score=score,

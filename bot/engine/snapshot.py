@@ -89,9 +89,8 @@ def describe(j: Judgement, uptime_s: float | None = None) -> str:
     """The judgement as a clause for a cited evidence line."""
     parts = []
     if j.basis == "ratio" and j.traffic is not None:
-        per = "per" if j.share is None or j.share >= 0.01 else "per"
-        share = "all of" if j.traffic == 0 else f"{j.share:.3g} {per} {j.unit}"
-        parts.append(f"= {share} ({' + '.join(j.traffic_keys)} {j.traffic})")
+        keys = " + ".join(j.traffic_keys)
+        parts.append(f"= {j.share:.3g} per {j.unit} ({keys} {j.traffic})" if j.traffic else f"with {keys} 0")
     elif j.basis == "unjudged":
         parts.append(confirm_hint(j))
     if uptime_s and uptime_s > 0 and j.value:

@@ -54,23 +54,23 @@ _PROMPT = re.compile(
       | [\w.-]+[#$%>]                     # db01#  bash-4.2$
       | [#$%>]                            # $   #   %   >
       | PS\ [^>]*>                        # PS C:\>
-    )\s*(?P<cmd>.*)$""", re.X)
+    )\s*(?P<cmd>.*)$""", re.VERBOSE)
 _DATE = re.compile(
     r"^\s*(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\w*,?\s+)?(?:\d{1,2}\s+)?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\w*"
     r"\s+\d{1,2},?\s+(?:\d{4}\s+)?\d{1,2}:\d\d(?::\d\d)?.*$"
-    r"|^\s*\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:Z|[+-]\d\d:?\d\d|[A-Z]{2,5})?\s*$", re.I)
+    r"|^\s*\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:Z|[+-]\d\d:?\d\d|[A-Z]{2,5})?\s*$", re.IGNORECASE)
 _ELISION = re.compile(r"^\s*(?:\.{2,}|…+|\[\s*(?:\.{2,}|…|snip\w*|cut|truncated|omitted)[^\]]*\]"
-                      r"|[<(]\s*(?:snip\w*|cut|truncated|omitted)[^>)]*[>)]|-{2,}\s*snip\w*\s*-{2,}|(?:snip|truncated)\.?)\s*$", re.I)
+                      r"|[<(]\s*(?:snip\w*|cut|truncated|omitted)[^>)]*[>)]|-{2,}\s*snip\w*\s*-{2,}|(?:snip|truncated)\.?)\s*$", re.IGNORECASE)
 _NOISE = re.compile(
     r"^\s*\(?\s*(?:Not all processes could be identified|non-owned process info|will not be shown"
     r"|you would have to be root)"
     r"|^\s*(?:sysctl: |error: )(?:permission denied|reading key|cannot stat|error reading)"
     r"|^\s*(?:warning|note): .*(?:root|permission|deprecated)"
     r"|^\s*```\w*\s*$|^\s*~~~\s*$"
-    r"|^\s*conntrack v[\d.]+ \(conntrack-tools\): \d+ flow entries have been shown", re.I)
+    r"|^\s*conntrack v[\d.]+ \(conntrack-tools\): \d+ flow entries have been shown", re.IGNORECASE)
 _UPTIME = re.compile(r"\bup\s+(?:(?P<days>\d+)\s+days?,\s*)?(?:(?P<h>\d+):(?P<m>\d\d)|(?P<mins>\d+)\s+min)")
 _UNAME = re.compile(r"^\s*Linux\s+\S+\s+(?P<rel>\d+\.\d+[\w.+-]*)\s+#")
-_MEMTOTAL = re.compile(r"^\s*MemTotal:\s+(\d+)\s+kB\s*$", re.I)
+_MEMTOTAL = re.compile(r"^\s*MemTotal:\s+(\d+)\s+kB\s*$", re.IGNORECASE)
 _FREE_MEM = re.compile(r"^\s*Mem:\s+(\d+)\s+\d+\s+\d+")
 _NUMBER = re.compile(r"(?<![\w.])[+-]?\d+(?![\w.])")
 _SECTION_HEADER = re.compile(r"^([A-Za-z][A-Za-z0-9]*):\s*$")
@@ -90,11 +90,11 @@ _SOCKSTAT = re.compile(r"^\s*(?:sockets:\s+used\s+\d+|(?:TCP|UDP|UDPLITE|RAW|FRA
 _CT_STAT = re.compile(r"^\s*cpu=\d+\s+(?:\w+=\d+\s*)+$")
 #: kernel messages a paste may quote (dmesg, /var/log/messages, journalctl -k) -> kind
 KERNEL_LOG: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("nf_conntrack_table_full", re.compile(r"\b(?:nf|ip)_conntrack: (?:nf_conntrack: )?table full", re.I)),
-    ("syn_flooding", re.compile(r"possible SYN flooding on port", re.I)),
-    ("out_of_socket_memory", re.compile(r"\bOut of socket memory", re.I)),
-    ("too_many_orphans", re.compile(r"too many orphaned sockets", re.I)),
-    ("tw_bucket_overflow", re.compile(r"time ?wait bucket table overflow", re.I)),
+    ("nf_conntrack_table_full", re.compile(r"\b(?:nf|ip)_conntrack: (?:nf_conntrack: )?table full", re.IGNORECASE)),
+    ("syn_flooding", re.compile(r"possible SYN flooding on port", re.IGNORECASE)),
+    ("out_of_socket_memory", re.compile(r"\bOut of socket memory", re.IGNORECASE)),
+    ("too_many_orphans", re.compile(r"too many orphaned sockets", re.IGNORECASE)),
+    ("tw_bucket_overflow", re.compile(r"time ?wait bucket table overflow", re.IGNORECASE)),
 )
 _ANNOTATION = re.compile(r"\s+(?:<{2,}|<-+|←).*$")  # "1536 packet receive errors   <<<<", "<---- HERE"
 _SET_PROC = re.compile(r"\becho\s+['\"]?(?P<value>[^'\">]+?)['\"]?\s*>\s*(?P<path>/proc/sys/[\w/.\-]+)")
@@ -211,9 +211,9 @@ class _Reader:
         self.proc_header = None
         self.pending_keys = []
         m = _PROC_SYS.findall(cmd)
-        if m and cmd.split()[0].rsplit("/", 1)[-1] in ("cat", "head", "tail", "grep", "echo"):
-            if not any(p.endswith(("netstat", "snmp", "sockstat")) for p in m):
-                self.pending_keys = [proc_path_to_key(p) for p in m if p.count("/") > 3]
+        if m and cmd.split()[0].rsplit("/", 1)[-1] in ("cat", "head", "tail", "grep") \
+                and not any(p.endswith(("netstat", "snmp", "sockstat")) for p in m):
+            self.pending_keys = [proc_path_to_key(p) for p in m if p.count("/") > 3]
         s = _SYSCTL_N.search(cmd)
         if s:
             self.pending_keys = [normalize_key(k) for k in s.group("keys").split() if "." in k or "/" in k]
@@ -305,7 +305,7 @@ class _Reader:
             return
         self.out.ignored.append((n, text))
 
-    def recognise_output(self, n: int, line: str, text: str) -> bool:  # noqa: C901 - one branch per format
+    def recognise_output(self, n: int, line: str, text: str) -> bool:
         # a bare value after `cat /proc/sys/...`, `sysctl -n k`, `conntrack -C`, `uname -r`
         if self.pending_keys:
             if self.pending_keys == ["kernel.osrelease"] and re.match(r"^\d+\.\d+[\w.+-]*$", text):
