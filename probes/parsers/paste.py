@@ -97,6 +97,8 @@ KERNEL_LOG: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("tw_bucket_overflow", re.compile(r"time ?wait bucket table overflow", re.IGNORECASE)),
 )
 _ANNOTATION = re.compile(r"\s+(?:<{2,}|<-+|←).*$")  # "1536 packet receive errors   <<<<", "<---- HERE"
+_GREP_PREFIX = re.compile(r"^\s*/proc/net/[\w/.-]+:(?=\s*[A-Za-z0-9])")  # `grep X /proc/net/snmp /proc/net/netstat`
+_PROC_SYS_VALUE = re.compile(r"^(/proc/sys/[\w/.\-]+?):\s*(\S.*)$")
 _SET_PROC = re.compile(r"\becho\s+['\"]?(?P<value>[^'\">]+?)['\"]?\s*>\s*(?P<path>/proc/sys/[\w/.\-]+)")
 _SYSCTL_W = re.compile(r"\bsysctl\s+(?:-\w+\s+)*-w\s+(?P<assign>.+)$")
 _PROC_SYS = re.compile(r"(/proc/sys/[\w/.\-]+)")
@@ -283,8 +285,8 @@ class _Reader:
                 self.out.kernel_log[kind] = self.out.kernel_log.get(kind, 0) + 1
                 self.out.recognised += 1
                 return
-        text = _ANNOTATION.sub("", text)
-        line = _ANNOTATION.sub("", line)
+        text = _GREP_PREFIX.sub("", _ANNOTATION.sub("", text))
+        line = _GREP_PREFIX.sub("", _ANNOTATION.sub("", line))
         if self.recognise_output(n, line, text):
             return
         cmd = _command_of(text)
@@ -422,6 +424,10 @@ class _Reader:
             if hit is not None:
                 self.counter("netstat-s", f"{hit[0]}.{hit[1]}", int(numbers[0]), n)
                 return True
+        m = _PROC_SYS_VALUE.match(text)  # `grep . /proc/sys/net/core/somaxconn` -> "/proc/sys/...:128"
+        if m:
+            self.sysctl(proc_path_to_key(m.group(1)), m.group(2))
+            return True
         m = _SYSCTL_LINE.match(line)
         if m and (m.group("key").startswith(_SYSCTL_ROOTS) or m.group("key").startswith("/proc/sys/")) and \
                 (m.group("sep") == "=" or _PROC_SYS.match(m.group("key"))):

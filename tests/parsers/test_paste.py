@@ -76,8 +76,8 @@ def test_session_evidence_and_notes():
 
 def test_grep_fragments_of_proc_files_and_nstat_with_elisions():
     text = """$ grep -E '^(Tcp|TcpExt):' /proc/net/netstat /proc/net/snmp | head
-Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens
-Tcp: 1 200 120000 -1 55 3
+/proc/net/snmp:Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens
+/proc/net/snmp:Tcp: 1 200 120000 -1 55 3
 $ nstat -a
 #kernel
 TcpExtListenOverflows           9                  0.0
@@ -140,3 +140,9 @@ def test_refuses_only_when_nothing_is_recognised_and_says_what_it_expected(text,
     assert needle in str(e.value)
     if "nothing recognised" in needle or "empty" in needle:
         assert "expected netstat -s / nstat" in str(e.value)
+
+
+def test_grep_dot_of_proc_sys_files():
+    r = read_paste_text("$ grep . /proc/sys/net/core/somaxconn /proc/sys/net/ipv4/tcp_tw_recycle\n"
+                        "/proc/sys/net/core/somaxconn:128\n/proc/sys/net/ipv4/tcp_tw_recycle:1\n")
+    assert r.sysctls == {"net.core.somaxconn": 128, "net.ipv4.tcp_tw_recycle": 1} and not r.ignored
