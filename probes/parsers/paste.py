@@ -69,7 +69,7 @@ _NOISE = re.compile(
     r"|^\s*```\w*\s*$|^\s*~~~\s*$"
     r"|^\s*conntrack v[\d.]+ \(conntrack-tools\): \d+ flow entries have been shown", re.IGNORECASE)
 _UPTIME = re.compile(r"\bup\s+(?:(?P<days>\d+)\s+days?,\s*)?(?:(?P<h>\d+):(?P<m>\d\d)|(?P<mins>\d+)\s+min)")
-_UNAME = re.compile(r"^\s*Linux\s+\S+\s+(?P<rel>\d+\.\d+[\w.+-]*)\s+#")
+_UNAME = re.compile(r"^\s*Linux\s+(?:\S+\s+)?(?P<rel>\d+\.\d+[\w.+-]*)(?:\s+#|\s*$)")  # uname -a / -sr
 _MEMTOTAL = re.compile(r"^\s*MemTotal:\s+(\d+)\s+kB\s*$", re.IGNORECASE)
 _FREE_MEM = re.compile(r"^\s*Mem:\s+(\d+)\s+\d+\s+\d+")
 _NUMBER = re.compile(r"(?<![\w.])[+-]?\d+(?![\w.])")
@@ -79,13 +79,20 @@ _NSTAT = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)\s+([+-]?\d+)(?:\s+([+-]?[\d.]+(?:
 _RAW = re.compile(r"^([A-Z][A-Za-z0-9_]*): ([+-]?\d+)$")
 _SYSCTL_LINE = re.compile(r"^\s*-?\s*(?P<key>[a-z][\w\-/*.:@+]*[./][\w\-/*.:@+]+)\s*(?P<sep>=|:)\s*(?P<value>.*?)\s*$")
 _INT_LINE = re.compile(r"^\s*[+-]?\d+(?:\s+[+-]?\d+)*\s*$")
-_SS_ROW = re.compile(r"^(?:(?P<netid>tcp6?|udp6?|mptcp|raw|u_str|u_dgr|u_seq|nl|p_raw|p_dgr|sctp)\s+)?"
+_SS_ROW = re.compile(r"^(?:(?P<netid>[a-z][a-z0-9_]*)\s+)?"
                      r"(?P<state>LISTEN|ESTAB|UNCONN|SYN-SENT|SYN-RECV|FIN-WAIT-[12]|TIME-WAIT|CLOSE-WAIT|LAST-ACK|CLOSING|CLOSED)"
                      r"\s+(?P<rq>\d+)\s+(?P<sq>\d+)\s+(?P<local>\S+)\s+(?P<peer>\S+)")
-_NETSTAT_ROW = re.compile(r"^(?P<proto>tcp6?|udp6?)\s+(?P<rq>\d+)\s+(?P<sq>\d+)\s+(?P<local>\S+)\s+(?P<peer>\S+)"
+_NETSTAT_ROW = re.compile(r"^(?P<proto>tcp6?|udp6?|udpl6?|raw6?)\s+(?P<rq>\d+)\s+(?P<sq>\d+)\s+(?P<local>\S+)\s+(?P<peer>\S+)"
                           r"(?:\s+(?P<state>[A-Z_0-9]+))?")
-_TABLE_HEADER = re.compile(r"^\s*(?:State\s+Recv-Q|Netid\s+State|Recv-Q\s+Send-Q|Proto\s+Recv-Q|Active (?:Internet|UNIX))")
-_SS_SUMMARY = re.compile(r"^\s*(?:Total:\s+\d+|TCP:\s+\d+\s*\(|Transport\s+Total\s+IP|(?:RAW|UDP|TCP|INET|FRAG)\s+\d+\s+\d+\s+\d+\s*$)")
+_TABLE_HEADER = re.compile(r"^\s*(?:State\s+Recv-Q|Netid\s+State|Recv-Q\s+Send-Q|Proto\s+(?:Recv-Q|RefCnt)|Active (?:Internet|UNIX|Bluetooth))"
+                           r"|^unix\s+\d+\s+\[")  # netstat -a's unix socket rows
+#: ss -i/-m/-e/-p detail lines (indented under their socket row)
+_SS_DETAIL = re.compile(r"^\s+(?:skmem:|cubic\b|reno\b|bbr\b|dctcp\b|ts\b|sack\b|wscale:|timer:|users:|ino:|uid:|rto:|"
+                        r"app_limited\b|mss:|sk:|cgroup:)")
+#: /proc/meminfo and /etc/os-release lines: recognised (MemTotal and nothing else is used)
+_INFO_LINE = re.compile(r"^\s*(?:[A-Za-z][\w()]*:\s+\d+(?:\s+kB)?|[A-Z][A-Z0-9_]*=.*)\s*$")
+_CT_HEADER = re.compile(r"^\s*entries(?:\s+[a-z_]+)+\s*$")  # /proc/net/stat/nf_conntrack
+_SS_SUMMARY = re.compile(r"^\s*(?:Total:\s+\d+|TCP:\s+\d+\s*\(|Transport\s+Total\s+IP|(?:RAW|UDP|TCP|INET|FRAG|\*)(?:\s+(?:\d+|-)){3}\s*$)")
 _SOCKSTAT = re.compile(r"^\s*(?:sockets:\s+used\s+\d+|(?:TCP|UDP|UDPLITE|RAW|FRAG|TCP6|UDP6|UDPLITE6|RAW6|FRAG6):(?:\s+[a-z]+\s+\d+)+)\s*$")
 _CT_STAT = re.compile(r"^\s*cpu=\d+\s+(?:\w+=\d+\s*)+$")
 #: kernel messages a paste may quote (dmesg, /var/log/messages, journalctl -k) -> kind
@@ -192,6 +199,7 @@ class _Reader:
         self.proc_header: tuple[str, list[str]] | None = None
         self.ss_lines: list[str] = []
         self.sock_lines: list[str] = []
+        self.ct_columns: list[str] | None = None
 
     # -- helpers --------------------------------------------------------------
     def skip(self, kind: str) -> None:
@@ -386,7 +394,7 @@ class _Reader:
             else:
                 self.out.recognised += 1
             return True
-        if _TABLE_HEADER.match(text):
+        if _TABLE_HEADER.match(text) or _SS_DETAIL.match(line):
             self.out.recognised += 1
             return True
         if _CT_STAT.match(text):
@@ -394,6 +402,20 @@ class _Reader:
                 k, _, v = cell.partition("=")
                 if k != "cpu":
                     self.out.conntrack_stats[k] = self.out.conntrack_stats.get(k, 0) + int(v)
+            self.out.recognised += 1
+            return True
+        if _CT_HEADER.match(text):
+            self.ct_columns = text.split()
+            self.out.recognised += 1
+            return True
+        cells = text.split()
+        if self.ct_columns and len(cells) == len(self.ct_columns) and all(re.fullmatch(r"[0-9a-fA-F]{8}", c) for c in cells):
+            first_row = "entries" not in self.out.conntrack_stats
+            for col, cell in zip(self.ct_columns, cells):
+                if col != "entries":
+                    self.out.conntrack_stats[col] = self.out.conntrack_stats.get(col, 0) + int(cell, 16)
+                elif first_row:  # the table size, repeated on every CPU's row
+                    self.out.conntrack_stats["entries"] = int(cell, 16)
             self.out.recognised += 1
             return True
         m = _MEMTOTAL.match(text)
@@ -432,6 +454,9 @@ class _Reader:
         if m and (m.group("key").startswith(_SYSCTL_ROOTS) or m.group("key").startswith("/proc/sys/")) and \
                 (m.group("sep") == "=" or _PROC_SYS.match(m.group("key"))):
             self.sysctl(m.group("key"), m.group("value"))
+            return True
+        if _INFO_LINE.match(text) and not _SECTION_HEADER.match(text):
+            self.out.recognised += 1
             return True
         return False
 

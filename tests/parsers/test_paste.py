@@ -1,6 +1,8 @@
 """The lenient paste reader: noise skipped, outputs recognised line by line, runs split, refusals clear."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.paste import read_paste, read_pastes
@@ -146,3 +148,25 @@ def test_grep_dot_of_proc_sys_files():
     r = read_paste_text("$ grep . /proc/sys/net/core/somaxconn /proc/sys/net/ipv4/tcp_tw_recycle\n"
                         "/proc/sys/net/core/somaxconn:128\n/proc/sys/net/ipv4/tcp_tw_recycle:1\n")
     assert r.sysctls == {"net.core.somaxconn": 128, "net.ipv4.tcp_tw_recycle": 1} and not r.ignored
+
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+WHOLE_OUTPUTS = sorted([*(FIXTURES / "public").rglob("*.txt"), *(FIXTURES / "captured").glob("*.txt")])
+# a bare value means nothing without the command line that printed it
+BARE_VALUES = {"debian12-kernel6.18-ip_local_port_range.txt", "debian12-kernel6.18-nf_conntrack_count.txt",
+               "debian12-kernel6.18-nproc.txt", "node_exporter-proc-sys-net-netfilter-nf_conntrack_count.txt",
+               "node_exporter-proc-sys-net-netfilter-nf_conntrack_max.txt"}
+
+
+@pytest.mark.parametrize("path", WHOLE_OUTPUTS, ids=[p.name for p in WHOLE_OUTPUTS])
+def test_every_whole_output_we_hold_is_read_without_ignored_lines(path):
+    r = read_paste_text(path.read_text(errors="replace"))
+    if path.name in BARE_VALUES:
+        assert r.empty and len(r.ignored) == 1
+    else:
+        assert not r.empty and r.ignored == []
+
+
+def test_proc_net_stat_nf_conntrack_table_is_summed_over_cpus():
+    r = read_paste_text((FIXTURES / "public" / "conntrack" / "node_exporter-proc-net-stat-nf_conntrack.txt").read_text())
+    assert r.conntrack_stats["entries"] == 0x21 and r.conntrack_stats["invalid"] == 53
