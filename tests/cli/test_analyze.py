@@ -104,3 +104,46 @@ def test_bad_input_exits_2_with_one_clear_line(args, stdin, needle):
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert needle in r.stderr
     assert "Traceback" not in r.stderr
+
+
+SESSION = """\
+[root@web01 ~]# netstat -s | grep -i listen
+    12 SYNs to LISTEN sockets dropped
+[root@web01 ~]# sleep 60; netstat -s | grep -i listen
+    9 times the listen queue of a socket overflowed
+    21 SYNs to LISTEN sockets dropped
+[root@web01 ~]# cat /proc/sys/net/core/somaxconn
+2
+some words nobody printed
+"""
+
+
+def test_positional_paste_from_stdin_reports_what_it_ignored():
+    r = _run("analyze", "-", "--json", stdin=SESSION)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["counters_delta"] == {"TcpExt.ListenOverflows": 9, "TcpExt.ListenDrops": 9}
+    assert "listen-queue-overflow" in [f["id"] for f in out["findings"]]
+    assert "analyze: ignored 1 line: line 8: 'some words nobody printed'" in r.stderr
+    assert "analyze: skipped 3 command lines" in r.stderr
+
+
+def test_positional_files_combine_with_flags(tmp_path, origin_files):
+    _before, after, sysctl = origin_files
+    paste = tmp_path / "paste.txt"
+    paste.write_text(after.read_text())
+    r = _run("analyze", str(paste), "--sysctl", str(sysctl), "--json")
+    assert r.returncode == 0, r.stderr
+    assert "tcp-tw-recycle" in [f["id"] for f in json.loads(r.stdout)["findings"]]
+
+
+@pytest.mark.parametrize("args, stdin, needle", [
+    (["-"], "hello\nworld\n", "nothing recognised in the paste (first line 'hello'); expected netstat -s"),
+    (["-"], "", "standard input is empty"),
+    (["-", "--after", "-"], "x", "standard input (-) can be read only once"),
+    (["/nonexistent/paste.txt"], None, "/nonexistent/paste.txt: cannot read"),
+])
+def test_paste_refusals_exit_2_with_one_clear_line(args, stdin, needle):
+    r = _run("analyze", *args, stdin=stdin)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert needle in r.stderr and "Traceback" not in r.stderr
