@@ -9,6 +9,7 @@ from probes.parsers.paste import (
     describe_skipped,
     read_paste_text,
     snapshots,
+    window_between,
     zero_fill,
 )
 
@@ -30,6 +31,10 @@ def evidence_from_reading(reading: PasteReading, *, host: str = "pasted") -> tup
         notes.append(f"read {len(snaps)} counter snapshots: the first (line {before.first_line}) as before, "
                      f"the last (line {after.first_line}) as after"
                      + (f"; {filled} counter(s) net-tools omitted from the before-run taken as 0" if filled else ""))
+        window, basis = window_between(snaps)
+        if window:
+            ev.t0_at, ev.t1_at = 0.0, window
+            notes.append(f"{window:g} s between the two snapshots (from {basis})")
     if reading.sysctls:
         ev.sysctls = dict(reading.sysctls)
         ev.probes.append(ProbeRecord(host=host, probe="sysctls", command="pasted sysctl"))

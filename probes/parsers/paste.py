@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from probes.errors import ParseError
 from probes.evidence import Listener, SysctlValue
@@ -106,6 +107,7 @@ KERNEL_LOG: tuple[tuple[str, re.Pattern[str]], ...] = (
 _ANNOTATION = re.compile(r"\s+(?:<{2,}|<-+|←).*$")  # "1536 packet receive errors   <<<<", "<---- HERE"
 _GREP_PREFIX = re.compile(r"^\s*/proc/net/[\w/.-]+:(?=\s*[A-Za-z0-9])")  # `grep X /proc/net/snmp /proc/net/netstat`
 _PROC_SYS_VALUE = re.compile(r"^(/proc/sys/[\w/.\-]+?):\s*(\S.*)$")
+_SLEEP = re.compile(r"\bsleep\s+(\d+(?:\.\d+)?)\b")
 _SET_PROC = re.compile(r"\becho\s+['\"]?(?P<value>[^'\">]+?)['\"]?\s*>\s*(?P<path>/proc/sys/[\w/.\-]+)")
 _SYSCTL_W = re.compile(r"\bsysctl\s+(?:-\w+\s+)*-w\s+(?P<assign>.+)$")
 _PROC_SYS = re.compile(r"(/proc/sys/[\w/.\-]+)")
@@ -122,6 +124,8 @@ class CounterRun:
     sections: set[str] = field(default_factory=set)  # netstat -s section headers seen
     command: str | None = None
     first_line: int = 0
+    at: float | None = None  # epoch of the `date` line printed just before this run, if any
+    slept: float = 0.0  # seconds of `sleep N` in the command lines since the previous run
 
 
 @dataclass
@@ -182,7 +186,7 @@ def _command_of(line: str) -> str | None:
         tokens = tokens[1:]
     if not tokens:
         return "" if m else None
-    word = tokens[0].rsplit("/", 1)[-1]
+    word = re.split(r"[;&|()]", tokens[0])[0].rsplit("/", 1)[-1]
     if word in COMMANDS:
         return " ".join(tokens)
     return None
@@ -200,21 +204,29 @@ class _Reader:
         self.ss_lines: list[str] = []
         self.sock_lines: list[str] = []
         self.ct_columns: list[str] | None = None
+        self.date: float | None = None  # the last `date` output seen since the previous counter run
+        self.slept = 0.0
 
     # -- helpers --------------------------------------------------------------
     def skip(self, kind: str) -> None:
         self.out.skipped[kind] = self.out.skipped.get(kind, 0) + 1
 
+    def new_run(self, fmt: str, n: int) -> CounterRun:
+        run = self.run = CounterRun(fmt=fmt, command=self.command, first_line=n, at=self.date, slept=self.slept)
+        self.out.counter_runs.append(run)
+        self.date, self.slept = None, 0.0
+        return run
+
     def counter(self, fmt: str, key: str, value: int, n: int) -> None:
         run = self.run
         if run is None or run.fmt != fmt or key in run.counters:
-            run = self.run = CounterRun(fmt=fmt, command=self.command, first_line=n)
-            self.out.counter_runs.append(run)
+            run = self.new_run(fmt, n)
         run.counters[key] = value
         self.out.recognised += 1
 
     def new_command(self, cmd: str) -> None:
         self.flush()
+        self.slept += sum(float(x) for x in _SLEEP.findall(cmd))
         self.command = cmd
         self.run = None
         self.section = self.histogram = None
@@ -304,6 +316,7 @@ class _Reader:
         if _PROMPT.match(text) and _PROMPT.match(text).group("cmd") == "":  # type: ignore[union-attr]
             return self.skip("prompts")
         if _DATE.match(text):
+            self.date = parse_date(text) or self.date
             return self.skip("date lines")
         if text.startswith(("#", ";", "//")):
             return self.skip("comments")
@@ -333,8 +346,7 @@ class _Reader:
             self.section, self.histogram = m.group(1), None
             self.proc_header = None
             if self.run is None or self.run.fmt != "netstat-s":
-                self.run = CounterRun(fmt="netstat-s", command=self.command, first_line=n)
-                self.out.counter_runs.append(self.run)
+                self.new_run("netstat-s", n)
             self.run.sections.add(m.group(1))
             self.out.recognised += 1
             return True
@@ -364,8 +376,7 @@ class _Reader:
                 self.proc_header = None
                 run = self.run
                 if run is None or run.fmt != "proc" or any(f"{group}.{k}" in run.counters for k in names):
-                    run = self.run = CounterRun(fmt="proc", command=self.command, first_line=n)
-                    self.out.counter_runs.append(run)
+                    run = self.new_run("proc", n)
                 for k, v in zip(names, tokens):
                     run.counters[f"{group}.{k}"] = int(v)
                 self.out.recognised += 1
@@ -461,6 +472,22 @@ class _Reader:
         return False
 
 
+def parse_date(text: str) -> float | None:
+    """Epoch seconds of a `date` / ISO timestamp line (its zone name ignored: only differences are used)."""
+    t = " ".join(text.split())
+    try:
+        return datetime.fromisoformat(t).timestamp()
+    except ValueError:
+        pass
+    tokens = [x for x in t.split() if not re.fullmatch(r"[A-Z]{2,5}|[+-]\d{4}", x)]
+    for fmt in ("%a %b %d %H:%M:%S %Y", "%a %d %b %Y %H:%M:%S", "%a %d %b %Y %I:%M:%S %p", "%b %d %H:%M:%S %Y"):
+        try:
+            return datetime.strptime(" ".join(tokens).rstrip(","), fmt).replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            continue
+    return None
+
+
 def read_paste_text(text: str | list[str]) -> PasteReading:
     """Recognise everything a paste (or several files, in order) holds (pure).
 
@@ -501,8 +528,17 @@ def snapshots(runs: list[CounterRun]) -> list[CounterRun]:
                 cur.fmt = "mixed"
             continue
         out.append(CounterRun(fmt=run.fmt, counters=dict(run.counters), sections=set(run.sections),
-                              command=run.command, first_line=run.first_line))
+                              command=run.command, first_line=run.first_line, at=run.at, slept=run.slept))
     return out
+
+
+def window_between(snaps: list[CounterRun]) -> tuple[float | None, str]:
+    """Seconds between the first and last snapshot: from their `date` lines, else the `sleep N` between them."""
+    first, last = snaps[0], snaps[-1]
+    if first.at is not None and last.at is not None and last.at > first.at:
+        return last.at - first.at, "the date lines"
+    slept = sum(s.slept for s in snaps[1:])
+    return (slept, "the sleep in the command lines") if slept > 0 else (None, "")
 
 
 def zero_fill(before: CounterRun, after: CounterRun) -> dict[str, int]:

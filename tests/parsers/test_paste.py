@@ -170,3 +170,16 @@ def test_every_whole_output_we_hold_is_read_without_ignored_lines(path):
 def test_proc_net_stat_nf_conntrack_table_is_summed_over_cpus():
     r = read_paste_text((FIXTURES / "public" / "conntrack" / "node_exporter-proc-net-stat-nf_conntrack.txt").read_text())
     assert r.conntrack_stats["entries"] == 0x21 and r.conntrack_stats["invalid"] == 53
+
+
+def test_window_from_date_lines_or_sleep():
+    dated = ("$ date; netstat -s | grep -i listen\nWed Mar  4 10:12:01 UTC 2020\n    12 SYNs to LISTEN sockets dropped\n"
+             "$ date; netstat -s | grep -i listen\nWed Mar  4 10:13:01 UTC 2020\n    21 SYNs to LISTEN sockets dropped\n")
+    ev, notes = read_paste(dated)
+    assert ev.target.window_s == 60 and "60 s between the two snapshots (from the date lines)" in notes
+    assert not any(n.startswith("ignored") for n in notes)
+    slept = "$ nstat -az\nTcpExtListenDrops 3 0.0\n$ sleep 30; nstat -az\nTcpExtListenDrops 9 0.0\n"
+    ev, notes = read_paste(slept)
+    assert ev.target.window_s == 30 and ev.target.counters_delta == {"TcpExt.ListenDrops": 6}
+    ev, _ = read_paste("$ nstat -az\nTcpExtListenDrops 3 0.0\n$ nstat -az\nTcpExtListenDrops 9 0.0\n")
+    assert ev.target.window_s is None  # no dates, no sleep: the rate is unknown, not invented
