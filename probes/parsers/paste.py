@@ -345,9 +345,8 @@ class _Reader:
                 self.run = None  # the same section again: a second netstat -s run
             self.section, self.histogram = m.group(1), None
             self.proc_header = None
-            if self.run is None or self.run.fmt != "netstat-s":
-                self.new_run("netstat-s", n)
-            self.run.sections.add(m.group(1))
+            run = self.run if self.run is not None and self.run.fmt == "netstat-s" else self.new_run("netstat-s", n)
+            run.sections.add(m.group(1))
             self.out.recognised += 1
             return True
         low = text.lower()
