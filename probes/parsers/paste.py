@@ -373,11 +373,11 @@ class _Reader:
                     and len(tokens) == len(self.proc_header[1]):
                 names = self.proc_header[1]
                 self.proc_header = None
-                run = self.run
-                if run is None or run.fmt != "proc" or any(f"{group}.{k}" in run.counters for k in names):
-                    run = self.new_run("proc", n)
+                cur = self.run
+                if cur is None or cur.fmt != "proc" or any(f"{group}.{k}" in cur.counters for k in names):
+                    cur = self.new_run("proc", n)
                 for k, v in zip(names, tokens):
-                    run.counters[f"{group}.{k}"] = int(v)
+                    cur.counters[f"{group}.{k}"] = int(v)
                 self.out.recognised += 1
                 return True
         if text.startswith("#kernel"):
