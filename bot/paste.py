@@ -71,8 +71,12 @@ def read_pastes(texts: list[str], *, host: str = "pasted", names: list[str] | No
             raise BadInput(f"{name} is binary data (NUL bytes); expected {EXPECTED}")
     reading = read_paste_text(texts)
     if reading.empty:
-        first = next((t for _, t in reading.ignored), "")
-        raise BadInput(f"nothing recognised in the paste (first line {first[:60]!r}); expected {EXPECTED}")
+        first = next((t for _, t in reading.ignored), "") or next(
+            (line.strip() for t in texts for line in t.splitlines() if line.strip()), "")
+        what = "; ".join(describe_skipped(reading)) or f"first line {first[:60]!r}"
+        if reading.ignored:
+            what = f"first line {first[:60]!r}"
+        raise BadInput(f"nothing recognised in the paste ({what}); expected {EXPECTED}")
     target, notes = evidence_from_reading(reading, host=host)
     notes = describe_skipped(reading) + notes
     req = Request(text="analyze", target=host, address="")

@@ -133,7 +133,7 @@ def test_files_are_read_in_order_and_a_file_boundary_ends_an_output():
 @pytest.mark.parametrize("text, needle", [
     ("", "the paste is empty"),
     ("hello\nworld\n", "nothing recognised in the paste (first line 'hello')"),
-    ("$ netstat -s\n", "nothing recognised"),
+    ("$ netstat -s\n", "nothing recognised in the paste (skipped 1 command lines)"),
     ("abc\x00def", "binary data"),
 ])
 def test_refuses_only_when_nothing_is_recognised_and_says_what_it_expected(text, needle):
