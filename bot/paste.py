@@ -73,9 +73,8 @@ def read_pastes(texts: list[str], *, host: str = "pasted", names: list[str] | No
     if reading.empty:
         first = next((t for _, t in reading.ignored), "") or next(
             (line.strip() for t in texts for line in t.splitlines() if line.strip()), "")
-        what = "; ".join(describe_skipped(reading)) or f"first line {first[:60]!r}"
-        if reading.ignored:
-            what = f"first line {first[:60]!r}"
+        skipped = "; ".join(describe_skipped(reading))
+        what = skipped if skipped and not reading.ignored else f"first line {first[:60]!r}"
         raise BadInput(f"nothing recognised in the paste ({what}); expected {EXPECTED}")
     target, notes = evidence_from_reading(reading, host=host)
     notes = describe_skipped(reading) + notes
