@@ -76,6 +76,10 @@ class Store:
     async def open_incidents(self, limit: int = 50) -> list[dict[str, Any]]:
         return await self.list_incidents(status="open,acked,interrupted", limit=limit)
 
+    async def count_open(self) -> int:
+        """Incidents open, acked or interrupted (the ``whycant_open_incidents`` gauge)."""
+        return await self.service.count(("open", "acked", "interrupted"))
+
     async def history(self, host: str, limit: int = 50) -> list[dict[str, Any]]:
         return [_summary_dict(i) for i in await self.service.history(host, limit=limit)]
 
