@@ -32,14 +32,18 @@ async def wait_ready(base: str, want: bool, timeout: float = 20) -> dict:
         await asyncio.sleep(0.3)
 
 
-async def test_readyz_tracks_the_database(standin, tmp_path):
+async def test_readyz_tracks_the_database_with_secrets_from_files(standin, tmp_path):
     async with throwaway_database("whycant_readyz") as url:
         host_port = url.split("@", 1)[1].split("/", 1)[0]
         host, port = host_port.rsplit(":", 1)
         proxy = await TcpProxy(host, int(port)).start()
         via_proxy = url.replace(f"@{host_port}/", f"@127.0.0.1:{proxy.port}/")
         cfg = serve_config(tmp_path, port=closed_port(), database=via_proxy)
-        serve = await start_serve(tmp_path, cfg, serve_env(standin.api_url))
+        env = serve_env(standin.api_url)  # secrets as files, the way systemd credentials hand them over
+        for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
+            (tmp_path / name).write_text(env.pop(name) + "\n")
+            env[f"{name}_FILE"] = str(tmp_path / name)
+        serve = await start_serve(tmp_path, cfg, env)
         try:
             body = await wait_ready(serve.base, True)
             assert body["checks"] == {"database": "ok", "slack": "ok", "scheduler": "ok (no reports configured)"}
