@@ -16,11 +16,14 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP)
 
-# OpenSSH server/client, nftables and iproute2 for the network-namespace lab (root only).
+# OpenSSH server/client, nftables and iproute2 for the network-namespace lab (root only);
+# Prometheus, Alertmanager and systemd-analyze for tests/service (started by the tests, loopback only).
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  missing=""; \
-	  for b in sshd:openssh-server ssh-keygen:openssh-client nft:nftables ip:iproute2 ss:iproute2 sysctl:procps; do \
+	  for b in sshd:openssh-server ssh-keygen:openssh-client nft:nftables ip:iproute2 ss:iproute2 sysctl:procps \
+	             prometheus:prometheus promtool:prometheus prometheus-alertmanager:prometheus-alertmanager \
+	             systemd-analyze:systemd; do \
 	    command -v $${b%%:*} >/dev/null || [ -x /usr/sbin/$${b%%:*} ] || missing="$$missing $${b##*:}"; \
 	  done; \
 	  if [ -n "$$missing" ]; then \
