@@ -48,6 +48,7 @@ async def test_socket_mode_with_slack_unreachable_stops_within_grace(tmp_path, s
         serve.signal(sig)
         code = await serve.wait(GRACE + MARGIN + 5)
         took = time.monotonic() - started
+        print(f"stop took {took:.2f}s")
         assert code is not None, f"still running {took:.1f}s after {sig.name}:\n{serve.output()[-3000:]}"
         assert code == 0, serve.output()[-3000:]
         assert took <= GRACE + MARGIN, f"{sig.name}: took {took:.1f}s"
@@ -74,6 +75,7 @@ async def test_sigterm_cuts_off_a_running_diagnosis_and_marks_it_interrupted(sta
         serve.signal(signal.SIGTERM)
         code = await serve.wait(15)
         took = time.monotonic() - started
+        print(f"stop took {took:.2f}s")
         assert code == 0, serve.output()[-3000:]
         assert took <= 1 + MARGIN, f"took {took:.1f}s with --grace 1 and a 60s window"
         assert "interrupted" in serve.output()
