@@ -115,7 +115,7 @@ class Item:
 @dataclass
 class Plan:
     diagnose: list[Item] = field(default_factory=list)
-    resolved: list[tuple[Alert, Target | None]] = field(default_factory=list)
+    resolved: list[tuple[Alert, Target | None, str | None]] = field(default_factory=list)  # + its channel
     refused: list[tuple[Alert, str]] = field(default_factory=list)
     skipped: list[tuple[Alert, Target]] = field(default_factory=list)  # over max_targets
 
@@ -165,16 +165,17 @@ def plan(n: Notification, inventory: Inventory, config: Config) -> Plan:
     out = Plan()
     by_target: dict[Target, Item] = {}
     for alert in n.alerts:
+        labels = {**n.commonLabels, **alert.labels}
         try:
             target = target_of(alert, inventory)
         except BadInput as e:
             if alert.status == "resolved":
-                out.resolved.append((alert, None))
+                out.resolved.append((alert, None, None))
             else:
                 out.refused.append((alert, str(e)))
             continue
         if alert.status == "resolved":
-            out.resolved.append((alert, target))
+            out.resolved.append((alert, target, channel_for(n.receiver, labels, am, config)))
             continue
         item = by_target.get(target)
         if item is not None:
@@ -183,7 +184,7 @@ def plan(n: Notification, inventory: Inventory, config: Config) -> Plan:
         if len(by_target) >= am.max_targets:
             out.skipped.append((alert, target))
             continue
-        channel = channel_for(n.receiver, {**n.commonLabels, **alert.labels}, am, config)
+        channel = channel_for(n.receiver, labels, am, config)
         if channel is None:
             out.refused.append((alert, "no channel: set alertmanager.default_channel or a matching route"))
             continue

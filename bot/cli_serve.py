@@ -118,7 +118,8 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
     finally:
         stop.set()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + grace
+        t0 = loop.time()
+        deadline = t0 + grace
         if connecting is not None:
             connecting.cancel()
         if socket_runner is not None:
@@ -126,12 +127,13 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
         if scheduler is not None:
             await finish_or_cancel([scheduler], deadline - loop.time())
         cancelled = await finish_or_cancel(list(fe._tasks), deadline - loop.time())
+        log.info("shutdown: work finished or cancelled after %.2fs", loop.time() - t0)
         if cancelled:
             await mark_interrupted(service.store)
         if web_runner is not None:
             await _bounded(web_runner.cleanup(), 2.0, "stopping the HTTP server")
         await _bounded(service.close(), max(deadline - loop.time(), 1.0), "closing storage and SSH")
-        log.info("stopped")
+        log.info("stopped in %.2fs", loop.time() - t0)
 
 
 def serve(

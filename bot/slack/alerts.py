@@ -23,6 +23,7 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aiohttp import web
@@ -43,6 +44,7 @@ log = logging.getLogger("whycant.alerts")
 PATH = "/alertmanager"
 WHO = "alertmanager"
 MEMORY = 2000  # fingerprints and threads remembered (LRU)
+CLAIM_TTL = timedelta(hours=12)  # a firing is diagnosed once per this long, however often Alertmanager repeats it
 
 
 @dataclass(frozen=True)
@@ -175,38 +177,61 @@ class AlertIntake:
             summary["diagnosing"].append({"target": item.target.text, "channel": item.channel,
                                           "alerts": [a.name for a in fresh]})
             self.fe.spawn(self._diagnose(item, n.receiver))
-        for alert, about in p.resolved:
+        for alert, about, channel in p.resolved:
             if not await self._claim(alert.claim_id("resolved")):
                 metrics.ALERTS.labels("resolved", "duplicate").inc()
                 continue
             metrics.ALERTS.labels("resolved", "noted").inc()
             summary["resolved"].append({"alert": alert.name, "fingerprint": alert.key()})
-            self.fe.spawn(self._resolved(alert, about))
+            self.fe.spawn(self._resolved(alert, about, channel))
         return summary
 
     async def _claim(self, claim_id: str) -> bool:
         if claim_id in self.seen:
             return False
         self.seen.remember(claim_id, True)
+        store = getattr(self.service, "store", None)
+        if store is None:
+            return True
         try:
-            return bool(await self.service.claim_event(claim_id))
+            return bool(await store.claim_event(claim_id, ttl=CLAIM_TTL))
         except Exception:  # noqa: BLE001 - fail open: a diagnosis twice beats none
             log.exception("claiming %s failed; handling it anyway", claim_id)
             return True
 
     # -- the Slack side
-    def _open_thread(self, target: Target) -> Thread | None:
-        t = self.threads.get(target)
-        window = self.config.join_window_minutes * 60
-        if t is None or window <= 0 or time.monotonic() - t.at > window or t.ts is None:
+    async def _open_thread(self, target: Target, channel: str | None, *, any_age: bool = False) -> Thread | None:
+        """The thread of this target's open incident in *channel* (asked about within the join window, unless
+        *any_age*): remembered here, else (after a restart, or posted by another replica) from the database."""
+        window = float("inf") if any_age else self.config.join_window_minutes * 60
+        if window <= 0:
             return None
-        return t
+        t = self.threads.get(target)
+        if t is not None and t.ts is not None and time.monotonic() - t.at <= window:
+            return t
+        store = getattr(self.service, "store", None)
+        if store is None or channel is None:
+            return None
+        try:
+            rows = await asyncio.wait_for(store.list_incidents(status="open,acked", host=target.host, limit=20), 5)
+        except Exception as e:  # noqa: BLE001 - without the database a new thread is started
+            log.info("alert thread lookup for %s failed: %s", target.text, type(e).__name__)
+            return None
+        now = datetime.now(timezone.utc)
+        for row in rows:
+            updated = datetime.fromisoformat(row["updated_at"]) if row.get("updated_at") else None
+            if updated is not None and updated.tzinfo is None:
+                updated = updated.replace(tzinfo=timezone.utc)
+            if (row.get("port") == target.port and row.get("channel") == channel and row.get("thread_ts")
+                    and updated is not None and (now - updated).total_seconds() <= window):
+                return Thread(channel=channel, ts=row["thread_ts"], incident_id=row["id"], at=time.monotonic())
+        return None
 
     async def _diagnose(self, item: Item, receiver: str) -> None:
         target = item.target
         try:
             async with self.sem:
-                thread = self._open_thread(target)
+                thread = await self._open_thread(target, item.channel)
                 if thread is None:
                     text = (f"🔔 Alertmanager ({receiver}): {_names(item.alerts)} firing for {target.text}"
                             f"{self._summary(item.alerts)} — diagnosing")
@@ -241,14 +266,25 @@ class AlertIntake:
         try:
             outcome = await self.service.diagnose(request, text=text, who=WHO, channel=channel, thread_ts=ts,
                                                   on_progress=progress)
+        except asyncio.CancelledError:  # shutting down: say so in the thread (bounded), then go
+            note = (f"⏹ whycant stopped before the diagnosis of {target.text} finished; the incident is marked "
+                    "interrupted (`rerun ID` starts it again)")
+            try:
+                await asyncio.wait_for(call("chat.postMessage", self.client.chat_postMessage(
+                    channel=channel, thread_ts=ts, **_paragraph(note))), 1.5)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                pass
+            raise
         except Exception as e:  # noqa: BLE001 - report, never lose the thread
             log.exception("alert diagnosis of %s failed", target.text)
             outcome = Outcome(kind="error", text=f"diagnosis of {target.text} failed: {type(e).__name__}")
         await self.fe.deliver(self.client, outcome, channel=channel, user=WHO, thread_ts=ts, progress=progress)
         return outcome
 
-    async def _resolved(self, alert: Alert, target: Target | None) -> None:
-        t = self.by_fingerprint.get(alert.key()) or (self.threads.get(target) if target else None)
+    async def _resolved(self, alert: Alert, target: Target | None, channel: str | None) -> None:
+        t = self.by_fingerprint.get(alert.key())
+        if t is None and target is not None:
+            t = await self._open_thread(target, channel, any_age=True)
         if t is None or t.ts is None:
             log.info("alert %s (%s) resolved; no thread of ours to note it in", alert.name, alert.key())
             return

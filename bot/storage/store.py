@@ -6,6 +6,7 @@ knowing the dataclasses; the write path never loses an answer (``record_or_retry
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from bot.findings import Diagnosis
@@ -38,8 +39,10 @@ class Store:
         await self.service.close()
 
     # -- cross-replica claims
-    async def claim_event(self, event_id: str) -> bool:
-        return await _claim_event(self.db, event_id, replica=self.service.runner)
+    async def claim_event(self, event_id: str, ttl: timedelta | None = None) -> bool:
+        """True for the first claim of *event_id* across replicas (kept *ttl*, default 2 hours)."""
+        kw = {"ttl": ttl} if ttl is not None else {}
+        return await _claim_event(self.db, event_id, replica=self.service.runner, **kw)
 
     async def claim_report_run(self, name: str, scheduled_for: Any, late: bool = False) -> bool:
         return await _claim_report_run(self.db, name, scheduled_for, self.service.runner, late=late)

@@ -13,7 +13,6 @@ from bot.config import parse_config
 from bot.inventory import Inventory
 from bot.slack.alerts import AlertIntake, Credentials
 from bot.slack.http import start_http
-from probes.errors import BadInput
 
 HOSTS = {f"db{i:02d}": {"address": f"198.18.7.{i}", "services": {"postgres": 5432}, "groups": ["db"]}
          for i in range(1, 16)}
@@ -96,7 +95,8 @@ def test_resolved_alerts_are_not_diagnosed(inv):
     p = plan(parse_notification(note(alert("resolved", whycant_target="db01:5432"),
                                      alert("resolved", whycant_target="db99:1"))), inv, config())
     assert p.diagnose == [] and p.refused == []
-    assert [(a.name, t.host if t else None) for a, t in p.resolved] == [("A", "db01"), ("A", None)]
+    assert [(a.name, t.host if t else None, c) for a, t, c in p.resolved] == [("A", "db01", "C0DBA"),
+                                                                             ("A", None, None)]
 
 
 @pytest.mark.parametrize("body,msg", [
@@ -185,7 +185,8 @@ async def test_webhook_http_errors_and_summary():
             assert r.status == 200
             assert [d["target"] for d in out["diagnosing"]] == ["db01:5432"]
             assert out["diagnosing"][0]["alerts"] == ["A", "A"]
-            assert [x["reason"] for x in out["refused"]] == ["label whycant_target='nope:1': 'nope' is not an inventory host"]
+            assert [x["reason"] for x in out["refused"]] == [
+                "label whycant_target='nope:1': 'nope' is not an inventory host"]
             assert len(fe.spawned) == 1 and svc.diagnosed == []
             async with s.post(url, data=json.dumps(body), headers=auth) as r:  # the same firing again
                 out = await r.json()
