@@ -23,6 +23,7 @@ from bot.inventory import Inventory
 from bot.request import _split_hostport
 from probes.errors import BadInput
 
+MAX_ALERTS = 1000  # alerts read from one notification; the rest are refused (set max_alerts in Alertmanager)
 TARGET_LABEL = "whycant_target"
 INSTANCE_LABEL = "instance"
 MAX_LABEL_CHARS = 256
@@ -164,7 +165,9 @@ def plan(n: Notification, inventory: Inventory, config: Config) -> Plan:
     am = config.alertmanager
     out = Plan()
     by_target: dict[Target, Item] = {}
-    for alert in n.alerts:
+    for alert in n.alerts[MAX_ALERTS:]:
+        out.refused.append((alert, f"more than {MAX_ALERTS} alerts in one notification"))
+    for alert in n.alerts[:MAX_ALERTS]:
         labels = {**n.commonLabels, **alert.labels}
         try:
             target = target_of(alert, inventory)

@@ -126,7 +126,7 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
             await _bounded(socket_runner.close(), 2.0, "closing Socket Mode")
         if scheduler is not None:
             await finish_or_cancel([scheduler], deadline - loop.time())
-        cancelled = await finish_or_cancel(list(fe._tasks), deadline - loop.time())
+        cancelled = await finish_or_cancel(fe.tasks(), deadline - loop.time())
         log.info("shutdown: work finished or cancelled after %.2fs", loop.time() - t0)
         if cancelled:
             await mark_interrupted(service.store)

@@ -184,6 +184,10 @@ class SlackFrontEnd:
         except Exception:  # noqa: BLE001 - a listener must never take the process down
             log.exception("slack handler failed")
 
+    def tasks(self) -> list[asyncio.Task]:
+        """The replies and diagnoses running after their ack (graceful shutdown cancels what is left)."""
+        return list(self._tasks)
+
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait for in-flight replies (graceful shutdown, tests)."""
         if self._tasks:

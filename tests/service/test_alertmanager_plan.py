@@ -91,6 +91,13 @@ def test_a_big_group_is_bounded_to_one_diagnosis_per_target(inv):
     assert len(p.skipped) == 20 and {t.host for _, t in p.skipped}.isdisjoint({i.target.host for i in p.diagnose})
 
 
+def test_alerts_past_the_cap_are_refused_not_read(inv):
+    alerts = [alert(whycant_target="db01:5432", n=str(i)) for i in range(1003)]
+    p = plan(parse_notification(note(*alerts)), inv, config())
+    assert len(p.diagnose) == 1 and len(p.diagnose[0].alerts) == 1000
+    assert [r for _, r in p.refused] == ["more than 1000 alerts in one notification"] * 3
+
+
 def test_resolved_alerts_are_not_diagnosed(inv):
     p = plan(parse_notification(note(alert("resolved", whycant_target="db01:5432"),
                                      alert("resolved", whycant_target="db99:1"))), inv, config())
