@@ -65,7 +65,11 @@ def primary_group(groups: Sequence[str]) -> str:
 
 
 def observe_drift(report: dict) -> None:
-    """Set the drift gauge from a ``run_drift`` report (every lens, zero when it found nothing)."""
+    """Set the drift gauge from a ``run_drift`` report (every lens, zero when it found nothing);
+    count the hosts it could not reach over SSH."""
+    for e in report.get("errors") or []:
+        if e.get("kind") in SSH_KINDS:
+            SSH_ERRORS.labels(e["kind"]).inc()
     counts = dict.fromkeys(DRIFT_KINDS, 0)
     for d in report.get("drifts") or []:
         kind = str(d.get("kind") or "other")

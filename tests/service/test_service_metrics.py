@@ -38,8 +38,12 @@ def test_probe_seconds_by_probe_and_group_and_ssh_errors_once_per_host():
     assert metrics.primary_group(()) == "ungrouped"
 
 
-def test_drift_gauge_by_kind():
-    metrics.observe_drift({"drifts": [{"kind": "outlier"}, {"kind": "outlier"}, {"kind": "baseline"}]})
+def test_drift_gauge_by_kind_and_its_ssh_errors():
+    before = value("whycant_ssh_errors_total", kind="host-key")
+    metrics.observe_drift({"drifts": [{"kind": "outlier"}, {"kind": "outlier"}, {"kind": "baseline"}],
+                           "errors": [{"host": "db02", "error": "host key mismatch", "kind": "host-key"},
+                                      {"host": "db03", "error": "parse", "kind": "parse"}]})
+    assert value("whycant_ssh_errors_total", kind="host-key") == before + 1
     assert value("whycant_drift_items", kind="outlier") == 2
     assert value("whycant_drift_items", kind="baseline") == 1
     assert value("whycant_drift_items", kind="persisted") == 0
