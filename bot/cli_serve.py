@@ -25,7 +25,7 @@ from probes.errors import BadInput
 
 log = logging.getLogger("whycant.serve")
 
-DEFAULT_PORT = 8080
+DEFAULT_PORT = 9185
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,9 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         deadline = t0 + grace
+        if web_runner is not None:  # take no new requests (events, alerts); those in flight go on
+            for site in list(web_runner.sites):
+                await _bounded(site.stop(), 1.0, "closing the listening socket")
         if connecting is not None:
             connecting.cancel()
         if socket_runner is not None:
