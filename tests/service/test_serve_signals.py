@@ -41,7 +41,8 @@ async def get_json(url: str) -> tuple[int, dict]:
 
 
 @pytest.mark.parametrize("sig,mode", [(signal.SIGTERM, "socket"), (signal.SIGINT, "socket"),
-                                      (signal.SIGTERM, "http")])
+                                      (signal.SIGTERM, "http")], ids=["SIGTERM-socket", "SIGINT-socket",
+                                                                      "SIGTERM-http"])
 async def test_serve_with_slack_unreachable_stops_within_grace(tmp_path, sig, mode):
     dead_slack = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there
     cfg = serve_config(tmp_path, port=closed_port())
