@@ -16,11 +16,18 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP)
 
-# OpenSSH server/client, nftables, iproute2 and net-tools (netstat, for the paste captures) for the lab (root only).
+# What `make test` needs from Debian (root only; installed when missing), as binary:package:
+# the lab (OpenSSH, nftables, iproute2, procps), the paste captures (net-tools' netstat),
+# tests/service (Prometheus, promtool, Alertmanager, systemd-analyze; started by the tests, loopback only).
+SYSTEM_DEPS = sshd:openssh-server ssh-keygen:openssh-client nft:nftables ip:iproute2 ss:iproute2 \
+              nstat:iproute2 sysctl:procps netstat:net-tools \
+              prometheus:prometheus promtool:prometheus prometheus-alertmanager:prometheus-alertmanager \
+              systemd-analyze:systemd
+
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  missing=""; \
-	  for b in sshd:openssh-server ssh-keygen:openssh-client nft:nftables ip:iproute2 ss:iproute2 nstat:iproute2 sysctl:procps netstat:net-tools; do \
+	  for b in $(SYSTEM_DEPS); do \
 	    command -v $${b%%:*} >/dev/null || [ -x /usr/sbin/$${b%%:*} ] || missing="$$missing $${b##*:}"; \
 	  done; \
 	  if [ -n "$$missing" ]; then \

@@ -1,10 +1,12 @@
-"""`whycant serve [--http PORT] [--config F]`: the Slack bot.
+"""`whycant serve [--http PORT | --port PORT] [--host ADDR] [--grace S] [--config F]`: the Slack bot.
 
-Socket Mode by default (``SLACK_BOT_TOKEN`` + ``SLACK_APP_TOKEN``); HTTP mode
-with ``--http PORT`` (``SLACK_BOT_TOKEN`` + ``SLACK_SIGNING_SECRET``; events,
-slash commands and interactivity at ``POST /slack/events``, ``/healthz`` and
-``/metrics`` beside it). ``SLACK_API_URL`` replaces the Web API base URL.
-In Socket Mode, ``--metrics-port`` serves ``/healthz`` and ``/metrics``.
+Socket Mode by default (``SLACK_BOT_TOKEN`` + ``SLACK_APP_TOKEN``); HTTP mode with ``--http PORT``
+(``SLACK_BOT_TOKEN`` + ``SLACK_SIGNING_SECRET``; events, slash commands and interactivity at
+``POST /slack/events``). Either way the HTTP server runs (Socket Mode: on ``--port``) with
+``/healthz``, ``/readyz``, ``/metrics`` and ``POST /alertmanager``, on 127.0.0.1 unless ``--host``
+says otherwise. Every secret may come from ``NAME`` or ``NAME_FILE``; ``SLACK_API_URL`` replaces
+the Web API base URL. SIGTERM/SIGINT: stop taking work, finish within ``--grace`` seconds, cancel
+the rest and mark it ``interrupted`` (docs/production.md).
 """
 from __future__ import annotations
 
@@ -12,80 +14,151 @@ import asyncio
 import logging
 import os
 import signal
-from typing import Annotated, Optional
+from dataclasses import dataclass
+from typing import Annotated, Any, Optional
 
 import typer
 
 from bot.cli_common import ConfigOpt
+from bot.secrets import SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, env_or_file
 from probes.errors import BadInput
 
 log = logging.getLogger("whycant.serve")
 
+DEFAULT_PORT = 9185
 
-def _need(*names: str) -> None:
-    missing = [n for n in names if not os.environ.get(n)]
+
+@dataclass(frozen=True)
+class Secrets:
+    bot_token: str
+    app_token: str | None = None
+    signing_secret: str | None = None
+
+
+def load_secrets(http_mode: bool) -> Secrets:
+    """The Slack secrets the mode needs, from ``NAME`` or ``NAME_FILE``; BadInput naming what is missing."""
+    second = SLACK_SIGNING_SECRET if http_mode else SLACK_APP_TOKEN
+    values = {n: env_or_file(n) for n in (SLACK_BOT_TOKEN, second)}
+    missing = [n for n, v in values.items() if not v]
     if missing:
-        raise BadInput(f"serve: set {' and '.join(missing)} in the environment")
+        raise BadInput(f"serve: set {' and '.join(missing)} (or {'_FILE, '.join(missing)}_FILE) in the environment")
+    return Secrets(bot_token=values[SLACK_BOT_TOKEN] or "",
+                   app_token=None if http_mode else values[second],
+                   signing_secret=values[second] if http_mode else None)
 
 
-async def run(config, *, http_port: int | None, host: str, metrics_port: int | None, connections: int) -> None:
-    from bot.service import Whycant  # the core; imported late so `--help` stays fast
+def _on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+
+    def handler(sig: signal.Signals) -> None:
+        if stop.is_set():
+            log.warning("%s again: exiting now", sig.name)
+            os._exit(128 + sig.value)
+        log.info("%s: shutting down", sig.name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, handler, sig)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
+            pass
+
+
+async def _bounded(coro: Any, timeout: float, what: str) -> None:
+    try:
+        await asyncio.wait_for(coro, max(timeout, 0.1))
+    except Exception as e:  # noqa: BLE001 - shutdown goes on
+        log.warning("shutdown: %s: %s", what, type(e).__name__)
+
+
+async def run(config: Any, *, http_port: int | None, host: str, port: int, connections: int,
+              secrets: Secrets, grace: float = 10.0) -> None:
+    from bot.drift.schedule import start_scheduler  # the core; imported late so `--help` stays fast
+    from bot.health import Readiness
+    from bot.service import Whycant
+    from bot.shutdown import finish_or_cancel, mark_interrupted
+    from bot.slack.alerts import AlertIntake, Credentials
     from bot.slack.app import build_app
     from bot.slack.http import start_http
     from bot.slack.socket import SocketRunner
 
-    service = await Whycant.create(config)
-    app = build_app(service, config, socket_mode=http_port is None)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
-            pass
-    web_runner = socket_runner = None
-    from bot.drift.schedule import start_scheduler
-
+    _on_signals(stop)
+    credentials = Credentials.load(config)
+    creating = asyncio.ensure_future(Whycant.create(config))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({creating, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not creating.done():
+        creating.cancel()
+        stopping.cancel()
+        return
+    stopping.cancel()
+    service = creating.result()
+    socket_mode = http_port is None
+    app = build_app(service, config, token=secrets.bot_token, signing_secret=secrets.signing_secret,
+                    socket_mode=socket_mode)
+    fe = app.whycant  # type: ignore[attr-defined]
+    intake = AlertIntake(service, fe, app.client, config, credentials)
+    if not credentials.enabled:
+        log.info("alert intake off (no WHYCANT_ALERTMANAGER_TOKEN / _PASSWORD): POST /alertmanager answers 401")
+    socket_runner = SocketRunner(app, secrets.app_token or "", connections=connections) if socket_mode else None
     # Scheduled drift reports (config `reports:`); every replica runs this, a database row claims each run.
     scheduler = start_scheduler(service, app.client, stop)
+    readiness = Readiness(store=service.store, scheduler=scheduler,
+                          slack=socket_runner.status if socket_runner is not None else None)
+    web_runner = None
+    connecting: asyncio.Task | None = None
     try:
-        if http_port is not None:
-            web_runner, _ = await start_http(app, http_port, host)
-        else:
-            socket_runner = SocketRunner(app, os.environ["SLACK_APP_TOKEN"], connections=connections)
-            await socket_runner.start()
-            if metrics_port is not None:
-                web_runner, _ = await start_http(None, metrics_port, host)
+        web_runner, _ = await start_http(app if not socket_mode else None,
+                                         http_port if http_port is not None else port, host,
+                                         readiness=readiness, alerts=intake.handle, store=service.store)
+        if socket_runner is not None:
+            connecting = asyncio.ensure_future(socket_runner.keep_starting())
         await stop.wait()
-        log.info("shutting down")
     finally:
         stop.set()
-        if scheduler is not None:
-            try:
-                await asyncio.wait_for(scheduler, timeout=30)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                scheduler.cancel()
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        deadline = t0 + grace
+        if web_runner is not None:  # take no new requests (events, alerts); those in flight go on
+            for site in list(web_runner.sites):
+                await _bounded(site.stop(), 1.0, "closing the listening socket")
+        if connecting is not None:
+            connecting.cancel()
         if socket_runner is not None:
-            await socket_runner.close()
-        await app.whycant.drain(10)  # type: ignore[attr-defined]
+            await _bounded(socket_runner.close(), 2.0, "closing Socket Mode")
+        if scheduler is not None:
+            await finish_or_cancel([scheduler], deadline - loop.time())
+        cancelled = await finish_or_cancel(fe.tasks(), deadline - loop.time())
+        log.info("shutdown: work finished or cancelled after %.2fs", loop.time() - t0)
+        if cancelled:
+            await mark_interrupted(service.store)
         if web_runner is not None:
-            await web_runner.cleanup()
-        await service.close()
+            await _bounded(web_runner.cleanup(), 2.0, "stopping the HTTP server")
+        await _bounded(service.close(), max(deadline - loop.time(), 1.0), "closing storage and SSH")
+        log.info("stopped in %.2fs", loop.time() - t0)
 
 
 def serve(
     config: ConfigOpt = None,
-    http: Annotated[Optional[int], typer.Option("--http", help="HTTP mode on this port (default: Socket Mode).")] = None,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on (HTTP mode, metrics).")] = "0.0.0.0",
-    metrics_port: Annotated[Optional[int], typer.Option("--metrics-port",
-                                                        help="Socket Mode: serve /healthz and /metrics here.")] = None,
+    http: Annotated[Optional[int], typer.Option("--http",  # noqa: UP045 - typer needs Optional
+                                                help="HTTP mode on this port (default: Socket Mode).")] = None,
+    host: Annotated[str, typer.Option("--host", help="Address the HTTP server listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535,
+                                      help="Socket Mode: port of /healthz, /readyz, /metrics, /alertmanager "
+                                           "(0: any free port).")] = DEFAULT_PORT,
+    metrics_port: Annotated[Optional[int], typer.Option("--metrics-port", hidden=True,
+                                                        help="Old name of --port.")] = None,
     connections: Annotated[int, typer.Option("--connections", min=1, max=10,
                                              help="Socket Mode connections to open.")] = 1,
+    grace: Annotated[float, typer.Option("--grace", min=0, max=300,
+                                         help="Seconds to finish running diagnoses on SIGTERM/SIGINT.")] = 10.0,
 ) -> None:
     """Run the Slack bot (Socket Mode, or HTTP mode with --http PORT)."""
     from bot.config import load_config
 
     cfg = load_config(config)
-    _need("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET" if http is not None else "SLACK_APP_TOKEN")
+    secrets = load_secrets(http is not None)
     logging.getLogger("whycant").setLevel(logging.INFO)
-    asyncio.run(run(cfg, http_port=http, host=host, metrics_port=metrics_port, connections=connections))
+    asyncio.run(run(cfg, http_port=http, host=host, port=metrics_port if metrics_port is not None else port,
+                    connections=connections, secrets=secrets, grace=grace))

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.secrets import DATABASE_URL, env_or_file
 from probes.errors import BadInput
 
 
@@ -105,6 +106,26 @@ class SlackConfig(_Strict):
     progress_updates: bool = True
 
 
+class AlertRoute(_Strict):
+    """Where alerts go: the first route whose receiver and labels all match names the channel."""
+
+    channel: str
+    receiver: str | None = None
+    match: dict[str, str] = Field(default_factory=dict)
+
+
+class AlertmanagerConfig(_Strict):
+    """``POST /alertmanager`` (docs/alerting.md). Secrets: env first, then these files."""
+
+    default_channel: str | None = None
+    routes: list[AlertRoute] = Field(default_factory=list)
+    username: str = "alertmanager"
+    bearer_token_file: str | None = None
+    password_file: str | None = None
+    max_targets: int = Field(10, ge=1, le=100)
+    max_concurrent: int = Field(4, ge=1, le=32)
+
+
 class Config(_Strict):
     database: str = Field(default_factory=default_database_url)
     ssh: SSHConfig = Field(default_factory=SSHConfig)
@@ -120,6 +141,7 @@ class Config(_Strict):
     baselines: dict[str, dict[str, Any]] = Field(default_factory=dict)
     allowed_targets: list[str] = Field(default_factory=list)
     slack: SlackConfig = Field(default_factory=SlackConfig)
+    alertmanager: AlertmanagerConfig = Field(default_factory=AlertmanagerConfig)
     auto_upgrade_db: bool = True
     join_window_minutes: int = Field(60, ge=0)
     source: str = Field("embedded default", exclude=True)
@@ -189,7 +211,20 @@ def find_config_path(explicit: str | Path | None = None) -> Path | None:
 
 
 def load_config(explicit: str | Path | None = None) -> Config:
-    """Load the configuration by the lookup order of DESIGN §6."""
+    """Load the configuration by the lookup order of DESIGN §6; ``$WHYCANT_DATABASE_URL`` wins over ``database:``."""
+    return _database_from_env(_load_file(explicit))
+
+
+def _database_from_env(cfg: Config) -> Config:
+    url = env_or_file(DATABASE_URL)
+    if url is not None:
+        if "://" not in url:
+            raise ConfigError(f"{DATABASE_URL}: not a database URL (sqlite:///path or postgresql+asyncpg://...)")
+        cfg.database = url.strip()
+    return cfg
+
+
+def _load_file(explicit: str | Path | None) -> Config:
     path = find_config_path(explicit)
     if path is None:
         return parse_config(EMBEDDED_DEFAULT, "embedded default")

@@ -185,7 +185,8 @@ class Whycant:
         diagnosis = diagnose(evidence, self.rules)
         await progress("rules", diagnosis.verdict, {})
         incident = await self._record(request, evidence, diagnosis, who, channel, thread_ts, pending)
-        metrics.observe(evidence, diagnosis, incident.storage_error if self.store is not None else None)
+        metrics.observe(evidence, diagnosis, incident.storage_error if self.store is not None else None,
+                        group=metrics.primary_group(target.groups))
         return Outcome(kind="diagnosis", request=request, evidence=evidence, diagnosis=diagnosis, incident=incident)
 
     def diagnose_evidence(self, evidence: Evidence) -> Diagnosis:

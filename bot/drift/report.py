@@ -10,6 +10,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
+from bot import metrics
 from bot.drift import lenses as L
 from bot.drift.collect import DEFAULT_CONCURRENCY, FleetCollector, HostResult
 
@@ -158,6 +159,7 @@ async def run_drift(svc: Any, selectors: Sequence[str] | None = None, *, record:
             log.warning("drift: storing snapshots failed: %s", e)
             notes.append(f"snapshots not stored: {e}")
     report["duration_s"] = round(time.monotonic() - started, 3)
+    metrics.observe_drift(report)
     if notes:
         report["notes"] = notes
     return report

@@ -70,12 +70,34 @@ def api_url(explicit: str | None = None) -> str:
     return url if url.endswith("/") else url + "/"
 
 
+class _Counted:
+    """Counts each retry in ``whycant_slack_api_retries_total{reason}`` before slack_sdk's own wait."""
+
+    reason = "other"
+
+    async def prepare_for_next_attempt_async(self, **kw: Any) -> None:
+        metrics.API_RETRIES.labels(self.reason).inc()
+        await super().prepare_for_next_attempt_async(**kw)  # type: ignore[misc]
+
+
+class _RateLimitRetry(_Counted, AsyncRateLimitErrorRetryHandler):
+    reason = "ratelimited"
+
+
+class _ServerErrorRetry(_Counted, AsyncServerErrorRetryHandler):
+    reason = "server_error"
+
+
+class _ConnectionErrorRetry(_Counted, AsyncConnectionErrorRetryHandler):
+    reason = "connection_error"
+
+
 def retry_handlers(*, rate_limit_retries: int = 3, server_retries: int = 2, connection_retries: int = 2) -> list:
-    """429 (honouring Retry-After), 500/503 and connection errors, via slack_sdk's handlers."""
+    """429 (honouring Retry-After), 500/503 and connection errors, via slack_sdk's handlers (each retry counted)."""
     return [
-        AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
-        AsyncServerErrorRetryHandler(max_retry_count=server_retries),
-        AsyncConnectionErrorRetryHandler(max_retry_count=connection_retries),
+        _RateLimitRetry(max_retry_count=rate_limit_retries),
+        _ServerErrorRetry(max_retry_count=server_retries),
+        _ConnectionErrorRetry(max_retry_count=connection_retries),
     ]
 
 
@@ -161,6 +183,10 @@ class SlackFrontEnd:
             await coro
         except Exception:  # noqa: BLE001 - a listener must never take the process down
             log.exception("slack handler failed")
+
+    def tasks(self) -> list[asyncio.Task]:
+        """The replies and diagnoses running after their ack (graceful shutdown cancels what is left)."""
+        return list(self._tasks)
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait for in-flight replies (graceful shutdown, tests)."""

@@ -11,3 +11,5 @@ REPLY_SECONDS = Histogram("whycant_slack_reply_seconds", "From request to final 
                           buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120))
 RECONNECTS = Counter("whycant_socket_reconnects_total", "Socket Mode reconnects forced by the watchdog", ["reason"])
 SOCKETS = Gauge("whycant_socket_connections", "Socket Mode connections currently open")
+API_RETRIES = Counter("whycant_slack_api_retries_total", "Slack Web API calls retried, by reason",
+                      ["reason"])  # ratelimited|server_error|connection_error

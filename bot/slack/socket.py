@@ -95,6 +95,7 @@ class SocketRunner:
         self.check_s = check_s
         self.handlers: list[AsyncSocketModeHandler] = []
         self.watchdogs: list[Watchdog] = []
+        self.last_error: str | None = None
 
     async def start(self) -> None:
         for _ in range(self.connections):
@@ -118,6 +119,36 @@ class SocketRunner:
         metrics.SOCKETS.set(0)
         self.handlers.clear()
         self.watchdogs.clear()
+
+    async def keep_starting(self, backoff: tuple[float, ...] = (1, 2, 5, 10, 30)) -> None:
+        """``start()``, retried with backoff while Slack is unreachable; cancel it to give up."""
+        attempt = 0
+        while True:
+            try:
+                await self.start()
+                self.last_error = None
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - any failure to connect is retried
+                self.last_error = f"{type(e).__name__}: {e}"[:300]
+                await self.close()
+                delay = backoff[min(attempt, len(backoff) - 1)]
+                attempt += 1
+                log.warning("socket mode: cannot connect (%s); retrying in %.0fs", self.last_error, delay)
+                await asyncio.sleep(delay)
+
+    def status(self) -> str | None:
+        """None when every connection is open, else what is wrong (for /readyz)."""
+        open_ = sum(1 for h in self.handlers if h.client.current_session is not None
+                    and not h.client.current_session.closed)
+        if self.handlers and open_ == len(self.handlers):
+            return None
+        if self.last_error:
+            return f"socket mode not connected: {self.last_error}"
+        if not self.handlers:
+            return "socket mode connecting"
+        return f"socket mode: {open_} of {len(self.handlers)} connection(s) open"
 
     @property
     def reconnects(self) -> int:

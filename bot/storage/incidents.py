@@ -450,9 +450,10 @@ class IncidentService:
         await self.db.write(tx)
 
     async def mark_interrupted_on_start(self, *, stale_after: timedelta = timedelta(minutes=15),
-                                        everything: bool = False) -> list[int]:
+                                        everything: bool = False, own: bool = False) -> list[int]:
         """Mark diagnoses left running by a dead process (this host: PID gone; other hosts: older than
-        *stale_after*; ``everything``: all). An incident that never got a diagnosis becomes ``interrupted``;
+        *stale_after*; ``everything``: all; ``own``: this process's, at shutdown). An incident that never
+        got a diagnosis becomes ``interrupted``;
         one that already had one keeps its status. Returns the ids of incidents whose run was cut off."""
 
         async def tx(s: AsyncSession) -> list[int]:
@@ -462,7 +463,10 @@ class IncidentService:
                 q = q.with_for_update(skip_locked=True)
             out = []
             for inc in (await s.execute(q)).scalars():
-                if not everything:
+                if own:  # shutting down: our own runs that will not finish
+                    if inc.runner != self.runner:
+                        continue
+                elif not everything:
                     if inc.runner == self.runner:
                         continue
                     alive = _runner_alive(inc.runner) if inc.runner else False
@@ -541,6 +545,15 @@ class IncidentService:
             if v not in STATUSES:
                 raise BadInput(f"unknown status {v!r} (one of: {', '.join(STATUSES)})")
         return values or None
+
+    async def count(self, statuses: Sequence[str]) -> int:
+        """How many incidents have one of *statuses*."""
+        q = select(func.count()).select_from(Incident).where(Incident.status.in_(list(statuses)))
+
+        async def tx(s: AsyncSession) -> int:
+            return int((await s.execute(q)).scalar_one())
+
+        return await self.db.read(tx)
 
     async def list(self, status: str | Sequence[str] | None = None, host: str | None = None,
                    limit: int = 50) -> list[IncidentSummary]:

@@ -6,6 +6,7 @@ knowing the dataclasses; the write path never loses an answer (``record_or_retry
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from bot.findings import Diagnosis
@@ -38,8 +39,10 @@ class Store:
         await self.service.close()
 
     # -- cross-replica claims
-    async def claim_event(self, event_id: str) -> bool:
-        return await _claim_event(self.db, event_id, replica=self.service.runner)
+    async def claim_event(self, event_id: str, ttl: timedelta | None = None) -> bool:
+        """True for the first claim of *event_id* across replicas (kept *ttl*, default 2 hours)."""
+        kw = {"ttl": ttl} if ttl is not None else {}
+        return await _claim_event(self.db, event_id, replica=self.service.runner, **kw)
 
     async def claim_report_run(self, name: str, scheduled_for: Any, late: bool = False) -> bool:
         return await _claim_report_run(self.db, name, scheduled_for, self.service.runner, late=late)
@@ -75,6 +78,10 @@ class Store:
 
     async def open_incidents(self, limit: int = 50) -> list[dict[str, Any]]:
         return await self.list_incidents(status="open,acked,interrupted", limit=limit)
+
+    async def count_open(self) -> int:
+        """Incidents open, acked or interrupted (the ``whycant_open_incidents`` gauge)."""
+        return await self.service.count(("open", "acked", "interrupted"))
 
     async def history(self, host: str, limit: int = 50) -> list[dict[str, Any]]:
         return [_summary_dict(i) for i in await self.service.history(host, limit=limit)]
