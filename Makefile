@@ -20,7 +20,7 @@ venv: $(STAMP)
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  missing=""; \
-	  for b in sshd:openssh-server ssh-keygen:openssh-client nft:nftables ip:iproute2 ss:iproute2 sysctl:procps; do \
+	  for b in sshd:openssh-server ssh-keygen:openssh-client nft:nftables ip:iproute2 ss:iproute2 sysctl:procps dropbear:dropbear-bin sudo:sudo; do \
 	    command -v $${b%%:*} >/dev/null || [ -x /usr/sbin/$${b%%:*} ] || missing="$$missing $${b##*:}"; \
 	  done; \
 	  if [ -n "$$missing" ]; then \
