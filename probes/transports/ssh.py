@@ -35,7 +35,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Protocol, S
 
 import asyncssh
 
-from probes.errors import CommandTimeout, ConnectFailed, TransportError
+from probes.errors import CommandTimeout, ConnectFailed, TransportError, WhycantError
 from probes.inventory import Host
 from probes.transports import ssh_files as sf
 from probes.transports.base import CommandResult, Reads
@@ -331,12 +331,21 @@ class SSHTransport:
             finally:
                 self.pool.release(p)
         # no SFTP on this host: one exec channel with the fixed script (its own slot)
-        res = await self.run(host, exec_argv(paths), timeout=timeout)
+        refused = {}
+        for path in paths:
+            try:
+                sf.check_path(path)
+            except sf.BadPath as e:
+                refused[path] = str(e)
+        ok = [path for path in paths if path not in refused]
+        if not ok:
+            return Reads(dict.fromkeys(paths), access="exec", unreadable=refused)
+        res = await self.run(host, exec_argv(ok), timeout=timeout)
         if res.exit_status == 127 or (res.exit_status != 0 and not res.stdout):
-            raise TransportError(host.name, f"{what} over exec failed (no SFTP on this host; exit "
-                                            f"{res.exit_status}): {res.stderr.strip()[:200]}")
-        values, unreadable = parse(res.stdout, paths, user)
-        return Reads(values, access="exec", unreadable=unreadable)
+            raise WhycantError(f"{host.name}: {what} over exec failed (no SFTP on this host; exit "
+                               f"{res.exit_status}): {res.stderr.strip()[:200]}")
+        values, unreadable = parse(res.stdout, ok, user)
+        return Reads({path: values.get(path) for path in paths}, access="exec", unreadable={**unreadable, **refused})
 
     async def read_files(
         self, host: Host, paths: Sequence[str], *, timeout: float | None = None
