@@ -415,7 +415,9 @@ class ConnectionPool:
             return ConnectFailed(for_host, f"timed out connecting to {where}{via} after {t}")
         if isinstance(e, asyncssh.ChannelOpenError):
             # the jump host could not open the TCP connection onwards
-            return ConnectFailed(for_host, f"{where} cannot be reached{via}: {e.reason}")
+            return ConnectFailed(for_host, f"jump host {jump.hop.name if jump else '?'} could not open a connection "
+                                           f"to {where} ({e.reason}: the target is down or unreachable from "
+                                           f"there, or TCP forwarding is disabled on the jump host)")
         if isinstance(e, ConnectionRefusedError):
             return ConnectFailed(for_host, f"connection refused by {where}{via} (is sshd running?)")
         if isinstance(e, socket.gaierror):
