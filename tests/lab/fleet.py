@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from probes.transports.ssh import SUDO_COMMANDS
 from tests.lab.lab import LAB_ROOT, Lab, LabError, LabHost, _run
 
 DROPBEAR = shutil.which("dropbear") or "/usr/sbin/dropbear"
@@ -48,6 +49,12 @@ def fleet_unavailable_reason() -> str | None:
     return None
 
 
+def sudoers_lines(user: str) -> str:
+    """The sudoers lines docs/ssh.md gives for ``ssh.sudo: true`` (the fixed root-only commands)."""
+    ss = shutil.which("ss") or "/usr/bin/ss"
+    return "".join(f"{user} ALL=(root) NOPASSWD: {ss} {' '.join(argv[1:])}\n" for argv in sorted(SUDO_COMMANDS))
+
+
 class FleetLab(Lab):
     """A :class:`Lab` whose hosts are OpenSSH (with or without SFTP) or dropbear, on the
     front network or behind the bastion, logged in to as an unprivileged user."""
@@ -62,6 +69,10 @@ class FleetLab(Lab):
     @property
     def user(self) -> str:
         return f"wcfl{self.slot}"
+
+    @property
+    def sudoers(self) -> Path:
+        return Path("/etc/sudoers.d") / f"whycant-lab-{self.user}"
 
     @property
     def home(self) -> Path:
@@ -94,6 +105,9 @@ class FleetLab(Lab):
         os.chmod(ssh / "authorized_keys", 0o600)
         for p in (self.home, ssh, ssh / "authorized_keys"):
             os.chown(p, pw.pw_uid, pw.pw_gid)
+        if self.sudoers.parent.is_dir():  # the lines docs/ssh.md gives, for this user
+            self.sudoers.write_text(sudoers_lines(self.user))
+            os.chmod(self.sudoers, 0o440)
 
     def _del_user(self) -> None:
         try:
@@ -103,6 +117,7 @@ class FleetLab(Lab):
         else:
             _run(["userdel", self.user], check=False)
         shutil.rmtree(self.home, ignore_errors=True)
+        self.sudoers.unlink(missing_ok=True)
 
     def close(self) -> None:
         if self._closed or not self._started:
@@ -281,11 +296,12 @@ class FleetLab(Lab):
 
 
 def build_fleet(slot: int | None = None) -> FleetLab:
-    """The standard fleet: bastion, db07 behind it, nosftp01, drop01."""
+    """The standard fleet: bastion, db07 and db08 behind it, nosftp01, drop01."""
     fleet = FleetLab(slot=slot).start()
     try:
         fleet.add_bastion("bastion", 5)
         fleet.add_openssh("db07", 167, behind="bastion")
+        fleet.add_openssh("db08", 168, behind="bastion")
         fleet.add_openssh("nosftp01", 11, sftp=False)
         fleet.add_dropbear("drop01", 12)
     except BaseException:
