@@ -308,9 +308,17 @@ class ConnectionPool:
         hop = hops[idx]
         jump: Pooled | None = None
         if idx > 0:
-            jump, _ = await self.acquire(route, for_host, idx - 1)
+            try:
+                jump, _ = await self.acquire(route, for_host, idx - 1)
+            except JumpHostFailed as e:
+                if e.host != for_host:  # shared from another target's connect: name ours
+                    raise JumpHostFailed(for_host, e.message, jump_host=e.jump_host, cause=e.cause) from None
+                raise
+            except TransportError as e:
+                raise self._jump_error(for_host, hops[idx - 1], e) from None
         try:
-            p = await self._connect_hop(hop, route.key(idx), jump, for_host, is_jump=idx < len(route.jumps))
+            # errors name the hop itself: a pooled connect is shared by every route through it
+            p = await self._connect_hop(hop, route.key(idx), jump)
         finally:
             if jump is not None:
                 self.release(jump)
@@ -319,8 +327,8 @@ class ConnectionPool:
             p.jump = jump
         return p
 
-    async def _connect_hop(self, hop: Hop, key: HopKey, jump: Pooled | None, for_host: str, *,
-                           is_jump: bool) -> Pooled:
+    async def _connect_hop(self, hop: Hop, key: HopKey, jump: Pooled | None) -> Pooled:
+        for_host = hop.name
         kh = self._known_hosts.get(hop.known_hosts) if hop.known_hosts is not None else None
         keys = self._client_keys(hop, for_host)
         opts: dict[str, Any] = dict(
@@ -362,9 +370,9 @@ class ConnectionPool:
             except asyncssh.HostKeyNotVerifiable as e:
                 if "principal" in str(e).lower() and n + 1 < len(aliases):
                     continue
-                raise self._jump_error(for_host, hop, is_jump, self._host_key_error(for_host, hop, client, kh, e)) from None
+                raise self._host_key_error(for_host, hop, client, kh, e) from None
             except Exception as e:  # noqa: BLE001 - mapped to typed errors below
-                raise self._jump_error(for_host, hop, is_jump, self.connect_error(for_host, hop, client, kh, e, jump)) from None
+                raise self.connect_error(for_host, hop, client, kh, e, jump) from None
             break
         if COALESCE_WRITES:
             _coalesce_writes(conn)
@@ -375,9 +383,8 @@ class ConnectionPool:
         return p
 
     @staticmethod
-    def _jump_error(for_host: str, hop: Hop, is_jump: bool, err: TransportError) -> TransportError:
-        if not is_jump:
-            return err
+    def _jump_error(for_host: str, hop: Hop, err: TransportError) -> JumpHostFailed:
+        """*err* of jump host *hop*, as the failure of the route to *for_host*."""
         msg = err.message
         prefix = f"{hop.name} (jump host for {for_host})"
         if not msg.startswith(prefix):
