@@ -56,6 +56,14 @@ SUDO_COMMANDS: frozenset[tuple[str, ...]] = frozenset({("ss", "-ltnpH"), ("ss", 
 T = TypeVar("T")
 
 
+class CommandFailed(WhycantError):
+    """A command's channel closed without an exit status: the command's own failure, not the login's."""
+
+    def __init__(self, host: str, message: str):
+        self.host, self.message = host, message
+        super().__init__(f"{host}: {message}")
+
+
 class _HasSettings(Protocol):
     def settings(self, base_dir: str | Path | None = None) -> SSHSettings: ...
 
@@ -170,16 +178,24 @@ class SSHTransport:
         remote_argv = ("sudo", "-n", "--", *argv_t) if self.config.sudo and argv_t in SUDO_COMMANDS else argv_t
         remote = shlex.join(["sh", "-c", _WRAPPER, "whycant", *remote_argv])
         async with self._slot(host):
-            p, proc = await self._open(host, lambda p: p.conn.create_process(remote, encoding=None))
-            try:
-                return await self._communicate(host, p, proc, argv_t, command, timeout, stdin)
-            finally:
-                self.pool.release(p)
+            for attempt in (1, 2):
+                p, proc = await self._open(host, lambda p: p.conn.create_process(remote, encoding=None))
+                try:
+                    res = await self._communicate(host, p, proc, argv_t, command, timeout, stdin)
+                finally:
+                    self.pool.release(p)
+                if res is not None:
+                    return res
+                # the server closed the channel without an exit status (seen once with dropbear
+                # under load): the probes are read-only, so run it once more on a fresh channel
+                log.info("%s: `%s` ended without an exit status (attempt %d)", host.name, command, attempt)
+        raise CommandFailed(host.name, f"`{command}` ended twice without an exit status "
+                                       f"(the SSH server closed the channel early)")
 
     async def _communicate(
         self, host: Host, p: Pooled, proc: asyncssh.SSHClientProcess, argv: tuple[str, ...],
         command: str, timeout: float, stdin: str | None,
-    ) -> CommandResult:
+    ) -> CommandResult | None:
         t0 = time.monotonic()
         cap = self.config.max_output_bytes
         pid: list[int] = []
@@ -249,6 +265,8 @@ class SSHTransport:
             log.warning("%s: output of `%s` exceeded ssh.max_output_bytes (%d); cut and stopped",
                         host.name, command, cap)
         status = proc.returncode
+        if status is None and not truncated:
+            return None  # closed without an exit status: run() retries once
         return CommandResult(
             host=host.name,
             argv=argv,
