@@ -31,7 +31,16 @@ import logging
 import shlex
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Protocol, Sequence, TypeVar
+from typing import (
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+    Protocol,
+    Sequence,
+    TypeVar,
+)
 
 import asyncssh
 
@@ -39,7 +48,7 @@ from probes.errors import CommandTimeout, ConnectFailed, TransportError, Whycant
 from probes.inventory import Host
 from probes.transports import ssh_files as sf
 from probes.transports.base import CommandResult, Reads
-from probes.transports.ssh_pool import COALESCE_WRITES, ConnectionPool, Pooled, cipher_list  # noqa: F401
+from probes.transports.ssh_pool import ConnectionPool, Pooled, cipher_list
 from probes.transports.ssh_route import Route, RouteResolver
 from probes.transports.ssh_settings import SSHSettings
 
@@ -54,6 +63,7 @@ READ_CHUNK = 65536
 # The only commands `ssh.sudo: true` prefixes with `sudo -n` (docs/ssh.md gives the sudoers lines).
 SUDO_COMMANDS: frozenset[tuple[str, ...]] = frozenset({("ss", "-ltnpH"), ("ss", "-tanpH")})
 T = TypeVar("T")
+_cipher_list = cipher_list  # bench/bench_sweep.py reads the cipher order from here
 
 
 class CommandFailed(WhycantError):
@@ -229,8 +239,8 @@ class SSHTransport:
                     over.set()
 
         async def collect() -> None:
-            readers = asyncio.gather(read_stdout(), read_stderr())
-            stop = asyncio.ensure_future(over.wait())
+            readers: asyncio.Future[Any] = asyncio.gather(read_stdout(), read_stderr())
+            stop: asyncio.Future[Any] = asyncio.ensure_future(over.wait())
             try:
                 await asyncio.wait([readers, stop], return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -335,9 +345,11 @@ class SSHTransport:
                 raise CommandTimeout(host.name, f"SFTP session did not start within {timeout:g} s") from None
             try:
                 if sftp is not None:
-                    got = await asyncio.wait_for(asyncio.gather(*(sftp_one(sftp, path, user) for path in paths)), timeout)
-                    return Reads({path: v for path, (v, _) in zip(paths, got)}, access="sftp",
-                                 unreadable={path: why for path, (_, why) in zip(paths, got) if why})
+                    reads = asyncio.gather(*(sftp_one(sftp, path, user) for path in paths))
+                    got = await asyncio.wait_for(reads, timeout)
+                    pairs = list(zip(paths, got, strict=True))
+                    return Reads({path: v for path, (v, _) in pairs}, access="sftp",
+                                 unreadable={path: why for path, (_, why) in pairs if why})
             except (asyncio.TimeoutError, TimeoutError):
                 raise CommandTimeout(host.name, f"{what} timed out after {timeout:g} s") from None
             except self._CHANNEL_ERRORS as e:
@@ -368,7 +380,9 @@ class SSHTransport:
     async def read_files(
         self, host: Host, paths: Sequence[str], *, timeout: float | None = None
     ) -> Reads[str]:
-        """Read small text files (SFTP, or exec without it): absent -> None; unreadable -> None and in ``unreadable``."""
+        """Read small text files (SFTP, or exec without it).
+
+        Absent -> None; unreadable -> None and the reason in ``unreadable``."""
         timeout = self.config.command_timeout if timeout is None else timeout
         if isinstance(paths, str):
             raise ValueError("paths must be a sequence of paths, not a string")

@@ -36,7 +36,7 @@ class KnownHostsCache:
         if hit is not None and hit[0] == mtimes:
             return hit[1]
         text = []
-        for p, m in zip(paths, mtimes):
+        for p, m in zip(paths, mtimes, strict=True):
             if m is None:
                 continue
             try:
@@ -70,7 +70,7 @@ def host_key_error(for_host: str, hop: Hop, key: asyncssh.SSHKey | None, kh: asy
     name = hop.address if hop.port == 22 else f"[{hop.address}]:{hop.port}"
     who = hop.name if hop.name == for_host else f"{hop.name} (jump host for {for_host})"
     offered = _fp(key) if key is not None else "an untrusted key"
-    trusted, cas, revoked = _match(kh, hop)
+    trusted, _cas, revoked = _match(kh, hop)
     if "revoked" in reason.lower() or (key is not None and key in revoked):
         what = "host CA key" if "ca key" in reason.lower() else "host key"
         return HostKeyRevoked(

@@ -24,8 +24,18 @@ from typing import Any
 
 import asyncssh
 
-from probes.errors import AuthFailed, ConnectFailed, HostKeyMismatch, JumpHostFailed, TransportError
-from probes.transports.ssh_hostkeys import KnownHostsCache, host_key_error, key_types_error
+from probes.errors import (
+    AuthFailed,
+    ConnectFailed,
+    HostKeyMismatch,
+    JumpHostFailed,
+    TransportError,
+)
+from probes.transports.ssh_hostkeys import (
+    KnownHostsCache,
+    host_key_error,
+    key_types_error,
+)
 from probes.transports.ssh_route import Hop, HopKey, Route
 from probes.transports.ssh_settings import SSHSettings
 
@@ -60,7 +70,7 @@ class _CoalescingWriter:
     through here); ``close``/``write_eof`` flush first; ``abort`` drops what is pending.
     """
 
-    __slots__ = ("_t", "_loop", "_buf", "_size", "_scheduled")
+    __slots__ = ("_buf", "_loop", "_scheduled", "_size", "_t")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop):
         self._t = transport
@@ -78,7 +88,7 @@ class _CoalescingWriter:
             self._scheduled = True
             self._loop.call_soon(self._flush)
 
-    def writelines(self, lines) -> None:  # noqa: ANN001
+    def writelines(self, lines) -> None:
         for data in lines:
             self.write(data)
 
@@ -149,7 +159,7 @@ class Pooled:
     hop: Hop
     conn: asyncssh.SSHClientConnection
     client: _Client
-    jump: "Pooled | None" = None
+    jump: Pooled | None = None
     created: float = field(default_factory=time.monotonic)
     last_used: float = field(default_factory=time.monotonic)
     in_use: int = 0
@@ -364,14 +374,14 @@ class ConnectionPool:
                 opts.pop("host_key_alias", None)
             try:
                 conn = await asyncio.wait_for(
-                    asyncssh.connect(hop.address, client_factory=lambda: client, **opts),
+                    asyncssh.connect(hop.address, client_factory=lambda c=client: c, **opts),
                     self.s.connect_timeout + 1.0,
                 )
             except asyncssh.HostKeyNotVerifiable as e:
                 if "principal" in str(e).lower() and n + 1 < len(aliases):
                     continue
                 raise self._host_key_error(for_host, hop, client, kh, e) from None
-            except Exception as e:  # noqa: BLE001 - mapped to typed errors below
+            except Exception as e:
                 raise self.connect_error(for_host, hop, client, kh, e, jump) from None
             break
         if COALESCE_WRITES:
@@ -410,7 +420,8 @@ class ConnectionPool:
                 return err
         if isinstance(e, asyncssh.PermissionDenied):
             keys = ", ".join(hop.client_keys) or "default keys (~/.ssh/id_*) and agent"
-            return AuthFailed(for_host, f"authentication failed for user {hop.user!r} at {where} with {keys}: {e.reason}")
+            return AuthFailed(for_host, f"authentication failed for user {hop.user!r} at {where}{via} with {keys}: "
+                                        f"{e.reason}")
         if isinstance(e, (asyncio.TimeoutError, TimeoutError)):
             t = f"{self.s.connect_timeout:g} s"
             if client.conn is not None and not client.banner:

@@ -23,7 +23,9 @@ from probes.inventory import Host
 from probes.transports.ssh_settings import DEFAULT_KNOWN_HOSTS, SSHSettings
 
 HopKey = tuple[str, int, str, tuple[tuple[str, int, str], ...]]
-_JUMP_RE = re.compile(r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(?P<port>\d{1,5}))?$")
+_JUMP_RE = re.compile(
+    r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(?P<port>\d{1,5}))?$"
+)
 MAX_JUMPS = 8
 
 

@@ -80,7 +80,7 @@ class FleetLab(Lab):
 
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "FleetLab":
+    def start(self) -> FleetLab:
         reason = fleet_unavailable_reason()
         if reason:
             raise LabError(reason)
@@ -153,7 +153,8 @@ class FleetLab(Lab):
         octet = octet or next(o for o in range(BASTION_BACK_OCTET + 1, BACK_LAST)
                               if o not in {h.octet for h in self.hosts.values()})
         if not BASTION_BACK_OCTET < octet < BACK_LAST:
-            raise LabError(f"{name}: a host behind the bastion needs an octet in {BASTION_BACK_OCTET + 1}..{BACK_LAST - 1}")
+            raise LabError(f"{name}: a host behind the bastion needs an octet in "
+                           f"{BASTION_BACK_OCTET + 1}..{BACK_LAST - 1}")
         return self._add_back_host(name, octet, behind)
 
     def _add_back_host(self, name: str, octet: int, behind: str) -> LabHost:
@@ -253,7 +254,8 @@ class FleetLab(Lab):
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             if h.sshd.poll() is not None:
-                raise LabError(f"dropbear on {host} exited {h.sshd.returncode}: {(h.dir / 'sshd.log').read_text()[-500:]}")
+                log_tail = (h.dir / "sshd.log").read_text()[-500:]
+                raise LabError(f"dropbear on {host} exited {h.sshd.returncode}: {log_tail}")
             if h.address in self._ns(h.netns, "ss", "-ltnH", "sport = :22", check=False).stdout:
                 return
             time.sleep(0.02)

@@ -13,7 +13,7 @@ import pytest
 from tests.lab.fleet import build_fleet, fleet_unavailable_reason
 from tests.lab.lab import lab_unavailable_reason
 
-__all__ = ["fleet", "clean_fleet", "fleet_config"]
+__all__ = ["clean_fleet", "fleet", "fleet_config"]
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,20 @@ import time
 import pytest
 
 from bot.inventory import Inventory
-from probes.collect import COUNTER_FILES, FACT_FILES, Collector, ProbeSettings, TransportSet
-from probes.errors import AuthFailed, CommandTimeout, ConnectFailed, HostKeyMismatch, JumpHostFailed
+from probes.collect import (
+    COUNTER_FILES,
+    FACT_FILES,
+    Collector,
+    ProbeSettings,
+    TransportSet,
+)
+from probes.errors import (
+    AuthFailed,
+    CommandTimeout,
+    ConnectFailed,
+    HostKeyMismatch,
+    JumpHostFailed,
+)
 from probes.inventory import Host
 from probes.parsers.sysctl import sysctl_proc_path
 from probes.sysctl_keys import keys_for
