@@ -312,3 +312,36 @@ async def test_bannerless_sshd_is_a_clear_per_host_error(clean_fleet, transport)
         await transport.run(silent, ["true"])
     assert "accepted the TCP connection but sent no SSH banner" in str(ei.value)
     assert time.monotonic() - t0 < settings(f).connect_timeout + 3
+
+
+async def test_silent_sshd_fails_the_target_probes_while_connect_tests_report(clean_fleet, transport):
+    from probes.collect import VantagePoint
+    from probes.evidence import Request
+
+    f = clean_fleet
+    f.listener("nosftp01", 2222, mode="noaccept")
+    f.listener("nosftp01", 5432)
+    silent = dataclasses.replace(hosts(f)["nosftp01"], port=2222)
+    col = Collector(TransportSet(ssh=transport), ProbeSettings(window_seconds=0.2, connect_attempts=3,
+                                                               connect_timeout=0.5, command_timeout=5))
+    vantage = VantagePoint("dmz", hosts(f)["bastion"])
+    ev = await col.collect(Request(target="nosftp01", address=silent.address, port=5432), silent, [vantage])
+    errs = {p.probe: p.error for p in ev.target.errors()}
+    assert "no SSH banner" in errs["counters_t0"], errs
+    dmz = next(c for c in ev.connect if c.vantage == "dmz")
+    assert dmz.error is None and dmz.count("ok") == 3
+
+
+async def test_truncated_command_output_is_stated_in_the_evidence(clean_fleet):
+    f = clean_fleet
+    for port in (7001, 7002, 7003, 7004, 7005, 7006):
+        f.listener("nosftp01", port)
+    t = SSHTransport(settings(f, max_output_bytes=200))
+    try:
+        col = Collector(TransportSet(ssh=t), ProbeSettings(window_seconds=0.1, command_timeout=10))
+        ev = await col.snapshot(hosts(f)["nosftp01"], counters=False)
+    finally:
+        await t.close()
+    assert any(n.startswith("listeners: output of `ss -ltnH` truncated") for n in ev.notes), ev.notes
+    assert ev.listeners and 0 < len(ev.listeners) < 7  # what arrived is parsed, no more
+    assert not [p for p in ev.errors() if p.probe == "listeners"]
