@@ -45,6 +45,8 @@ def test_listen_queue_overflow_behind_bastion_and_without_sftp(clean_fleet, cli,
     assert ids(out)[0] == "listen-queue-overflow", out["findings"]
     assert out["counters_delta"].get("TcpExt.ListenOverflows", 0) > 0, out["counters_delta"]
     assert not out.get("probe_errors"), out.get("probe_errors")
+    assert out["file_access"] == ("sftp" if host == "db07" else "exec")
+    assert out["unreadable"] == {}  # every file the probes read is readable by the probe user
 
 
 def test_drift_names_unreachable_hosts_with_the_real_reason(clean_fleet, cli):
