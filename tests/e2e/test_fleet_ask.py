@@ -58,3 +58,18 @@ def test_drift_names_unreachable_hosts_with_the_real_reason(clean_fleet, cli):
         assert f"bastion (jump host for {h})" in errors[h]["error"] and "refused" in errors[h]["error"], errors[h]
     assert "refused" in errors["bastion"]["error"]
     assert out["hosts"] == 5
+
+
+def test_drift_reports_a_sysctl_the_probe_user_cannot_read(clean_fleet, tmp_path):
+    cfg = clean_fleet.whycant_config()
+    cfg["database"] = f"sqlite:///{tmp_path}/w.db"
+    cfg["baselines"] = {"openssh": {"net.ipv4.tcp_fastopen_key": "0-0-0-0", "net.core.somaxconn": ">= 1"}}
+    path = tmp_path / "whycant.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    r = subprocess.run([*WHYCANT, "drift", "nosftp01", "bastion", "--no-save", "--json", "--config", str(path)],
+                       capture_output=True, text=True, timeout=120, check=False)
+    out = json.loads(r.stdout)
+    unreadable = [e for e in out["errors"] if e.get("kind") == "unreadable"]
+    assert {e["host"] for e in unreadable} == {"bastion"}, out["errors"]  # nosftp01 is not in group openssh
+    assert unreadable[0]["error"] == ("/proc/sys/net/ipv4/tcp_fastopen_key: "
+                                      f"not readable by {clean_fleet.user}"), unreadable
