@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import shlex
 import time
@@ -88,7 +89,7 @@ class SSHTransport:
         if not isinstance(settings, SSHSettings):  # bot.config.SSHConfig builds ours
             settings = settings.settings(base_dir)
         elif base_dir is not None and settings.base_dir is None:
-            settings = SSHSettings(**{**settings.__dict__, "base_dir": str(base_dir)})
+            settings = dataclasses.replace(settings, base_dir=str(base_dir))
         self.config = settings
         self.routes = RouteResolver(settings, hosts)
         self.pool = ConnectionPool(settings)
