@@ -49,6 +49,14 @@ def test_listen_queue_overflow_behind_bastion_and_without_sftp(clean_fleet, cli,
     assert out["unreadable"] == {}  # every file the probes read is readable by the probe user
 
 
+@pytest.mark.parametrize("host", ["nosftp01", "drop01"])
+def test_probe_on_hosts_without_sftp_reads_over_exec(clean_fleet, cli, host):
+    ev = cli("probe", host)
+    t = ev["target"]
+    assert t["file_access"] == "exec" and t["counters_t0"] and t["sysctls"] and t["listeners"] is not None
+    assert ev["probe_errors"] == [], ev["probe_errors"]
+
+
 def test_drift_names_unreachable_hosts_with_the_real_reason(clean_fleet, cli):
     clean_fleet.stop_sshd("bastion")
     out = cli("drift", "--no-save", ok=(0, 1, 3, 4))

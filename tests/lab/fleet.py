@@ -40,6 +40,26 @@ BACK_PREFIX = 27
 BASTION_BACK_OCTET = 161
 
 
+_STALLED_SSHD = textwrap.dedent(
+    """
+    import signal, socket, sys, threading
+    addr, port, life = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    signal.alarm(life)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, port))
+    s.listen(16)
+    print("READY {}", flush=True)
+    held = []
+    for _ in range(64):
+        c, _ = s.accept()
+        c.sendall(b"SSH-2.0-OpenSSH_9.2p1 stalled\\r\\n")
+        held.append(c)
+    signal.pause()
+    """
+)
+
+
 def fleet_unavailable_reason() -> str | None:
     for tool in (DROPBEAR, DROPBEARKEY):
         if not os.access(tool, os.X_OK):
@@ -260,6 +280,11 @@ class FleetLab(Lab):
                 return
             time.sleep(0.02)
         raise LabError(f"dropbear on {host} did not listen within 5 s")
+
+    # ------------------------------------------------------------------ failure modes
+    def stalled_sshd(self, host: str, port: int) -> int:
+        """A server on host:port that sends an SSH banner and then nothing (bounded like every helper)."""
+        return self._spawn(host, "stalled-sshd", port, _STALLED_SSHD, self.address(host), port, 300).proc.pid
 
     # ------------------------------------------------------------------ failures behind the bastion
     def accept_queue_overflow(self, host: str, port: int, backlog: int = 2) -> dict[str, int]:

@@ -314,6 +314,18 @@ async def test_bannerless_sshd_is_a_clear_per_host_error(clean_fleet, transport)
     assert time.monotonic() - t0 < settings(f).connect_timeout + 3
 
 
+async def test_sshd_stalled_after_its_banner_is_named(clean_fleet, transport):
+    f = clean_fleet
+    f.stalled_sshd("nosftp01", 2223)
+    stalled = dataclasses.replace(hosts(f)["nosftp01"], name="stalled", port=2223)
+    t0 = time.monotonic()
+    with pytest.raises(ConnectFailed) as ei:
+        await transport.run(stalled, ["true"])
+    msg = str(ei.value)
+    assert "(SSH-2.0-OpenSSH_9.2p1 stalled)" in msg and "did not complete the SSH handshake" in msg, msg
+    assert time.monotonic() - t0 < settings(f).connect_timeout + 3
+
+
 async def test_silent_sshd_fails_the_target_probes_while_connect_tests_report(clean_fleet, transport):
     from probes.collect import VantagePoint
     from probes.evidence import Request
