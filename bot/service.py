@@ -37,10 +37,11 @@ PERMISSION_FOR = {
 }
 
 
-def build_transports(config: Config) -> TransportSet:
+def build_transports(config: Config, hosts: Any = None) -> TransportSet:
+    """Transports for *config*; *hosts* (name -> Host) lets ``proxy_jump`` name inventory hosts."""
     from probes.transports.ssh import SSHTransport
 
-    return TransportSet(ssh=SSHTransport(config.ssh, base_dir=config.base_dir()))
+    return TransportSet(ssh=SSHTransport(config.ssh.settings(config.base_dir()), hosts=hosts))
 
 
 def probe_settings(config: Config) -> ProbeSettings:
@@ -61,7 +62,7 @@ class Whycant:
         self.config = config
         self.inventory = Inventory.from_config(config)
         self.rules = rules if rules is not None else load_rules(config.playbook_paths, base_dir=config.base_dir())
-        self.transports = transports or build_transports(config)
+        self.transports = transports or build_transports(config, self.inventory.hosts)
         self.collector = Collector(self.transports, probe_settings(config))
         self.store = store
         # the sysctls the rules mention: read once (it scans the playbook files), used on every probe

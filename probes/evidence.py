@@ -92,6 +92,12 @@ class HostEvidence(BaseModel):
     sockstat: dict[str, int] | None = None  # ss -s / /proc/net/sockstat: estab, timewait, orphan, ...
     facts: Facts | None = None
     probes: list[ProbeRecord] = Field(default_factory=list)
+    # how files were read ("sftp", "exec" where the host has no SFTP, "local"); None: none read
+    file_access: str | None = None
+    # files that exist but could not be read, and why ("not readable by whycant")
+    unreadable: dict[str, str] = Field(default_factory=dict)
+    # what was cut short (command output beyond ssh.max_output_bytes, ...)
+    notes: list[str] = Field(default_factory=list)
 
     @property
     def window_s(self) -> float | None:

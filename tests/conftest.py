@@ -48,3 +48,4 @@ try:  # property-based tests share one profile; the autouse fixture above is har
 except ImportError:  # pragma: no cover
     pass
 from tests.lab.fixtures import *  # noqa: F401,F403
+from tests.lab.fleet_fixtures import *  # noqa: F401,F403,E402

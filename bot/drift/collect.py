@@ -105,9 +105,13 @@ async def read_persisted(host: Host, transport: Any, timeout: float) -> tuple[di
     files = await transport.read_files(host, paths, timeout=timeout)
     good: dict[str, str] = {}
     problems: list[dict] = []
+    unreadable = getattr(files, "unreadable", None) or {}
     for path in paths:
         text = files.get(path)
         if text is None:
+            if path in unreadable:  # exists but the probe user cannot read it: say so (docs/ssh.md)
+                problems.append({"host": host.name, "probe": "persisted_sysctls",
+                                 "error": f"{path}: {unreadable[path]}", "kind": "unreadable"})
             continue
         try:
             parse_sysctl_conf(text, source=path)
@@ -212,7 +216,8 @@ class FleetCollector:
         ev = result.evidence
         failed: list[ProbeRecord] = ev.errors()
         transport_fail = next((p for p in failed if p.error_kind in
-                               ("connect", "auth", "host-key", "transport", "ssh")), None)
+                               ("connect", "auth", "host-key", "host-key-revoked", "jump-host", "ssh-config",
+                                "transport", "ssh")), None)
         if ev.sysctls is None and transport_fail is not None:
             result.error, result.error_kind = transport_fail.error, transport_fail.error_kind
             return
@@ -223,3 +228,5 @@ class FleetCollector:
             return
         for p in failed:
             result.problems.append({"host": p.host, "probe": p.probe, "error": p.error, "kind": p.error_kind})
+        for path, why in ev.unreadable.items():  # read but refused: never shown as absent
+            result.problems.append({"host": ev.host, "probe": "read", "error": f"{path}: {why}", "kind": "unreadable"})
