@@ -309,7 +309,7 @@ class SSHTransport:
             proc.close()
         if not pid or not p.alive:
             return
-        kill = shlex.join(["kill", "-KILL", "--", f"-{pid[0]}", str(pid[0])])
+        kill = shlex.join(["kill", "-s", "KILL", "--", f"-{pid[0]}", str(pid[0])])  # POSIX form: dash rejects "-KILL --"
         with contextlib.suppress(Exception):
             await asyncio.wait_for(p.conn.run(kill, check=False), min(2.0, self.config.connect_timeout + 1))
 
