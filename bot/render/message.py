@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Union
 
+from bot import commands
 from bot.findings import SEVERITY_RANK, Finding
 from bot.outcome import Outcome, Progress
 from probes.evidence import OUTCOMES, Evidence
@@ -22,14 +23,8 @@ from probes.evidence import OUTCOMES, Evidence
 Level = Literal["critical", "warning", "info", "ok", "error"]
 
 SEVERITY_EMOJI = {"critical": "🔴", "warning": "🟠", "info": "🔵", "ok": "✅", "error": "⛔"}
-ACTIONS = ("rerun", "ack", "resolve", "evidence", "verify")
-ACTION_LABELS = {
-    "rerun": "Re-run",
-    "ack": "Ack",
-    "resolve": "Resolve",
-    "evidence": "Show evidence",
-    "verify": "Verify fix",
-}
+ACTIONS = commands.BUTTONS  # the incident buttons, in the registry's order
+ACTION_LABELS = {c.name: c.button or c.name for c in commands.button_commands()}
 ACTION_PREFIX = "whycant_"
 
 PROBE_WORDS = {
@@ -315,7 +310,10 @@ def _diagnosis(outcome: Outcome) -> Message:
         tail.append(Context(ctx))
     tail.extend(incident_context(outcome))
     inc_id = outcome.incident.id if outcome.incident else None
-    buttons = action_buttons(inc_id)
+    actions = ACTIONS
+    if outcome.data.get("pasted"):  # nothing to re-probe for a paste
+        actions = tuple(a for a in ACTIONS if not commands.get(a).probes)  # type: ignore[union-attr]
+    buttons = action_buttons(inc_id, actions)
     if buttons:
         tail.append(buttons)
 
