@@ -36,6 +36,8 @@ from bot.render import escape as esc
 from bot.render.blockkit import render_home, render_message, render_outcome, render_progress, section
 from bot.render.message import ACTIONS, Message, Paragraph
 from bot.slack import metrics
+from bot.slack.files import read_shared_files
+from probes.errors import BadInput
 
 log = logging.getLogger("whycant.slack")
 
@@ -216,15 +218,29 @@ class SlackFrontEnd:
         await call("chat.postMessage", client.chat_postMessage(channel=channel, thread_ts=thread_ts, **payload))
 
     # -- conversations
+    async def with_files(self, client: AsyncWebClient, text: str, files: list[dict]) -> str:
+        """`analyze` (or nothing) + attached text files: the files' text as the paste."""
+        if not files or (text.strip() and perms.command_of(text) != "analyze"):
+            return text
+        pasted = await read_shared_files(files, token=client.token, api_url=client.base_url)
+        return f"{text.strip() or 'analyze'}\n```\n{pasted}\n```"
+
     async def converse(self, client: AsyncWebClient, text: str, *, user: str, channel: str,
-                       thread_ts: str | None, react_ts: str | None = None) -> None:
+                       thread_ts: str | None, react_ts: str | None = None, files: list[dict] | None = None) -> None:
         started = time.monotonic()
+        if files:
+            try:
+                text = await self.with_files(client, text, files)
+            except BadInput as e:
+                await self.deliver(client, Outcome(kind="error", text=str(e)), channel=channel, user=user,
+                                   thread_ts=thread_ts)
+                return
         command = perms.command_of(text)
         permission = perms.required_permission(command)
         if not await self.permitted(client, permission, user, channel):
             await self.refuse(client, permission, user, channel, thread_ts)
             return
-        if react_ts and command == "diagnose":
+        if react_ts and command in ("diagnose", "analyze"):
             await call("reactions.add", client.reactions_add(channel=channel, timestamp=react_ts, name="eyes"))
         progress = ProgressMessage(client, channel, thread_ts, min_interval=self.progress_interval,
                                    enabled=self.progress_updates)
@@ -242,16 +258,17 @@ class SlackFrontEnd:
         text = MENTION_RE.sub("", event.get("text") or "").strip()
         ts = event.get("ts")
         self.spawn(self.converse(client, text, user=event.get("user", ""), channel=event["channel"],
-                                 thread_ts=event.get("thread_ts") or ts, react_ts=ts))
+                                 thread_ts=event.get("thread_ts") or ts, react_ts=ts, files=event.get("files")))
 
     async def on_message(self, event: dict, client: AsyncWebClient) -> None:
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+        if event.get("channel_type") != "im" or event.get("subtype") not in (None, "file_share") \
+                or event.get("bot_id"):
             return
         metrics.EVENTS.labels("message.im").inc()
         text = MENTION_RE.sub("", event.get("text") or "").strip()
         ts = event.get("ts")
         self.spawn(self.converse(client, text, user=event.get("user", ""), channel=event["channel"],
-                                 thread_ts=event.get("thread_ts") or ts, react_ts=ts))
+                                 thread_ts=event.get("thread_ts") or ts, react_ts=ts, files=event.get("files")))
 
     async def on_command(self, ack: Callable, command: dict, client: AsyncWebClient, respond: Callable) -> None:
         await ack()
