@@ -113,6 +113,7 @@ class StandIn:
         app.router.add_get("/ws", self._ws)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/files-pri/{file_id}/{name}", self._download)
+        app.router.add_get("/files-pri/{file_id}/download/{name}", self._download)
         app.router.add_post("/response/{rid}", self._response_url)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
