@@ -45,9 +45,10 @@ async def run(config, *, http_port: int | None, host: str, metrics_port: int | N
             pass
     web_runner = socket_runner = None
     from bot.drift.schedule import start_scheduler
+    from bot.slack.post import report_poster
 
     # Scheduled drift reports (config `reports:`); every replica runs this, a database row claims each run.
-    scheduler = start_scheduler(service, app.client, stop)
+    scheduler = start_scheduler(service, report_poster(app.client), stop)
     try:
         if http_port is not None:
             web_runner, _ = await start_http(app, http_port, host)

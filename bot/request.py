@@ -18,16 +18,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bot import commands
+from bot.inventory import BOT_VANTAGE, Inventory, UnknownHost
 from probes.errors import BadInput
 from probes.evidence import Request
 from probes.inventory import Host
-
-if TYPE_CHECKING:  # pragma: no cover
-    from bot.inventory import Inventory
 
 __all__ = [
     "INTENTS",
@@ -363,8 +360,6 @@ def _find_service(host: Host, token: str) -> str | None:
 
 def _resolve_target(parsed: ParsedRequest, inv: Inventory) -> tuple[Host, list[str]]:
     """The target host, and the extra tokens left over. "postgres on db01" swaps."""
-    from bot.inventory import UnknownHost
-
     assert parsed.target_token is not None
     try:
         return inv.resolve(parsed.target_token), list(parsed.extra_tokens)
@@ -446,8 +441,6 @@ def _resolve_vantages(tokens: list[str], inventory: Inventory) -> list[str]:
 
     None given: every configured vantage. Use ``inventory.resolve_vantage(name)``
     to get the Vantage for each returned name."""
-    from bot.inventory import BOT_VANTAGE
-
     configured = list(inventory.vantages())
     if not tokens:
         names = configured

@@ -4,13 +4,7 @@
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
-
-
-async def run_drift(svc: Any, selectors: Sequence[str] | None = None, **kw: Any) -> dict:
-    from bot.drift.report import run_drift as _run
-
-    return await _run(svc, selectors, **kw)
+from bot.drift.report import run_drift
 
 
 __all__ = ["run_drift"]

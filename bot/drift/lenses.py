@@ -20,14 +20,17 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2 import TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bot.engine.context import fmt_value as fmt  # a value as sysctl files spell it
+from bot.engine.jinja import expression_environment
+from bot.engine.runner import diagnose
+from bot.findings import SEVERITY_RANK as FINDING_SEVERITY_RANK
+from probes.evidence import Evidence, HostEvidence
 
 KINDS = ("baseline", "known-bad", "outlier", "changed", "persisted")
-SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+SEVERITY_RANK = FINDING_SEVERITY_RANK  # the engine's ranking, re-exported for drift
 MIN_PEERS = 3
 
 #: Keys the kernel sizes from the machine (RAM, CPUs) by default: peers differ on them
@@ -118,17 +121,6 @@ class BaselineError(ValueError):
     """A baseline expression that cannot be parsed or evaluated."""
 
 
-@lru_cache(maxsize=1)
-def _env() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-    env.globals.clear()  # no range(), lipsum(), dict(), cycler... : data and arithmetic only
-    env.globals.update({"min": min, "max": max, "abs": abs, "int": int, "round": round})
-    env.filters = {k: env.filters[k] for k in ("int", "float", "round", "abs", "length", "min", "max", "first",
-                                                "last")}
-    env.tests = {k: env.tests[k] for k in ("defined", "none", "number", "string", "sequence")}
-    return env
-
-
 @lru_cache(maxsize=1024)
 def _compile(expr: str):
     if len(expr) > _MAX_EXPR:
@@ -136,7 +128,7 @@ def _compile(expr: str):
     if "{" in expr or "}" in expr or "__" in expr:
         raise BaselineError("expression may not contain '{', '}' or '__'")
     try:
-        return _env().compile_expression(expr, undefined_to_none=False)
+        return expression_environment().compile_expression(expr, undefined_to_none=False)
     except TemplateSyntaxError as e:
         raise BaselineError(f"cannot parse: {e.message}") from None
 
@@ -340,8 +332,6 @@ def fix_assignments(runtime: str | None) -> dict[str, str]:
 def known_bad_evidence(host: str, sysctls: Mapping[str, Any] | None, facts: Any,
                        persisted: Mapping[str, Any] | None = None, address: str | None = None):
     """An Evidence with only the target's sysctls and facts: the known-bad lens's input."""
-    from probes.evidence import Evidence, HostEvidence
-
     tgt = HostEvidence(host=host, address=address, sysctls=dict(sysctls) if sysctls is not None else None,
                        facts=facts, persisted_sysctls=dict(persisted) if persisted is not None else None)
     return Evidence(source="live", target=tgt)
@@ -377,8 +367,6 @@ def lens_known_bad(host: str, sysctls: Mapping[str, Any] | None, facts: Any, rul
     """Run every rule over an Evidence of sysctls + facts only; each fired finding becomes drifts."""
     if not sysctls or rules is None:
         return []
-    from bot.engine.runner import diagnose
-
     ev = known_bad_evidence(host, sysctls, facts, persisted)
     diag = diagnose(ev, rules)
     return findings_to_drifts(host, diag.findings, sysctls)

@@ -10,6 +10,9 @@ from collections import Counter
 from typing import Any
 
 from bot.drift.lenses import KINDS, SEVERITY_RANK, fmt
+from bot.drift.waivers import check_waiver_target
+from bot.render.escape import terminal
+from probes.errors import BadInput
 
 MAX_SECTION = 3000
 MAX_BLOCKS = 50
@@ -129,9 +132,6 @@ def waive_value(host: str, key: str) -> str | None:
     Only a single host (no ``*``, no ``group:``) and a plain sysctl key pass: the same patterns
     ``bot.drift.waivers.check_waiver_target`` applies, so the value never carries markup.
     """
-    from bot.drift.waivers import check_waiver_target
-    from probes.errors import BadInput
-
     if not isinstance(host, str) or not isinstance(key, str) or host == "*" or key == "*" \
             or host.startswith("group:"):
         return None
@@ -252,8 +252,6 @@ def fallback_text(report: dict, *, name: str | None = None, late: bool = False) 
 
 def text_report(report: dict) -> str:
     """Console/CLI text (no mrkdwn)."""
-    from bot.render.escape import terminal
-
     out = [terminal(title_for(report))]
     c = counts(report)
     out.append("  " + ", ".join(f"{LENS_LABEL[k]}: {c[k]}" for k in KINDS)

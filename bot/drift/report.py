@@ -12,6 +12,8 @@ from typing import Any, Mapping, Sequence
 
 from bot.drift import lenses as L
 from bot.drift.collect import DEFAULT_CONCURRENCY, FleetCollector, HostResult
+from bot.drift.store import DriftStore
+from bot.drift.waivers import to_matches
 
 log = logging.getLogger("whycant.drift")
 
@@ -127,9 +129,6 @@ async def run_drift(svc: Any, selectors: Sequence[str] | None = None, *, record:
     database (``svc.store``, or *store*: a DriftStore), each host's previous snapshot feeds the ``changed`` lens and (with *record*) this
     run's values are stored; waivers in force are applied.
     """
-    from bot.drift.store import DriftStore
-    from bot.drift.waivers import to_matches
-
     started = time.monotonic()
     hosts = svc.inventory.select(list(selectors or ["all"]))
     store = store if store is not None else DriftStore.for_service(svc)

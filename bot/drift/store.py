@@ -15,6 +15,8 @@ from sqlalchemy import delete, desc, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.storage.models import DriftSnapshot, DriftWaiver, ReportRun
+from bot.storage.claims import claim_report_run
+from bot.storage.db import Database
 
 log = logging.getLogger("whycant.drift")
 
@@ -47,7 +49,6 @@ class DriftStore:
             return None
         if isinstance(store, DriftStore):
             return store
-        from bot.storage.db import Database
 
         if isinstance(store, Database):
             return cls(store)
@@ -131,8 +132,6 @@ class DriftStore:
     async def claim_report_run(self, name: str, scheduled_for: datetime, replica: str, *, late: bool = False) -> bool:
         """Insert the (name, scheduled_for) row; True for the one replica whose insert wins
         (``bot.storage.claims.claim_report_run``: INSERT ... ON CONFLICT DO NOTHING)."""
-        from bot.storage.claims import claim_report_run
-
         try:
             return await claim_report_run(self.db, name, _aware(scheduled_for), replica, late=late)
         except IntegrityError:

@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 from bot.engine import sizing
-from probes.evidence import OUTCOMES, Evidence
+from probes.evidence import Evidence
 
 _KERNEL_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
 

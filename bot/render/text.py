@@ -13,7 +13,7 @@ import io
 from rich.console import Console
 from rich.text import Text
 
-from bot.outcome import Outcome, Progress
+from bot.outcome import Outcome
 from bot.render import escape as esc
 from bot.render.message import (
     Block,
@@ -29,7 +29,6 @@ from bot.render.message import (
     Paragraph,
     Verdict,
     build_message,
-    progress_message,
 )
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "bold yellow", "info": "bold blue", "ok": "bold green",
@@ -158,7 +157,3 @@ def render_message_text(msg: Message, *, color: bool) -> str:
 def render_text(outcome: Outcome, *, color: bool) -> str:
     """The console reply for any ``Outcome``; ``color`` when stdout is a terminal."""
     return render_message_text(build_message(outcome), color=color)
-
-
-def render_progress_text(progress: Progress, *, color: bool) -> str:
-    return render_message_text(progress_message(progress), color=color)

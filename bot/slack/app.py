@@ -13,7 +13,6 @@ Block Kit reply. Permissions are checked on every command and button
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import re
@@ -31,6 +30,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import permissions as perms
+from bot.drift.render import WAIVE_ACTION, WAIVE_DAYS, parse_waive_value
 from bot.outcome import Outcome, Progress
 from bot.render import escape as esc
 from bot.render.blockkit import render_home, render_message, render_outcome, render_progress, section
@@ -350,8 +350,6 @@ class SlackFrontEnd:
         self.spawn(self._waive(body, client))
 
     async def _waive(self, body: dict, client: AsyncWebClient) -> None:
-        from bot.drift.render import WAIVE_ACTION, WAIVE_DAYS, parse_waive_value
-
         act = (body.get("actions") or [{}])[0]
         if act.get("action_id") != WAIVE_ACTION:
             return
@@ -385,8 +383,6 @@ class SlackFrontEnd:
     async def _mark_waived(self, client: AsyncWebClient, channel: str, message: dict, block_id: str | None,
                            waiver: dict) -> None:
         """Replace the clicked button with "waived until … by …" in the report's thread message."""
-        from bot.drift.render import WAIVE_ACTION
-
         blocks = [dict(b) for b in message.get("blocks") or []]
         note = (f"\n✅ waived until {esc.mrkdwn(str(waiver.get('until', ''))[:10])} by "
                 f"{esc.mention(waiver.get('who'))}")

@@ -6,8 +6,8 @@ import sys
 
 import yaml
 
-from bot.request import MAX_PASTE
 from bot.render.text import render_text
+from bot.request import MAX_PASTE
 
 from .conftest import OVERFLOWS
 

@@ -12,7 +12,6 @@ from probes.errors import BadInput
 
 from .conftest import OVERFLOWS, PERMS
 
-
 SUFFIX = {"history": " localhost", "drift": " localhost", "analyze": "\n```\nx\n```", "incidents": "", "help": ""}
 
 

@@ -522,7 +522,7 @@ class Lab:
         while time.monotonic() < deadline:
             if h.sshd.poll() is not None:
                 raise LabError(f"sshd on {host} exited {h.sshd.returncode}: {(h.dir / 'sshd.log').read_text()[-500:]}")
-            out = self._ns(h.netns, "ss", "-ltnH", f"sport = :22", check=False).stdout
+            out = self._ns(h.netns, "ss", "-ltnH", "sport = :22", check=False).stdout
             if h.address in out:
                 return
             time.sleep(0.02)
