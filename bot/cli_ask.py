@@ -26,13 +26,13 @@ def ask(
     question = " ".join(text).strip()
     if not question:
         raise BadInput("ask needs a question, e.g. whycant ask \"why can't I connect to db01:5432\"")
-    outcome = asyncio.run(_ask(cfg, question, who or _whoami(), store=not no_store))
+    outcome = asyncio.run(_ask(cfg, question, who or whoami(), store=not no_store))
     if outcome.kind in ("error", "refused"):
         raise BadInput(outcome.text or "bad request")
     emit(outcome, json_out)
 
 
-def _whoami() -> str:
+def whoami() -> str:
     import getpass
 
     try:

@@ -22,11 +22,11 @@ def console(
     no_store: Annotated[bool, typer.Option("--no-store", help="Do not record incidents.")] = False,
 ) -> None:
     """Talk to whycant in a terminal: the same commands as in Slack."""
-    from bot.cli_ask import _whoami
+    from bot.cli_ask import whoami
     from bot.config import load_config
 
     cfg = load_config(config)
-    asyncio.run(_loop(cfg, who or _whoami().replace("cli:", "console:"), store=not no_store))
+    asyncio.run(_loop(cfg, who or whoami().replace("cli:", "console:"), store=not no_store))
 
 
 async def _read_block(first: str) -> str:

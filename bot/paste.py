@@ -2,15 +2,18 @@
 
 PLACEHOLDER for the lenient paste reader (issue 10, branch ``pastes``), which
 replaces this module at merge with the same signature. This one tries the
-whole text as counters (``netstat -s``, ``nstat``, ``/proc/net/netstat``), then
-as sysctls (``sysctl -a`` or sysctl.conf), then as listeners (``ss -ltn``),
-through ``bot.cli_analyze.build_evidence``.
+whole text as one counter snapshot (``netstat -s``, ``nstat``,
+``/proc/net/netstat``), then as sysctls (``sysctl -a`` or sysctl.conf), then as
+listeners (``ss -ltn``), with the parsers ``whycant analyze`` uses. (It does not
+import ``bot.cli_analyze``: the core must not import a front end.)
 """
 from __future__ import annotations
 
-from bot.cli_analyze import build_evidence
 from probes.errors import BadInput, ParseError
-from probes.evidence import Evidence
+from probes.evidence import Evidence, Facts, HostEvidence, Request
+from probes.parsers.counters import parse_counters
+from probes.parsers.ss import parse_ss_listen
+from probes.parsers.sysctl import parse_sysctl_a, parse_sysctl_conf
 
 EXPECTED = ("netstat -s, nstat -az, /proc/net/netstat or /proc/net/snmp counters; sysctl -a or sysctl.conf "
             "lines; ss -ltn listeners")
@@ -19,24 +22,31 @@ EXPECTED = ("netstat -s, nstat -az, /proc/net/netstat or /proc/net/snmp counters
 def read_paste(text: str, *, host: str = "pasted") -> tuple[Evidence, list[str]]:
     """Evidence from one paste, and notes about what was ignored. ``BadInput`` when nothing is recognised."""
     errors: list[str] = []
-    for kind in ("after", "sysctl", "listeners"):
+    for kind, read in (("counters", _counters), ("sysctls", _sysctls), ("listeners", _listeners)):
+        ev = HostEvidence(host=host)
         try:
-            evidence = build_evidence(**{kind: text}, host=host)
+            read(ev, text)
         except ParseError as e:
             errors.append(f"{kind}: {e.message}" + (f" (line {e.line})" if e.line else ""))
             continue
-        if _recognised(evidence, kind):
-            return evidence, []
+        if ev.counters_t1 or ev.sysctls or ev.listeners:
+            return Evidence(source="pasted", request=Request(text="analyze", target=host, address=""), target=ev), []
     raise BadInput(f"nothing in the paste was recognised; expected {EXPECTED}"
                    + (f" ({errors[0]})" if errors else ""))
 
 
-def _recognised(evidence: Evidence, kind: str) -> bool:
-    t = evidence.target
-    if t is None:
-        return False
-    if kind == "after":
-        return bool(t.counters_t1)
-    if kind == "sysctl":
-        return bool(t.sysctls)
-    return bool(t.listeners)
+def _counters(ev: HostEvidence, text: str) -> None:
+    ev.counters_t1 = parse_counters(text, probe="paste")  # one snapshot, as `analyze --after`
+
+
+def _sysctls(ev: HostEvidence, text: str) -> None:
+    try:
+        ev.sysctls = parse_sysctl_a(text, probe="paste")
+    except ParseError:
+        ev.sysctls = parse_sysctl_conf(text, source="paste")
+    if ev.sysctls and "kernel.osrelease" in ev.sysctls:
+        ev.facts = Facts(os="Linux", kernel_release=str(ev.sysctls["kernel.osrelease"]))
+
+
+def _listeners(ev: HostEvidence, text: str) -> None:
+    ev.listeners = parse_ss_listen(text)

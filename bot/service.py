@@ -302,7 +302,7 @@ class Whycant:
             fn = self.store.ack if action == "ack" else self.store.resolve
             await fn(incident_id, who=who, **({"note": note} if action == "resolve" else {}))
             done = "acked" if action == "ack" else "resolved"
-            return Outcome(kind=action, text=f"Incident {incident_id} {done} by {who}.",
+            return Outcome(kind="ack" if action == "ack" else "resolve", text=f"Incident {incident_id} {done} by {who}.",
                            incident=IncidentInfo(id=incident_id, status=done))
         if action == "evidence":
             raw = await self.store.latest_evidence(incident_id)

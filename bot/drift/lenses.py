@@ -344,10 +344,10 @@ def findings_to_drifts(host: str, findings: Iterable[Any], sysctls: Mapping[str,
         runtime = getattr(f.fix, "runtime", None) if getattr(f, "fix", None) else None
         assigns = fix_assignments(runtime)
         keys: list[tuple[str, str | None]] = []
-        for k, want in assigns.items():
-            if k in sysctls and same(sysctls[k], want):
+        for k, value in assigns.items():
+            if k in sysctls and same(sysctls[k], value):
                 continue  # the fix leaves this one as it is
-            keys.append((k, want))
+            keys.append((k, value))
         if not keys:
             named = [k for k in FINDING_KEYS.get(f.id, ()) if k in sysctls]
             if not named:

@@ -75,7 +75,7 @@ def build_report(results: Sequence[HostResult], *, baselines: Mapping[str, Mappi
         groups = {}
         for h, gs in host_groups.items():
             for g in gs:
-                groups.setdefault(g, []).append(h)  # type: ignore[union-attr]
+                groups.setdefault(g, []).append(h)  # type: ignore[attr-defined]
     drifts += L.lens_outlier(values, groups, sizes)
 
     for d in drifts:  # link every drift of a key to the rule that explains it on that host, if any

@@ -9,7 +9,7 @@ import hashlib
 import json
 import logging
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any, Sequence, overload
 
 from sqlalchemy import delete, desc, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +31,10 @@ def values_hash(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
+@overload
+def _aware(dt: datetime) -> datetime: ...
+@overload
+def _aware(dt: None) -> None: ...
 def _aware(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None

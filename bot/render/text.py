@@ -129,7 +129,7 @@ def _matrix(m: Matrix) -> list[Line]:
 
 def render_message_text(msg: Message, *, color: bool) -> str:
     lines: list[Line] = []
-    sections = [msg.head, msg.findings, msg.tail]
+    sections: list[list[Block]] = [msg.head, list(msg.findings), msg.tail]
     for part in sections:
         if not part:
             continue

@@ -50,10 +50,12 @@ DEFAULT_API_URL = "https://slack.com/api/"
 
 class Service(Protocol):  # the core (bot/service.py ``Whycant``), as this front end uses it
     async def handle(self, text: str, *, who: str, channel: str | None = None, thread_ts: str | None = None,
-                     on_progress: Callable[[Progress], Awaitable[None]] | None = None) -> Outcome: ...
+                     on_progress: Callable[[Progress], Awaitable[None]] | None = None,
+                     groups: Sequence[str] = ()) -> Outcome: ...
 
     async def action(self, action: str, incident_id: int, *, who: str, channel: str | None = None,
-                     on_progress: Callable[[Progress], Awaitable[None]] | None = None) -> Outcome: ...
+                     on_progress: Callable[[Progress], Awaitable[None]] | None = None,
+                     groups: Sequence[str] = ()) -> Outcome: ...
 
     def allowed(self, action: str, *, user: str, channel: str | None = None,
                 groups: Sequence[str] = ()) -> bool: ...
@@ -404,7 +406,7 @@ class SlackFrontEnd:
         assert outcome.evidence is not None
         data = outcome.evidence.model_dump_json(indent=2)
         if len(data) <= INLINE_EVIDENCE_MAX:
-            payload = {"text": f"Evidence for incident #{incident_id}",
+            payload: dict[str, Any] = {"text": f"Evidence for incident #{incident_id}",
                        "blocks": [section(f"*Evidence for incident #{incident_id}*\n```{esc.code(data)}```")]}
             await call("chat.postMessage", client.chat_postMessage(channel=channel, thread_ts=thread_ts, **payload))
             return
@@ -465,7 +467,7 @@ def build_app(service: Service, config: Any = None, *, token: str | None = None,
     app = AsyncApp(client=client, signing_secret=secret, request_verification_enabled=not socket_mode,
                    name=bolt_logger.name, logger=bolt_logger)
     fe = SlackFrontEnd(service, config, progress_interval=progress_interval)
-    app.whycant = fe  # type: ignore[attr-defined]  (tests and serve: fe.drain())
+    app.whycant = fe  # type: ignore[attr-defined]  # tests and serve: fe.drain()
     app.use(fe.dedup)
     app.event("app_mention")(fe.on_mention)
     app.event("message")(fe.on_message)
