@@ -15,14 +15,7 @@ from bot.slack.socket import SocketRunner
 from probes.errors import BadInput
 from tests.slack import standin as si
 
-from .conftest import OVERFLOWS
-
-
-@pytest.fixture
-async def standin():
-    s = await si.StandIn().start()
-    yield s
-    await s.close()
+from tests.commands.conftest import OVERFLOWS, svc  # noqa: F401  (svc: a real Whycant, fixture)
 
 
 @pytest.fixture
