@@ -1,4 +1,4 @@
-"""Configuration file (DESIGN §6): lookup order, embedded default, validation.
+"""Configuration file (docs/architecture.md §Configuration): lookup order, embedded default, validation.
 
 Lookup: ``--config F`` > ``$WHYCANT_CONFIG`` > ``./whycant.yaml`` > embedded default.
 Validation errors name the key and say what is wrong (``ConfigError``).
@@ -189,7 +189,7 @@ def find_config_path(explicit: str | Path | None = None) -> Path | None:
 
 
 def load_config(explicit: str | Path | None = None) -> Config:
-    """Load the configuration by the lookup order of DESIGN §6."""
+    """Load the configuration by the lookup order of docs/architecture.md §Configuration."""
     path = find_config_path(explicit)
     if path is None:
         return parse_config(EMBEDDED_DEFAULT, "embedded default")

@@ -150,7 +150,7 @@ class ConnectResult(BaseModel):
         return round(statistics.median(ok), 2) if ok else None
 
     def summary(self) -> dict:
-        """The design's per-vantage connect row (DESIGN §5)."""
+        """The design's per-vantage connect row (docs/architecture.md §Front ends and contracts)."""
         row: dict = {"vantage": self.vantage, "attempts": len(self.attempts)}
         for o in OUTCOMES:
             row[o] = self.count(o)
@@ -182,7 +182,7 @@ class Evidence(BaseModel):
     duration_s: float = 0.0
 
     def probe_errors(self) -> list[dict]:
-        """Every failed probe, target and vantages alike (DESIGN §5 ``probe_errors``)."""
+        """Every failed probe, target and vantages alike (docs/architecture.md §Front ends and contracts ``probe_errors``)."""
         out = []
         if self.target:
             out += [{"host": p.host, "probe": p.probe, "error": p.error} for p in self.target.errors()]

@@ -1,6 +1,6 @@
-"""Drift: sysctl policy, known-bad values, outliers, changes and running-vs-persisted (DESIGN §7).
+"""Drift: sysctl policy, known-bad values, outliers, changes and running-vs-persisted (docs/architecture.md §Drift).
 
-``run_drift(svc, selectors) -> dict`` is the ``drift --json`` document (DESIGN §5).
+``run_drift(svc, selectors) -> dict`` is the ``drift --json`` document (docs/architecture.md §Front ends and contracts).
 """
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ class Drift:
     waived: dict[str, Any] | None = None
 
     def contract(self) -> dict[str, Any]:
-        """The ``drifts[]`` entry of ``drift --json`` (DESIGN §5; a few additive keys)."""
+        """The ``drifts[]`` entry of ``drift --json`` (docs/architecture.md §Front ends and contracts; a few additive keys)."""
         out: dict[str, Any] = {"host": self.host, "key": self.key, "value": self.value, "expected": self.expected,
                                "kind": self.kind, "finding": self.finding, "severity": self.severity,
                                "fix": self.fix, "detail": self.detail}

@@ -1,4 +1,4 @@
-"""The drift report: collect, run the lenses, apply waivers, store snapshots (DESIGN §5, §7).
+"""The drift report: collect, run the lenses, apply waivers, store snapshots (docs/architecture.md §Front ends and contracts, §Drift).
 
 ``run_drift(svc, selectors) -> dict`` is what ``Whycant.triage("drift", ...)`` and the CLI call;
 ``build_report(...)`` is the pure part (lenses + waivers over collected results).

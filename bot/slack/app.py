@@ -69,7 +69,7 @@ class Service(Protocol):  # the core (bot/service.py ``Whycant``), as this front
 
 # ----------------------------------------------------------------- client
 def api_url(explicit: str | None = None) -> str:
-    """``SLACK_API_URL`` (DESIGN §5 contract) or Slack's own, always ending in ``/``."""
+    """``SLACK_API_URL`` (docs/architecture.md §Front ends and contracts) or Slack's own, always ending in ``/``."""
     url = explicit or os.environ.get("SLACK_API_URL") or DEFAULT_API_URL
     return url if url.endswith("/") else url + "/"
 

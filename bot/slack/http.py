@@ -1,7 +1,7 @@
 """HTTP mode: an aiohttp server with the Bolt app at POST /slack/events.
 
 Events, slash commands and interactivity all arrive at ``POST /slack/events``
-(DESIGN §5 contract). Bolt verifies the signature and the 5-minute replay
+(docs/architecture.md §Front ends and contracts). Bolt verifies the signature and the 5-minute replay
 window (401 otherwise). ``GET /healthz`` and ``GET /metrics`` (Prometheus)
 sit beside it; in Socket Mode the same server runs without the events route.
 """

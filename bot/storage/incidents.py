@@ -1,4 +1,4 @@
-"""The incident service: record diagnoses, join repeated asks, triage, replay (DESIGN §4).
+"""The incident service: record diagnoses, join repeated asks, triage, replay (docs/architecture.md §Storage).
 
 One API for every front end (CLI, console, Slack) and for the ask pipeline::
 

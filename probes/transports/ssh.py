@@ -1,4 +1,4 @@
-"""asyncssh transport: pooled SSH connections to inventory hosts (DESIGN §2, §8).
+"""asyncssh transport: pooled SSH connections to inventory hosts (docs/architecture.md §Probes, §Scale and operations).
 
 - One connection per (address, port, user), reused across calls; keepalive;
   closed after ``idle_timeout`` seconds unused (0 = never); a pooled connection

@@ -549,7 +549,7 @@ class Lab:
 
     # ------------------------------------------------------------------ config for whycant
     def whycant_config(self, **ssh: Any) -> dict[str, Any]:
-        """A whycant config dict (DESIGN §6) pointing at the lab hosts."""
+        """A whycant config dict (docs/architecture.md §Configuration) pointing at the lab hosts."""
         hosts: dict[str, Any] = {}
         for h in self.hosts.values():
             if not h.sshd_wanted:
