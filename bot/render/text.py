@@ -20,6 +20,7 @@ from bot.render.message import (
     Buttons,
     Context,
     Divider,
+    DriftGroup,
     FindingBlock,
     Heading,
     Items,
@@ -88,6 +89,8 @@ def _lines(b: Block) -> list[Line]:
         return out
     if isinstance(b, Divider):
         return [[("─" * 40, "dim")]]
+    if isinstance(b, DriftGroup):
+        return _drift_group(b)
     raise TypeError(f"unknown block {type(b).__name__}")
 
 
@@ -108,6 +111,25 @@ def _finding(f: FindingBlock) -> list[Line]:
         out += [[(line, "cyan")] for line in _indent(code.rstrip("\n"), "     ")]
     for r in f.references:
         out.append([("   see " + esc.terminal(r), "dim")])
+    return out
+
+
+def _drift_group(g: DriftGroup) -> list[Line]:
+    out: list[Line] = [[(esc.terminal(g.title), "bold")]] if g.title else []
+    for d in g.drifts:
+        finding = f" [{esc.terminal(d.finding)}]" if d.finding else ""
+        out.append([("  • ", ""), (f"{esc.terminal(d.host)} {esc.terminal(d.key)} = {esc.terminal(d.value)}, "
+                                  f"expected {esc.terminal(d.expected)} ({esc.terminal(d.lens)})",
+                                  SEVERITY_STYLE.get(d.severity, "")), (finding, "bold cyan")])
+        if g.details and d.detail:
+            out += [[(line, "dim")] for line in _indent(d.detail, "      ")]
+        if g.details and d.fix:
+            first, *rest = d.fix.splitlines() or [""]
+            out.append([("      fix: " + esc.terminal(first) + (" …" if rest else ""), "green")])
+        if g.details and d.waived:
+            out.append([("      waived " + esc.terminal(d.waived), "dim")])
+    if g.more:
+        out.append([("  " + esc.terminal(g.more), "dim")])
     return out
 
 
