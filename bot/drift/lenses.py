@@ -111,9 +111,7 @@ def same(a: Any, b: Any) -> bool:
 
 # ----------------------------------------------------------------------------- baseline expressions
 
-_OPS = ("==", "!=", ">=", "<=", ">", "<")
 _LEAD_OP = re.compile(r"^\s*(==|!=|>=|<=|>|<|not\s+in\b|in\b)")
-_NAMES = ("value", "mem_gb", "mem_mb", "mem_kb", "cpus", "kernel", "kernel_release")
 _MAX_EXPR = 200
 
 
