@@ -25,7 +25,8 @@ TEXT_TYPES = ("text", "shell", "bash", "csv", "log", "diff", "json", "yaml", "ma
 
 def is_text(f: dict[str, Any]) -> bool:
     mimetype = str(f.get("mimetype") or "")
-    return mimetype.startswith("text/") or str(f.get("filetype") or "") in TEXT_TYPES
+    return (mimetype.startswith("text/") or str(f.get("filetype") or "") in TEXT_TYPES
+            or f.get("mode") == "snippet")  # a Slack text snippet, whatever language it is marked as
 
 
 def _name(f: dict[str, Any]) -> str:

@@ -63,6 +63,15 @@ async def test_code_block_in_a_dm(standin, bot, svc):
     assert standin.calls_of("files.download") == []
 
 
+async def test_a_file_shared_in_a_dm_is_read_too(standin, bot, svc):
+    f = standin.share_file(OVERFLOWS.read_text(), name="nstat.log", mimetype="application/octet-stream",
+                           filetype="text")  # Slack calls a pasted snippet "text" whatever the mimetype
+    await standin.envelope("events_api", standin.dm("", files=[f]))  # a file with no words: analyze it
+    c = await standin.wait_for(lambda c: c.method in ("chat.postMessage", "chat.update") and
+                               "[listen-queue-overflow]" in c.dump(), timeout=15, what="the diagnosis")
+    assert c.args["channel"] == "D0ALICE" and len(standin.calls_of("files.download")) == 1
+
+
 @pytest.mark.parametrize("share, needle", [
     (dict(content=b"\x89PNG\r\n\x1a\n\0\0", name="shot.png", mimetype="image/png", filetype="png"),
      "shot.png is not a text file (image/png)"),
