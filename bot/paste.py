@@ -21,18 +21,16 @@ EXPECTED = ("netstat -s, nstat -az, /proc/net/netstat or /proc/net/snmp counters
 
 def read_paste(text: str, *, host: str = "pasted") -> tuple[Evidence, list[str]]:
     """Evidence from one paste, and notes about what was ignored. ``BadInput`` when nothing is recognised."""
-    errors: list[str] = []
-    for kind, read in (("counters", _counters), ("sysctls", _sysctls), ("listeners", _listeners)):
+    for read in (_counters, _sysctls, _listeners):
         ev = HostEvidence(host=host)
         try:
             read(ev, text)
-        except ParseError as e:
-            errors.append(f"{kind}: {e.message}" + (f" (line {e.line})" if e.line else ""))
+        except ParseError:
             continue
         if ev.counters_t1 or ev.sysctls or ev.listeners:
             return Evidence(source="pasted", request=Request(text="analyze", target=host, address=""), target=ev), []
-    raise BadInput(f"nothing in the paste was recognised; expected {EXPECTED}"
-                   + (f" ({errors[0]})" if errors else ""))
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    raise BadInput(f"nothing recognised in the paste (first line {first[:60]!r}); expected {EXPECTED}")
 
 
 def _counters(ev: HostEvidence, text: str) -> None:

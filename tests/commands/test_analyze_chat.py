@@ -24,7 +24,8 @@ async def test_a_pasted_block_is_diagnosed_and_stored_as_pasted(svc):
     stored = await svc.store.get(out.incident.id)
     assert stored["request"]["target"].startswith("pasted-")
     raw = await svc.store.latest_evidence(out.incident.id)
-    assert raw["source"] == "pasted" and raw["target"]["counters_t1"]["TcpExt.ListenOverflows"] > 0
+    counters = raw["target"]["counters_t1"] or raw["target"]["counters_t0"]  # one snapshot: either slot
+    assert raw["source"] == "pasted" and counters["TcpExt.ListenOverflows"] > 0
     assert [f["id"] for f in stored["findings"]] == ids
     # the reply offers no button that would probe a paste
     rendered = render_text(out, color=False)
@@ -44,7 +45,7 @@ async def test_bad_pastes_get_a_clear_message_and_store_nothing(svc):
     empty = await svc.handle("analyze", who="U0ALICE")
     assert empty.kind == "error" and "analyze needs the output to read" in empty.text
     prose = await svc.handle("analyze\n```\nhello, my database is slow\n```", who="U0ALICE")
-    assert prose.kind == "error" and "nothing in the paste was recognised; expected netstat -s" in prose.text
+    assert prose.kind == "error" and "nothing recognised in the paste" in prose.text and "expected" in prose.text
     big = await svc.handle("analyze\n```\n" + "TcpExtListenOverflows 1\n" * (MAX_PASTE // 20) + "```", who="U0A")
     assert big.kind == "error" and "the paste is too large" in big.text and f"at most {MAX_PASTE:,}" in big.text
     assert await svc.store.open_incidents() == []
