@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from bot.cli_common import ConfigOpt, JsonOpt
+from bot.cli_common import ConfigOpt, JsonOpt, whoami
 from probes.errors import BadInput
 
 
@@ -32,13 +32,6 @@ def ask(
     emit(outcome, json_out)
 
 
-def whoami() -> str:
-    import getpass
-
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001
-        return "cli"
 
 
 async def _ask(cfg, question: str, who: str, *, store: bool):

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from bot import permissions
-from bot.cli_common import ConfigOpt
+from bot.cli_common import ConfigOpt, whoami
 
 
 def console(
@@ -22,7 +22,6 @@ def console(
     no_store: Annotated[bool, typer.Option("--no-store", help="Do not record incidents.")] = False,
 ) -> None:
     """Talk to whycant in a terminal: the same commands as in Slack."""
-    from bot.cli_ask import whoami
     from bot.config import load_config
 
     cfg = load_config(config)
