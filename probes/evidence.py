@@ -6,6 +6,7 @@ was diagnosed from.
 """
 from __future__ import annotations
 
+import re
 import statistics
 from typing import Literal
 
@@ -17,6 +18,18 @@ Outcome = Literal["ok", "refused", "timeout", "reset", "unreachable", "addr_not_
 OUTCOMES: tuple[str, ...] = ("ok", "refused", "timeout", "reset", "unreachable", "addr_not_avail", "error")
 
 SysctlValue = int | list[int] | str
+
+_KERNEL = re.compile(r"\s*(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def kernel_version_tuple(release: str | None) -> tuple[int, int, int] | None:
+    """``"3.10.0-1160.el7.x86_64"`` -> (3, 10, 0); ``"5.4"`` -> (5, 4, 0); None if unparseable."""
+    if not isinstance(release, str):
+        return None
+    m = _KERNEL.match(release)
+    if not m:
+        return None
+    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
 
 
 class ProbeRecord(BaseModel):
@@ -70,8 +83,6 @@ class Facts(BaseModel):
 
     @property
     def kernel_version(self) -> tuple[int, int, int] | None:
-        from probes.parsers.facts import kernel_version_tuple
-
         return kernel_version_tuple(self.kernel_release) if self.kernel_release else None
 
 
