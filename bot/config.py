@@ -1,4 +1,4 @@
-"""Configuration file (DESIGN §6): lookup order, embedded default, validation.
+"""Configuration file (docs/architecture.md §Configuration): lookup order, embedded default, validation.
 
 Lookup: ``--config F`` > ``$WHYCANT_CONFIG`` > ``./whycant.yaml`` > embedded default.
 Validation errors name the key and say what is wrong (``ConfigError``).
@@ -236,7 +236,7 @@ def find_config_path(explicit: str | Path | None = None) -> Path | None:
 
 
 def load_config(explicit: str | Path | None = None) -> Config:
-    """Load the configuration by the lookup order of DESIGN §6; ``$WHYCANT_DATABASE_URL`` wins over ``database:``."""
+    """Load the configuration by the lookup order of docs/architecture.md §Configuration; ``$WHYCANT_DATABASE_URL`` wins over ``database:``."""
     return _database_from_env(_load_file(explicit))
 
 

@@ -1,4 +1,4 @@
-"""The inventory: the only hosts whycant will ever probe (DESIGN §5, §6).
+"""The inventory: the only hosts whycant will ever probe (docs/architecture.md §Front ends and contracts, §Configuration).
 
 Hosts come from the config's ``hosts:`` and from Ansible inventories (INI or
 YAML) listed in ``inventory:``; the config's own entries win over Ansible for

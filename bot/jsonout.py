@@ -1,4 +1,4 @@
-"""The ``--json`` shapes of ``ask`` and ``analyze`` (DESIGN §5, contract)."""
+"""The ``--json`` shapes of ``ask`` and ``analyze`` (docs/architecture.md §Front ends and contracts)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,6 +1,6 @@
 """Run the probes of one diagnosis in parallel and assemble the Evidence.
 
-Plan (DESIGN §1): target counters T0 -> connect tests from every vantage (and
+Plan (docs/architecture.md §Data flow): target counters T0 -> connect tests from every vantage (and
 sysctls, listeners, facts meanwhile) -> target counters T1 once the window has
 passed -> listeners again. A failed probe is recorded and never hides the others.
 """

@@ -24,8 +24,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from probes.collect import HostProbe, ProbeSettings
+from probes.errors import ParseError, TransportError
 from probes.evidence import HostEvidence, ProbeRecord
 from probes.inventory import Host
+from probes.parsers import sysctl as psys
+from probes.parsers.sysctl import SYSCTL_CONF, SYSCTL_DIRS, merge_sysctl_files, parse_sysctl_conf
 
 log = logging.getLogger("whycant.drift")
 
@@ -35,8 +39,6 @@ DEFAULT_HOST_TIMEOUT = 30.0
 
 
 def sysctl_dirs() -> tuple[str, ...]:
-    from probes.parsers.sysctl import SYSCTL_DIRS
-
     return SYSCTL_DIRS
 
 
@@ -86,8 +88,6 @@ def conf_paths(listing: dict[str, list[str] | None]) -> list[str]:
 
 async def list_conf_files(host: Host, transport: Any, timeout: float) -> list[str]:
     """The ``*.conf`` files in the systemd-sysctl directories: SFTP listing, else the fixed ``find``."""
-    from probes.errors import ParseError
-
     if callable(getattr(transport, "list_dir", None)):
         return conf_paths(await transport.list_dir(host, list(sysctl_dirs()), timeout=timeout))
     res = await transport.run(host, find_argv(), timeout=timeout)
@@ -98,9 +98,6 @@ async def list_conf_files(host: Host, transport: Any, timeout: float) -> list[st
 
 async def read_persisted(host: Host, transport: Any, timeout: float) -> tuple[dict[str, tuple[Any, str]], list[dict]]:
     """What the sysctl files will apply at the next boot: key -> (value, source), and file problems."""
-    from probes.errors import ParseError
-    from probes.parsers.sysctl import SYSCTL_CONF, merge_sysctl_files, parse_sysctl_conf
-
     paths = [SYSCTL_CONF, *await list_conf_files(host, transport, timeout)]
     files = await transport.read_files(host, paths, timeout=timeout)
     good: dict[str, str] = {}
@@ -127,8 +124,6 @@ class FleetCollector:
 
     def __init__(self, transports: Any, settings: Any = None, *, concurrency: int = DEFAULT_CONCURRENCY,
                  host_timeout: float = DEFAULT_HOST_TIMEOUT, persisted: bool = True):
-        from probes.collect import ProbeSettings
-
         self.transports = transports
         self.settings = settings or ProbeSettings()
         self.concurrency = max(1, int(concurrency))
@@ -163,10 +158,6 @@ class FleetCollector:
         return result
 
     async def _collect(self, host: Host, extra_keys: Sequence[str], result: HostResult) -> None:
-        from probes.collect import HostProbe
-        from probes.errors import TransportError
-        from probes.parsers import sysctl as psys
-
         if getattr(host, "adhoc", False) or not getattr(host, "probe_ssh", True):
             result.error, result.error_kind = "not an inventory host with SSH access", "unsupported"
             return

@@ -1,4 +1,4 @@
-"""Evidence -> plain data for rules (DESIGN §1: rules are pure functions over data).
+"""Evidence -> plain data for rules (docs/architecture.md §Data flow: rules are pure functions over data).
 
 ``build_context(evidence)`` returns a dict of plain values plus a few small helper
 functions (closures over the same data) that playbook expressions call:

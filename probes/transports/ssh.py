@@ -1,4 +1,4 @@
-"""asyncssh transport: commands and file reads on inventory hosts (DESIGN §2, §8).
+"""asyncssh transport: commands and file reads on inventory hosts (docs/architecture.md §Probes, §Scale and operations).
 
 The parts, by job: ``ssh_settings`` (its settings), ``ssh_route`` (which hops reach a
 host: inventory, OpenSSH config, ProxyJump), ``ssh_pool`` (pooled connections and

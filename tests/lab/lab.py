@@ -556,7 +556,7 @@ class Lab:
         while time.monotonic() < deadline:
             if h.sshd.poll() is not None:
                 raise LabError(f"sshd on {host} exited {h.sshd.returncode}: {(h.dir / 'sshd.log').read_text()[-500:]}")
-            out = self._ns(h.netns, "ss", "-ltnH", f"sport = :22", check=False).stdout
+            out = self._ns(h.netns, "ss", "-ltnH", "sport = :22", check=False).stdout
             if h.address in out:
                 return
             time.sleep(0.02)
@@ -583,7 +583,7 @@ class Lab:
 
     # ------------------------------------------------------------------ config for whycant
     def whycant_config(self, **ssh: Any) -> dict[str, Any]:
-        """A whycant config dict (DESIGN §6) pointing at the lab hosts."""
+        """A whycant config dict (docs/architecture.md §Configuration) pointing at the lab hosts."""
         hosts: dict[str, Any] = {}
         for h in self.hosts.values():
             if not h.sshd_wanted:
