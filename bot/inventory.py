@@ -14,10 +14,15 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from bot.ansible_inventory import MAX_RANGE_HOSTS, expand_hostname_range, load_ansible_inventory
+from bot.ansible_inventory import (
+    MAX_RANGE_HOSTS,
+    expand_hostname_range,
+    load_ansible_inventory,
+)
 from bot.inventory_checks import (
     GROUP_RE,
     USER_RE,
@@ -35,13 +40,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from bot.config import Config
 
 __all__ = [
+    "BOT_VANTAGE",
+    "MAX_RANGE_HOSTS",
     "Inventory",
     "InventoryError",
     "UnknownHost",
     "UnknownVantage",
     "Vantage",
-    "BOT_VANTAGE",
-    "MAX_RANGE_HOSTS",
     "expand_hostname_range",
     "load_ansible_inventory",
 ]

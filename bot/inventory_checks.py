@@ -13,19 +13,19 @@ from typing import Any
 from bot.config import ConfigError
 
 __all__ = [
-    "InventoryError",
-    "NAME_RE",
-    "USER_RE",
     "GROUP_RE",
+    "NAME_RE",
     "SERVICE_RE",
-    "printable",
-    "or_list",
+    "USER_RE",
+    "InventoryError",
     "canonical_ip",
+    "check_group",
+    "check_name",
     "check_port",
     "check_service",
-    "check_name",
     "check_user",
-    "check_group",
+    "or_list",
+    "printable",
 ]
 
 # A hostname or IP address (v4/v6), a user name, a group name, a service name.

@@ -12,8 +12,8 @@ merged with Ansible's precedence (``bot.ansible_inventory.model``).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from bot.ansible_inventory.dynamic import (
     SCRIPT_TIMEOUT_S,
@@ -35,9 +35,10 @@ from bot.ansible_inventory.static import (
 from bot.inventory_checks import InventoryError
 from probes.inventory import Host
 
-__all__ = ["MAX_RANGE_HOSTS", "expand_hostname_range", "load_ansible_inventory", "AnsibleInventory"]
+__all__ = ["MAX_RANGE_HOSTS", "AnsibleInventory", "expand_hostname_range", "load_ansible_inventory"]
 
-_SKIP_SUFFIXES = ("~", ".retry", ".pyc", ".pyo", ".orig", ".bak", ".swp")
+# Ansible's INVENTORY_IGNORE_EXTS: files in an inventory directory that are not inventories.
+_SKIP_SUFFIXES = ("~", ".pyc", ".pyo", ".swp", ".bak", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry")
 _VARS_DIRS = ("group_vars", "host_vars")
 
 

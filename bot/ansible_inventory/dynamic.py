@@ -13,21 +13,22 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bot.ansible_inventory.model import AnsibleInventory
 from bot.inventory_checks import InventoryError, printable
 
 __all__ = [
-    "SCRIPT_TIMEOUT_S",
     "MAX_OUTPUT_BYTES",
+    "SCRIPT_TIMEOUT_S",
+    "ansible_inventory_command",
     "is_script",
-    "looks_like_list_json",
     "load_list_json",
     "load_script",
-    "ansible_inventory_command",
     "load_with_ansible_inventory",
+    "looks_like_list_json",
 ]
 
 SCRIPT_TIMEOUT_S = 30.0

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import yaml
 
@@ -26,7 +27,7 @@ from bot.inventory_checks import (
 )
 from probes.inventory import Host
 
-__all__ = ["Vaulted", "host_from_vars", "parse_services", "parse_list", "ssh_args", "check_proxy_jump"]
+__all__ = ["Vaulted", "check_proxy_jump", "host_from_vars", "parse_list", "parse_services", "ssh_args"]
 
 
 class Vaulted:
@@ -44,7 +45,7 @@ def _var(vars_: Mapping[str, Any], where_of: Callable[[str], str], *keys: str) -
         if k in vars_ and vars_[k] is not None:
             v = vars_[k]
             if isinstance(v, Vaulted):
-                raise InventoryError(f"{where_of(k)}: {k} is vault-encrypted; whycant cannot decrypt it "
+                raise InventoryError(f"{v.where or where_of(k)}: {k} is vault-encrypted; whycant cannot decrypt it "
                                      "(give it in plain text or in whycant's own hosts: entry)")
             return v
     return None

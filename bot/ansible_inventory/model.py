@@ -15,16 +15,17 @@ vars files: their hostvars are used as they are (step 5).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from bot.ansible_inventory.hostvars import host_from_vars
 from bot.ansible_inventory.varsfiles import VarsFiles
 from bot.inventory_checks import NAME_RE, InventoryError, check_group, printable
 from probes.inventory import Host
 
-__all__ = ["AnsibleHost", "AnsibleGroup", "AnsibleInventory"]
+__all__ = ["AnsibleGroup", "AnsibleHost", "AnsibleInventory"]
 
 
 @dataclass
@@ -144,6 +145,7 @@ class AnsibleInventory:
         origin: dict[str, str] = {}
 
         def put(values: Mapping[str, Any], where: str) -> None:
+            values = {k: v for k, v in values.items() if k != "ansible_group_priority"}  # a group setting
             merged.update(values)
             origin.update(dict.fromkeys(values, where))
 

@@ -156,7 +156,7 @@ class _LineDict(dict):
 def parse_yaml(text: str, path: str) -> Any:
     """YAML (or JSON) text whose mappings remember their line numbers (``key_lines``)."""
     try:
-        return yaml.load(text, Loader=_line_loader(path))  # noqa: S506 - SafeLoader subclass
+        return yaml.load(text, Loader=_line_loader(path))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else path
@@ -224,6 +224,6 @@ def looks_like_yaml(text: str) -> bool:
         s = line.strip()
         if not s or s.startswith("#"):
             continue
-        return s.startswith("---") or s.startswith("{") or bool(re.fullmatch(r"[\w.-]+:\s*(\{.*\})?\s*(#.*)?", s))
+        return s.startswith(("---", "{")) or bool(re.fullmatch(r"[\w.-]+:\s*(\{.*\})?\s*(#.*)?", s))
     return False
 

@@ -16,7 +16,7 @@ import yaml
 from bot.ansible_inventory.hostvars import Vaulted
 from bot.inventory_checks import InventoryError
 
-__all__ = ["VARS_EXTENSIONS", "find_vars_files", "load_vars_file", "ansible_loader", "VarsFiles"]
+__all__ = ["VARS_EXTENSIONS", "VarsFiles", "ansible_loader", "find_vars_files", "load_vars_file"]
 
 VARS_EXTENSIONS = (".yml", ".yaml", ".json")
 MAX_VARS_FILE_BYTES = 4 * 1024 * 1024
@@ -84,7 +84,7 @@ def load_vars_file(path: Path) -> dict[str, Any]:
         raise InventoryError(f"{path}: the whole file is encrypted with ansible-vault; whycant cannot decrypt it "
                              "(keep the variables whycant needs in a plain file beside it)")
     try:
-        data = yaml.load(text, Loader=ansible_loader(where=str(path)))  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=ansible_loader(where=str(path)))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
