@@ -45,6 +45,7 @@ import asyncssh
 
 from bot.config import SSHConfig
 from probes.errors import AuthFailed, CommandTimeout, ConnectFailed, HostKeyMismatch, TransportError
+from probes.hostport import format_hostport
 from probes.inventory import Host
 from probes.transports.base import CommandResult
 
@@ -408,7 +409,7 @@ class SSHTransport:
         self, host: Host, key: PoolKey, client: _Client, kh: asyncssh.SSHKnownHosts | None, e: Exception
     ) -> TransportError:
         address, port, user = key
-        where = f"{address}:{port}"
+        where = format_hostport(address, port)
         if isinstance(e, asyncssh.HostKeyNotVerifiable):
             return self._host_key_error(host, address, port, client.untrusted_key, kh)
         if isinstance(e, asyncssh.KeyExchangeFailed) and kh is not None and "host key" in str(e).lower():
