@@ -85,7 +85,9 @@ def check_service(name: str, where: str) -> str:
 
 
 def check_name(value: str, what: str, where: str) -> str:
-    if not NAME_RE.match(value):
+    """A host name or an IP address (``::1`` too; no brackets, no IPv6 zone)."""
+    ip_literal = "[" not in value and canonical_ip(value) is not None
+    if not NAME_RE.match(value) and not ip_literal:
         raise InventoryError(f"{where}: {what} {printable(value)!r} is not a valid host name or address")
     return value
 

@@ -186,7 +186,8 @@ class Whycant:
         await progress("rules", diagnosis.verdict, {})
         incident = await self._record(request, evidence, diagnosis, who, channel, thread_ts, pending)
         metrics.observe(evidence, diagnosis, incident.storage_error if self.store is not None else None)
-        return Outcome(kind="diagnosis", request=request, evidence=evidence, diagnosis=diagnosis, incident=incident)
+        return Outcome(kind="diagnosis", request=evidence.request or request, evidence=evidence, diagnosis=diagnosis,
+                       incident=incident)
 
     def diagnose_evidence(self, evidence: Evidence) -> Diagnosis:
         from bot.engine import diagnose
