@@ -49,7 +49,7 @@ async def resolve_address(address: str, timeout: float = DNS_TIMEOUT_S) -> str:
     try:
         infos = await asyncio.wait_for(
             loop.getaddrinfo(address, None, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise ResolveFailed(address, f"no answer within {timeout:g} s") from None
     except socket.gaierror as e:
         raise ResolveFailed(address, e.strerror or str(e)) from None
