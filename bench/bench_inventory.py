@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.ansible_inventory import load_ansible_inventory
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {r['what']:<45} {r['median_s'] * 1000:9.0f} ms  {r['hosts']} hosts")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "inventory.json").write_text(json.dumps({
-        "taken_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "args": vars(a), "rows": rows,
+        "taken_at": datetime.now(UTC).isoformat(timespec="seconds"), "args": vars(a), "rows": rows,
         "loadavg_before": load_before, "loadavg_after": os.getloadavg(), "python": platform.python_version(),
     }, indent=2) + "\n")
     return 0
