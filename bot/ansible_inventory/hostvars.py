@@ -170,8 +170,8 @@ def ssh_args(text: str, where: str) -> tuple[str | None, list[str]]:
         if a.startswith("-o"):
             opt = a[2:] or str(nxt)
             i += 1 if a[2:] else 2
-            key, _, val = opt.replace("=", " ", 1).partition(" ")
-            key, val = key.strip().lower(), val.strip()
+            m = re.match(r"\s*([A-Za-z]+)\s*(?:=|\s)\s*(.*)\Z", opt, re.DOTALL)  # ssh_config: Key=Value or Key Value
+            key, val = (m.group(1).lower(), m.group(2).strip()) if m else (opt.strip().lower(), "")
             if key == "proxyjump":
                 jump = check_proxy_jump(val, where)
             elif key == "proxycommand":

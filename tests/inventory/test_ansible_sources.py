@@ -177,6 +177,7 @@ def ini_host(line: str) -> Any:
     ("ansible_ssh_common_args='-o ProxyCommand=\"ssh -W %h:%p -q ops@bastion01 -p 2222\"'", "ops@bastion01:2222"),
     ("ansible_ssh_common_args='-o StrictHostKeyChecking=no -o ProxyJump=a' ansible_ssh_extra_args='-J b'", "b"),
     ("ansible_ssh_common_args='-o ProxyJump=none'", None),
+    ("ansible_ssh_common_args='-o \"ProxyCommand ssh -o Port=22 -W %h:%p jump9\"'", "jump9"),
     ("ansible_ssh_common_args='-o ServerAliveInterval=5'", None),
 ])
 def test_ssh_args_fill_proxy_jump(args: str, jump: str | None):
