@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from bot.ansible_inventory import load_ansible_inventory
+from bot.ansible_inventory import _load_file, _source_files, load_ansible_inventory
+from bot.ansible_inventory import dynamic as dyn
 from bot.ansible_inventory.dynamic import ansible_inventory_command
 from bot.ansible_inventory.model import AnsibleInventory
 from bot.ansible_inventory.static import load_ini
@@ -42,8 +43,6 @@ def merged(inventory_dir: Path, playbook_dir: Path | None) -> dict[str, dict[str
     """Our merged vars per host, for the same sources Ansible reads."""
     inv = AnsibleInventory()
     inv.vars_dirs.append(inventory_dir)
-    from bot.ansible_inventory import _load_file, _source_files
-
     for f in _source_files(inventory_dir):
         if f.name not in ("group_vars", "host_vars"):
             _load_file(f, inv, playbook_dir, 10)
@@ -337,8 +336,6 @@ def test_plugin_errors_are_clear(tmp_path: Path):
 
 
 def test_plugin_without_ansible_inventory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    import bot.ansible_inventory.dynamic as dyn
-
     monkeypatch.setattr(dyn, "ansible_inventory_command", lambda: None)
     (tmp_path / "aws_ec2.yml").write_text("plugin: amazon.aws.aws_ec2\n")
     with pytest.raises(InventoryError, match=r"aws_ec2\.yml: an inventory plugin config \(plugin: amazon\.aws\."
