@@ -1,7 +1,8 @@
 """The ``whycant`` command line (docs/architecture.md §Front ends and contracts).
 
 Each command group lives in its own module (``bot/cli_*.py``) and is mounted
-here. Exit status: 0 done, 2 bad input (one line on stderr), 1 internal failure.
+here. Exit status: 0 done, 2 bad input (one line on stderr), 1 internal failure,
+3 partial (``probe``/``drift``: a host could not be probed; docs/inventory.md).
 """
 from __future__ import annotations
 

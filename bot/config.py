@@ -156,6 +156,7 @@ class Config(_Strict):
     hosts: dict[str, HostConfig] = Field(default_factory=dict)
     groups: dict[str, GroupConfig] = Field(default_factory=dict)
     inventory: list[str] = Field(default_factory=list)
+    ansible_playbook_dir: str | None = None  # group_vars/host_vars beside a playbook (docs/inventory.md)
     vantages: dict[str, VantageConfig] = Field(default_factory=dict)
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     playbook_paths: list[str] = Field(default_factory=list)

@@ -10,7 +10,8 @@ def diagnosis_json(outcome: Outcome) -> dict[str, Any]:
     ev, dx, req = outcome.evidence, outcome.diagnosis, outcome.request
     target = None
     if req is not None:
-        target = {"host": req.target, "address": req.address, "port": req.port, "service": req.service}
+        target = {"host": req.target, "address": req.address, "resolved_address": req.resolved_address,
+                  "port": req.port, "service": req.service}
     out: dict[str, Any] = {
         "incident": outcome.incident.id if outcome.incident else None,
         "target": target,

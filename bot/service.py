@@ -233,7 +233,8 @@ class Whycant:
         incident = await self._record(request, evidence, diagnosis, who, channel, thread_ts, pending)
         metrics.observe(evidence, diagnosis, incident.storage_error if self.store is not None else None,
                         group=metrics.primary_group(target.groups))
-        return Outcome(kind="diagnosis", request=request, evidence=evidence, diagnosis=diagnosis, incident=incident)
+        return Outcome(kind="diagnosis", request=evidence.request or request, evidence=evidence, diagnosis=diagnosis,
+                       incident=incident)
 
     async def _store_call(self, name: str, **kw: Any) -> Any:
         try:

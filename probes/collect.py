@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable, Sequence
 
 from probes.connect import connect_argv, local_connect, parse_attempts
+from probes.dial_address import DNS_TIMEOUT_S, ResolveFailed, resolve_address, self_dial_address
 from probes.errors import CommandTimeout, ParseError, TransportError, UnsupportedHost, WhycantError
 from probes.evidence import ConnectResult, Evidence, Facts, HostEvidence, Listener, ProbeRecord, Request
 from probes.inventory import Host
@@ -59,6 +60,7 @@ class ProbeSettings:
     connect_timeout: float = 2.0
     connect_interval: float = 0.1
     command_timeout: float = 15.0
+    dns_timeout: float = DNS_TIMEOUT_S
 
 
 class TransportSet:
@@ -324,6 +326,14 @@ class Collector:
 
         ev = HostEvidence(host=target.name, address=target.address)
         probe_target = target.probe_ssh and not target.adhoc
+        dial = request.address
+        if request.port:  # connect tests dial an IP: a DNS name is resolved first (docs/inventory.md)
+            try:
+                dial = await resolve_address(request.address, self.s.dns_timeout)
+            except ResolveFailed as e:
+                return await self._unresolved(request, ev, e, started, t_start, progress)
+            if dial != request.address:
+                request = request.model_copy(update={"resolved_address": dial})
         hp = HostProbe(target, self.transports.for_host(target), self.s, ev) if probe_target else None
         evidence = Evidence(source="live", request=request, target=ev if probe_target else None,
                             started_at=started)
@@ -335,7 +345,7 @@ class Collector:
         t0_done = time.monotonic()
 
         async def one_vantage(v: VantagePoint) -> ConnectResult:
-            r = await self.connect_from(v, request.address, request.port or 0)
+            r = await self.connect_from(v, dial, request.port or 0)
             if r.error:
                 await progress("connect", f"{v.name}: could not test ({r.error})", vantage=v.name)
             else:
@@ -352,7 +362,8 @@ class Collector:
             vps.append(VantagePoint("self", target, note="the target itself, over loopback"))
         if request.port:
             tasks.append(asyncio.gather(*(
-                one_vantage(v) if v.name != "self" else self._self_connect(v, request.port) for v in vps
+                one_vantage(v) if v.name != "self" else self._self_connect(v, request.port, ev, dial)
+                for v in vps
             )))
         if hp is not None:
             tasks += [hp.sysctls(extra_sysctls), hp.facts()]
@@ -370,8 +381,21 @@ class Collector:
         evidence.duration_s = round(time.monotonic() - t_start, 3)
         return evidence
 
-    async def _self_connect(self, v: VantagePoint, port: int) -> ConnectResult:
-        return await self.connect_from(v, "127.0.0.1", port)
+    async def _self_connect(self, v: VantagePoint, port: int, ev: HostEvidence, dial: str) -> ConnectResult:
+        """The target dials what it listens on: loopback for wildcard sockets, else its bound address."""
+        address = self_dial_address(ev.listeners, port, own=[dial, v.host.address])
+        if address not in ("127.0.0.1", "::1"):
+            v = replace(v, note=f"the target itself, to the address it listens on ({address})")
+        return await self.connect_from(v, address, port)
+
+    async def _unresolved(self, request: Request, ev: HostEvidence, error: ResolveFailed, started: float,
+                          t_start: float, progress: Callable[..., Awaitable[None]]) -> Evidence:
+        """Evidence for a target whose DNS name did not resolve: one clear error, nothing probed."""
+        ev.probes.append(ProbeRecord(host=ev.host, probe="resolve", command=f"getaddrinfo {request.address}",
+                                     error=f"dns: {error}", error_kind="dns"))
+        await progress("planned", f"{request.target}: {error}; nothing was probed")
+        return Evidence(source="live", request=request, target=ev, started_at=started,
+                        duration_s=round(time.monotonic() - t_start, 3))
 
     async def snapshot(self, host: Host, *, counters: bool = True, extra_sysctls: Sequence[str] = ()) -> HostEvidence:
         """One host's sysctls, facts, listeners and (optionally) counters: `whycant probe`, drift."""

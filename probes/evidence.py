@@ -185,6 +185,7 @@ class Request(BaseModel):
     text: str = ""
     target: str  # inventory host name
     address: str
+    resolved_address: str | None = None  # the IP a DNS-name address resolved to for connect tests
     port: int | None = None
     service: str | None = None
     vantages: list[str] = Field(default_factory=list)

@@ -21,6 +21,7 @@ from typing import Any
 
 from bot.engine import sizing, snapshot
 from probes.evidence import OUTCOMES, Evidence
+from probes.hostport import format_hostport
 
 _KERNEL_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
 
@@ -87,7 +88,7 @@ def _is_loopback(addr: str | None) -> bool:
 
 
 def _listener_label(addr: str, port: int) -> str:
-    return f"[{addr.strip('[]')}]:{port}" if ":" in addr.strip("[]") else f"{addr}:{port}"
+    return format_hostport(addr, port)
 
 
 def _num(n: float) -> str:
@@ -115,7 +116,7 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
     if address is None and evidence.connect:
         address = evidence.connect[0].target_address
     target = {"name": name, "address": address, "port": port,
-              "label": f"{name}:{port}" if port else name}
+              "label": format_hostport(name, port), "hostport": format_hostport(address or name, port)}
 
     # ---- counters -----------------------------------------------------------------
     counters = dict(tgt.counters) if tgt else {}
