@@ -20,6 +20,7 @@ def diagnosis_json(outcome: Outcome) -> dict[str, Any]:
         "connect": [c.summary() for c in ev.connect] if ev else [],
         "counters_delta": dict(sorted((ev.target.counters_delta if ev and ev.target else {}).items())),
         "drop_reasons": drop_reasons_json(ev.target.drops if ev and ev.target else None),
+        "drop_reasons_status": ev.target.drops.detail if ev and ev.target and ev.target.drops else None,
         "probe_errors": ev.probe_errors() if ev else [],
         "duration_s": ev.duration_s if ev else 0.0,
         "partial": bool(dx.partial) if dx else False,

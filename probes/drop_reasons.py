@@ -68,7 +68,7 @@ F=$T/events/skb/kfree_skb/format
 grep -q 'skb_drop_reason reason' "$F" || { echo "unavailable no-reason $(uname -r)"; exit 0; }
 [ -d $T/instances ] || { echo "unavailable no-instances $(uname -r)"; exit 0; }
 err=$(mkdir "$I" 2>&1) || { echo "unavailable mkdir $err"; exit 0; }
-n=$(for p in /proc/[0-9]*/ns/net; do readlink "$p"; done 2>/dev/null | sort -u | wc -l)
+n=$(ls -l /proc/[0-9]*/ns/net 2>/dev/null | sed -n 's/.*-> //p' | sort -u | wc -l)
 c=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 kb=$((16384 / c)); [ "$kb" -ge 64 ] || kb=64; [ "$kb" -le 1024 ] || kb=1024
 echo "$kb" > "$I/buffer_size_kb" 2>/dev/null
@@ -225,8 +225,8 @@ class DropWindow:
         except _Unavailable as e:
             ev.drops = DropTrace(status="unavailable", detail=unavailable_line(host.name, str(e)))
         except (TransportError, ParseError) as e:
-            rec.error, rec.error_kind = str(e), getattr(e, "kind", "parse")
-            ev.drops = DropTrace(status="failed", detail=f"drop reasons not traced on {host.name}: {e}")
+            rec.error, rec.error_kind = _short_error(e), getattr(e, "kind", "parse")
+            ev.drops = DropTrace(status="failed", detail=f"drop reasons not traced on {host.name}: {rec.error}")
             if self.armed is False:
                 await self.stop()  # a start that timed out after mkdir: remove what it made
         finally:
@@ -243,10 +243,10 @@ class DropWindow:
             out = await self._run("stop")
         except (TransportError, ParseError, _Unavailable) as e:
             log.warning("drop-reasons stop on %s failed: %s (the target's watchdog removes the instance "
-                        "within %d s)", self.host.name, e, self.max_s)
+                        "within %d s)", self.host.name, _short_error(e), self.max_s)
             if was_armed:
                 self.ev.drops = DropTrace(status="failed", instance=self.instance, window_s=window,
-                                          detail=f"drop reasons not read on {self.host.name}: {e}")
+                                          detail=f"drop reasons not read on {self.host.name}: {_short_error(e)}")
             return
         if not was_armed:
             return
@@ -286,3 +286,10 @@ class DropWindow:
 
 class _Unavailable(Exception):
     pass
+
+
+def _short_error(e: Exception) -> str:
+    """A transport error without the (long, fixed) script text it quotes."""
+    text = str(e).split(": sh -c ", 1)[0].split(": sudo -n sh -c ", 1)[0]
+    kind = getattr(e, "kind", None)
+    return f"{kind}: {text}" if kind and not text.startswith(kind) else text
