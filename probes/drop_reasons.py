@@ -22,7 +22,7 @@ import re
 import secrets
 import time
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 from probes.errors import ParseError, TransportError
 from probes.evidence import DropReason, DropTrace, HostEvidence, ProbeRecord
@@ -279,7 +279,7 @@ class DropWindow:
             return
         try:
             await asyncio.wait_for(asyncio.shield(self.stop()), timeout=self.command_timeout + 1)
-        except (asyncio.TimeoutError, asyncio.CancelledError):
+        except (TimeoutError, asyncio.CancelledError):
             log.warning("drop-reasons cleanup on %s did not finish; the target's watchdog removes %s",
                         self.host.name if self.host else "?", self.instance)
 

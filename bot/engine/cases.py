@@ -25,8 +25,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from probes.evidence import (
-    OUTCOMES, ConnectAttempt, ConnectResult, DropReason, DropTrace, Evidence, Facts, HostEvidence, Listener,
-    ProbeRecord, Request,
+    OUTCOMES,
+    ConnectAttempt,
+    ConnectResult,
+    DropReason,
+    DropTrace,
+    Evidence,
+    Facts,
+    HostEvidence,
+    Listener,
+    ProbeRecord,
+    Request,
 )
 
 _T0 = 1_700_000_000.0
@@ -176,7 +185,7 @@ def build_drop_trace(host: str, spec: Any, window_s: float) -> DropTrace:
     """The compact ``drop_reasons`` case key -> a ``DropTrace``."""
     if isinstance(spec, str):
         return DropTrace(status="unavailable", detail=spec.split(":", 1)[1].strip() if ":" in spec else spec)
-    reasons = [DropReason(host=host, **{"location": "unknown", "count": 1, **dict(r)}) for r in (spec or [])]
+    reasons = [DropReason(host=host, **{"location": "unknown", "count": 1, **r}) for r in (spec or [])]
     return DropTrace(status="ok", detail=f"{host}: kernel drop reasons traced for {window_s:.1f} s",
                      window_s=window_s, reasons=reasons)
 

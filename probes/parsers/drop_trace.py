@@ -116,8 +116,8 @@ def parse_trace(text: str) -> TraceResult:
             k = _KFREE.search(rest)
             if not k:
                 continue
-            base = dict(cpu=int(m.group("cpu")), ts=float(m.group("ts")), reason=k.group("reason") or "UNKNOWN",
-                        location=symbol(k.group("loc")))
+            base = {"cpu": int(m.group("cpu")), "ts": float(m.group("ts")),
+                    "reason": k.group("reason") or "UNKNOWN", "location": symbol(k.group("loc"))}
             if k.group("skb") == cpu.rx_skb:
                 src, dst = cpu.flow or (None, None)
                 drops.append(TraceDrop(**base, received=True, dev=cpu.rx_dev, src=src, dst=dst))  # type: ignore[arg-type]

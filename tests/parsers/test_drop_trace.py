@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from probes.drop_reasons import aggregate, script_argv, split_stop_output, unavailable_line
+from probes.drop_reasons import (
+    aggregate,
+    script_argv,
+    split_stop_output,
+    unavailable_line,
+)
 from probes.errors import ParseError
 from probes.parsers.drop_trace import TraceDrop, parse_trace, symbol
 from tests.parsers.conftest import read
@@ -113,10 +118,10 @@ def test_script_argv_takes_only_a_hex_id_and_bounded_seconds():
 
 @pytest.mark.parametrize("status,line", [
     ("unavailable no-tracefs", "drop reasons unavailable on db01: tracefs is not mounted at /sys/kernel/tracing"),
-    ("unavailable not-root probe", "drop reasons unavailable on db01: whycant logs in as probe, not root, and "
-                                   "ssh.sudo is off"),
-    ("unavailable no-reason 5.15.0-91-generic", "drop reasons unavailable on db01: the kernel (5.15.0-91-generic) "
-                                                "is too old: skb:kfree_skb has no drop reason before Linux 5.17"),
+    ("unavailable not-root probe",
+     "drop reasons unavailable on db01: whycant logs in as probe, not root, and ssh.sudo is off"),
+    ("unavailable no-reason 5.15.0-91-generic",
+     "the kernel (5.15.0-91-generic) is too old: skb:kfree_skb has no drop reason before Linux 5.17"),
     ("unavailable lockdown", "drop reasons unavailable on db01: kernel lockdown (confidentiality) forbids tracing"),
     ("unavailable mkdir mkdir: cannot create directory: Operation not permitted",
      "could not create a tracing instance: mkdir: cannot create directory: Operation not permitted"),
