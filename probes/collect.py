@@ -294,28 +294,27 @@ class Collector:
         res.duration_s = round(time.monotonic() - start, 4)
         return res
 
-    async def collect(self, request: Request, target: Host, vantages: Sequence[VantagePoint],
-                      **kw: Any) -> Evidence:
-        """Evidence for one diagnosis of ``target`` (and ``request.port`` when given)."""
-        s = self.s
-        drops = DropWindow(sudo=s.sudo, command_timeout=s.command_timeout, max_s=int(
-            s.window_seconds + s.connect_attempts * (s.connect_timeout + s.connect_interval) + 4 * s.command_timeout + 30))
-        try:
-            return await self._collect(request, target, vantages, drops=drops, **kw)
-        finally:  # also when the diagnosis fails or is cancelled (timeout): remove the tracing instance
-            await drops.abort()
-
-    async def _collect(
+    async def collect(
         self,
         request: Request,
         target: Host,
         vantages: Sequence[VantagePoint],
         *,
-        drops: DropWindow,
         on_progress: ProgressFn | None = None,
         extra_sysctls: Sequence[str] = (),
         self_vantage: bool = True,
     ) -> Evidence:
+        """Evidence for one diagnosis of ``target`` (and ``request.port`` when given)."""
+        s = self.s
+        drops = DropWindow(sudo=s.sudo, command_timeout=s.command_timeout, max_s=int(
+            s.window_seconds + s.connect_attempts * (s.connect_timeout + s.connect_interval) + 4 * s.command_timeout + 30))
+        try:
+            return await self._collect(request, target, vantages, drops, on_progress, extra_sysctls, self_vantage)
+        finally:  # also when the diagnosis fails or is cancelled (timeout): remove the tracing instance
+            await drops.abort()
+
+    async def _collect(self, request: Request, target: Host, vantages: Sequence[VantagePoint], drops: DropWindow,
+                       on_progress: ProgressFn | None, extra_sysctls: Sequence[str], self_vantage: bool) -> Evidence:
         started, t_start = time.time(), time.monotonic()
 
         async def progress(stage: str, message: str, **kw: Any) -> None:

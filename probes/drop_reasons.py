@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 
-from probes.errors import ParseError, TransportError
+from probes.errors import ParseError, WhycantError
 from probes.evidence import DropReason, DropTrace, HostEvidence, ProbeRecord
 from probes.inventory import Host
 from probes.parsers.drop_trace import TraceDrop, parse_trace
@@ -93,6 +93,7 @@ UNAVAILABLE = {
     "mkdir": "could not create a tracing instance: {arg}",
     "enable-failed": "could not enable skb:kfree_skb in the tracing instance",
     "sudo": "sudo -n refused to run the trace script: {arg}",
+    "no-shell": "no sh on the target to run the trace script",
 }
 
 
@@ -196,7 +197,9 @@ class DropWindow:
         res = await self.t.run(self.host, argv, timeout=self.command_timeout)
         if self.sudo and res.exit_status != 0 and "sudo" in res.stderr:
             raise _Unavailable(f"unavailable sudo {res.stderr.strip().splitlines()[-1][:160]}")
-        if res.exit_status not in (0,) and not res.stdout.strip():
+        if res.exit_status == 127 and not res.stdout.strip():
+            raise _Unavailable("unavailable no-shell")
+        if res.exit_status != 0 and not res.stdout.strip():
             raise ParseError("drop_reasons", f"trace script exited {res.exit_status}: {res.stderr.strip()[:200]}")
         return res.stdout
 
@@ -224,7 +227,7 @@ class DropWindow:
                 raise ParseError("drop_reasons", f"unexpected answer from the trace script: {status!r}")
         except _Unavailable as e:
             ev.drops = DropTrace(status="unavailable", detail=unavailable_line(host.name, str(e)))
-        except (TransportError, ParseError) as e:
+        except (WhycantError, ValueError) as e:
             rec.error, rec.error_kind = _short_error(e), getattr(e, "kind", "parse")
             ev.drops = DropTrace(status="failed", detail=f"drop reasons not traced on {host.name}: {rec.error}")
             if self.armed is False:
@@ -241,7 +244,7 @@ class DropWindow:
         window = round(time.monotonic() - self.t_start, 3) if was_armed else None
         try:
             out = await self._run("stop")
-        except (TransportError, ParseError, _Unavailable) as e:
+        except (WhycantError, _Unavailable) as e:
             log.warning("drop-reasons stop on %s failed: %s (the target's watchdog removes the instance "
                         "within %d s)", self.host.name, _short_error(e), self.max_s)
             if was_armed:
