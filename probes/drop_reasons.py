@@ -272,6 +272,12 @@ class DropWindow:
         if self.shared:
             detail += (" (the kernel runs other network namespaces: drops attributed by packet address"
                        f"; {ignored} of other traffic ignored)")
+        if parsed and parsed.lost:
+            detail += f"; {parsed.lost} events lost (the trace buffer overran): counts are lower bounds"
+        errors = [ln for ln in status if ln.startswith("error")]
+        if errors:
+            detail += f"; {errors[0]}: the target's watchdog removes the instance within {self.max_s} s"
+            log.warning("drop-reasons on %s: %s", self.host.name, errors[0])
         self.ev.drops = DropTrace(status="ok", detail=detail, instance=self.instance, window_s=window,
                                   shared_kernel=self.shared, reasons=reasons, elsewhere=elsewhere,
                                   ignored=ignored, lost=parsed.lost if parsed else 0)
