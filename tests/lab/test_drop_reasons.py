@@ -81,7 +81,7 @@ def ask(clean_lab, tmp_path):
         cfg["database"] = f"sqlite:///{tmp_path}/w.db"
         cfg["vantages"]["office"]["nat"] = False
         cfg["probe"] = {"window_seconds": 1, "connect_attempts": 3, "connect_timeout": 0.5}
-        cfg["ssh"]["connect_timeout"] = 10  # two cores shared by parallel labs: logins can be slow
+        cfg["ssh"].update(connect_timeout=10, command_timeout=30)  # two cores shared by parallel labs
         path = tmp_path / "whycant.yaml"
         path.write_text(yaml.safe_dump(cfg))
         r = subprocess.run([*WHYCANT, "ask", question, "--json", "--config", str(path)],
