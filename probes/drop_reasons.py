@@ -266,12 +266,13 @@ class DropWindow:
             return
         drops = parsed.drops if parsed else []
         reasons, elsewhere, ignored = aggregate(self.host.name, drops, self.addresses, self.devices, self.shared)
-        n = sum(r.count for r in reasons)
+        n = sum(r.count for r in reasons if r.attribution == "target")
+        unsure = sum(r.count for r in reasons if r.attribution == "uncertain")
         detail = (f"{self.host.name}: kernel drop reasons traced for {window:.1f} s: "
                   + (f"{n} drop{'s' if n != 1 else ''}" if n else "no drops"))
         if self.shared:
-            detail += (" (the kernel runs other network namespaces: drops attributed by packet address"
-                       f"; {ignored} of other traffic ignored)")
+            detail += (f" (the kernel runs other network namespaces: drops attributed by packet address; "
+                       f"{unsure} not attributable, {ignored} of other traffic ignored)")
         if parsed and parsed.lost:
             detail += f"; {parsed.lost} events lost (the trace buffer overran): counts are lower bounds"
         errors = [ln for ln in status if ln.startswith("error")]
