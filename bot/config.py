@@ -105,6 +105,7 @@ class ProbeConfig(_Strict):
     connect_attempts: int = Field(10, ge=1, le=100)
     connect_timeout: float = Field(2.0, gt=0, le=30)
     connect_interval: float = Field(0.1, ge=0, le=5)
+    drop_reasons: bool = True  # trace the target's kfree_skb drop reasons (docs/drop-reasons.md)
 
 
 class ReportConfig(_Strict):

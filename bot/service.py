@@ -55,7 +55,8 @@ def probe_settings(config: Config) -> ProbeSettings:
     p = config.probe
     return ProbeSettings(window_seconds=p.window_seconds, connect_attempts=p.connect_attempts,
                          connect_timeout=p.connect_timeout, connect_interval=p.connect_interval,
-                         command_timeout=config.ssh.command_timeout)
+                         command_timeout=config.ssh.command_timeout, drop_reasons=p.drop_reasons,
+                         sudo=bool(getattr(config.ssh, "sudo", False)))
 
 
 class Whycant:

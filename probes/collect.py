@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable, Sequence
 
 from probes.connect import connect_argv, local_connect, parse_attempts
 from probes.dial_address import DNS_TIMEOUT_S, ResolveFailed, resolve_address, self_dial_address
+from probes.drop_reasons import DropWindow
 from probes.errors import CommandTimeout, ParseError, TransportError, UnsupportedHost, WhycantError
 from probes.evidence import ConnectResult, Evidence, Facts, HostEvidence, Listener, ProbeRecord, Request
 from probes.inventory import Host
@@ -61,6 +62,8 @@ class ProbeSettings:
     connect_interval: float = 0.1
     command_timeout: float = 15.0
     dns_timeout: float = DNS_TIMEOUT_S
+    drop_reasons: bool = True  # trace kfree_skb drop reasons on the target (probes/drop_reasons.py)
+    sudo: bool = False  # ssh.sudo: root-only commands run with sudo -n
 
 
 class TransportSet:
@@ -315,6 +318,16 @@ class Collector:
         self_vantage: bool = True,
     ) -> Evidence:
         """Evidence for one diagnosis of ``target`` (and ``request.port`` when given)."""
+        s = self.s
+        drops = DropWindow(sudo=s.sudo, command_timeout=s.command_timeout, max_s=int(
+            s.window_seconds + s.connect_attempts * (s.connect_timeout + s.connect_interval) + 4 * s.command_timeout + 30))
+        try:
+            return await self._collect(request, target, vantages, drops, on_progress, extra_sysctls, self_vantage)
+        finally:  # also when the diagnosis fails or is cancelled (timeout): remove the tracing instance
+            await drops.abort()
+
+    async def _collect(self, request: Request, target: Host, vantages: Sequence[VantagePoint], drops: DropWindow,
+                       on_progress: ProgressFn | None, extra_sysctls: Sequence[str], self_vantage: bool) -> Evidence:
         started, t_start = time.time(), time.monotonic()
 
         async def progress(stage: str, message: str, **kw: Any) -> None:
@@ -342,6 +355,8 @@ class Collector:
 
         if hp is not None:
             await asyncio.gather(hp.counters("counters_t0"), hp.listeners())
+            if self.s.drop_reasons and request.port and hp.unreachable is None and hp.unsupported is None:
+                await drops.start(target, hp.t, ev, (request.address, target.address))
         t0_done = time.monotonic()
 
         async def one_vantage(v: VantagePoint) -> ConnectResult:
@@ -375,7 +390,7 @@ class Collector:
             remaining = self.s.window_seconds - (time.monotonic() - t0_done)
             if remaining > 0:
                 await asyncio.sleep(remaining)
-            await asyncio.gather(hp.counters("counters_t1"), hp.listeners())
+            await asyncio.gather(hp.counters("counters_t1"), hp.listeners(), drops.stop())
             await progress("counters_t1", f"{target.name}: counters sampled again after "
                            f"{ev.window_s or 0:.1f} s")
         evidence.duration_s = round(time.monotonic() - t_start, 3)
