@@ -33,6 +33,7 @@ async def run(config, *, http_port: int | None, host: str, metrics_port: int | N
     from bot.slack.app import build_app
     from bot.slack.http import start_http
     from bot.slack.socket import SocketRunner
+    from bot.storage.resilient import flush_until
 
     service = await Whycant.create(config)
     app = build_app(service, config, socket_mode=http_port is None)
@@ -48,6 +49,7 @@ async def run(config, *, http_port: int | None, host: str, metrics_port: int | N
 
     # Scheduled drift reports (config `reports:`); every replica runs this, a database row claims each run.
     scheduler = start_scheduler(service, app.client, stop)
+    spool_writer = asyncio.create_task(flush_until(service, stop), name="whycant-spool-writer")  # docs/failures.md
     try:
         if http_port is not None:
             web_runner, _ = await start_http(app, http_port, host)
@@ -65,6 +67,7 @@ async def run(config, *, http_port: int | None, host: str, metrics_port: int | N
                 await asyncio.wait_for(scheduler, timeout=30)
             except (asyncio.TimeoutError, asyncio.CancelledError):
                 scheduler.cancel()
+        spool_writer.cancel()
         if socket_runner is not None:
             await socket_runner.close()
         await app.whycant.drain(10)  # type: ignore[attr-defined]

@@ -5,7 +5,9 @@ Front ends (CLI, console, Slack) only parse their own input and render.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Sequence
 
 from bot import metrics
@@ -64,18 +66,34 @@ class Whycant:
         self.transports = transports or build_transports(config)
         self.collector = Collector(self.transports, probe_settings(config))
         self.store = store
+        self.store_error: str | None = None  # why the database could not be opened (incidents are spooled)
+        self.spool: Any = None  # bot.storage.spool.Spool when storage is on
         # the sysctls the rules mention: read once (it scans the playbook files), used on every probe
         self._rule_sysctls = set(getattr(self.rules, "sysctl_keys", lambda: [])())
 
     @classmethod
     async def create(cls, config: Config, *, transports: TransportSet | None = None, storage: bool = True,
                      rules: Any = None) -> "Whycant":
-        store = None
+        store, store_error, spool = None, None, None
         if storage:
-            from bot.storage import open_store
+            from bot.storage.resilient import open_store_bounded, spool_for
 
-            store = await open_store(config)
-        return cls(config, transports=transports, store=store, rules=rules)
+            spool = spool_for(config)
+            store, store_error = await open_store_bounded(config, spool)
+        svc = cls(config, transports=transports, store=store, rules=rules)
+        svc.store_error, svc.spool = store_error, spool
+        return svc
+
+    async def reconnect_and_flush(self) -> None:
+        """Reopen a database that was unavailable and write the spool (``serve`` calls this periodically)."""
+        from bot.storage.resilient import open_store_bounded
+
+        if self.spool is None:
+            return
+        if self.store is None:
+            self.store, self.store_error = await open_store_bounded(self.config, self.spool)  # also flushes
+        elif self.spool.pending():
+            await self.store.flush_spool()
 
     async def close(self) -> None:
         await self.transports.close()
@@ -176,7 +194,7 @@ class Whycant:
                 await on_progress(Progress(stage=stage, message=message, **{k: v for k, v in kw.items()
                                                                               if k in ("vantage", "done", "total")}))
 
-        pending = None
+        pending, at = None, datetime.now(timezone.utc)
         if self.store is not None:
             pending = await self._store_call("start_diagnosis", request=request, who=who, channel=channel,
                                              thread_ts=thread_ts)
@@ -184,8 +202,8 @@ class Whycant:
                                                 extra_sysctls=self.extra_sysctls(target.name))
         diagnosis = diagnose(evidence, self.rules)
         await progress("rules", diagnosis.verdict, {})
-        incident = await self._record(request, evidence, diagnosis, who, channel, thread_ts, pending)
-        metrics.observe(evidence, diagnosis, incident.storage_error if self.store is not None else None)
+        incident = await self._record(request, evidence, diagnosis, who, channel, thread_ts, pending, at)
+        metrics.observe(evidence, diagnosis, incident.storage_error if self.store is not None or self.store_error else None)
         return Outcome(kind="diagnosis", request=request, evidence=evidence, diagnosis=diagnosis, incident=incident)
 
     def diagnose_evidence(self, evidence: Evidence) -> Diagnosis:
@@ -194,14 +212,22 @@ class Whycant:
         return diagnose(evidence, self.rules)
 
     async def _store_call(self, name: str, **kw: Any) -> Any:
+        """A store call bounded by ``database_wait_seconds``; on failure the reason (a str) instead."""
+        from bot.storage.store import database_trouble
+
+        wait = self.config.database_wait_seconds
         try:
-            return await getattr(self.store, name)(**kw)
+            return await asyncio.wait_for(getattr(self.store, name)(**kw), wait)
         except Exception as e:  # noqa: BLE001 - storage trouble never loses the answer
             log.warning("storage %s failed: %s", name, e)
-            return None
+            return database_trouble(e, wait)
 
     async def _record(self, request: Request, evidence: Evidence, diagnosis: Diagnosis, who: str,
-                      channel: str | None, thread_ts: str | None, pending: Any) -> IncidentInfo:
+                      channel: str | None, thread_ts: str | None, pending: Any, at: datetime) -> IncidentInfo:
+        trouble = self.store_error if self.store is None else pending if isinstance(pending, str) else None
+        if trouble and self.spool is not None:  # the database failed already: answer now, write it later
+            return self.spool.keep(trouble, pending_id=None, request=request, evidence=evidence, diagnosis=diagnosis,
+                                   who=who, channel=channel, thread_ts=thread_ts, at=at)
         if self.store is None:
             return IncidentInfo(id=None, storage_error="incident not stored: no database configured")
         return await self.store.record_or_retry(request=request, evidence=evidence, diagnosis=diagnosis, who=who,
@@ -214,7 +240,7 @@ class Whycant:
 
             return Outcome(kind="drift", data=await run_drift(self, args or ["all"]))
         if self.store is None:
-            return Outcome(kind="error", text="incidents need a database; none is configured")
+            return Outcome(kind="error", text=self._no_store_text())
         if intent in ("ack", "resolve", "rerun", "verify", "evidence", "incident"):
             if not args or not str(args[0]).isdigit():
                 raise BadInput(f"{intent} needs an incident number, e.g. `{intent} 42`")
@@ -256,6 +282,11 @@ class Whycant:
                        data={"waiver": {"id": wid, "host": host, "key": key, "until": until.isoformat(),
                                         "reason": reason, "who": who}})
 
+    def _no_store_text(self) -> str:
+        if self.store_error:
+            return f"incidents need the database, which is unavailable: {self.store_error}"
+        return "incidents need a database; none is configured"
+
     async def _incident_view(self, inc: dict) -> Outcome:
         """A stored incident shown like a fresh reply: its findings, evidence, status and audit."""
         from bot.findings import Finding, Fix
@@ -285,7 +316,7 @@ class Whycant:
             return Outcome(kind="refused", ephemeral=True,
                            text=f"You may not {action} incidents (permission `{PERMISSION_FOR.get(action, action)}`).")
         if self.store is None:
-            return Outcome(kind="error", text="incidents need a database; none is configured")
+            return Outcome(kind="error", text=self._no_store_text())
         inc = await self.store.get(incident_id)  # raises BadInput for unknown ids
         if action == "incident":
             return await self._incident_view(inc)
