@@ -74,6 +74,9 @@ class Whycant:
     @classmethod
     async def create(cls, config: Config, *, transports: TransportSet | None = None, storage: bool = True,
                      rules: Any = None) -> "Whycant":
+        from bot.file_modes import warn_exposed
+
+        warn_exposed(config)
         store, store_error, spool = None, None, None
         if storage:
             from bot.storage.resilient import open_store_bounded, spool_for
