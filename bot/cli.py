@@ -11,6 +11,7 @@ import sys
 import typer
 
 from bot import cli_analyze, cli_ask, cli_console, cli_db, cli_drift, cli_incidents, cli_playbooks, cli_probe, cli_serve
+from bot.interrupt import Interrupted
 from probes.errors import BadInput
 
 app = typer.Typer(
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except SystemExit as e:
         return int(e.code or 0)
+    except Interrupted as e:
+        print(f"whycant: {e}", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
         return 130
     except typer.Abort:

@@ -68,6 +68,7 @@ class Whycant:
         self.store = store
         self.store_error: str | None = None  # why the database could not be opened (incidents are spooled)
         self.spool: Any = None  # bot.storage.spool.Spool when storage is on
+        self.interrupted: list[int] = []  # incidents marked interrupted when a signal stopped us
         # the sysctls the rules mention: read once (it scans the playbook files), used on every probe
         self._rule_sysctls = set(getattr(self.rules, "sysctl_keys", lambda: [])())
 
@@ -97,6 +98,18 @@ class Whycant:
             self.store, self.store_error = await open_store_bounded(self.config, self.spool)  # also flushes
         elif self.spool.pending():
             await self.store.flush_spool()
+
+    async def mark_interrupted(self, reason: str | None = None) -> list[int]:
+        """Mark this process's unfinished diagnoses ``interrupted`` (bounded; ``serve`` calls it on shutdown)."""
+        from bot.interrupt import received_signal
+
+        if self.store is None:
+            return []
+        ids = await self._store_call("interrupt_runs", reason=reason or received_signal() or "cancelled")
+        if isinstance(ids, list):
+            self.interrupted += ids
+            return ids
+        return []
 
     async def close(self) -> None:
         await self.transports.close()
@@ -198,11 +211,15 @@ class Whycant:
                                                                               if k in ("vantage", "done", "total")}))
 
         pending, at = None, datetime.now(timezone.utc)
-        if self.store is not None:
-            pending = await self._store_call("start_diagnosis", request=request, who=who, channel=channel,
-                                             thread_ts=thread_ts)
-        evidence = await self.collector.collect(request, target, vantages, on_progress=progress,
-                                                extra_sysctls=self.extra_sysctls(target.name))
+        try:
+            if self.store is not None:
+                pending = await self._store_call("start_diagnosis", request=request, who=who, channel=channel,
+                                                 thread_ts=thread_ts)
+            evidence = await self.collector.collect(request, target, vantages, on_progress=progress,
+                                                    extra_sysctls=self.extra_sysctls(target.name))
+        except asyncio.CancelledError:  # stopped (signal, shutdown): the transports kill their remote commands
+            await self.mark_interrupted()
+            raise
         diagnosis = diagnose(evidence, self.rules)
         await progress("rules", diagnosis.verdict, {})
         incident = await self._record(request, evidence, diagnosis, who, channel, thread_ts, pending, at)

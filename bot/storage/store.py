@@ -14,6 +14,7 @@ from bot.outcome import IncidentInfo
 from bot.storage.claims import claim_event as _claim_event
 from bot.storage.claims import claim_report_run as _claim_report_run
 from bot.storage.incidents import IncidentRef, IncidentService, IncidentSummary
+from bot.storage.interrupted import interrupt_own_runs
 from bot.storage.models import utcnow
 from bot.storage.db import Database
 from bot.storage.retry import StoreOutcome, _reason, drain, write_with_retry
@@ -94,6 +95,10 @@ class Store:
         r = out.ref
         return IncidentInfo(id=r.id, status=r.status, joined=r.joined, askers=r.askers,
                             askers_text=r.recent_askers_text if r.joined or r.askers > 1 else None)
+
+    async def interrupt_runs(self, reason: str) -> list[int]:
+        """Mark this process's unfinished diagnoses ``interrupted`` (stopped by a signal)."""
+        return await interrupt_own_runs(self.service, reason)
 
     # -- triage
     async def list_incidents(self, status: str | None = None, host: str | None = None,

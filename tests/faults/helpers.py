@@ -24,7 +24,7 @@ time.sleep(float(sys.argv[2]))
 
 
 def env_for(tmp: Path) -> dict[str, str]:
-    return {**os.environ, "HOME": str(tmp), "XDG_STATE_HOME": str(tmp / "state"), "WHYCANT_LOG_LEVEL": "WARNING"}
+    return {**os.environ, "HOME": str(tmp), "XDG_STATE_HOME": str(tmp / "state"), "WHYCANT_LOG_LEVEL": os.environ.get("WHYCANT_LOG_LEVEL", "WARNING")}
 
 
 def run(tmp: Path, *args: str, cfg: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
