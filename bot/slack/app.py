@@ -457,21 +457,36 @@ class SlackFrontEnd:
         metrics.EVENTS.labels("app_home_opened").inc()
         self.spawn(self.publish_home(client, event.get("user", "")))
 
-    # -- Events API retries
-    async def dedup(self, body: dict, next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id:
+    # -- Events API retries, replayed commands and buttons
+    async def dedup(self, body: dict, request: Any, next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
+        key = replay_key(body, getattr(request, "headers", None) or {})
+        if key:
             try:
-                fresh = await self.service.claim_event(event_id)
+                fresh = await self.service.claim_event(key)
             except Exception:  # noqa: BLE001 - fail open: better twice than never
-                log.exception("claim_event failed; handling %s anyway", event_id)
+                log.exception("claim_event failed; handling %s anyway", key)
                 fresh = True
             if not fresh:
                 metrics.DUPLICATES.inc()
-                log.info("dropping already handled event %s", event_id)
+                log.info("dropping already handled event %s", key)
                 return BoltResponse(status=200, body="")
         await next()
         return None
+
+
+def replay_key(body: dict, headers: dict) -> str | None:
+    """What makes a Slack request "the same" (handled once; claims are kept 2 h, past Slack's 5-minute
+    signature window): an event's ``event_id``; a slash command's or button's ``trigger_id`` (a redelivered
+    Socket Mode envelope, a replayed signed HTTP request); else the request signature (HTTP mode)."""
+    if body.get("type") == "event_callback":
+        return body.get("event_id") or None
+    if body.get("type") in ("url_verification", "ssl_check") or body.get("ssl_check"):
+        return None
+    if body.get("trigger_id"):
+        return f"trigger:{body['trigger_id']}"
+    sig = headers.get("x-slack-signature")
+    sig = sig[0] if isinstance(sig, (list, tuple)) and sig else sig
+    return f"sig:{sig}" if isinstance(sig, str) and sig else None
 
 
 def build_app(service: Service, config: Any = None, *, token: str | None = None, signing_secret: str | None = None,

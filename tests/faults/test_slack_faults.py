@@ -17,6 +17,7 @@ import pytest
 from bot.config import parse_config
 from bot.service import Whycant
 from bot.slack.app import build_app
+from bot.slack.http import start_http
 from bot.slack.socket import SocketRunner
 from tests.slack import standin as si
 from tests.slack.conftest import standin  # noqa: F401  (fixture)
@@ -30,14 +31,18 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-async def real_bot(standin, tmp_path, monkeypatch):  # noqa: F811
-    monkeypatch.setenv("SLACK_API_URL", standin.api_url)
-    cfg = parse_config({
+def _cfg(tmp_path):
+    return parse_config({
         "database": f"sqlite:///{tmp_path}/w.db", "spool_dir": str(tmp_path / "spool"),
         "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local"}},
         "probe": {"window_seconds": 0.5, "connect_attempts": 3, "connect_timeout": 1},
     }, source=str(tmp_path / "whycant.yaml"))
+
+
+@pytest.fixture
+async def real_bot(standin, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("SLACK_API_URL", standin.api_url)
+    cfg = _cfg(tmp_path)
     svc = await Whycant.create(cfg)
     app = build_app(svc, cfg, token=si.BOT_TOKEN, socket_mode=True, progress_interval=0.0)
     runner = SocketRunner(app, si.APP_TOKEN, ping_interval=30, silence_s=60, check_s=0.2)
@@ -116,3 +121,67 @@ async def test_slow_slack_does_not_delay_the_probes(real_bot, standin, monkeypat
     # and the reply still arrives, replacing the progress message
     await standin.wait_for(lambda c: c.method in ("chat.postMessage", "chat.update") and c.ok
                            and "port-not-listening" in c.dump(), timeout=30, what="the reply")
+
+
+@pytest.fixture
+async def real_http_bot(standin, tmp_path):  # noqa: F811
+    cfg = _cfg(tmp_path)
+    svc = await Whycant.create(cfg)
+    app = build_app(svc, cfg, token=si.BOT_TOKEN, signing_secret=si.SIGNING_SECRET, base_url=standin.api_url,
+                    progress_interval=0.0)
+    runner, port = await start_http(app, 0, host="127.0.0.1")
+    try:
+        yield app, svc, f"http://127.0.0.1:{port}/slack/events"
+    finally:
+        await app.whycant.drain(20)
+        await runner.cleanup()
+        await svc.close()
+
+
+async def test_replayed_signed_slash_command_is_handled_once(real_http_bot, standin):  # noqa: F811
+    """The same signed request (same body, timestamp, signature) posted again inside the 5-minute window."""
+    app, svc, url = real_http_bot
+    port = closed_port()
+    payload = standin.slash(f"localhost:{port}")
+    ts = int(time.time())
+    for _ in range(3):
+        status, _, _ = await standin.deliver_http(url, "command", payload, timestamp=ts)
+        assert status == 200
+    await app.whycant.drain(30)
+    echoes = [c for c in standin.calls_of("chat.postMessage") if "asked:" in str(c.args.get("text"))]
+    assert len(echoes) == 1
+    [inc] = await _incidents(svc)
+    assert inc["asked_count"] == 1
+    # a new invocation (new trigger) of the same command is a new ask
+    status, _, _ = await standin.deliver_http(url, "command", standin.slash(f"localhost:{port}"))
+    await app.whycant.drain(30)
+    assert (await _incidents(svc))[0]["asked_count"] == 2
+
+
+async def test_replayed_button_is_handled_once(real_http_bot, standin):  # noqa: F811
+    app, svc, url = real_http_bot
+    port = closed_port()
+    await standin.deliver_http(url, "command", standin.slash(f"localhost:{port}"))
+    await app.whycant.drain(30)
+    [inc] = await _incidents(svc)
+    click = standin.button("rerun", str(inc["id"]))
+    ts = int(time.time())
+    for _ in range(2):
+        status, _, _ = await standin.deliver_http(url, "interactive", click, timestamp=ts)
+        assert status == 200
+    await app.whycant.drain(30)
+    detail = await svc.store.get(inc["id"])
+    assert [a["action"] for a in detail["audit"]].count("rerun") == 1
+    assert len(detail["evidence"]) == 2  # the ask and one re-run
+
+
+async def test_redelivered_socket_mode_command_is_handled_once(real_bot, standin):  # noqa: F811
+    """Socket Mode: the same slash command delivered again in a new envelope (same trigger)."""
+    app, svc = real_bot
+    payload = standin.slash(f"localhost:{closed_port()}")
+    await standin.envelope("slash_commands", payload)
+    await standin.envelope("slash_commands", payload, retry_attempt=1, retry_reason="timeout")
+    await asyncio.sleep(0.5)
+    await app.whycant.drain(30)
+    [inc] = await _incidents(svc)
+    assert inc["asked_count"] == 1
