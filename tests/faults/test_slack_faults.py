@@ -33,7 +33,7 @@ def closed_port() -> int:
 
 def _cfg(tmp_path):
     return parse_config({
-        "database": f"sqlite:///{tmp_path}/w.db", "spool_dir": str(tmp_path / "spool"),
+        "database": f"sqlite:///{tmp_path}/w.db",
         "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local"}},
         "probe": {"window_seconds": 0.5, "connect_attempts": 3, "connect_timeout": 1},
     }, source=str(tmp_path / "whycant.yaml"))
