@@ -53,9 +53,9 @@ class StdinLines:
     async def readline(self) -> str:
         loop = asyncio.get_running_loop()
         while b"\n" not in self.buf and not self.eof:
-            ready = loop.create_future()
+            ready: asyncio.Future[None] = loop.create_future()
             try:
-                loop.add_reader(self.fd, lambda: ready.done() or ready.set_result(None))
+                loop.add_reader(self.fd, _wake, ready)
             except PermissionError:  # a regular file: reading never blocks
                 return await asyncio.to_thread(sys.stdin.readline)
             try:
@@ -67,6 +67,11 @@ class StdinLines:
             self.buf += chunk
         line, sep, self.buf = self.buf.partition(b"\n")
         return (line + sep).decode("utf-8", "replace")
+
+
+def _wake(ready: asyncio.Future[None]) -> None:
+    if not ready.done():
+        ready.set_result(None)
 
 
 async def _loop(cfg, who: str, *, store: bool, started: list, guard) -> None:

@@ -14,7 +14,8 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, Self, TypeVar
 
 T = TypeVar("T")
 
@@ -60,13 +61,14 @@ class SignalGuard:
         self._current: asyncio.Future[Any] | None = None
         self._signals = (signal.SIGTERM, signal.SIGINT)
 
-    async def __aenter__(self) -> SignalGuard:
+    async def __aenter__(self) -> Self:
         loop = asyncio.get_running_loop()
         for sig in self._signals:
             loop.add_signal_handler(sig, self._on_signal, sig)
         return self
 
-    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None, tb: Any) -> None:
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
         loop = asyncio.get_running_loop()
         for sig in self._signals:
             loop.remove_signal_handler(sig)

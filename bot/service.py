@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Awaitable, Callable, Sequence
 
 from bot import metrics
@@ -210,7 +210,7 @@ class Whycant:
                 await on_progress(Progress(stage=stage, message=message, **{k: v for k, v in kw.items()
                                                                               if k in ("vantage", "done", "total")}))
 
-        pending, at = None, datetime.now(timezone.utc)
+        pending, at = None, datetime.now(UTC)
         try:
             if self.store is not None:
                 pending = await self._store_call("start_diagnosis", request=request, who=who, channel=channel,

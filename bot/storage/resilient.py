@@ -52,5 +52,5 @@ async def flush_until(service: Any, stop: asyncio.Event, interval: float = 30.0)
             pass
         try:
             await service.reconnect_and_flush()
-        except Exception:  # noqa: BLE001 - the writer keeps going; the records stay in the spool
+        except Exception:
             log.exception("spool flush failed")

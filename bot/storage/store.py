@@ -13,10 +13,10 @@ from bot.findings import Diagnosis
 from bot.outcome import IncidentInfo
 from bot.storage.claims import claim_event as _claim_event
 from bot.storage.claims import claim_report_run as _claim_report_run
+from bot.storage.db import Database
 from bot.storage.incidents import IncidentRef, IncidentService, IncidentSummary
 from bot.storage.interrupted import interrupt_own_runs
 from bot.storage.models import utcnow
-from bot.storage.db import Database
 from bot.storage.retry import StoreOutcome, _reason, drain, write_with_retry
 from bot.storage.spool import FlushResult, Spool
 from probes.evidence import Evidence, Request

@@ -6,9 +6,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import yaml
 
@@ -29,7 +29,7 @@ def env_for(tmp: Path) -> dict[str, str]:
 
 def run(tmp: Path, *args: str, cfg: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     extra = ["--config", str(cfg)] if cfg else []
-    return subprocess.run([*WHYCANT, *args, *extra], capture_output=True, text=True, timeout=timeout,
+    return subprocess.run([*WHYCANT, *args, *extra], capture_output=True, text=True, timeout=timeout, check=False,
                           env=env_for(tmp), cwd=tmp)
 
 

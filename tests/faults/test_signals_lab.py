@@ -59,7 +59,7 @@ def test_sigterm_kills_the_remote_connect_test_and_marks_interrupted(clean_lab, 
         remote = _connect_scripts(lab, "office1")
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=GRACE + 5)
+        _, err = proc.communicate(timeout=GRACE + 5)
         stopped_in = time.monotonic() - t0
         assert proc.returncode == 143, err
         assert stopped_in < GRACE, f"{stopped_in:.1f} s"

@@ -88,7 +88,6 @@ async def test_persistent_error_bodies_never_lose_the_diagnosis(real_bot, standi
 
 
 async def test_a_transient_html_500_is_retried_and_the_reply_arrives(real_bot, standin):  # noqa: F811
-    app, svc = real_bot
     standin.fail("chat.postMessage", "500:html", times=1)
     port = closed_port()
     await standin.envelope("events_api", standin.mention(f"localhost:{port}", channel=OPS))
@@ -101,7 +100,7 @@ async def test_a_transient_html_500_is_retried_and_the_reply_arrives(real_bot, s
 async def test_slow_slack_does_not_delay_the_probes(real_bot, standin, monkeypatch):  # noqa: F811
     """Every post takes 2 s at Slack: the diagnosis (probes + rules) still finishes in about its
     window; only the reply waits for Slack."""
-    app, svc = real_bot
+    _, svc = real_bot
     standin.delays.update({"chat.postMessage": 2.0, "chat.update": 2.0, "reactions.add": 2.0})
     port = closed_port()
     handled = asyncio.Event()

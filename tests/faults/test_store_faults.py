@@ -12,7 +12,13 @@ import stat
 
 import pytest
 
-from tests.faults.helpers import closed_port, run, sqlite_locked_by_another_process, timed, write_config
+from tests.faults.helpers import (
+    closed_port,
+    run,
+    sqlite_locked_by_another_process,
+    timed,
+    write_config,
+)
 from tests.pg import admin_connection, throwaway_database
 
 

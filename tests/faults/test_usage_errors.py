@@ -25,7 +25,7 @@ WHYCANT = [sys.executable, "-m", "bot.cli"]
     (["no-such-command"], ["no-such-command"]),
 ])
 def test_bad_usage_is_one_line_and_exit_2(args, names, tmp_path):
-    r = subprocess.run([*WHYCANT, *args], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    r = subprocess.run([*WHYCANT, *args], capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False,
                        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path)})
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert "Traceback" not in r.stderr and "Error" not in r.stderr.split(":")[0]

@@ -49,8 +49,8 @@ BOT_ID = "B0WHYCANT"
 MESSAGE_METHODS = {"chat.postMessage", "chat.update", "chat.postEphemeral"}
 # error bodies real proxies and load balancers send (fail(method, "500:html"))
 ERROR_BODIES = {
-    "html": ("<!DOCTYPE html>\n<html><head><title>500 Internal Server Error</title></head>\n"
-             "<body><h1>Internal Server Error</h1><p>The server encountered an internal error.</p></body></html>\n",
+    "html": (("<!DOCTYPE html>\n<html><head><title>500 Internal Server Error</title></head>\n"
+              "<body><h1>Internal Server Error</h1><p>The server encountered an internal error.</p></body></html>\n"),
              "text/html"),
     "empty": ("", "text/plain"),
     "json-garbage": ("{\"ok\": tru", "application/json"),
