@@ -71,6 +71,7 @@ async def run(config, *, http_port: int | None, host: str, metrics_port: int | N
         if socket_runner is not None:
             await socket_runner.close()
         await app.whycant.drain(10)  # type: ignore[attr-defined]
+        await app.whycant.cancel()  # type: ignore[attr-defined]  # what is still running: interrupted
         if web_runner is not None:
             await web_runner.cleanup()
         await service.close()

@@ -200,6 +200,16 @@ class SlackFrontEnd:
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
 
+    async def cancel(self, timeout: float = 10.0) -> list[asyncio.Task]:
+        """Shutdown, after ``drain``: cancel the replies still running (their diagnoses are marked
+        ``interrupted`` and their remote commands killed, docs/failures.md) and wait for that, bounded."""
+        tasks = list(self._tasks)
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        return tasks
+
     async def groups_of(self, client: AsyncWebClient, user: str) -> list[str]:
         if not perms.uses_groups(self._perm_map):
             return []

@@ -184,3 +184,32 @@ async def test_redelivered_socket_mode_command_is_handled_once(real_bot, standin
     await app.whycant.drain(30)
     [inc] = await _incidents(svc)
     assert inc["asked_count"] == 1
+
+
+async def test_shutdown_cancels_running_diagnoses_and_marks_them_interrupted(standin, tmp_path, monkeypatch):  # noqa: F811
+    """What `serve` does at SIGTERM after its drain: `SlackFrontEnd.cancel()`."""
+    monkeypatch.setenv("SLACK_API_URL", standin.api_url)
+    cfg = parse_config({"database": f"sqlite:///{tmp_path}/w.db",
+                        "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local"}},
+                        "probe": {"window_seconds": 60, "connect_attempts": 2, "connect_timeout": 1}},
+                       source=str(tmp_path / "whycant.yaml"))
+    svc = await Whycant.create(cfg)
+    app = build_app(svc, cfg, token=si.BOT_TOKEN, socket_mode=True, progress_interval=0.0)
+    runner = SocketRunner(app, si.APP_TOKEN, ping_interval=30, silence_s=60, check_s=0.2)
+    await runner.start()
+    try:
+        await standin.wait_sockets(1)
+        await standin.envelope("events_api", standin.mention(f"localhost:{closed_port()}", channel=OPS))
+        deadline = time.monotonic() + 20
+        while not [i for i in await _incidents(svc) if i.get("diagnosing")]:
+            assert time.monotonic() < deadline, "never started diagnosing"
+            await asyncio.sleep(0.1)
+        t0 = time.monotonic()
+        cancelled = await app.whycant.cancel(timeout=10)
+        assert cancelled and all(t.done() for t in cancelled) and time.monotonic() - t0 < 5
+        [inc] = await _incidents(svc)
+        assert inc["status"] == "interrupted" and not inc.get("diagnosing")
+        assert svc.interrupted == [inc["id"]]
+    finally:
+        await runner.close()
+        await svc.close()
