@@ -107,3 +107,36 @@ async def test_postgres_database_dropped_then_back(tmp_path):
         shown = json.loads((await asyncio.to_thread(run, tmp_path, "incidents", "show", str(out2["incident"]),
                                                     "--json", cfg=cfg)).stdout)
         assert len(shown["evidence"]) == 3
+
+
+async def test_database_locked_after_start_answers_within_the_wait_and_spools(tmp_path):
+    """The database was fine at start, then another process locks it: the ask (recording the asker before
+    probing, storing the result after) answers within about one `database_wait_seconds`, spools the
+    incident, and the spool is written once the lock is gone."""
+    from bot.config import parse_config
+    from bot.service import Whycant
+
+    db = tmp_path / "w.db"
+    cfg = parse_config({"database": f"sqlite:///{db}", "spool_dir": str(tmp_path / "spool"),
+                        "database_wait_seconds": 1,
+                        "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local"}},
+                        "probe": {"window_seconds": 0.2, "connect_attempts": 2, "connect_timeout": 1}},
+                       source=str(tmp_path / "whycant.yaml"))
+    svc = await Whycant.create(cfg)
+    try:
+        assert svc.store is not None
+        port = closed_port()
+        with sqlite_locked_by_another_process(db):
+            t0 = asyncio.get_running_loop().time()
+            out = await svc.handle(f"localhost:{port}", who="alice")
+            took = asyncio.get_running_loop().time() - t0
+        assert out.kind == "diagnosis" and out.diagnosis.findings[0].id == "port-not-listening"
+        assert out.incident.id is None and "written when the database is back" in out.incident.storage_error
+        assert took < 1 + 0.2 + 3, f"{took:.1f} s"  # one wait (the start's), the probes, no second wait
+        assert len(_spooled(tmp_path)) == 1
+        await svc.reconnect_and_flush()
+        assert _spooled(tmp_path) == []
+        [inc] = await svc.store.list_incidents()
+        assert inc["port"] == port and inc["asked_count"] == 1
+    finally:
+        await svc.close()
