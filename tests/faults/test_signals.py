@@ -51,6 +51,7 @@ def _assert_stopped(proc, sig, db, incident_id, t0):
     elapsed = time.monotonic() - t0
     assert proc.returncode == 128 + sig, (proc.returncode, err)
     assert elapsed < GRACE, f"took {elapsed:.1f} s to stop"
+    print(f"stopped {elapsed:.2f} s after {signal.Signals(sig).name}")
     assert "Traceback" not in err, err
     assert f"stopped by {signal.Signals(sig).name}" in err and f"incident {incident_id} marked interrupted" in err
     status, diagnosing, audit = _incident(db, incident_id)
