@@ -82,6 +82,7 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
     from bot.slack.post import report_poster
     from bot.slack.http import start_http
     from bot.slack.socket import SocketRunner
+    from bot.storage.resilient import flush_until
 
     stop = asyncio.Event()
     _on_signals(stop)
@@ -107,6 +108,7 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
     scheduler = start_scheduler(service, report_poster(app.client), stop)
     readiness = Readiness(store=service.store, scheduler=scheduler,
                           slack=socket_runner.status if socket_runner is not None else None)
+    spool_writer = asyncio.create_task(flush_until(service, stop), name="whycant-spool-writer")  # docs/failures.md
     web_runner = None
     connecting: asyncio.Task | None = None
     try:
@@ -128,6 +130,7 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
             connecting.cancel()
         if socket_runner is not None:
             await _bounded(socket_runner.close(), 2.0, "closing Socket Mode")
+        spool_writer.cancel()
         if scheduler is not None:
             await finish_or_cancel([scheduler], deadline - loop.time())
         cancelled = await finish_or_cancel(fe.tasks(), deadline - loop.time())

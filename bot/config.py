@@ -171,6 +171,8 @@ class Config(_Strict):
     alertmanager: AlertmanagerConfig = Field(default_factory=AlertmanagerConfig)
     auto_upgrade_db: bool = True
     join_window_minutes: int = Field(60, ge=0)
+    database_wait_seconds: float = Field(5.0, gt=0, le=300)  # then answer and spool (docs/failures.md)
+    spool_dir: str = Field(default_factory=lambda: str(state_dir() / "spool"))
     source: str = Field("embedded default", exclude=True)
 
     @field_validator("allowed_targets")

@@ -29,6 +29,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, Operationa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from bot.file_modes import create_private
 from probes.errors import BadInput, WhycantError
 
 log = logging.getLogger("whycant.storage")
@@ -110,7 +111,8 @@ class Database:
                 kw["poolclass"] = StaticPool
             else:
                 try:
-                    Path(db).parent.mkdir(parents=True, exist_ok=True)
+                    Path(db).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                    create_private(Path(db))  # 0600 from the start (SQLite's -wal/-shm files follow its mode)
                 except OSError as e:
                     raise DatabaseUnavailable(self.display_url, f"cannot create {Path(db).parent}: {e.strerror}") from None
             kw["connect_args"] = {"timeout": busy_timeout_ms / 1000}
