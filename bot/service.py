@@ -26,6 +26,7 @@ from bot.outcome import IncidentInfo, Outcome, Progress
 from bot.paste import read_paste
 from bot.request import ParsedRequest, parse_request, resolve_hosts, resolve_request
 from bot.storage.resilient import open_store_bounded, spool_for
+from bot.storage.store import database_trouble
 from probes.collect import Collector, ProbeSettings, TransportSet, VantagePoint
 from probes.errors import BadInput
 from probes.evidence import Evidence, Request
@@ -197,8 +198,9 @@ class Whycant:
                           address="", port=evidence.request.port if evidence.request else None, who=ask.who)
         evidence = evidence.model_copy(update={"request": request, "source": "pasted"})
         diagnosis = diagnose(evidence, self.rules)
-        incident = await self._record(request, evidence, diagnosis, ask.who, ask.channel, ask.thread_ts, None)
-        metrics.observe(evidence, diagnosis, incident.storage_error if self.store is not None else None)
+        incident = await self._record(request, evidence, diagnosis, ask.who, ask.channel, ask.thread_ts, None,
+                                      datetime.now(UTC))
+        metrics.observe(evidence, diagnosis, incident.storage_error if self.store is not None or self.store_error else None)
         return Outcome(kind="diagnosis", request=request, evidence=evidence, diagnosis=diagnosis, incident=incident,
                        text="\n".join(["pasted output, nothing probed", *notes]), data={"pasted": True})
 
@@ -272,8 +274,6 @@ class Whycant:
 
     async def _store_call(self, name: str, **kw: Any) -> Any:
         """A store call bounded by ``database_wait_seconds``; on failure the reason (a str) instead."""
-        from bot.storage.store import database_trouble
-
         wait = self.config.database_wait_seconds
         try:
             return await asyncio.wait_for(getattr(self.store, name)(**kw), wait)

@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 from bot.engine import sizing, snapshot
-from probes.evidence import OUTCOMES, Evidence
+from probes.evidence import Evidence
 from probes.hostport import format_hostport
 
 _KERNEL_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")

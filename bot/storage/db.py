@@ -60,7 +60,7 @@ def migrations_dir() -> Path:
     return Path(str(resources.files("migrations")))
 
 
-def _is_lock_error(e: BaseException) -> bool:
+def is_lock_error(e: BaseException) -> bool:
     if isinstance(e, DBAPIError):
         orig = e.orig
         code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
@@ -167,7 +167,7 @@ class Database:
         try:
             conn = await engine.connect()
         except (OSError, asyncio.TimeoutError, InterfaceError, OperationalError) as e:
-            if _is_lock_error(e):
+            if is_lock_error(e):
                 raise
             raise self.unavailable(e) from e
         except DBAPIError as e:  # e.g. database does not exist, too many connections
@@ -211,7 +211,7 @@ class Database:
                 async with self._session(True) as s:
                     return await fn(s)
             except DBAPIError as e:
-                if not _is_lock_error(e):
+                if not is_lock_error(e):
                     raise
                 if attempt >= self.write_retries:
                     raise DatabaseBusy(f"database busy: {self.display_url}: {str(e.orig).splitlines()[0]}") from e
@@ -255,7 +255,7 @@ class Database:
             except (OSError, asyncio.TimeoutError) as e:
                 raise self.unavailable(e) from e
             except (InterfaceError, OperationalError) as e:
-                if _is_lock_error(e):
+                if is_lock_error(e):
                     raise
                 raise self.unavailable(e) from e
 

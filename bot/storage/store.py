@@ -18,7 +18,7 @@ from bot.storage.db import Database
 from bot.storage.incidents import IncidentRef, IncidentService, IncidentSummary
 from bot.storage.interrupted import interrupt_own_runs
 from bot.storage.models import utcnow
-from bot.storage.retry import StoreOutcome, _reason, drain, write_with_retry
+from bot.storage.retry import StoreOutcome, drain, storage_failure_reason, write_with_retry
 from bot.storage.spool import FlushResult, Spool
 from probes.evidence import Evidence, Request
 
@@ -161,7 +161,7 @@ def database_trouble(e: BaseException, wait: float) -> str:
     if isinstance(e, TimeoutError):
         return f"database busy or unreachable for more than {wait:g} s"
     first = str(e).splitlines()[0] if str(e) else type(e).__name__
-    reason = _reason(e)
+    reason = storage_failure_reason(e)
     if reason is None or reason == "database unavailable" and first.startswith("database unavailable"):
         return first
     return f"{reason} ({first})"

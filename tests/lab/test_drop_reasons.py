@@ -49,7 +49,7 @@ def _drtgt(lab):
         left = sorted(set(_instances_now(lab, "drtgt")) - before)
         if left:
             _remove_instances(lab, "drtgt", left)
-            warnings.warn(f"drop-reasons tests left tracing instances behind (removed): {left}")
+            warnings.warn(f"drop-reasons tests left tracing instances behind (removed): {left}", stacklevel=2)
         lab.remove_host("drtgt")
 
 
