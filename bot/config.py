@@ -82,6 +82,17 @@ class ProbeConfig(_Strict):
     connect_interval: float = Field(0.1, ge=0, le=5)
 
 
+class LimitsConfig(_Strict):
+    """Load limits (docs/load.md): asks from chat per user / channel, SYNs and channels per target."""
+
+    asks_per_user_per_minute: int = Field(6, ge=0, le=10000)  # 0 = no limit
+    asks_per_channel_per_minute: int = Field(30, ge=0, le=100000)
+    syn_per_target_per_minute: int = Field(600, ge=1, le=100000)
+    connect_tests_per_target: int = Field(2, ge=1, le=64)
+    ssh_channels_per_target: int = Field(8, ge=1, le=256)
+    syn_wait_seconds: float = Field(5.0, ge=0, le=60)
+
+
 class ReportConfig(_Strict):
     name: str
     cron: str
@@ -112,6 +123,7 @@ class Config(_Strict):
     inventory: list[str] = Field(default_factory=list)
     vantages: dict[str, VantageConfig] = Field(default_factory=dict)
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     playbook_paths: list[str] = Field(default_factory=list)
     permissions: dict[str, list[str]] = Field(
         default_factory=lambda: {"diagnose": ["*"], "triage": ["*"], "drift": ["*"], "admin": []}

@@ -6,14 +6,18 @@ Front ends (CLI, console, Slack) only parse their own input and render.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Awaitable, Callable, Sequence
 
-from bot import metrics
+from bot import load_metrics, metrics
 from bot.config import Config
 from bot.findings import Diagnosis
 from bot.outcome import IncidentInfo, Outcome, Progress
+from bot.ratelimit import AskLimiter
+from bot.singleflight import SingleFlight
 from probes.collect import Collector, ProbeSettings, TransportSet, VantagePoint
 from probes.errors import BadInput
+from probes.limits import TargetLimiter
 from probes.evidence import Evidence, Request
 
 log = logging.getLogger("whycant.service")
@@ -62,7 +66,15 @@ class Whycant:
         self.inventory = Inventory.from_config(config)
         self.rules = rules if rules is not None else load_rules(config.playbook_paths, base_dir=config.base_dir())
         self.transports = transports or build_transports(config)
-        self.collector = Collector(self.transports, probe_settings(config))
+        # load limits (docs/load.md): one limiter for every caller that probes, one run per target
+        lim = config.limits
+        self.limiter = TargetLimiter(syn_per_minute=lim.syn_per_target_per_minute, syn_wait=lim.syn_wait_seconds,
+                                     connect_tests=lim.connect_tests_per_target,
+                                     channels=lim.ssh_channels_per_target)
+        self.transports.limiter = self.limiter
+        self.collector = Collector(self.transports, probe_settings(config), limiter=self.limiter)
+        self.flights: SingleFlight[tuple[Evidence, Diagnosis, IncidentInfo]] = SingleFlight()
+        self.ask_limiter = AskLimiter(lim.asks_per_user_per_minute, lim.asks_per_channel_per_minute)
         self.store = store
         # the sysctls the rules mention: read once (it scans the playbook files), used on every probe
         self._rule_sysctls = set(getattr(self.rules, "sysctl_keys", lambda: [])())
@@ -143,6 +155,12 @@ class Whycant:
                 return Outcome(kind="help", text=HELP)
             if intent == "diagnose":
                 requests = resolve_request(parsed, self.inventory)
+                # chat asks only (the CLI and console have no channel): per-user and per-channel limits
+                refusal = self.ask_limiter.check(who, channel) if channel is not None else None
+                if refusal is not None:
+                    load_metrics.RATE_LIMITED.labels(refusal.scope).inc()
+                    return Outcome(kind="text", ephemeral=True, text=refusal.text,
+                                   data={"rate_limited": refusal.scope, "retry_after_s": refusal.retry_after_s})
                 return await self._diagnose_requests(requests, text=text, who=who, channel=channel,
                                                      thread_ts=thread_ts, on_progress=on_progress)
             return await self.triage(intent, list(parsed.args or []), who=who, channel=channel,
@@ -163,18 +181,42 @@ class Whycant:
 
     async def diagnose(self, request: Request, *, text: str = "", who: str = "console", channel: str | None = None,
                        thread_ts: str | None = None, on_progress: OnProgress = None) -> Outcome:
-        from bot.engine import diagnose
-
+        """Diagnose one request. Concurrent asks about the same target, port and vantages share one run
+        (bot/singleflight.py): one collection, one stored incident; joiners are added to it as askers."""
         request = request.model_copy(update={"text": text or request.text, "who": who})
         target = self.inventory.resolve(request.target)
         vantages = self.vantages_for(request) if request.port else []
         if request.port:
             request = request.model_copy(update={"vantages": [v.name for v in vantages]})
+        key = (target.name, request.address, request.port, tuple(v.name for v in vantages))
+        running = self.flights.running(key)
+        if running is not None and who in running.askers:
+            load_metrics.ALREADY_RUNNING.inc()
+            where = f"{target.name}:{request.port}" if request.port else target.name
+            return Outcome(kind="text", ephemeral=True, data={"already_running": True},
+                           text=f"I'm already diagnosing {where} for you (asked {time.monotonic() - running.started:.0f} s "
+                                "ago); the answer comes in that thread.")
 
         async def progress(stage: str, message: str, kw: dict[str, Any]) -> None:
             if on_progress is not None:
                 await on_progress(Progress(stage=stage, message=message, **{k: v for k, v in kw.items()
                                                                               if k in ("vantage", "done", "total")}))
+
+        async def work(broadcast: Callable[[str, str, dict[str, Any]], Awaitable[None]]
+                       ) -> tuple[Evidence, Diagnosis, IncidentInfo]:
+            return await self._run_diagnosis(request, target, vantages, who, channel, thread_ts, broadcast)
+
+        (evidence, diagnosis, incident), joined = await self.flights.run(key, work, on_progress=progress, who=who)
+        if joined:
+            load_metrics.SHARED_RUNS.inc()
+            incident = await self._join_incident(incident, who, channel, thread_ts)
+        return Outcome(kind="diagnosis", request=request, evidence=evidence, diagnosis=diagnosis, incident=incident)
+
+    async def _run_diagnosis(self, request: Request, target: Any, vantages: list[VantagePoint], who: str,
+                             channel: str | None, thread_ts: str | None,
+                             progress: Callable[[str, str, dict[str, Any]], Awaitable[None]]
+                             ) -> tuple[Evidence, Diagnosis, IncidentInfo]:
+        from bot.engine import diagnose
 
         pending = None
         if self.store is not None:
@@ -186,7 +228,19 @@ class Whycant:
         await progress("rules", diagnosis.verdict, {})
         incident = await self._record(request, evidence, diagnosis, who, channel, thread_ts, pending)
         metrics.observe(evidence, diagnosis, incident.storage_error if self.store is not None else None)
-        return Outcome(kind="diagnosis", request=request, evidence=evidence, diagnosis=diagnosis, incident=incident)
+        return evidence, diagnosis, incident
+
+    async def _join_incident(self, leader: IncidentInfo, who: str, channel: str | None,
+                             thread_ts: str | None) -> IncidentInfo:
+        """A joiner of a shared run: added to the leader's incident as an asker, never a second incident."""
+        if self.store is None or leader.id is None:
+            return leader.model_copy(update={"joined": True})
+        info = await self._store_call("join_run", incident_id=leader.id, who=who, channel=channel,
+                                      thread_ts=thread_ts)
+        if info is None:
+            return leader.model_copy(update={"joined": True, "storage_error": f"incident {leader.id}: your ask "
+                                             "was not added to it (database unavailable; see the log)"})
+        return info
 
     def diagnose_evidence(self, evidence: Evidence) -> Diagnosis:
         from bot.engine import diagnose

@@ -16,6 +16,7 @@ from probes.connect import connect_argv, local_connect, parse_attempts
 from probes.errors import CommandTimeout, ParseError, TransportError, UnsupportedHost, WhycantError
 from probes.evidence import ConnectResult, Evidence, Facts, HostEvidence, Listener, ProbeRecord, Request
 from probes.inventory import Host
+from probes.limits import BudgetExceeded, LimitedTransport, TargetLimiter
 from probes.parsers import counters as pc
 from probes.parsers import facts as pf
 from probes.parsers import softnet as psn
@@ -71,8 +72,13 @@ class TransportSet:
         self.ssh = ssh
         self.local = local or LocalTransport()
         self.overrides = overrides or {}
+        self.limiter: TargetLimiter | None = None  # set: every transport handed out honours its channel caps
 
     def for_host(self, host: Host) -> Transport:
+        t = self._for_host(host)
+        return LimitedTransport(t, self.limiter) if self.limiter is not None else t
+
+    def _for_host(self, host: Host) -> Transport:
         if host.name in self.overrides:
             return self.overrides[host.name]
         if host.is_local:
@@ -253,8 +259,8 @@ class HostProbe:
 class Collector:
     """Collects evidence for diagnoses (``collect``) and single-host snapshots (``snapshot``)."""
 
-    def __init__(self, transports: TransportSet, settings: ProbeSettings):
-        self.transports, self.s = transports, settings
+    def __init__(self, transports: TransportSet, settings: ProbeSettings, limiter: TargetLimiter | None = None):
+        self.transports, self.s, self.limiter = transports, settings, limiter
 
     async def connect_from(self, v: VantagePoint, address: str, port: int) -> ConnectResult:
         s = self.s
@@ -340,9 +346,10 @@ class Collector:
         if request.port and hp is not None and self_vantage and hp.unreachable is None and not target.is_local:
             vps.append(VantagePoint("self", target, note="the target itself, over loopback"))
         if request.port:
-            tasks.append(asyncio.gather(*(
-                one_vantage(v) if v.name != "self" else self._self_connect(v, request.port) for v in vps
-            )))
+            port = request.port
+            tasks.append(self._limited_connects(target, request, vps, lambda: asyncio.gather(*(
+                one_vantage(v) if v.name != "self" else self._self_connect(v, port) for v in vps
+            ))))
         if hp is not None:
             tasks += [hp.sysctls(extra_sysctls), hp.facts()]
         results = await asyncio.gather(*tasks)
@@ -358,6 +365,20 @@ class Collector:
                            f"{ev.window_s or 0:.1f} s")
         evidence.duration_s = round(time.monotonic() - t_start, 3)
         return evidence
+
+    async def _limited_connects(self, target: Host, request: Request, vps: Sequence[VantagePoint],
+                                run: Callable[[], Awaitable[Sequence[ConnectResult]]]) -> list[ConnectResult]:
+        """The connect phase inside the limiter's per-target SYN budget (probes/limits.py); when the
+        budget is used up, every vantage's test is reported as not run, naming the limit."""
+        if self.limiter is None or not request.port:
+            return list(await run())
+        try:
+            async with self.limiter.connect_budget(target.name, request.port, len(vps) * self.s.connect_attempts):
+                return list(await run())
+        except BudgetExceeded as e:
+            return [ConnectResult(vantage=v.name, vantage_host=v.host.name, port=request.port, nat=v.nat, note=v.note,
+                                  target_address="127.0.0.1" if v.name == "self" else request.address,
+                                  error=f"rate-limited: not run: {e}", error_kind="rate-limited") for v in vps]
 
     async def _self_connect(self, v: VantagePoint, port: int) -> ConnectResult:
         return await self.connect_from(v, "127.0.0.1", port)
