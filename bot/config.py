@@ -91,6 +91,7 @@ class LimitsConfig(_Strict):
     connect_tests_per_target: int = Field(2, ge=1, le=64)
     ssh_channels_per_target: int = Field(8, ge=1, le=256)
     syn_wait_seconds: float = Field(5.0, ge=0, le=60)
+    connect_batch_window_seconds: float = Field(0.25, ge=0, le=2)  # 0 = one remote process per connect test
 
 
 class ReportConfig(_Strict):

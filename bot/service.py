@@ -72,7 +72,8 @@ class Whycant:
                                      connect_tests=lim.connect_tests_per_target,
                                      channels=lim.ssh_channels_per_target)
         self.transports.limiter = self.limiter
-        self.collector = Collector(self.transports, probe_settings(config), limiter=self.limiter)
+        self.collector = Collector(self.transports, probe_settings(config), limiter=self.limiter,
+                                   batch_window=lim.connect_batch_window_seconds)
         self.flights: SingleFlight[tuple[Evidence, Diagnosis, IncidentInfo]] = SingleFlight()
         self.ask_limiter = AskLimiter(lim.asks_per_user_per_minute, lim.asks_per_channel_per_minute)
         self.store = store

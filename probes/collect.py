@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Sequence
 
 from probes.connect import connect_argv, local_connect, parse_attempts
+from probes.connect_batch import ConnectBatcher
 from probes.errors import CommandTimeout, ParseError, TransportError, UnsupportedHost, WhycantError
 from probes.evidence import ConnectResult, Evidence, Facts, HostEvidence, Listener, ProbeRecord, Request
 from probes.inventory import Host
@@ -259,8 +260,10 @@ class HostProbe:
 class Collector:
     """Collects evidence for diagnoses (``collect``) and single-host snapshots (``snapshot``)."""
 
-    def __init__(self, transports: TransportSet, settings: ProbeSettings, limiter: TargetLimiter | None = None):
+    def __init__(self, transports: TransportSet, settings: ProbeSettings, limiter: TargetLimiter | None = None,
+                 batch_window: float = 0.0):
         self.transports, self.s, self.limiter = transports, settings, limiter
+        self.batcher = ConnectBatcher(batch_window) if batch_window > 0 else None
 
     async def connect_from(self, v: VantagePoint, address: str, port: int) -> ConnectResult:
         s = self.s
@@ -279,7 +282,11 @@ class Collector:
 
                 argv = connect_argv("python3", address, port, s.connect_attempts, s.connect_timeout,
                                     s.connect_interval)
-                out = await t.run(v.host, argv, timeout=budget, stdin=PY_SCRIPT)
+                if self.batcher is not None:  # many diagnoses at once: one process per vantage
+                    out = await self.batcher.run(t, v.host, address, port, attempts=s.connect_attempts,
+                                                 timeout=s.connect_timeout, interval=s.connect_interval, budget=budget)
+                else:
+                    out = await t.run(v.host, argv, timeout=budget, stdin=PY_SCRIPT)
                 res.runner = "python3"
                 if out.exit_status == 127:
                     argv = connect_argv("bash", address, port, s.connect_attempts, s.connect_timeout,

@@ -192,3 +192,52 @@ async def test_channel_cap_holds_across_callers_on_a_real_transport():
     assert all(o.exit_status == 0 for o in outs)
     assert lim.stats.max_channels == {"localhost": 2, "bot2": 1}
     await t.close()
+
+
+# ----------------------------------------------------------------- batched connect tests
+class CountingTransport(LocalTransport):
+    """The real local transport, counting the processes it starts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[tuple[str, ...]] = []
+
+    async def run(self, host, argv, *, timeout, stdin=None):
+        self.runs.append(tuple(argv))
+        return await super().run(host, argv, timeout=timeout, stdin=stdin)
+
+
+async def test_connect_tests_from_one_vantage_run_as_one_process_each_gets_its_own_lines():
+    from probes.connect import parse_attempts
+    from probes.connect_batch import ConnectBatcher
+
+    async def on_conn(_r, w):
+        w.close()
+
+    servers = [await asyncio.start_server(on_conn, "127.0.0.1", 0) for _ in range(2)]
+    ports = [s.sockets[0].getsockname()[1] for s in servers]
+    closed = socket_free_port()
+    t = CountingTransport()
+    vantage = Host(name="office1", address="127.0.0.1", transport="local")
+    b = ConnectBatcher(window=0.1)
+    try:
+        outs = await asyncio.gather(*(b.run(t, vantage, "127.0.0.1", p, attempts=3, timeout=1, interval=0.01,
+                                            budget=10) for p in (*ports, closed)))
+    finally:
+        for s in servers:
+            s.close()
+    assert b.batches == 1 and len(t.runs) == 1
+    assert t.runs[0][:5] == ("python3", "-", "3", "1", "0.01")
+    results = [[a.outcome for a in parse_attempts(o.stdout)] for o in outs]
+    assert results == [["ok"] * 3, ["ok"] * 3, ["refused"] * 3]
+    # chat text never reaches the command line: only validated addresses
+    with pytest.raises(ValueError):
+        await b.run(t, vantage, "127.0.0.1; rm -rf /", 80, attempts=1, timeout=1, interval=0, budget=5)
+
+
+def socket_free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
