@@ -134,35 +134,93 @@ class Replies:
 
     def _maybe_final(self, thread: str, args: dict) -> None:
         if "whycant_rerun" in json.dumps(args) and thread not in self.final_at:
-            self.final_at[thread] = time.monotonic()
+            self.final_at[thread] = time.time()
 
 
 async def one_round(standin: Any, serve: Serve, replies: Replies, rnd: int, asks: int, targets: list[str],
                     timeout: float) -> dict[str, Any]:
     sent: dict[str, float] = {}
+    asks_of: dict[str, list[str]] = {}
     payloads = []
     for i in range(asks):
         target = targets[i % len(targets)]
         ts = f"{1800000000 + rnd}.{i:06d}"
+        asks_of.setdefault(target, []).append(ts)
         payloads.append(standin.mention(f"why can't I connect to {target}:{PORT} from office and dc",
                                         user=f"U{rnd:02d}{i:04d}", channel=f"C{rnd:02d}{i % 10}", ts=ts))
 
     async def send(p: dict) -> int:
-        sent[p["event"]["ts"]] = time.monotonic()
+        sent[p["event"]["ts"]] = time.time()
         status, _, _ = await standin.deliver_http(serve.url, "events", p)
         return status
 
+    started_epoch = time.time()
+    cpu0, (busy0, total0) = cpu_seconds(serve.proc.pid), machine_busy()
     statuses = await asyncio.gather(*(send(p) for p in payloads))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not all(ts in replies.final_at for ts in sent):
         await asyncio.sleep(0.1)
     lat = [replies.final_at[ts] - t for ts, t in sent.items() if ts in replies.final_at]
+    wall = max([replies.final_at[ts] for ts in sent if ts in replies.final_at] or [time.time()]) - started_epoch
+    busy1, total1 = machine_busy()
     st = proc_status(serve.proc.pid)
     return {"round": rnd + 1, "asks": asks, "acked_200": sum(1 for s in statuses if s == 200),
             "answered": len(lat), "lost": asks - len(lat),
             "p50_s": round(statistics.median(lat), 3) if lat else None,
             "p95_s": round(pct(lat, 0.95), 3) if lat else None, "max_s": round(max(lat), 3) if lat else None,
-            "rss_mb": round(st["VmRSS"] / 1024, 1), "fds": st["fds"], "latencies_s": [round(x, 3) for x in lat]}
+            "rss_mb": round(st["VmRSS"] / 1024, 1), "fds": st["fds"], "latencies_s": [round(x, 3) for x in lat],
+            "wall_s": round(wall, 2), "bot_cpu_s": round(cpu_seconds(serve.proc.pid) - cpu0, 2),
+            "machine_busy_pct": round(100 * (busy1 - busy0) / max(total1 - total0, 1e-9), 1),
+            "started_epoch": started_epoch, "asks_of": asks_of}
+
+
+def med(values: list[float]) -> float | None:
+    return round(statistics.median(values), 3) if values else None
+
+
+def profile(db: Path, rounds: list[dict[str, Any]], finals: dict[str, float]) -> dict[str, Any]:
+    """Where the time goes, per shared run (one evidence row): waiting before the collection started
+    (Slack intake, event claims, the incident's start), the collection and its probes, and the
+    rest (rules, storage, rendering, Slack calls) until the first reply about that target."""
+    starts = sorted((r["started_epoch"], r) for r in rounds)
+    before, collect, after = [], [], []
+    probes: dict[str, list[float]] = {}
+    with sqlite3.connect(db) as c:
+        for (data,) in c.execute("SELECT data FROM evidence"):
+            ev = json.loads(data)
+            st, dur = ev.get("started_at"), ev.get("duration_s") or 0.0
+            if not st:
+                continue
+            rnd = max((r for t0, r in starts if t0 <= st + 0.5), key=lambda r: r["started_epoch"], default=None)
+            if rnd is None:
+                continue
+            target = (ev.get("target") or {}).get("host")
+            mine = [finals[ts] for ts in rnd["asks_of"].get(target, []) if ts in finals]
+            before.append(st - rnd["started_epoch"])
+            collect.append(dur)
+            if mine:
+                after.append(min(mine) - (st + dur))
+            for p in (ev.get("target") or {}).get("probes") or []:
+                probes.setdefault(p["probe"], []).append(p.get("duration_s") or 0.0)
+            for cr in ev.get("connect") or []:
+                probes.setdefault(f"connect {cr['vantage']}", []).append(cr.get("duration_s") or 0.0)
+    return {"before_collection_median_s": med(before), "before_collection_p95_s": round(pct(before, 0.95), 3),
+            "collection_median_s": med(collect), "collection_p95_s": round(pct(collect, 0.95), 3),
+            "after_collection_median_s": med(after), "after_collection_p95_s": round(pct(after, 0.95), 3),
+            "probe_median_s": {k: med(v) for k, v in sorted(probes.items())}}
+
+
+def cpu_seconds(pid: int) -> float:
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    f = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    hz = os.sysconf("SC_CLK_TCK")
+    idle = f[3] + (f[4] if len(f) > 4 else 0)
+    return (sum(f) - idle) / hz, sum(f) / hz
 
 
 def db_figures(db: Path) -> dict[str, Any]:
@@ -207,7 +265,8 @@ async def bench(args: argparse.Namespace, lab: Any, tmp: Path) -> dict[str, Any]
             rounds.append(r)
             print(f"round {r['round']:>2}: answered {r['answered']}/{r['asks']}, lost {r['lost']}, "
                   f"p50 {r['p50_s']} s, p95 {r['p95_s']} s, max {r['max_s']} s, RSS {r['rss_mb']} MB, "
-                  f"fds {r['fds']}", flush=True)
+                  f"fds {r['fds']}, bot CPU {r['bot_cpu_s']} s in {r['wall_s']} s, machine busy "
+                  f"{r['machine_busy_pct']}%", flush=True)
             await asyncio.sleep(args.pause)
         end = proc_status(serve.proc.pid)
     finally:
@@ -223,7 +282,9 @@ async def bench(args: argparse.Namespace, lab: Any, tmp: Path) -> dict[str, Any]
         "rss_peak_mb": round(end["VmHWM"] / 1024, 1), "fds_start": start["fds"], "fds_end": end["fds"],
         "rss_round1_mb": rounds[0]["rss_mb"], "fds_round1": rounds[0]["fds"],
         "db": db_figures(tmp / "whycant.db"), "serve_exit": rc,
-        "per_round": [{k: v for k, v in r.items() if k != "latencies_s"} for r in rounds],
+        "profile": profile(tmp / "whycant.db", rounds, replies.final_at),
+        "per_round": [{k: v for k, v in r.items() if k not in ("latencies_s", "asks_of", "started_epoch")}
+                      for r in rounds],
     }
 
 
@@ -257,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
           f"peak {res['rss_peak_mb']} MB; fds start {res['fds_start']}, after round 1 {res['fds_round1']}, "
           f"end {res['fds_end']}")
     print("database:", json.dumps(res["db"]))
+    print("profile (per shared run):", json.dumps(res["profile"], indent=1))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "load.json").write_text(json.dumps(res, indent=2) + "\n")
     print(f"wrote {RESULTS / 'load.json'}")

@@ -68,7 +68,7 @@ class ConnectBatcher:
                   timeout: float, interval: float, budget: float) -> CommandResult:
         """One target's part of a batched connect test from *host* (exit 127: no python3 there)."""
         target = validate_target(address, port)
-        key = (host.name, id(transport), int(attempts), float(timeout), float(interval), float(budget))
+        key = (host.name, host.address, host.port, int(attempts), float(timeout), float(interval), float(budget))
         batch = self._open.get(key)
         if batch is None or batch.started or len(batch.targets) >= self.max_targets:
             batch = self._open[key] = _Batch()

@@ -241,3 +241,17 @@ def socket_free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+async def test_batches_form_across_collectors_transport_wrappers():
+    """The limiter hands out a fresh LimitedTransport per call: batching must not depend on its identity."""
+    from probes.connect_batch import ConnectBatcher
+
+    inner = CountingTransport()
+    lim = TargetLimiter()
+    vantage = Host(name="office1", address="127.0.0.1", transport="local")
+    b = ConnectBatcher(window=0.1)
+    port = socket_free_port()
+    await asyncio.gather(*(b.run(LimitedTransport(inner, lim), vantage, "127.0.0.1", port, attempts=1, timeout=1,
+                                 interval=0, budget=10) for _ in range(4)))
+    assert b.batches == 1 and len(inner.runs) == 1
