@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["bench.bench_incidents", "bench.bench_probe", "bench.bench_ask", "bench.bench_sweep"]
+BENCHES = ["bench.bench_incidents", "bench.bench_probe", "bench.bench_ask", "bench.bench_sweep", "bench.bench_load"]
 
 
 def main() -> int:

@@ -227,7 +227,7 @@ async def test_connect_tests_from_one_vantage_run_as_one_process_each_gets_its_o
         for s in servers:
             s.close()
     assert b.batches == 1 and len(t.runs) == 1
-    assert t.runs[0][:5] == ("python3", "-", "3", "1", "0.01")
+    assert t.runs[0][:5] == ("/usr/bin/python3", "-", "3", "1", "0.01")
     results = [[a.outcome for a in parse_attempts(o.stdout)] for o in outs]
     assert results == [["ok"] * 3, ["ok"] * 3, ["refused"] * 3]
     # chat text never reaches the command line: only validated addresses
@@ -255,3 +255,18 @@ async def test_batches_form_across_collectors_transport_wrappers():
     await asyncio.gather(*(b.run(LimitedTransport(inner, lim), vantage, "127.0.0.1", port, attempts=1, timeout=1,
                                  interval=0, budget=10) for _ in range(4)))
     assert b.batches == 1 and len(inner.runs) == 1
+
+
+async def test_batcher_falls_back_to_the_next_interpreter_and_remembers_it(monkeypatch):
+    from probes import connect_batch
+    from probes.connect import parse_attempts
+
+    monkeypatch.setattr(connect_batch, "INTERPRETERS", ("/nonexistent/python3", "python3"))
+    t = CountingTransport()
+    vantage = Host(name="office1", address="127.0.0.1", transport="local")
+    b = connect_batch.ConnectBatcher(window=0.01)
+    port = socket_free_port()
+    for _ in range(2):
+        out = await b.run(t, vantage, "127.0.0.1", port, attempts=1, timeout=1, interval=0, budget=10)
+        assert [a.outcome for a in parse_attempts(out.stdout)] == ["refused"]
+    assert [r[0] for r in t.runs] == ["/nonexistent/python3", "python3", "python3"]
