@@ -61,7 +61,7 @@ def free_port() -> int:
 class Serve:
     """``python -m bot.cli serve --http PORT`` against the stand-in; stopped by its PID."""
 
-    def __init__(self, config: Path, api_url: str, log: Path):
+    def __init__(self, config: Path, api_url: str, log: Path, repo: Path = REPO):
         from tests.slack import standin as si
 
         self.port = free_port()
@@ -72,7 +72,7 @@ class Serve:
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "bot.cli", "serve", "--http", str(self.port), "--host", "127.0.0.1",
-                 "--config", str(config)], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                 "--config", str(config)], cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL)
 
     @property
@@ -255,7 +255,7 @@ async def bench(args: argparse.Namespace, lab: Any, tmp: Path) -> dict[str, Any]
     cfg_path.write_text(yaml.safe_dump(cfg))
     standin = await StandIn().start()
     replies = Replies(standin)
-    serve = Serve(cfg_path, standin.api_url, tmp / "serve.log")
+    serve = Serve(cfg_path, standin.api_url, tmp / "serve.log", Path(args.serve_from) if args.serve_from else REPO)
     rounds: list[dict[str, Any]] = []
     try:
         await serve.ready()
@@ -296,7 +296,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window", type=float, default=2.0)
     ap.add_argument("--timeout", type=float, default=90.0, help="per round: wait at most this for the replies")
     ap.add_argument("--pause", type=float, default=1.0, help="seconds between rounds")
+    ap.add_argument("--serve-from", help="run `serve` from this checkout (A/B against another version; "
+                                         "e.g. `git archive COMMIT | tar -x -C DIR`)")
+    ap.add_argument("--out", default="load.json", help="file name under bench/results/")
     args = ap.parse_args(argv)
+    if Path(args.out).name != args.out or not args.out.endswith(".json"):
+        ap.error("--out is a file name ending in .json (written under bench/results/)")
     if not (1 <= args.rounds <= 50 and 1 <= args.asks <= 1000 and 1 <= args.targets <= 60):
         ap.error("--rounds 1..50, --asks 1..1000, --targets 1..60")
     sys.path.insert(0, str(REPO))
@@ -320,8 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     print("database:", json.dumps(res["db"]))
     print("profile (per shared run):", json.dumps(res["profile"], indent=1))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "load.json").write_text(json.dumps(res, indent=2) + "\n")
-    print(f"wrote {RESULTS / 'load.json'}")
+    res["serve_from"] = args.serve_from or "this checkout"
+    (RESULTS / args.out).write_text(json.dumps(res, indent=2) + "\n")
+    print(f"wrote {RESULTS / args.out}")
     return 0
 
 
