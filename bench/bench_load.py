@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -223,6 +224,28 @@ def machine_busy() -> tuple[float, float]:
     return (sum(f) - idle) / hz, sum(f) / hz
 
 
+class PlainUser:
+    """A temporary login user whose shell is /bin/sh (no rc files for commands), removed at the end.
+
+    On this machine root's ~/.bashrc runs `pyenv init`, which every SSH command pays (and under
+    concurrency waits on pyenv's rehash lock); production hosts rarely do. ``--plain-user`` measures
+    whycant without that artifact. The lab's sshd takes its keys from one AuthorizedKeysFile for
+    every user; the account gets password ``*`` (no password, not locked: sshd without PAM refuses
+    locked accounts)."""
+
+    def __init__(self) -> None:
+        self.name = f"wcload{os.getpid() % 100000}"
+
+    def __enter__(self) -> str:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/bin/sh",
+                        self.name], check=True, capture_output=True, timeout=30)
+        subprocess.run(["usermod", "-p", "*", self.name], check=True, capture_output=True, timeout=30)
+        return self.name
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.run(["userdel", self.name], check=False, capture_output=True, timeout=30)
+
+
 def db_figures(db: Path) -> dict[str, Any]:
     with sqlite3.connect(db) as c:
         incidents = c.execute("SELECT count(*) FROM incidents").fetchone()[0]
@@ -242,7 +265,7 @@ def db_figures(db: Path) -> dict[str, Any]:
             "connect_median_s": {k: round(statistics.median(v), 3) for k, v in connects.items()}}
 
 
-async def bench(args: argparse.Namespace, lab: Any, tmp: Path) -> dict[str, Any]:
+async def bench(args: argparse.Namespace, lab: Any, tmp: Path, user: str | None) -> dict[str, Any]:
     from tests.slack.standin import StandIn
 
     targets = [f"t{i:02d}" for i in range(1, args.targets + 1)]
@@ -251,6 +274,10 @@ async def bench(args: argparse.Namespace, lab: Any, tmp: Path) -> dict[str, Any]
     cfg = lab.whycant_config()
     cfg["database"] = f"sqlite:///{tmp}/whycant.db"
     cfg["probe"].update(window_seconds=args.window, connect_attempts=10, connect_timeout=2, connect_interval=0.1)
+    if user:
+        cfg["ssh"]["user"] = user
+        for h in cfg["hosts"].values():
+            h["user"] = user
     cfg_path = tmp / "whycant.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
     standin = await StandIn().start()
@@ -298,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pause", type=float, default=1.0, help="seconds between rounds")
     ap.add_argument("--serve-from", help="run `serve` from this checkout (A/B against another version; "
                                          "e.g. `git archive COMMIT | tar -x -C DIR`)")
+    ap.add_argument("--plain-user", action="store_true",
+                    help="log in to the lab hosts as a temporary user with /bin/sh instead of root (see PlainUser)")
     ap.add_argument("--out", default="load.json", help="file name under bench/results/")
     args = ap.parse_args(argv)
     if Path(args.out).name != args.out or not args.out.endswith(".json"):
@@ -312,8 +341,15 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"the lab cannot run here: {reason}")
     hosts = {"office1": 20, "app01": 30, **{f"t{i:02d}": 100 + i for i in range(1, args.targets + 1)}}
     load_before = load_average()
-    with Lab(hosts=hosts) as lab, tempfile.TemporaryDirectory(prefix="whycant-bench-load-") as tmp:
-        res = asyncio.run(bench(args, lab, Path(tmp)))
+    with contextlib.ExitStack() as stack:
+        user = stack.enter_context(PlainUser()) if args.plain_user else None
+        lab = stack.enter_context(Lab(hosts=hosts))
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="whycant-bench-load-"))
+        if user:  # sshd reads authorized_keys as the user: let it traverse the lab directory (keys stay 0600)
+            os.chmod(lab.dir, 0o711)
+            os.chmod(lab.dir / "authorized_keys", 0o644)
+        res = asyncio.run(bench(args, lab, Path(tmp), user))
+    res["ssh_user"] = f"{user} (shell /bin/sh)" if args.plain_user else "root (login shell bash, ~/.bashrc runs pyenv init)"
     res.update(machine(), load_before=load_before, load_after=load_average())
     print(f"\n{res['rounds']} rounds x {res['asks_per_round']} asks about {res['targets']} targets, "
           f"window {res['window_seconds']:g} s; load average before {load_before}, after {res['load_after']}")
