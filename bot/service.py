@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, NamedTuple, Sequence
 
 from bot import load_metrics, metrics
 from bot.config import Config
 from bot.findings import Diagnosis
 from bot.outcome import IncidentInfo, Outcome, Progress
 from bot.ratelimit import AskLimiter
-from bot.singleflight import SingleFlight
+from bot.singleflight import Flight, SingleFlight
 from probes.collect import Collector, ProbeSettings, TransportSet, VantagePoint
 from probes.errors import BadInput
-from probes.limits import TargetLimiter
 from probes.evidence import Evidence, Request
+from probes.limits import TargetLimiter
 
 log = logging.getLogger("whycant.service")
 
@@ -54,6 +55,26 @@ def probe_settings(config: Config) -> ProbeSettings:
                          command_timeout=config.ssh.command_timeout)
 
 
+class JoinedAsk(NamedTuple):
+    """Who joined a shared run, and where to answer them."""
+
+    who: str
+    channel: str | None
+    thread_ts: str | None
+
+
+@dataclass
+class SharedRun:
+    """What every caller of one diagnosis run gets: the evidence, the findings, the leader's incident,
+    and the incident as seen by the joiners ``recorded`` with it (``None`` when nobody joined)."""
+
+    evidence: Evidence
+    diagnosis: Diagnosis
+    incident: IncidentInfo
+    joiners: IncidentInfo | None
+    recorded: list[JoinedAsk]
+
+
 class Whycant:
     """One bot instance: configuration, inventory, rules, transports and (optionally) storage."""
 
@@ -74,7 +95,7 @@ class Whycant:
         self.transports.limiter = self.limiter
         self.collector = Collector(self.transports, probe_settings(config), limiter=self.limiter,
                                    batch_window=lim.connect_batch_window_seconds)
-        self.flights: SingleFlight[tuple[Evidence, Diagnosis, IncidentInfo]] = SingleFlight()
+        self.flights: SingleFlight[SharedRun] = SingleFlight()
         self.ask_limiter = AskLimiter(lim.asks_per_user_per_minute, lim.asks_per_channel_per_minute)
         self.store = store
         # the sysctls the rules mention: read once (it scans the playbook files), used on every probe
@@ -203,22 +224,24 @@ class Whycant:
                 await on_progress(Progress(stage=stage, message=message, **{k: v for k, v in kw.items()
                                                                               if k in ("vantage", "done", "total")}))
 
-        async def work(broadcast: Callable[[str, str, dict[str, Any]], Awaitable[None]]
-                       ) -> tuple[Evidence, Diagnosis, IncidentInfo]:
-            return await self._run_diagnosis(request, target, vantages, who, channel, thread_ts, broadcast)
+        async def work(flight: Flight[SharedRun]) -> SharedRun:
+            return await self._run_diagnosis(request, target, vantages, who, channel, thread_ts, flight)
 
-        (evidence, diagnosis, incident), joined = await self.flights.run(key, work, on_progress=progress, who=who)
+        ask = JoinedAsk(who, channel, thread_ts)
+        shared, joined = await self.flights.run(key, work, on_progress=progress, who=who, meta=ask)
+        incident = shared.incident
         if joined:
             load_metrics.SHARED_RUNS.inc()
-            incident = await self._join_incident(incident, who, channel, thread_ts)
-        return Outcome(kind="diagnosis", request=request, evidence=evidence, diagnosis=diagnosis, incident=incident)
+            recorded = any(a is ask for a in shared.recorded)
+            incident = shared.joiners if recorded and shared.joiners else await self._join_incident(incident, [ask])
+        return Outcome(kind="diagnosis", request=request, evidence=shared.evidence, diagnosis=shared.diagnosis,
+                       incident=incident)
 
     async def _run_diagnosis(self, request: Request, target: Any, vantages: list[VantagePoint], who: str,
-                             channel: str | None, thread_ts: str | None,
-                             progress: Callable[[str, str, dict[str, Any]], Awaitable[None]]
-                             ) -> tuple[Evidence, Diagnosis, IncidentInfo]:
+                             channel: str | None, thread_ts: str | None, flight: Flight[SharedRun]) -> SharedRun:
         from bot.engine import diagnose
 
+        progress = flight.broadcast
         pending = None
         if self.store is not None:
             pending = await self._store_call("start_diagnosis", request=request, who=who, channel=channel,
@@ -229,15 +252,15 @@ class Whycant:
         await progress("rules", diagnosis.verdict, {})
         incident = await self._record(request, evidence, diagnosis, who, channel, thread_ts, pending)
         metrics.observe(evidence, diagnosis, incident.storage_error if self.store is not None else None)
-        return evidence, diagnosis, incident
+        joiners = list(flight.meta[1:])  # everyone who joined so far: one write for all of them
+        info = await self._join_incident(incident, joiners) if joiners else None
+        return SharedRun(evidence, diagnosis, incident, info, joiners)
 
-    async def _join_incident(self, leader: IncidentInfo, who: str, channel: str | None,
-                             thread_ts: str | None) -> IncidentInfo:
-        """A joiner of a shared run: added to the leader's incident as an asker, never a second incident."""
+    async def _join_incident(self, leader: IncidentInfo, asks: list[JoinedAsk]) -> IncidentInfo:
+        """Joiners of a shared run: added to the leader's incident as askers, never a second incident."""
         if self.store is None or leader.id is None:
             return leader.model_copy(update={"joined": True})
-        info = await self._store_call("join_run", incident_id=leader.id, who=who, channel=channel,
-                                      thread_ts=thread_ts)
+        info = await self._store_call("join_run", incident_id=leader.id, asks=[tuple(a) for a in asks])
         if info is None:
             return leader.model_copy(update={"joined": True, "storage_error": f"incident {leader.id}: your ask "
                                              "was not added to it (database unavailable; see the log)"})

@@ -1,9 +1,11 @@
 """One run per key: concurrent callers with the same key share the run already in flight.
 
-``SingleFlight.run(key, work, on_progress=…, who=…)`` starts ``work(broadcast)`` as a task when no
-run for *key* is in flight (the caller is its *leader*); otherwise the caller joins the running
+``SingleFlight.run(key, work, on_progress=…, who=…, meta=…)`` starts ``work(flight)`` as a task when
+no run for *key* is in flight (the caller is its *leader*); otherwise the caller joins the running
 one and gets the same result (or the same exception). Progress events the work sends through
-``broadcast`` reach every caller's ``on_progress`` (joiners get the events after they joined).
+``flight.broadcast`` reach every caller's ``on_progress`` (joiners get the events after they
+joined); ``flight.meta`` lists what each caller brought (the leader's first), so the work can act
+for all of them at once (the service records every joiner of a diagnosis in one write).
 The run is removed from the table when it ends, so a later ask starts a fresh one. A caller that
 is cancelled leaves the run to the others; when the last caller leaves, the run is cancelled.
 """
@@ -28,6 +30,7 @@ class Flight(Generic[V]):
     key: Hashable
     started: float = field(default_factory=time.monotonic)
     askers: list[str] = field(default_factory=list)  # who joined, in order (the leader first)
+    meta: list[Any] = field(default_factory=list)  # what each caller brought, same order
     subscribers: list[Progress] = field(default_factory=list)
     callers: int = 0
     task: asyncio.Future[V] | None = None
@@ -52,21 +55,24 @@ class SingleFlight(Generic[V]):
     def in_flight(self) -> int:
         return len(self._flights)
 
-    async def run(self, key: Hashable, work: Callable[[Progress], Awaitable[V]], *,
-                  on_progress: Progress | None = None, who: str = "") -> tuple[V, bool]:
+    async def run(self, key: Hashable, work: Callable[[Flight[V]], Awaitable[V]], *,
+                  on_progress: Progress | None = None, who: str = "", meta: Any = None) -> tuple[V, bool]:
         """The result of the run for *key* and whether this caller joined one already in flight."""
         flight = self._flights.get(key)
         joined = flight is not None
         if flight is None:
             flight = self._flights[key] = Flight(key)
-            flight.task = asyncio.ensure_future(work(flight.broadcast))
+            flight.askers.append(who)
+            flight.meta.append(meta)
+            flight.task = asyncio.ensure_future(work(flight))
             flight.task.add_done_callback(functools.partial(self._done, flight))
             self.started += 1
         else:
             self.joined += 1
+            flight.askers.append(who)
+            flight.meta.append(meta)
         task = flight.task
         assert task is not None
-        flight.askers.append(who)
         flight.callers += 1
         if on_progress is not None:
             flight.subscribers.append(on_progress)

@@ -13,7 +13,7 @@ from bot.outcome import IncidentInfo
 from bot.storage.claims import claim_event as _claim_event
 from bot.storage.claims import claim_report_run as _claim_report_run
 from bot.storage.incidents import IncidentRef, IncidentService, IncidentSummary
-from bot.storage.joins import add_asker
+from bot.storage.joins import add_askers
 from bot.storage.models import utcnow
 from bot.storage.retry import StoreOutcome, drain, write_with_retry
 from probes.evidence import Evidence, Request
@@ -69,10 +69,11 @@ class Store:
         return IncidentInfo(id=r.id, status=r.status, joined=r.joined, askers=r.askers,
                             askers_text=r.recent_askers_text if r.joined or r.askers > 1 else None)
 
-    async def join_run(self, *, incident_id: int, who: str | None, channel: str | None = None,
-                       thread_ts: str | None = None) -> IncidentInfo:
-        """An ask that shared a running diagnosis: added to its incident as an asker (bot/storage/joins.py)."""
-        r = await add_asker(self.service, incident_id, who, channel, thread_ts)
+    async def join_run(self, *, incident_id: int, asks: list[tuple[str | None, str | None, str | None]]
+                       ) -> IncidentInfo:
+        """Asks that shared a running diagnosis, ``(who, channel, thread_ts)`` each: added to its incident as
+        askers in one write (bot/storage/joins.py)."""
+        r = await add_askers(self.service, incident_id, asks)
         return IncidentInfo(id=r.id, status=r.status, joined=True, askers=r.askers, askers_text=r.recent_askers_text)
 
     # -- triage

@@ -27,11 +27,11 @@ async def test_concurrent_callers_share_one_run_and_its_progress():
     runs = 0
     release = asyncio.Event()
 
-    async def work(broadcast):
+    async def work(flight):
         nonlocal runs
         runs += 1
         await release.wait()
-        await broadcast("done", "finished", {})
+        await flight.broadcast("done", "finished", {})
         return 42
 
     seen: dict[int, list[str]] = {i: [] for i in range(5)}
