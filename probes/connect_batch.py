@@ -2,8 +2,10 @@
 
 Under load (many diagnoses at once) every remote connect test cost a login shell and a python3
 start on the vantage: ~0.3-0.4 s of CPU each, and twenty at once queued behind the SSH transport's
-per-host channel limit. ``ConnectBatcher`` gathers the connect tests asked of one vantage within
-``window`` seconds (same attempts/timeout/interval) and runs them as one ``python3 -`` process
+per-host channel limit. ``ConnectBatcher`` runs the connect tests asked of one vantage (same
+attempts/timeout/interval) like a group commit: a test goes at once when no batch started in the
+last ``window`` seconds; otherwise it waits for the next batch, at most ``window`` seconds after the
+last one started. A batch is one ``python3 -`` process
 (``MULTI_PY_SCRIPT``): each target gets the same attempts and spacing it would get alone, run
 concurrently. Each caller gets a ``CommandResult`` holding only its own target's lines, so the
 caller parses it exactly like a single test. Only validated IP addresses and integers reach the
@@ -67,6 +69,7 @@ class ConnectBatcher:
         self._open: dict[tuple, _Batch] = {}
         self._tasks: set[asyncio.Future[None]] = set()
         self._interpreter: dict[str, int] = {}  # vantage -> index in INTERPRETERS that ran
+        self._last_start: dict[tuple, float] = {}  # batch key -> loop time its last batch started
         self.batches = 0  # remote processes started (tests, benchmark)
 
     async def run(self, transport: Transport, host: Host, address: str, port: int, *, attempts: int,
@@ -77,8 +80,13 @@ class ConnectBatcher:
         batch = self._open.get(key)
         if batch is None or batch.started or len(batch.targets) >= self.max_targets:
             batch = self._open[key] = _Batch()
-            asyncio.get_running_loop().call_later(
-                self.window, self._spawn, self._start(key, batch, transport, host, attempts, timeout, interval, budget))
+            # group commit: a test with no batch started in the last `window` s goes at once (with whatever
+            # arrives in the same loop iteration); under load the next batch starts `window` after the last
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, self._last_start.get(key, float("-inf")) + self.window - loop.time())
+            self._last_start[key] = loop.time() + delay
+            loop.call_later(delay, self._spawn,
+                            self._start(key, batch, transport, host, attempts, timeout, interval, budget))
         fut: asyncio.Future[CommandResult] = asyncio.get_running_loop().create_future()
         batch.targets.append(target)
         batch.waiters.append(fut)

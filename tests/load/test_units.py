@@ -270,3 +270,24 @@ async def test_batcher_falls_back_to_the_next_interpreter_and_remembers_it(monke
         out = await b.run(t, vantage, "127.0.0.1", port, attempts=1, timeout=1, interval=0, budget=10)
         assert [a.outcome for a in parse_attempts(out.stdout)] == ["refused"]
     assert [r[0] for r in t.runs] == ["/nonexistent/python3", "python3", "python3"]
+
+
+async def test_group_commit_a_lone_test_goes_alone_later_ones_share_the_next_batch():
+    from probes.connect_batch import ConnectBatcher
+
+    t = CountingTransport()
+    vantage = Host(name="app01", address="127.0.0.1", transport="local")
+    b = ConnectBatcher(window=0.3)
+    port = socket_free_port()
+
+    def ask():
+        return b.run(t, vantage, "127.0.0.1", port, attempts=1, timeout=1, interval=0, budget=10)
+
+    first = asyncio.ensure_future(ask())
+    for _ in range(100):  # a lone test starts at once: no window to wait out
+        if b.batches:
+            break
+        await asyncio.sleep(0)
+    assert b.batches == 1
+    await asyncio.gather(first, ask(), ask())
+    assert b.batches == 2 and [len(r) for r in t.runs] == [7, 9]  # argv: 5 + 2 per target
