@@ -21,7 +21,7 @@ class CountingListener:
     accepted: int = 0
     peers: list[Any] = field(default_factory=list)
 
-    async def start(self) -> "CountingListener":
+    async def start(self) -> CountingListener:
         async def on_conn(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             self.accepted += 1
             w.close()

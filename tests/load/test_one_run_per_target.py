@@ -15,7 +15,12 @@ import pytest
 from bot.service import Whycant
 from bot.slack.app import build_app
 from bot.slack.http import start_http
-from tests.load.helpers import CountingListener, count_collections, db_counts, local_config
+from tests.load.helpers import (
+    CountingListener,
+    count_collections,
+    db_counts,
+    local_config,
+)
 from tests.slack import standin as si
 
 
