@@ -4,7 +4,9 @@
   one ask's SYNs at the target, one incident with one evidence row and twenty askers;
 - "ten mentions in 0.1 s from one user ran ten diagnoses" (through the Slack stand-in, HTTP mode,
   real Bolt app): now one diagnosis and nine friendly replies;
-- the per-target SYN budget: a second ask past it does not connect, and says which limit stopped it.
+- the per-target SYN budget: a second ask past it does not connect, and says which limit stopped it;
+- "100 concurrent asks": 100 asks about 20 targets are 20 collections and 20 incidents (the p95 is
+  bench_load's figure, not a test's).
 """
 from __future__ import annotations
 
@@ -130,3 +132,31 @@ async def test_ten_mentions_in_a_tenth_of_a_second_give_one_diagnosis_and_friend
     assert len(finals) == 1  # one diagnosis reply, with its buttons
     assert await db_counts(svc) == {"incidents": 1, "evidence": 1, "askers": 1, "asked_count": 1}
     assert standin.violations == []
+
+
+async def test_hundred_concurrent_asks_about_twenty_targets_run_twenty_collections(tmp_path):
+    """Issue 11's 100-ask load, without timing (p95 is bench_load's figure): 100 asks about 20
+    targets at once are 20 collections, 20 incidents with one evidence row each, and 100 answers."""
+    from bot.config import parse_config
+
+    listeners = [await CountingListener().start() for _ in range(20)]
+    hosts = {f"t{i:02d}": {"address": "127.0.0.1", "transport": "local", "services": {"web": lst.port}}
+             for i, lst in enumerate(listeners)}
+    cfg = parse_config({"database": f"sqlite:///{tmp_path}/whycant.db", "hosts": hosts,
+                        "probe": {"window_seconds": 0.3, "connect_attempts": 3, "connect_timeout": 1,
+                                  "connect_interval": 0.01}}, source=str(tmp_path / "whycant.yaml"))
+    svc = await Whycant.create(cfg)
+    try:
+        collections = count_collections(svc)
+        asks = [(f"t{i % 20:02d}", listeners[i % 20].port, i) for i in range(100)]
+        outs = await asyncio.gather(*(svc.handle(f"why can't I connect to {name}:{port}", who=f"U{i:03d}",
+                                                 channel=f"C{i % 10}") for name, port, i in asks))
+        assert [o.kind for o in outs] == ["diagnosis"] * 100
+        assert collections[0] == 20
+        assert [lst.accepted for lst in listeners] == [3] * 20  # one ask's SYNs per target
+        assert await db_counts(svc) == {"incidents": 20, "evidence": 20, "askers": 100, "asked_count": 5}
+        assert len({o.incident.id for o in outs}) == 20
+    finally:
+        await svc.close()
+        for lst in listeners:
+            await lst.close()
