@@ -5,7 +5,7 @@ import importlib
 import sys
 
 BENCHES = ["bench.bench_incidents", "bench.bench_probe", "bench.bench_ask", "bench.bench_sweep", "bench.bench_paste",
-           "bench.bench_inventory", "bench.bench_drop_reasons"]
+           "bench.bench_inventory", "bench.bench_drop_reasons", "bench.bench_load"]
 
 
 def main() -> int:
