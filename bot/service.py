@@ -12,6 +12,7 @@ from bot import metrics
 from bot.config import Config
 from bot.findings import Diagnosis
 from bot.outcome import IncidentInfo, Outcome, Progress
+from bot.zones.plan import zones_in_config
 from probes.collect import Collector, ProbeSettings, TransportSet, VantagePoint
 from probes.errors import BadInput
 from probes.evidence import Evidence, Request
@@ -64,6 +65,7 @@ class Whycant:
         self.transports = transports or build_transports(config)
         self.collector = Collector(self.transports, probe_settings(config))
         self.store = store
+        self.zone_client: Any = None  # bot.zones.fanout.ZoneClient, opened on the first cross-zone diagnosis
         # the sysctls the rules mention: read once (it scans the playbook files), used on every probe
         self._rule_sysctls = set(getattr(self.rules, "sysctl_keys", lambda: [])())
 
@@ -78,6 +80,8 @@ class Whycant:
         return cls(config, transports=transports, store=store, rules=rules)
 
     async def close(self) -> None:
+        if self.zone_client is not None:
+            await self.zone_client.close()
         await self.transports.close()
         if self.store is not None:
             await self.store.close()
@@ -180,13 +184,22 @@ class Whycant:
         if self.store is not None:
             pending = await self._store_call("start_diagnosis", request=request, who=who, channel=channel,
                                              thread_ts=thread_ts)
-        evidence = await self.collector.collect(request, target, vantages, on_progress=progress,
-                                                extra_sysctls=self.extra_sysctls(target.name))
+        evidence = await self._collect(request, target, vantages, progress, self.extra_sysctls(target.name))
+        request = evidence.request or request  # a cross-zone plan may drop the bot's own vantage
         diagnosis = diagnose(evidence, self.rules)
         await progress("rules", diagnosis.verdict, {})
         incident = await self._record(request, evidence, diagnosis, who, channel, thread_ts, pending)
         metrics.observe(evidence, diagnosis, incident.storage_error if self.store is not None else None)
         return Outcome(kind="diagnosis", request=request, evidence=evidence, diagnosis=diagnosis, incident=incident)
+
+    async def _collect(self, request: Request, target: Any, vantages: list[VantagePoint], on_progress: Any,
+                       extra: list[str]) -> Evidence:
+        """Probe here, or across zones when the config names any (docs/zones.md)."""
+        if not zones_in_config(self.config):
+            return await self.collector.collect(request, target, vantages, on_progress=on_progress, extra_sysctls=extra)
+        from bot.zones import fanout  # procrastinate is imported only when zones are configured
+
+        return await fanout.collect(self, request, target, vantages, on_progress=on_progress, extra_sysctls=extra)
 
     def diagnose_evidence(self, evidence: Evidence) -> Diagnosis:
         from bot.engine import diagnose
