@@ -19,9 +19,11 @@ from typing import Any
 import procrastinate
 
 from bot.config import Config
+from bot.drift.report import fleet_collector
 from bot.inventory import Inventory
 from bot.service import build_transports, probe_settings
 from bot.zones import queue
+from bot.zones.sweep import result_to_json
 from probes.collect import Collector, VantagePoint
 from probes.evidence import Request
 
@@ -89,6 +91,11 @@ class ZoneRunner:
                                                                    extra_sysctls=list(keys.get(h.name, [])))
                                            for h in hosts))
             return [s.model_dump(mode="json") for s in snaps]
+        if kind == "drift":
+            hosts = [self.host(n) for n in payload.get("hosts", [])]
+            keys = payload.get("keys", {})
+            results = await fleet_collector(self).collect(hosts, lambda h: list(keys.get(h.name, [])))
+            return [result_to_json(r) for r in results]
         raise JobRefused(f"unknown job kind {kind!r}")
 
     async def handle(self, key: str, kind: str, payload: dict, deadline: float) -> None:
@@ -100,6 +107,7 @@ class ZoneRunner:
                                    {"error": f"taken {time.time() - deadline:.1f} s after its deadline: dropped"})
             return
         self.in_flight += 1
+        log.info("job %s (%s) started: %s", key, kind, " ".join(map(str, payload.get("hosts", [payload.get("target")]))))
         try:
             try:
                 answer, status = await self.run(kind, payload), "ok"
