@@ -6,7 +6,7 @@ import json
 import logging
 import signal
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -17,7 +17,7 @@ from probes.errors import BadInput
 def runner(
     zone: Annotated[str, typer.Option("--zone", help="The zone whose jobs this runner takes (e.g. office).")],
     config: ConfigOpt = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Runner name (default zone@host:pid).")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Runner name (default zone@host:pid).")] = None,
 ) -> None:
     """Run probes for one network zone: take its jobs from the shared PostgreSQL until SIGTERM/SIGINT."""
     from bot.config import load_config
@@ -30,7 +30,7 @@ def runner(
     asyncio.run(_run(cfg, zone, name))
 
 
-async def _run(cfg, zone: str, name: str | None) -> None:  # noqa: ANN001
+async def _run(cfg, zone: str, name: str | None) -> None:
     from bot.zones.runner import ZoneRunner
 
     r = ZoneRunner(cfg, zone, name)
@@ -63,7 +63,7 @@ def runners(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
             typer.echo(f"  no runner for zone {z['zone']} seen in the last {cfg.zones.runner_stale_seconds:.0f} s")
 
 
-async def _runners(cfg, zones: set[str]) -> dict:  # noqa: ANN001
+async def _runners(cfg, zones: set[str]) -> dict:
     from bot.zones import queue
 
     app = queue.make_app(cfg.database, application_name="whycant-runners")

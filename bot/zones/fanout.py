@@ -9,13 +9,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import procrastinate
 
 from bot.config import Config
 from bot.zones import queue
-from bot.zones.plan import BOT_VANTAGE, ZonePlan, host_zone, plan_diagnosis, require_postgres
+from bot.zones.plan import (
+    BOT_VANTAGE,
+    ZonePlan,
+    host_zone,
+    plan_diagnosis,
+    require_postgres,
+)
 from probes.collect import VantagePoint
 from probes.evidence import ConnectResult, Evidence, HostEvidence, ProbeRecord, Request
 from probes.inventory import Host

@@ -1,8 +1,8 @@
 """Which zone probes what: pure functions over the config and inventory hosts."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from bot.config import Config
 from probes.errors import BadInput

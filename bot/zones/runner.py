@@ -94,8 +94,8 @@ class ZoneRunner:
         if kind == "drift":
             hosts = [self.host(n) for n in payload.get("hosts", [])]
             keys = payload.get("keys", {})
-            results = await fleet_collector(self).collect(hosts, lambda h: list(keys.get(h.name, [])))
-            return [result_to_json(r) for r in results]
+            fleet = await fleet_collector(self).collect(hosts, lambda h: list(keys.get(h.name, [])))
+            return [result_to_json(r) for r in fleet]
         raise JobRefused(f"unknown job kind {kind!r}")
 
     async def handle(self, key: str, kind: str, payload: dict, deadline: float) -> None:
@@ -173,7 +173,7 @@ class ZoneRunner:
                                 self.name, type(e).__name__, str(e).splitlines()[0] if str(e) else "", delay)
                     try:
                         await asyncio.wait_for(stop.wait(), timeout=delay)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
                     delay = min(delay * 2, RECONNECT_MAX)
         finally:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from bot.config import Config
 from bot.drift.collect import FleetCollector, HostResult
@@ -47,7 +48,10 @@ async def collect_fleet(svc: Any, local: FleetCollector, hosts: Sequence[Host], 
     if not remote:
         return await local.collect(hosts, keys), []
     require_postgres(config, remote)
-    from bot.zones.fanout import ZoneClient, no_runner_text  # procrastinate: ~1 s to import, only with zones
+    from bot.zones.fanout import (  # procrastinate: ~1 s to import, only with zones
+        ZoneClient,
+        no_runner_text,
+    )
 
     client = getattr(svc, "zone_client", None)
     if client is None:

@@ -7,8 +7,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 
@@ -29,11 +30,10 @@ class RunnerProc:
         cmd = [WHYCANT, "runner", "--zone", self.zone, "--name", self.name, "-c", str(self.config_path)]
         return (["ip", "netns", "exec", self.netns] if self.netns else []) + cmd
 
-    def start(self) -> "RunnerProc":
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                     start_new_session=True, env={**os.environ, "WHYCANT_CONFIG": ""})
-        log.close()
+    def start(self) -> RunnerProc:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         start_new_session=True, env={**os.environ, "WHYCANT_CONFIG": ""})
         return self
 
     def log(self) -> str:

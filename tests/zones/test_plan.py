@@ -4,7 +4,14 @@ from __future__ import annotations
 import pytest
 
 from bot.config import parse_config
-from bot.zones.plan import ZonesNeedPostgres, chunk_by_zone, host_zone, plan_diagnosis, require_postgres, zones_in_config
+from bot.zones.plan import (
+    ZonesNeedPostgres,
+    chunk_by_zone,
+    host_zone,
+    plan_diagnosis,
+    require_postgres,
+    zones_in_config,
+)
 from probes.inventory import Host
 
 CFG = {

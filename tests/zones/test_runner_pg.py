@@ -1,11 +1,17 @@
 """Runners on a real PostgreSQL: real `whycant runner` processes, the real procrastinate queue."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
+import json
 import socket
 import time
 
 import pytest
+import yaml
 
+from bot.cli import main
 from bot.config import parse_config
 from bot.service import Whycant
 from bot.zones import queue
@@ -105,3 +111,30 @@ async def test_a_second_answer_is_ignored(zone_app):
     assert await queue.put_result(zone_app, "k", "far", "r1", "ok", {"n": 1})
     assert not await queue.put_result(zone_app, "k", "far", "r2", "ok", {"n": 2})
     assert (await queue.get_results(zone_app, ["k"]))["k"] == {"runner": "r1", "status": "ok", "payload": {"n": 1}}
+
+
+async def test_runners_command_lists_zones_runners_and_heartbeats(zone_db, zone_app, tmp_path, runner_procs):
+
+    bot, rcfg = configs(zone_db, free_port())
+    bot["hosts"]["pc9"] = {"address": "127.0.0.9", "zone": "office"}
+    runner_procs.append(RunnerProc(rcfg, "far", "far-a", tmp_path).start())
+    await wait_live(zone_app, ["far-a"])
+    path = tmp_path / "bot.yaml"
+    path.write_text(yaml.safe_dump(bot))
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = await asyncio.to_thread(main, ["runners", "--json", "-c", str(path)])
+    assert rc == 0
+    doc = {z["zone"]: z for z in json.loads(buf.getvalue())["zones"]}
+    assert set(doc) == {"far", "office"}
+    far = doc["far"]["runners"]
+    assert [r["name"] for r in far] == ["far-a"] and far[0]["live"] and far[0]["age_s"] < 10
+    assert doc["office"]["runners"] == []
+
+
+def test_runner_refuses_sqlite_with_a_clear_error(tmp_path, capsys):
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump({"database": f"sqlite:///{tmp_path}/x.db"}))
+    assert main(["runner", "--zone", "office", "-c", str(path)]) == 2
+    assert "zone office needs PostgreSQL" in capsys.readouterr().err

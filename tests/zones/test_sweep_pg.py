@@ -39,7 +39,7 @@ class SilentServer:
         while time.monotonic() < self.stop_at:
             try:
                 self.held.append(self.sock.accept()[0])
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
 
     def close(self) -> None:

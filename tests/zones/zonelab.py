@@ -59,7 +59,7 @@ class ZoneB:
     def relay_address(self) -> str:
         return f"198.19.{self.lab.slot}.1"
 
-    def start(self) -> "ZoneB":
+    def start(self) -> ZoneB:
         lab = self.lab.start()
         try:
             lab.add_host("runner", 5, sshd=False)
@@ -114,7 +114,7 @@ class ZoneB:
             self._route = False
         self.lab.close()  # kills what still runs in its namespaces, deletes links (ours too) and namespaces
 
-    def __enter__(self) -> "ZoneB":
+    def __enter__(self) -> ZoneB:  # noqa: PYI034
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
