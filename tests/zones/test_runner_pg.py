@@ -114,7 +114,6 @@ async def test_a_second_answer_is_ignored(zone_app):
 
 
 async def test_runners_command_lists_zones_runners_and_heartbeats(zone_db, zone_app, tmp_path, runner_procs):
-
     bot, rcfg = configs(zone_db, free_port())
     bot["hosts"]["pc9"] = {"address": "127.0.0.9", "zone": "office"}
     runner_procs.append(RunnerProc(rcfg, "far", "far-a", tmp_path).start())
