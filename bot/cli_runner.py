@@ -55,7 +55,8 @@ def runners(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
         return
     for z in doc["zones"]:
         queued = ", ".join(f"{n} {s}" for s, n in sorted(z["jobs"].items())) or "no jobs queued"
-        typer.echo(f"zone {z['zone']}: {len(z['runners'])} live runner(s); {queued}")
+        live = sum(1 for r in z["runners"] if r["live"])
+        typer.echo(f"zone {z['zone']}: {live} live runner(s) of {len(z['runners'])} seen; {queued}")
         for r in z["runners"]:
             typer.echo(f"  {r['name']:<40} last heartbeat {r['age_s']:.0f} s ago  in flight {r['in_flight']}"
                        f"  done {r['done']}{'' if r['live'] else '  (stale)'}")
