@@ -19,6 +19,7 @@ from procrastinate.job_context import JobContext
 from bot.storage.db import normalize_url
 
 TASK_NAME = "whycant.zone_job"
+RESULT_KEEP_SECONDS = 86400.0  # answers and silent runners are forgotten after a day
 
 # whycant's own tables next to procrastinate's (applied by `whycant db upgrade` on PostgreSQL).
 ZONE_SCHEMA = """
@@ -151,6 +152,16 @@ async def heartbeat(app: procrastinate.App, name: str, zone: str, host: str, pid
         "ON CONFLICT (name) DO UPDATE SET zone = EXCLUDED.zone, host = EXCLUDED.host, pid = EXCLUDED.pid, "
         "last_seen = now(), in_flight = EXCLUDED.in_flight, done = EXCLUDED.done",
         name=name, zone=zone, host=host, pid=pid, in_flight=in_flight, done=done)
+
+
+async def prune(app: procrastinate.App, keep_seconds: float = RESULT_KEEP_SECONDS) -> None:
+    """Forget answers and runner rows older than *keep_seconds* (answers are read within a job's deadline)."""
+    await app.connector.execute_query_async(
+        "DELETE FROM whycant_zone_results WHERE created_at < now() - make_interval(secs => %(keep)s)",
+        keep=float(keep_seconds))
+    await app.connector.execute_query_async(
+        "DELETE FROM whycant_zone_runners WHERE last_seen < now() - make_interval(secs => %(keep)s)",
+        keep=float(keep_seconds))
 
 
 def expired(deadline: float, now: float | None = None) -> bool:

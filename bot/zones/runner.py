@@ -33,6 +33,7 @@ HEARTBEAT_INTERVAL = 2.0  # seconds; whycant's heartbeat (runners list) and the 
 PROCRASTINATE_HEARTBEAT = 2.0  # procrastinate's own worker heartbeat
 STALLED_AFTER = 8.0  # a worker silent this long is dead: its jobs go back to the queue
 RECONNECT_MAX = 10.0
+PRUNE_INTERVAL = 600.0  # seconds between deletions of old answers and runner rows
 
 
 class JobRefused(Exception):
@@ -121,7 +122,11 @@ class ZoneRunner:
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def _beat(self, app: procrastinate.App) -> None:
+        last_prune = 0.0
         while True:
+            if time.monotonic() - last_prune > PRUNE_INTERVAL:
+                await queue.prune(app)
+                last_prune = time.monotonic()
             await queue.heartbeat(app, self.name, self.zone, socket.gethostname(), os.getpid(),
                                   self.in_flight, self.done)
             for job in await app.job_manager.get_stalled_jobs(queue=queue.queue_name(self.zone),

@@ -145,3 +145,28 @@ async def test_runner_reconnects_after_losing_the_database(zone_db, zone_app, tm
         await client.close()
     assert got[key]["status"] == "ok", procs[0].log()
     assert procs[0].proc.poll() is None  # still the same process
+
+
+async def test_a_chunk_past_its_deadline_is_named_late_and_the_report_still_comes(zone_db, zone_app, tmp_path,
+                                                                                  procs):
+    silent = SilentServer()
+    try:
+        slow = {"slow1": {"address": "127.0.0.5", "port": silent.port, "user": "nobody"}}
+        procs.append(RunnerProc(runner_config(zone_db, tmp_path, slow), "far", "far-a", tmp_path).start())
+        await wait_live(zone_app, ["far-a"])
+        cfg = bot_config(zone_db, {n: {**h, "zone": "far"} for n, h in slow.items()}, chunk=3)
+        cfg["zones"]["job_timeout"] = 2  # slow1's SSH connect waits 4 s for a banner
+        svc = Whycant(parse_config(cfg))
+        try:
+            report = await run_drift(svc, ["all"])
+            log_then = procs[0].log()
+        finally:
+            await svc.close()
+    finally:
+        silent.close()
+    # assembled at the deadline, while the slow chunk was still running on the runner
+    assert "started: slow1" in log_then and log_then.count("(drift) ok") == 1
+    errors = {e["host"]: e for e in report["errors"]}
+    assert set(errors) == {"slow1"}  # far1..far3 (chunk 1/2) arrived in time
+    assert errors["slow1"]["kind"] == "late"
+    assert "zone far chunk 2/2: no answer within 2 s (late)" in report["notes"]
