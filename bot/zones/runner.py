@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import socket
 import time
 from typing import Any
@@ -38,6 +39,18 @@ PRUNE_INTERVAL = 600.0  # seconds between deletions of old answers and runner ro
 
 class JobRefused(Exception):
     """A job the runner will not run (host outside its inventory, bad payload)."""
+
+
+_ADDRESS_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,252}\Z")  # the inventory's own address character set
+
+
+def check_destination(address: Any, port: Any) -> tuple[str, int]:
+    """A connect job's destination: an address made of inventory characters and a TCP port, else refused."""
+    if not isinstance(address, str) or not _ADDRESS_RE.match(address):
+        raise JobRefused(f"destination address {address!r} is not a host address")
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise JobRefused(f"destination port {port!r} is not in 1..65535")
+    return address, port
 
 
 class ZoneRunner:
@@ -81,7 +94,7 @@ class ZoneRunner:
                                               self_vantage=bool(payload.get("self_vantage", True)))
             return ev.model_dump(mode="json")
         if kind == "connect":
-            address, port = str(payload["address"]), int(payload["port"])
+            address, port = check_destination(payload.get("address"), payload.get("port"))
             vps = [self.vantage(n) for n in payload.get("vantages", [])]
             results = await asyncio.gather(*(self.collector.connect_from(v, address, port) for v in vps))
             return [r.model_dump(mode="json") for r in results]

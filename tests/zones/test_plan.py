@@ -12,6 +12,7 @@ from bot.zones.plan import (
     require_postgres,
     zones_in_config,
 )
+from bot.zones.runner import JobRefused, check_destination
 from probes.inventory import Host
 
 CFG = {
@@ -76,3 +77,12 @@ def test_chunks_by_zone():
     chunks = chunk_by_zone(hosts, cfg, 2)
     assert [(z, [x.name for x in c]) for z, c in chunks] == [
         ("dc", ["n0", "n1"]), ("dc", ["n2", "n3"]), ("dc", ["n4"]), ("office", ["pc1"]), ("vpc2", ["db02"])]
+
+
+def test_connect_job_destination_is_checked():
+    assert check_destination("198.18.0.10", 5432) == ("198.18.0.10", 5432)
+    assert check_destination("fd00::10", 22) == ("fd00::10", 22)
+    for bad_addr, bad_port in [("1.2.3.4; rm -rf /", 22), ("$(id)", 22), (None, 22), ("db01", 0), ("db01", "22"),
+                               ("db01", True), ("-oProxyCommand=x", 22)]:
+        with pytest.raises(JobRefused):
+            check_destination(bad_addr, bad_port)
