@@ -8,6 +8,7 @@ import typer
 
 from bot.cli_common import ConfigOpt
 from bot.config import load_config
+from bot.zones.plan import zones_in_config
 
 app = typer.Typer(no_args_is_help=True, help="Database schema migrations.")
 
@@ -34,10 +35,11 @@ def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = 
     after = asyncio.run(_with(db, lambda d: d.upgrade(revision)))
     typer.echo(f"{db.display_url}: {before or 'empty'} -> {after or 'empty'}" if before != after
                else f"{db.display_url}: already at {after}")
-    if db.is_postgres:  # the zone job queue lives beside whycant's tables (docs/zones.md)
+    cfg = load_config(config)
+    if db.is_postgres and zones_in_config(cfg):  # the zone job queue lives beside whycant's tables (docs/zones.md)
         from bot.zones.schema import upgrade_zone_schema
 
-        typer.echo(f"{db.display_url}: {asyncio.run(upgrade_zone_schema(load_config(config).database))}")
+        typer.echo(f"{db.display_url}: {asyncio.run(upgrade_zone_schema(cfg.database))}")
 
 
 @app.command("downgrade")

@@ -34,6 +34,15 @@ async def _run(cfg, zone: str, name: str | None) -> None:
     from bot.zones.runner import ZoneRunner
 
     r = ZoneRunner(cfg, zone, name)
+    try:
+        await r.check_schema()
+    except BadInput:
+        await r.transports.close()
+        raise
+    except Exception as e:  # noqa: BLE001 - an unreachable database at start is a usage error, not a crash
+        await r.transports.close()
+        raise BadInput(f"runner: cannot reach the database: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                       ) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -90,6 +90,15 @@ async def apply_schema(app: procrastinate.App) -> list[str]:
     return done
 
 
+async def schema_missing(app: procrastinate.App) -> list[str]:
+    """The zone-queue tables absent from the database (empty when `whycant db upgrade` applied them)."""
+    row = await app.connector.execute_query_one_async(
+        "SELECT to_regclass('procrastinate_jobs') IS NULL AS jobs, to_regclass('whycant_zone_runners') IS NULL AS "
+        "runners, to_regclass('whycant_zone_results') IS NULL AS results")
+    names = {"jobs": "procrastinate_jobs", "runners": "whycant_zone_runners", "results": "whycant_zone_results"}
+    return [names[k] for k in ("jobs", "runners", "results") if row[k]]
+
+
 async def defer(app: procrastinate.App, zone: str, kind: str, payload: dict, deadline: float,
                 key: str | None = None) -> str:
     key = key or new_key(kind)

@@ -26,6 +26,7 @@ from bot.service import build_transports, probe_settings
 from bot.zones import queue
 from bot.zones.sweep import result_to_json
 from probes.collect import Collector, VantagePoint
+from probes.errors import BadInput
 from probes.evidence import Request
 
 log = logging.getLogger("whycant.runner")
@@ -169,6 +170,15 @@ class ZoneRunner:
                 for t in (beat, worker):
                     t.cancel()
                 await asyncio.gather(beat, worker, return_exceptions=True)
+
+    async def check_schema(self) -> None:
+        """Refuse to start on a database without the zone tables (raises BadInput)."""
+        app = queue.make_app(self.config.database, application_name=f"whycant-runner {self.name}"[:63])
+        async with app.open_async():
+            missing = await queue.schema_missing(app)
+        if missing:
+            raise BadInput(f"the database has no zone queue ({', '.join(missing)} missing): run `whycant db upgrade` "
+                           "with the bot's config (the one that names the zones)")
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Serve until *stop* is set; reconnect after a lost database with a bounded back-off."""

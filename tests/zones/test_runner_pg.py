@@ -16,6 +16,7 @@ from bot.config import parse_config
 from bot.service import Whycant
 from bot.zones import queue
 from bot.zones.fanout import ZoneClient
+from tests.pg import throwaway_database
 from tests.zones.runners import RunnerProc, wait_live
 
 pytestmark = [pytest.mark.postgres]
@@ -137,3 +138,22 @@ def test_runner_refuses_sqlite_with_a_clear_error(tmp_path, capsys):
     path.write_text(yaml.safe_dump({"database": f"sqlite:///{tmp_path}/x.db"}))
     assert main(["runner", "--zone", "office", "-c", str(path)]) == 2
     assert "zone office needs PostgreSQL" in capsys.readouterr().err
+
+
+async def test_db_upgrade_applies_the_zone_queue_only_for_a_config_with_zones(tmp_path, capfd):
+    async with throwaway_database("whycant_zones") as url:
+        plain = tmp_path / "plain.yaml"
+        plain.write_text(yaml.safe_dump({"database": url}))
+        zoned = tmp_path / "zoned.yaml"
+        zoned.write_text(yaml.safe_dump({"database": url, "hosts": {"pc1": {"address": "127.0.0.9", "zone": "office"}}}))
+        assert await asyncio.to_thread(main, ["db", "upgrade", "-c", str(plain)]) == 0
+        assert "zone queue" not in capfd.readouterr().out
+        # a runner refuses to start on a database without the queue, and says what to do
+        assert await asyncio.to_thread(main, ["runner", "--zone", "office", "-c", str(plain)]) == 2
+        err = capfd.readouterr().err
+        assert "no zone queue (procrastinate_jobs, whycant_zone_runners, whycant_zone_results missing)" in err
+        assert "whycant db upgrade" in err
+        assert await asyncio.to_thread(main, ["db", "upgrade", "-c", str(zoned)]) == 0
+        assert "zone queue: procrastinate schema, zone tables in place" in capfd.readouterr().out
+        assert await asyncio.to_thread(main, ["db", "upgrade", "-c", str(zoned)]) == 0  # idempotent
+        assert "zone queue: zone tables in place" in capfd.readouterr().out
