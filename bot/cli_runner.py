@@ -31,7 +31,7 @@ def runner(
 
 
 async def _run(cfg, zone: str, name: str | None) -> None:
-    from bot.zones.runner import ZoneRunner
+    from bot.zone_runner import ZoneRunner
 
     r = ZoneRunner(cfg, zone, name)
     try:

@@ -15,7 +15,7 @@ from bot.drift import lenses as L
 from bot.drift.collect import DEFAULT_CONCURRENCY, FleetCollector, HostResult
 from bot.drift.store import DriftStore
 from bot.drift.waivers import to_matches
-from bot.zones.sweep import collect_fleet
+from bot.drift.zone_sweep import collect_fleet
 
 log = logging.getLogger("whycant.drift")
 

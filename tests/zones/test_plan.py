@@ -12,7 +12,7 @@ from bot.zones.plan import (
     require_postgres,
     zones_in_config,
 )
-from bot.zones.runner import JobRefused, check_destination
+from bot.zone_runner import JobRefused, check_destination
 from probes.inventory import Host
 
 CFG = {

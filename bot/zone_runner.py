@@ -24,7 +24,7 @@ from bot.drift.report import fleet_collector
 from bot.inventory import Inventory
 from bot.service import build_transports, probe_settings
 from bot.zones import queue
-from bot.zones.sweep import result_to_json
+from bot.drift.zone_sweep import result_to_json
 from probes.collect import Collector, VantagePoint
 from probes.errors import BadInput
 from probes.evidence import Request
