@@ -154,6 +154,8 @@ def test_ask_names_the_reproduced_failure(prod: dict[str, Any], lab: FleetLab,
     assert not out.get("probe_errors"), out.get("probe_errors")
     assert out["file_access"] == access
     assert out["unreadable"] == {}
+    assert out["drop_reasons_status"] == (f"drop reasons unavailable on {host}: whycant logs in as "
+                                          f"{lab.user}, not root, and ssh.sudo is off")
 
 
 def test_dns_named_host_shows_name_and_address(prod: dict[str, Any], lab: FleetLab) -> None:
@@ -194,3 +196,33 @@ def test_drift_names_every_unreachable_host_with_the_real_reason(prod: dict[str,
     assert "refused" in errors["bastion"] and "jump host" not in errors["bastion"], errors["bastion"]
     assert "refused" in errors["drop01"] and "bastion" not in errors["drop01"], errors["drop01"]
     assert out["hosts"] == 5
+
+
+HOSTS = ("bastion", "db07", "db08", "nosftp01", "drop01")
+
+
+def test_what_the_unprivileged_probe_user_sees(prod: dict[str, Any], lab: FleetLab) -> None:
+    """docs/ssh.md's table, checked through `whycant probe HOST --json` on every kind of host:
+    every counter file, sysctl and fact the probes read is there, nothing is unreadable, the
+    listeners are read but without the owning process (`ss -p` is root's), and the numbers
+    are printed for the closing note (`pytest -s`)."""
+    lab.listener("db08", BOUND_PORT, bind="host")
+    seen: dict[str, str] = {}
+    for host in HOSTS:
+        ev = run(prod, "probe", host)
+        t = ev["target"]
+        assert ev["probe_errors"] == [] and t["unreadable"] == {} and t["notes"] == [], (host, ev["probe_errors"], t)
+        groups = {k.split(".", 1)[0] for k in t["counters_t0"]}
+        assert {"Ip", "Icmp", "Tcp", "Udp", "TcpExt", "IpExt", "Ip6", "Udp6"} <= groups, (host, sorted(groups))
+        nulls = sorted(k for k, v in t["sysctls"].items() if v is None)
+        assert t["sysctls"] and nulls == [], (host, nulls)
+        facts = t["facts"]
+        assert facts["conntrack_max"] and facts["mem_total_kb"] and facts["kernel_release"], (host, facts)
+        assert (lab.address(host), 22) in {(row["local_address"], row["port"]) for row in t["listeners"]}
+        assert not any(row.get("process") for row in t["listeners"]), t["listeners"]  # root only
+        seen[host] = (f"{t['file_access']}: {len(t['counters_t0'])} counters, {len(t['sysctls'])} sysctls, "
+                      f"{sum(v is not None for v in facts.values())}/{len(facts)} facts, "
+                      f"{len(t['listeners'])} listeners, unreadable {len(t['unreadable'])}")
+    db08 = {(row["local_address"], row["port"]) for row in run(prod, "probe", "db08")["target"]["listeners"]}
+    assert (lab.address("db08"), BOUND_PORT) in db08  # another user's socket: listed, not its process
+    print(f"\nprobe user {lab.user} sees:", *(f"  {h}: {v}" for h, v in seen.items()), sep="\n")
