@@ -196,6 +196,7 @@ def test_drift_names_every_unreachable_host_with_the_real_reason(prod: dict[str,
     assert "refused" in errors["bastion"] and "jump host" not in errors["bastion"], errors["bastion"]
     assert "refused" in errors["drop01"] and "bastion" not in errors["drop01"], errors["drop01"]
     assert out["hosts"] == 5
+    print("\ndrift errors:", *(f"  {h}: {e}" for h, e in sorted(errors.items())), sep="\n")
 
 
 HOSTS = ("bastion", "db07", "db08", "nosftp01", "drop01")
