@@ -82,8 +82,15 @@ def prod(fleet: FleetLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     fleet.reset()
     drop01_key = tmp / "keys" / "drop01_ed25519"  # the key the team keeps for the dropbear host
     drop01_key.parent.mkdir()
-    shutil.copy(fleet.client_key, drop01_key)
-    drop01_key.chmod(0o600)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "drop01", "-f", str(drop01_key)],
+                   check=True, timeout=30)
+    # Only drop01's own key opens drop01: the whycant.yaml key's line carries a `from=` option that
+    # OpenSSH honours (198.18.0.0/15 covers the bot and the bastion) and dropbear rejects as a bad
+    # option line, so dropbear accepts the host_vars key alone (checked: test_drop01_needs_its_host_vars_key).
+    authorized = fleet.home / ".ssh" / "authorized_keys"
+    original = authorized.read_text()
+    main_key = Path(f"{fleet.client_key}.pub").read_text().strip()
+    authorized.write_text(f'from="198.18.0.0/15" {main_key}\n' + Path(f"{drop01_key}.pub").read_text())
     inv = tmp / "inventory"
     write_inventory(fleet, inv, drop01_key)
     known = tmp / "known_hosts"  # a team's known_hosts names the DNS-named host as it is dialled
@@ -100,8 +107,9 @@ def prod(fleet: FleetLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     path.write_text(yaml.safe_dump(cfg))
     prefix = with_hosts(tmp / "etc", {DNS_NAME: fleet.address("nosftp01")})
     try:
-        yield {"fleet": fleet, "config": path, "prefix": prefix, "inv": inv, "drop01_key": drop01_key}
+        yield {"fleet": fleet, "config": path, "prefix": prefix, "inv": inv, "drop01_key": drop01_key, "tmp": tmp}
     finally:
+        authorized.write_text(original)
         fleet.reset()
 
 
@@ -140,6 +148,25 @@ def test_the_inventory_alone_describes_the_fleet(prod: dict[str, Any]) -> None:
     assert hosts["nosftp01"].address == DNS_NAME
     assert str(hosts["drop01"].client_keys[0]) == str(prod["drop01_key"])
     assert {"dc2", "postgres", "fleet"} <= set(hosts["db07"].groups)
+
+
+def test_drop01_needs_its_host_vars_key(prod: dict[str, Any], lab: FleetLab) -> None:
+    """ansible_ssh_private_key_file from host_vars is what opens drop01: without that line the
+    login fails with the key named, while the other hosts still take whycant.yaml's key."""
+    assert run(prod, "probe", "drop01")["target"]["file_access"] == "exec"
+    inv = prod["tmp"] / "inventory-nokey"
+    shutil.copytree(prod["inv"], inv)
+    hv = inv / "host_vars" / "drop01.yml"
+    hv.write_text("".join(ln for ln in hv.read_text().splitlines(True) if "private_key" not in ln))
+    cfg = yaml.safe_load(prod["config"].read_text())
+    cfg["inventory"] = [str(inv)]
+    alt = prod["tmp"] / "whycant-nokey.yaml"
+    alt.write_text(yaml.safe_dump(cfg))
+    out = run({**prod, "config": alt}, "drift", "--no-save", ok=(3,))
+    errors = {e["host"]: e["error"] for e in out["errors"] if not e.get("probe")}
+    assert list(errors) == ["drop01"] and errors["drop01"].startswith("auth: "), out["errors"]
+    assert str(lab.client_key) in errors["drop01"], errors  # the key it tried, named
+    print("\nwithout its key:", errors["drop01"])
 
 
 @pytest.mark.parametrize(("host", "vantage", "access"),
