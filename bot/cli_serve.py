@@ -136,7 +136,11 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
         cancelled = await finish_or_cancel(fe.tasks(), deadline - loop.time())
         log.info("shutdown: work finished or cancelled after %.2fs", loop.time() - t0)
         if cancelled:
-            await mark_interrupted(service.store)
+            # a cancelled diagnosis marks its own incident (Whycant.mark_interrupted); this catches the rest
+            late = await mark_interrupted(service.store)
+            done = sorted(set(service.interrupted) - set(late))
+            if done:
+                log.warning("shutdown: incident(s) %s interrupted", ", ".join(f"#{i}" for i in done))
         if web_runner is not None:
             await _bounded(web_runner.cleanup(), 2.0, "stopping the HTTP server")
         await _bounded(service.close(), max(deadline - loop.time(), 1.0), "closing storage and SSH")

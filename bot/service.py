@@ -35,6 +35,7 @@ from probes.collect import Collector, ProbeSettings, TransportSet, VantagePoint
 from probes.errors import BadInput
 from probes.evidence import Evidence, Request
 from probes.limits import TargetLimiter
+from probes.transports.local import LocalTransport
 from probes.transports.ssh import SSHTransport
 
 log = logging.getLogger("whycant.service")
@@ -57,7 +58,8 @@ class Ask:
 
 def build_transports(config: Config, hosts: Any = None) -> TransportSet:
     """Transports for *config*; *hosts* (name -> Host) lets ``proxy_jump`` name inventory hosts."""
-    return TransportSet(ssh=SSHTransport(config.ssh.settings(config.base_dir()), hosts=hosts))
+    return TransportSet(ssh=SSHTransport(config.ssh.settings(config.base_dir()), hosts=hosts),
+                        local=LocalTransport(config.ssh.max_output_bytes))
 
 
 def probe_settings(config: Config) -> ProbeSettings:

@@ -80,7 +80,10 @@ class SingleFlight(Generic[V]):
             return await asyncio.shield(task), joined
         except asyncio.CancelledError:
             if flight.callers == 1 and not task.done():
-                task.cancel()  # nobody else waits for it
+                # nobody else waits for it: stop it, and let its own clean-up run to the end (it marks the
+                # incident interrupted, removes what it started on the target; each step is bounded)
+                task.cancel()
+                await asyncio.wait({task})
             raise
         finally:
             flight.callers -= 1

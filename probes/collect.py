@@ -334,10 +334,14 @@ class Collector:
         s = self.s
         drops = DropWindow(sudo=s.sudo, command_timeout=s.command_timeout, max_s=int(
             s.window_seconds + s.connect_attempts * (s.connect_timeout + s.connect_interval) + 4 * s.command_timeout + 30))
+        cancelled = False
         try:
             return await self._collect(request, target, vantages, drops, on_progress, extra_sysctls, self_vantage)
-        finally:  # also when the diagnosis fails or is cancelled (timeout): remove the tracing instance
-            await drops.abort()
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        finally:  # also when the diagnosis fails or is cancelled (timeout, signal): remove the tracing instance
+            await drops.abort(cancelled=cancelled)
 
     async def _collect(self, request: Request, target: Host, vantages: Sequence[VantagePoint], drops: DropWindow,
                        on_progress: ProgressFn | None, extra_sysctls: Sequence[str], self_vantage: bool) -> Evidence:

@@ -59,6 +59,7 @@ class _Batch:
     targets: list[tuple[str, int]] = field(default_factory=list)
     waiters: list[asyncio.Future[CommandResult]] = field(default_factory=list)
     started: bool = False
+    task: asyncio.Task[None] | None = None  # the task running the remote process, once started
 
 
 class ConnectBatcher:
@@ -90,7 +91,16 @@ class ConnectBatcher:
         fut: asyncio.Future[CommandResult] = asyncio.get_running_loop().create_future()
         batch.targets.append(target)
         batch.waiters.append(fut)
-        return await fut
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            # the last caller of a running batch left (signal, shutdown, timeout): stop the batch, and wait
+            # while the transport kills the remote process, so nothing outlives the diagnosis on the vantage
+            task = batch.task
+            if task is not None and not task.done() and all(f.done() for f in batch.waiters):
+                task.cancel()
+                await asyncio.wait({task})
+            raise
 
     async def _run(self, transport: Transport, host: Host, args: list[str], budget: float) -> CommandResult:
         """Run the script with the first interpreter the vantage has (remembered per vantage)."""
@@ -112,6 +122,7 @@ class ConnectBatcher:
     async def _start(self, key: tuple, batch: _Batch, transport: Transport, host: Host, attempts: int,
                      timeout: float, interval: float, budget: float) -> None:
         batch.started = True
+        batch.task = asyncio.current_task()
         if self._open.get(key) is batch:
             del self._open[key]
         live = [(t, f) for t, f in zip(batch.targets, batch.waiters) if not f.done()]

@@ -31,6 +31,7 @@ from probes.parsers.drop_trace import TraceDrop, parse_trace
 from probes.transports.base import Transport
 
 log = logging.getLogger("whycant.probes.drop_reasons")
+ABORT_WAIT_CANCELLED = 2.0  # seconds a cancelled diagnosis waits for the tracing instance to be removed
 
 ID_RE = re.compile(r"^[0-9a-f]{12}$")
 MAX_WINDOW_S = 600  # the watchdog never lets an instance live longer than this
@@ -194,7 +195,9 @@ class DropWindow:
     async def _run(self, action: str) -> str:
         assert self.host is not None and self.t is not None
         argv = script_argv(action, self.id, self.max_s if action == "start" else 0, sudo=self.sudo)
-        res = await self.t.run(self.host, argv, timeout=self.command_timeout)
+        # the trace read-back is capped by the script itself (head -c TRACE_CAP_BYTES), not by the
+        # transport's ordinary output cap; the status lines after it need a little room
+        res = await self.t.run(self.host, argv, timeout=self.command_timeout, max_output=TRACE_CAP_BYTES + 65536)
         if self.sudo and res.exit_status != 0 and "sudo" in res.stderr:
             raise _Unavailable(f"unavailable sudo {res.stderr.strip().splitlines()[-1][:160]}")
         if res.exit_status == 127 and not res.stdout.strip():
@@ -283,15 +286,19 @@ class DropWindow:
                                   shared_kernel=self.shared, reasons=reasons, elsewhere=elsewhere,
                                   ignored=ignored, lost=parsed.lost if parsed else 0)
 
-    async def abort(self) -> None:
-        """``stop`` bounded in time, for ``finally`` blocks of a cancelled or failed diagnosis."""
+    async def abort(self, *, cancelled: bool = False) -> None:
+        """``stop`` bounded in time, for ``finally`` blocks of a failed diagnosis; a cancelled one (signal,
+        shutdown, timeout) waits at most ``ABORT_WAIT_CANCELLED`` s: the target's watchdog is the safety net."""
         if not self.begun or self.done:
             return
+        limit = min(ABORT_WAIT_CANCELLED, self.command_timeout + 1) if cancelled else self.command_timeout + 1
         try:
-            await asyncio.wait_for(asyncio.shield(self.stop()), timeout=self.command_timeout + 1)
+            await asyncio.wait_for(asyncio.shield(self.stop()), timeout=limit)
         except (TimeoutError, asyncio.CancelledError):
-            log.warning("drop-reasons cleanup on %s did not finish; the target's watchdog removes %s",
-                        self.host.name if self.host else "?", self.instance)
+            # no instance reported yet: the start was still in flight, and the watchdog it starts removes it
+            log.log(logging.WARNING if self.instance else logging.INFO,
+                    "drop-reasons cleanup on %s did not finish; the target's watchdog removes %s within %d s",
+                    self.host.name if self.host else "?", self.instance or "the instance", self.max_s)
 
 
 class _Unavailable(Exception):

@@ -123,9 +123,10 @@ class LimitedTransport:
     def __init__(self, inner: Transport, limiter: TargetLimiter):
         self.inner, self.limiter = inner, limiter
 
-    async def run(self, host: Host, argv: Sequence[str], *, timeout: float, stdin: str | None = None) -> CommandResult:
+    async def run(self, host: Host, argv: Sequence[str], *, timeout: float, stdin: str | None = None,
+                  max_output: int | None = None) -> CommandResult:
         async with self.limiter.channel(host.name):
-            return await self.inner.run(host, argv, timeout=timeout, stdin=stdin)
+            return await self.inner.run(host, argv, timeout=timeout, stdin=stdin, max_output=max_output)
 
     async def read_files(self, host: Host, paths: Sequence[str], *, timeout: float) -> dict[str, str | None]:
         async with self.limiter.channel(host.name):

@@ -52,9 +52,13 @@ class Transport(Protocol):
     """Runs read-only commands and reads files on a host."""
 
     async def run(
-        self, host: Host, argv: Sequence[str], *, timeout: float, stdin: str | None = None
+        self, host: Host, argv: Sequence[str], *, timeout: float, stdin: str | None = None,
+        max_output: int | None = None,
     ) -> CommandResult:
         """Run *argv* (quoted for the remote shell by the transport) and return its output.
+
+        Output beyond *max_output* bytes (default: the transport's own cap, ``ssh.max_output_bytes``)
+        is cut at a line end, the command is stopped and the result says ``truncated``.
 
         Raises a ``probes.errors.TransportError`` subclass when the host cannot be
         reached, authentication fails, the host key does not match, or the command
@@ -75,3 +79,12 @@ class Transport(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+def cut_output(data: bytes, cap: int) -> bytes:
+    """*data* cut to at most *cap* bytes, at the last line end when there is one."""
+    if len(data) <= cap:
+        return data
+    head = data[:cap]
+    nl = head.rfind(b"\n")
+    return head[: nl + 1] if nl >= 0 else head

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from typing import Sequence
 
 from probes.errors import CommandTimeout, ConnectFailed
 from probes.inventory import Host
-from probes.transports.base import CommandResult
+from probes.transports.base import CommandResult, cut_output
+from probes.transports.ssh_settings import DEFAULT_MAX_OUTPUT_BYTES
 
 _MAX_FILE = 4 * 1024 * 1024
 
@@ -48,13 +50,29 @@ async def _each_in_thread(host: Host, fn, paths: Sequence[str], timeout: float, 
     return dict(zip(paths, results))
 
 
+async def _drain(stream: asyncio.StreamReader | None, buf: bytearray, cap: int) -> bool:
+    """Read *stream* into *buf* up to *cap* bytes; True when there was more (the output was cut)."""
+    if stream is None:
+        return False
+    while chunk := await stream.read(65536):
+        if len(buf) + len(chunk) > cap:
+            buf += chunk[: cap + 1 - len(buf)]  # one byte over: cut_output knows it was cut
+            return True
+        buf += chunk
+    return False
+
+
 class LocalTransport:
     """Runs commands with ``asyncio.create_subprocess_exec`` on this machine."""
 
     name = "local"
 
+    def __init__(self, max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES):
+        self.max_output_bytes = max_output_bytes
+
     async def run(
-        self, host: Host, argv: Sequence[str], *, timeout: float, stdin: str | None = None
+        self, host: Host, argv: Sequence[str], *, timeout: float, stdin: str | None = None,
+        max_output: int | None = None,
     ) -> CommandResult:
         start = time.monotonic()
         env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
@@ -72,10 +90,32 @@ class LocalTransport:
                                  time.monotonic() - start)
         except OSError as e:
             raise ConnectFailed(host.name, f"cannot start {argv[0]}: {e.strerror}") from None
+        cap = max_output or self.max_output_bytes
+        out, err = bytearray(), bytearray()
+
+        async def communicate() -> bool:
+            if stdin is not None and proc.stdin is not None:
+                try:
+                    proc.stdin.write(stdin.encode())
+                    await proc.stdin.drain()
+                    proc.stdin.close()
+                except (BrokenPipeError, ConnectionResetError):  # it exited without reading it all
+                    pass
+            cut = False
+
+            async def drain(stream: asyncio.StreamReader | None, buf: bytearray) -> None:
+                nonlocal cut
+                if await _drain(stream, buf, cap):  # a flood: stop it at once (as the SSH transport does),
+                    cut = True  # which also ends the other stream
+                    with contextlib.suppress(ProcessLookupError):  # it may have exited already
+                        proc.kill()
+
+            await asyncio.gather(drain(proc.stdout, out), drain(proc.stderr, err))
+            await proc.wait()
+            return cut
+
         try:
-            out, err = await asyncio.wait_for(
-                proc.communicate(stdin.encode() if stdin is not None else None), timeout
-            )
+            truncated = await asyncio.wait_for(communicate(), timeout)
         except asyncio.TimeoutError:
             proc.kill()
             await proc.wait()
@@ -85,8 +125,9 @@ class LocalTransport:
             await proc.wait()
             raise
         return CommandResult(
-            host.name, tuple(argv), out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
-            proc.returncode if proc.returncode is not None else -1, time.monotonic() - start,
+            host.name, tuple(argv), cut_output(bytes(out), cap).decode("utf-8", "replace"),
+            cut_output(bytes(err), cap).decode("utf-8", "replace"),
+            proc.returncode if proc.returncode is not None else -1, time.monotonic() - start, truncated=truncated,
         )
 
     async def read_files(self, host: Host, paths: Sequence[str], *, timeout: float) -> dict[str, str | None]:

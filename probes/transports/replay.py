@@ -33,7 +33,8 @@ class ReplayTransport:
         return rec
 
     async def run(
-        self, host: Host, argv: Sequence[str], *, timeout: float, stdin: str | None = None
+        self, host: Host, argv: Sequence[str], *, timeout: float, stdin: str | None = None,
+        max_output: int | None = None,
     ) -> CommandResult:
         cmd = shlex.join(argv)
         self.calls.append((host.name, cmd))

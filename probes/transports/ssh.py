@@ -48,7 +48,7 @@ import asyncssh
 from probes.errors import CommandTimeout, ConnectFailed, TransportError, WhycantError
 from probes.inventory import Host
 from probes.transports import ssh_files as sf
-from probes.transports.base import CommandResult, Reads
+from probes.transports.base import CommandResult, Reads, cut_output
 from probes.transports.ssh_pool import ConnectionPool, Pooled, cipher_list
 from probes.transports.ssh_route import Route, RouteResolver
 from probes.transports.ssh_settings import SSHSettings
@@ -178,9 +178,11 @@ class SSHTransport:
 
     # ------------------------------------------------------------------ commands
     async def run(
-        self, host: Host, argv: Sequence[str], *, timeout: float | None = None, stdin: str | None = None
+        self, host: Host, argv: Sequence[str], *, timeout: float | None = None, stdin: str | None = None,
+        max_output: int | None = None,
     ) -> CommandResult:
-        """Run argv (quoted with shlex.join) on *host*; *timeout* defaults to ssh.command_timeout."""
+        """Run argv (quoted with shlex.join) on *host*; *timeout* defaults to ssh.command_timeout,
+        *max_output* to ssh.max_output_bytes."""
         timeout = self.config.command_timeout if timeout is None else timeout
         if isinstance(argv, str) or not argv:
             raise ValueError("argv must be a non-empty sequence of arguments, not a string")
@@ -192,7 +194,7 @@ class SSHTransport:
             for attempt in (1, 2):
                 p, proc = await self._open(host, lambda p: p.conn.create_process(remote, encoding=None))
                 try:
-                    res = await self._communicate(host, p, proc, argv_t, command, timeout, stdin)
+                    res = await self._communicate(host, p, proc, argv_t, command, timeout, stdin, max_output)
                 finally:
                     self.pool.release(p)
                 if res is not None:
@@ -205,10 +207,10 @@ class SSHTransport:
 
     async def _communicate(
         self, host: Host, p: Pooled, proc: asyncssh.SSHClientProcess, argv: tuple[str, ...],
-        command: str, timeout: float, stdin: str | None,
+        command: str, timeout: float, stdin: str | None, max_output: int | None = None,
     ) -> CommandResult | None:
         t0 = time.monotonic()
-        cap = self.config.max_output_bytes
+        cap = max_output or self.config.max_output_bytes
         pid: list[int] = []
         out: list[bytes] = []
         err: list[bytes] = []
@@ -273,7 +275,7 @@ class SSHTransport:
         truncated = over.is_set()
         if truncated:
             self._abort_soon(p, proc, pid)
-            log.warning("%s: output of `%s` exceeded ssh.max_output_bytes (%d); cut and stopped",
+            log.warning("%s: output of `%s` exceeded its cap (%d bytes, ssh.max_output_bytes); cut and stopped",
                         host.name, command, cap)
         status = proc.returncode
         if status is None and not truncated:
@@ -281,8 +283,8 @@ class SSHTransport:
         return CommandResult(
             host=host.name,
             argv=argv,
-            stdout=_cut(b"".join(out), cap).decode("utf-8", errors="replace"),
-            stderr=_cut(b"".join(err), cap).decode("utf-8", errors="replace"),
+            stdout=cut_output(b"".join(out), cap).decode("utf-8", errors="replace"),
+            stderr=cut_output(b"".join(err), cap).decode("utf-8", errors="replace"),
             exit_status=status if status is not None and not truncated else -1,
             duration_s=time.monotonic() - t0,
             truncated=truncated,
@@ -409,10 +411,3 @@ class SSHTransport:
         await self.pool.close()
 
 
-def _cut(data: bytes, cap: int) -> bytes:
-    """*data* cut to at most *cap* bytes, at the last line end when there is one."""
-    if len(data) <= cap:
-        return data
-    head = data[:cap]
-    nl = head.rfind(b"\n")
-    return head[: nl + 1] if nl >= 0 else head
