@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from bot import cli_analyze, cli_ask, cli_console, cli_db, cli_drift, cli_incidents, cli_playbooks, cli_probe, cli_serve
+from bot import cli_analyze, cli_ask, cli_console, cli_db, cli_drift, cli_incidents, cli_playbooks, cli_probe, cli_serve, cli_watch
 from probes.errors import BadInput
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.command("probe")(cli_probe.probe)
 app.command("console")(cli_console.console)
 app.command("serve")(cli_serve.serve)
 app.command("drift")(cli_drift.drift)
+app.command("watch")(cli_watch.watch)
 app.add_typer(cli_incidents.app, name="incidents")
 app.add_typer(cli_playbooks.app, name="playbooks")
 app.add_typer(cli_db.app, name="db")

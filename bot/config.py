@@ -83,6 +83,15 @@ class ProbeConfig(_Strict):
     connect_interval: float = Field(0.1, ge=0, le=5)
 
 
+class WatchConfig(_Strict):
+    """Watch mode (docs/watch.md)."""
+
+    interval_seconds: float = Field(10.0, ge=1, le=3600)
+    counters_seconds: float = Field(60.0, ge=1, le=3600)
+    syn_per_minute: int = Field(120, ge=1, le=100000)  # per target, whatever the watches and askers
+    stale_seconds: float = Field(30.0, ge=2, le=3600)  # a watch whose owner is silent this long is taken over
+
+
 class ReportConfig(_Strict):
     name: str
     cron: str
@@ -133,6 +142,7 @@ class Config(_Strict):
     inventory: list[str] = Field(default_factory=list)
     vantages: dict[str, VantageConfig] = Field(default_factory=dict)
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
+    watch: WatchConfig = Field(default_factory=WatchConfig)
     playbook_paths: list[str] = Field(default_factory=list)
     permissions: dict[str, list[str]] = Field(
         default_factory=lambda: {"diagnose": ["*"], "triage": ["*"], "drift": ["*"], "admin": []}

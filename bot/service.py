@@ -162,7 +162,8 @@ class Whycant:
         return await self.diagnose(requests[0], **kw)
 
     async def diagnose(self, request: Request, *, text: str = "", who: str = "console", channel: str | None = None,
-                       thread_ts: str | None = None, on_progress: OnProgress = None) -> Outcome:
+                       thread_ts: str | None = None, on_progress: OnProgress = None,
+                       collector: Collector | None = None) -> Outcome:
         from bot.engine import diagnose
 
         request = request.model_copy(update={"text": text or request.text, "who": who})
@@ -180,7 +181,7 @@ class Whycant:
         if self.store is not None:
             pending = await self._store_call("start_diagnosis", request=request, who=who, channel=channel,
                                              thread_ts=thread_ts)
-        evidence = await self.collector.collect(request, target, vantages, on_progress=progress,
+        evidence = await (collector or self.collector).collect(request, target, vantages, on_progress=progress,
                                                 extra_sysctls=self.extra_sysctls(target.name))
         diagnosis = diagnose(evidence, self.rules)
         await progress("rules", diagnosis.verdict, {})

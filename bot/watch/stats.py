@@ -46,8 +46,12 @@ def summary(buckets: Mapping[str, Mapping[str, list[int]]], episodes: list[dict[
             "episodes": episodes, "findings": findings, "capped": capped, "note": note}
 
 
-def _when(ts: float | None) -> str:
-    return "-" if ts is None else datetime.fromtimestamp(ts, timezone.utc).strftime("%H:%M:%S")
+def _when(ts: float | str | None) -> str:
+    if ts is None:
+        return "-"
+    if isinstance(ts, str):  # ISO from an event
+        return ts[11:19]
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%H:%M:%S")
 
 
 def text_table(s: Mapping[str, Any]) -> str:
