@@ -43,6 +43,11 @@ async def _loop(cfg, who: str, *, store: bool) -> None:
         rich_console.print(f"[bold]whycant[/bold] console ({escape(cfg.source)}). "
                            "Type `help`, or a question; Ctrl-D quits.")
     svc = await Whycant.create(cfg, storage=store)
+    if svc.store is not None:  # watches run in the background and print their events here
+        from bot.watch.manager import manager_for
+        from bot.watch.sinks import TextSink
+
+        svc.watch_manager = manager_for(svc, lambda _rec: TextSink())
     try:
         while True:
             if tty:
@@ -66,4 +71,6 @@ async def _loop(cfg, who: str, *, store: bool) -> None:
             sys.stdout.write(render_text(outcome, color=tty).rstrip("\n") + "\n")
             sys.stdout.flush()
     finally:
+        if svc.watch_manager is not None:
+            await svc.watch_manager.shutdown()
         await svc.close()

@@ -81,6 +81,7 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
     from bot.slack.app import build_app
     from bot.slack.http import start_http
     from bot.slack.socket import SocketRunner
+    from bot.watch.manager import start_watches
 
     stop = asyncio.Event()
     _on_signals(stop)
@@ -104,6 +105,7 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
     socket_runner = SocketRunner(app, secrets.app_token or "", connections=connections) if socket_mode else None
     # Scheduled drift reports (config `reports:`); every replica runs this, a database row claims each run.
     scheduler = start_scheduler(service, app.client, stop)
+    watches = start_watches(service, app.client, config, stop)  # docs/watch.md; resumes dropped watches
     readiness = Readiness(store=service.store, scheduler=scheduler,
                           slack=socket_runner.status if socket_runner is not None else None)
     web_runner = None
@@ -129,6 +131,9 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
             await _bounded(socket_runner.close(), 2.0, "closing Socket Mode")
         if scheduler is not None:
             await finish_or_cancel([scheduler], deadline - loop.time())
+        if watches is not None:  # they stay active in the database: the next start or another replica resumes them
+            await finish_or_cancel([watches], deadline - loop.time())
+            await _bounded(service.watch_manager.shutdown(), max(deadline - loop.time(), 1.0), "stopping watches")
         cancelled = await finish_or_cancel(fe.tasks(), deadline - loop.time())
         log.info("shutdown: work finished or cancelled after %.2fs", loop.time() - t0)
         if cancelled:

@@ -38,7 +38,8 @@ __all__ = [
     "resolve_hosts",
 ]
 
-INTENTS = ("diagnose", "help", "incidents", "incident", "ack", "resolve", "drift", "history", "rerun")
+INTENTS = ("diagnose", "help", "incidents", "incident", "ack", "resolve", "drift", "history", "rerun",
+           "watch", "watches", "unwatch")
 MAX_SERVICES = 5  # no port given and the host has more services than this: ask which
 MAX_VANTAGES = 10
 MAX_TEXT = 4000
@@ -237,6 +238,15 @@ def _command(words: list[str]) -> ParsedRequest | None:
         if not hosts:
             raise BadInput("history needs a host, e.g. 'history db01'")
         return ParsedRequest(intent="history", args=hosts[:1])
+    if head == "watch" and rest:  # watch mode (docs/watch.md): the service parses the rest
+        return ParsedRequest(intent="watch", args=[" ".join(rest)])
+    if head == "watches" or (head == "list" and low[1:2] == ["watches"]):
+        return ParsedRequest(intent="watches", args=[])
+    if head in ("unwatch", "stop-watch"):
+        nums = [w.lstrip("#") for w in rest if w.lstrip("#").isdigit() and len(w.lstrip("#")) <= 12]
+        if len(nums) != 1:
+            raise BadInput("unwatch needs a watch number, e.g. 'unwatch 3' (`watches` lists them)")
+        return ParsedRequest(intent="unwatch", args=[str(int(nums[0]))])
     if head in ("rerun", "re-run", "retry"):
         nums = [w.lstrip("#") for w in rest if w.lstrip("#").isdigit() and len(w.lstrip("#")) <= 12]
         return ParsedRequest(intent="rerun", args=[str(int(n)) for n in nums[:1]])

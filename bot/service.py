@@ -27,6 +27,7 @@ Ask me why a connection fails, e.g.:
   is db01:5432 reachable from dc and office
 Triage: incidents · incident 42 · ack 42 · resolve 42 · history db01 · rerun 42
 Drift: drift · drift group:db
+Watch: watch db01:5432 from office for 4h every 10s · watches · unwatch 3
 Every finding carries an id in brackets, e.g. [listen-queue-overflow]."""
 
 # Which permission each command needs (config `permissions`).
@@ -34,6 +35,7 @@ PERMISSION_FOR = {
     "diagnose": "diagnose", "rerun": "diagnose", "verify": "diagnose", "evidence": "diagnose",
     "help": "diagnose", "incidents": "diagnose", "incident": "diagnose", "history": "diagnose",
     "ack": "triage", "resolve": "triage", "drift": "drift", "waive": "drift",
+    "watch": "diagnose", "watches": "diagnose", "unwatch": "diagnose",
 }
 
 
@@ -64,6 +66,7 @@ class Whycant:
         self.transports = transports or build_transports(config)
         self.collector = Collector(self.transports, probe_settings(config))
         self.store = store
+        self.watch_manager: Any = None  # bot.watch.manager.WatchManager, set by the front end that runs watches
         # the sysctls the rules mention: read once (it scans the playbook files), used on every probe
         self._rule_sysctls = set(getattr(self.rules, "sysctl_keys", lambda: [])())
 
@@ -211,6 +214,10 @@ class Whycant:
 
     async def triage(self, intent: str, args: list[str], *, who: str, channel: str | None = None,
                      on_progress: OnProgress = None, parsed: Any = None, groups: Sequence[str] = ()) -> Outcome:
+        if intent in ("watch", "watches", "unwatch"):
+            from bot.watch.chat import watch_command
+
+            return await watch_command(self, intent, args, who=who, channel=channel)
         if intent == "drift":
             from bot.drift import run_drift
 

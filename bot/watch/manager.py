@@ -74,10 +74,16 @@ class WatchManager:
                     on_stop: str = "interrupted") -> tuple[WatchRecord, bool, Running | None]:
         """Start a watch, or join the active one on the same target and port (joined=True)."""
         request, duration, interval = resolve_watch_request(self.svc, text)
-        rec, joined = await self.store.create_or_join(request.model_copy(update={"who": who}),
-                                                      interval_s=interval or default_interval,
-                                                      duration_s=duration or DEFAULT_DURATION, who=who,
-                                                      channel=channel)
+        for _ in range(2):
+            rec, joined = await self.store.create_or_join(request.model_copy(update={"who": who}),
+                                                          interval_s=interval or default_interval,
+                                                          duration_s=duration or DEFAULT_DURATION, who=who,
+                                                          channel=channel)
+            if not (joined and rec.id not in self.running and await self.resume_once(only=rec.id, on_stop=on_stop)):
+                break
+            if rec.id in self.running:  # its owner had died: it runs here now
+                return rec, True, self.running[rec.id]
+            # it had expired and was ended just now: start a fresh one
         if joined:
             return rec, True, self.running.get(rec.id)
         return rec, False, self._start(rec, on_stop=on_stop)
@@ -93,22 +99,22 @@ class WatchManager:
             run.stop.set()
         return rec
 
-    async def resume_once(self) -> list[int]:
+    async def resume_once(self, only: int | None = None, on_stop: str = "interrupted") -> list[int]:
         """Claim stale watches; run the live ones, end the expired ones with a note. Returns the ids taken."""
         stale_after = self.stale_after
         taken: list[int] = []
-        for rec in await self.store.claim_stale(stale_after if stale_after is not None else 30.0):
+        for rec in await self.store.claim_stale(stale_after if stale_after is not None else 30.0, only=only):
             taken.append(rec.id)
             if datetime.now(timezone.utc) >= rec.ends_at:
                 await self._end_expired(rec)
             else:
                 log.info("watch %s on %s:%s resumed here", rec.id, rec.host, rec.port)
-                self._start(rec, resumed=True)
+                self._start(rec, resumed=True, on_stop=on_stop)
         return taken
 
     async def _end_expired(self, rec: WatchRecord) -> None:
         note = (f"this watch expired at {rec.ends_at.isoformat(timespec='seconds')} while no replica was running it "
-                f"(last heartbeat {rec.heartbeat_at.isoformat(timespec='seconds')}); ended on resume")
+                f"(last heartbeat {(rec.taken_over_from or rec.heartbeat_at).isoformat(timespec='seconds')}); ended on resume")
         body = summary(rec.stats.get("buckets") or {}, rec.episodes, capped=int(rec.stats.get("capped") or 0),
                        note=note)
         ev = events.summary(rec.id, f"{rec.host}:{rec.port}", "expired", body)
@@ -149,3 +155,15 @@ def manager_for(svc: Any, sink_for: SinkFactory, *, replica: str | None = None) 
 
     return WatchManager(svc, sink_for, replica=replica or replica_id(), settings=settings_for(svc.config),
                         stale_after=svc.config.watch.stale_seconds)
+
+
+def start_watches(svc: Any, client: Any, config: Any, stop: asyncio.Event) -> asyncio.Task | None:
+    """For ``whycant serve``: a WatchManager posting to Slack threads, and its resume loop as a task."""
+    from bot.watch.sinks import SlackSink
+
+    if svc.store is None:
+        log.warning("no database: watches are off")
+        return None
+    default = getattr(getattr(config, "slack", None), "default_channel", None)
+    svc.watch_manager = manager_for(svc, lambda rec: SlackSink(client, rec.channel or default or "", rec.thread_ts))
+    return asyncio.create_task(svc.watch_manager.run_resumer(stop), name="whycant-watch-resumer")

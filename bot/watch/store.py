@@ -45,6 +45,7 @@ class WatchRecord:
     incident_id: int | None = None
     ended_at: datetime | None = None
     end_note: str | None = None
+    taken_over_from: datetime | None = None  # the stale heartbeat a take-over claimed
 
     @classmethod
     def of(cls, r: WatchRow) -> "WatchRecord":
@@ -155,13 +156,15 @@ class WatchStore:
 
         await self.db.write(tx)
 
-    async def claim_stale(self, stale_after: float) -> list[WatchRecord]:
-        """Active watches whose owner stopped beating, claimed by this replica (exactly once each)."""
+    async def claim_stale(self, stale_after: float, only: int | None = None) -> list[WatchRecord]:
+        """Active watches whose owner stopped beating (or just watch *only*), claimed by this replica
+        (exactly once each)."""
         cutoff = utcnow() - timedelta(seconds=stale_after)
 
         async def find(s: AsyncSession) -> list[tuple[int, datetime]]:
-            rows = await s.execute(select(WatchRow.id, WatchRow.heartbeat_at)
-                                   .where(WatchRow.status == "active", WatchRow.heartbeat_at < cutoff))
+            q = select(WatchRow.id, WatchRow.heartbeat_at).where(WatchRow.status == "active",
+                                                                 WatchRow.heartbeat_at < cutoff)
+            rows = await s.execute(q if only is None else q.where(WatchRow.id == only))
             return [(i, hb) for i, hb in rows]
 
         won: list[WatchRecord] = []
@@ -175,7 +178,9 @@ class WatchStore:
                                       .values(owner=self.replica, heartbeat_at=utcnow()))
                 if res.rowcount != 1:
                     return None
-                return WatchRecord.of(await s.get(WatchRow, watch_id, populate_existing=True))
+                rec = WatchRecord.of(await s.get(WatchRow, watch_id, populate_existing=True))
+                rec.taken_over_from = beat
+                return rec
 
             rec = await self.db.write(take)
             if rec is not None:
