@@ -17,12 +17,12 @@ $(STAMP): pyproject.toml requirements.lock
 venv: $(STAMP)
 
 # What `make test` needs from Debian (root only; installed when missing), as binary:package:
-# the lab (OpenSSH, nftables, iproute2, procps), the paste captures (net-tools' netstat),
+# the lab (OpenSSH, dropbear, sudo, nftables, iproute2, procps), the paste captures (net-tools' netstat),
 # tests/service (Prometheus, promtool, Alertmanager, systemd-analyze; started by the tests, loopback only).
 SYSTEM_DEPS = sshd:openssh-server ssh-keygen:openssh-client nft:nftables ip:iproute2 ss:iproute2 \
               nstat:iproute2 sysctl:procps netstat:net-tools \
               prometheus:prometheus promtool:prometheus prometheus-alertmanager:prometheus-alertmanager \
-              systemd-analyze:systemd
+              systemd-analyze:systemd dropbear:dropbear-bin sudo:sudo
 
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -45,6 +45,13 @@ test: $(STAMP) system-deps
 bench: $(STAMP) system-deps
 	$(PY) -m pip install -q -c requirements.lock -e '.[bench]'
 	$(PY) -m bench
+
+# ruff (lint), mypy (types) and the import graph (no cycles, probes never import bot: tests/test_imports.py).
+lint: $(STAMP)
+	$(PY) -m pip install -q -c requirements.lock -e '.[lint]'
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(PY) -m tests.import_graph --summary
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,1 +1,1 @@
-"""Benchmarks (DESIGN §8)."""
+"""Benchmarks (docs/architecture.md §Scale and operations)."""

@@ -43,7 +43,7 @@ async def bench(cfg, runs: int) -> dict[str, Any]:
             marks: dict[str, float] = {}
 
             async def progress(p) -> None:
-                marks.setdefault(p.stage, time.perf_counter())
+                marks.setdefault(p.stage, time.perf_counter())  # noqa: B023 - used within its own run
 
             t = time.perf_counter()
             out = await svc.handle(QUESTION, on_progress=progress)
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
     with lab_or_exit() as lab:
         lab.listener("db01", PORT)
-        # the defaults of DESIGN §6 `probe:` (the lab config shortens them for the tests)
+        # the defaults of docs/architecture.md §Configuration `probe:` (the lab config shortens them for the tests)
         cfg = lab_config(lab, window_seconds=5, connect_attempts=10, connect_timeout=2, connect_interval=0.1)
         res = asyncio.run(bench(cfg, args.runs))
     res.update(machine(), load_before=load_before, load_after=load_average())

@@ -1,4 +1,4 @@
-"""`incidents list` latency with 100,000 incidents, on SQLite and PostgreSQL (DESIGN §4, issue 4).
+"""`incidents list` latency with 100,000 incidents, on SQLite and PostgreSQL (docs/architecture.md §Storage, issue 4).
 
     python -m bench.bench_incidents [--n 100000] [--calls 50] [--backends sqlite,postgres] [--pg-url URL]
 

@@ -1,4 +1,4 @@
-"""Probe benchmark: one host's probes and 3-vantage evidence, cold vs warm (issue 2, DESIGN §8).
+"""Probe benchmark: one host's probes and 3-vantage evidence, cold vs warm (issue 2, docs/architecture.md §Scale and operations).
 
     python -m bench.bench_probe [--runs 15] [--attempts 3]
 

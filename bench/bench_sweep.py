@@ -1,4 +1,4 @@
-"""Fleet sweep benchmark: whycant's drift sweep vs a bare asyncssh fan-out vs parallel-ssh vs Ansible (DESIGN §8).
+"""Fleet sweep benchmark: whycant's drift sweep vs a bare asyncssh fan-out vs parallel-ssh vs Ansible (docs/architecture.md §Scale and operations).
 
     python -m bench.bench_sweep [--hosts 100] [--concurrency 50] [--repeat 3] [--skip ansible]
 

@@ -1,4 +1,4 @@
-"""The ``whycant`` command line (DESIGN §5, contract).
+"""The ``whycant`` command line (docs/architecture.md §Front ends and contracts).
 
 Each command group lives in its own module (``bot/cli_*.py``) and is mounted
 here. Exit status: 0 done, 2 bad input (one line on stderr), 1 internal failure.

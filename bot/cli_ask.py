@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from bot.cli_common import ConfigOpt, JsonOpt
+from bot.cli_common import ConfigOpt, JsonOpt, whoami
 from probes.errors import BadInput
 
 
@@ -26,19 +26,12 @@ def ask(
     question = " ".join(text).strip()
     if not question:
         raise BadInput("ask needs a question, e.g. whycant ask \"why can't I connect to db01:5432\"")
-    outcome = asyncio.run(_ask(cfg, question, who or _whoami(), store=not no_store))
+    outcome = asyncio.run(_ask(cfg, question, who or whoami(), store=not no_store))
     if outcome.kind in ("error", "refused"):
         raise BadInput(outcome.text or "bad request")
     emit(outcome, json_out)
 
 
-def _whoami() -> str:
-    import getpass
-
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001
-        return "cli"
 
 
 async def _ask(cfg, question: str, who: str, *, store: bool):

@@ -1,6 +1,6 @@
 """`whycant console`: the bot in a terminal (the README's `make run`).
 
-Reads one request per line from stdin, answers with the same rendering the
+Reads one request per line from stdin (`analyze` takes the pasted block after it), answers with the same rendering the
 Slack front end uses (rich on a terminal, plain text when piped), exits at end
 of input or on `quit`.
 """
@@ -12,7 +12,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from bot.cli_common import ConfigOpt
+from bot import permissions
+from bot.cli_common import ConfigOpt, whoami
 
 
 def console(
@@ -21,11 +22,35 @@ def console(
     no_store: Annotated[bool, typer.Option("--no-store", help="Do not record incidents.")] = False,
 ) -> None:
     """Talk to whycant in a terminal: the same commands as in Slack."""
-    from bot.cli_ask import _whoami
     from bot.config import load_config
 
     cfg = load_config(config)
-    asyncio.run(_loop(cfg, who or _whoami().replace("cli:", "console:"), store=not no_store))
+    asyncio.run(_loop(cfg, who or whoami().replace("cli:", "console:"), store=not no_store))
+
+
+async def _read_block(first: str) -> str:
+    """`analyze` and the pasted block after it: up to the closing ``` of a fenced block, else up to a
+    blank line or the end of input (a paste on the `analyze` line itself ends the block there)."""
+    lines = [first]
+    head = first.split(None, 1)
+    fenced = first.count("```") % 2 == 1
+    if not fenced and len(head) > 1 and "```" not in first:
+        return first
+    while True:
+        line = await asyncio.to_thread(sys.stdin.readline)
+        if not line:
+            break
+        line = line.rstrip("\n")
+        if not fenced and len(lines) == 1 and line.strip().startswith("```"):
+            fenced = line.count("```") % 2 == 1
+            lines.append(line)
+            continue
+        if not fenced and not line.strip():
+            break
+        lines.append(line)
+        if fenced and "```" in line:
+            break
+    return "\n".join(lines)
 
 
 async def _loop(cfg, who: str, *, store: bool) -> None:
@@ -66,6 +91,8 @@ async def _loop(cfg, who: str, *, store: bool) -> None:
                 if rich_console is not None:
                     rich_console.print(f"… {p.message}", style="dim", markup=False, highlight=False)
 
+            if permissions.command_of(line) == "analyze":
+                line = await _read_block(line)
             outcome = await svc.handle(line, who=who, on_progress=on_progress)
             # already ANSI (terminal) or plain: written as is, so "[finding-id]" is never taken for markup
             sys.stdout.write(render_text(outcome, color=tty).rstrip("\n") + "\n")

@@ -1,4 +1,4 @@
-"""`whycant db upgrade|downgrade|current`: Alembic migrations of the configured database (DESIGN §4)."""
+"""`whycant db upgrade|downgrade|current`: Alembic migrations of the configured database (docs/architecture.md §Storage)."""
 from __future__ import annotations
 
 import asyncio

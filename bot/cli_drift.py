@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from bot.cli_common import ConfigOpt, JsonOpt
+from bot.cli_common import ConfigOpt, JsonOpt, whoami
 from probes.errors import BadInput
 
 ACTIONS = ("waive", "waivers", "unwaive")
@@ -105,13 +105,6 @@ async def _post(channel: str, report: dict) -> None:
         raise BadInput(f"could not post to {channel} (see the log)")
 
 
-def _whoami() -> str:
-    import getpass
-
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001
-        return "cli"
 
 
 def _waiver_action(cfg, action: str, args: list[str], *, until: str | None, reason: str | None,
@@ -140,9 +133,9 @@ async def _waiver_async(cfg, action: str, args: list[str], *, until, reason, who
     try:
         if action == "waive":
             host = check_waiver_target(args[0], args[1], svc.inventory)
-            wid = await store.add_waiver(host, args[1], until_dt, reason.strip(), who or _whoami())
+            wid = await store.add_waiver(host, args[1], until_dt, reason.strip(), who or whoami())
             out = {"id": wid, "host": host, "key": args[1], "until": until_dt.isoformat(), "reason": reason.strip(),
-                   "who": who or _whoami()}
+                   "who": who or whoami()}
             sys.stdout.write(json.dumps(out) + "\n" if json_out else
                              f"waiver {wid}: {host} {args[1]} waived until {until_dt:%Y-%m-%d %H:%M} UTC\n")
         elif action == "unwaive":

@@ -1,4 +1,4 @@
-"""`whycant incidents list|show|ack|resolve|history|replay` (DESIGN §5 CLI contract).
+"""`whycant incidents list|show|ack|resolve|history|replay` (docs/architecture.md §Front ends and contracts).
 
 Every subcommand takes ``--config/-c``; unknown incident ids are bad input (exit 2).
 Human output is a rich table / text (finding ids shown as ``[rule-id]``); ``--json`` prints JSON.

@@ -79,6 +79,7 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
     from bot.shutdown import finish_or_cancel, mark_interrupted
     from bot.slack.alerts import AlertIntake, Credentials
     from bot.slack.app import build_app
+    from bot.slack.post import report_poster
     from bot.slack.http import start_http
     from bot.slack.socket import SocketRunner
     from bot.watch.manager import start_watches
@@ -104,7 +105,7 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
         log.info("alert intake off (no WHYCANT_ALERTMANAGER_TOKEN / _PASSWORD): POST /alertmanager answers 401")
     socket_runner = SocketRunner(app, secrets.app_token or "", connections=connections) if socket_mode else None
     # Scheduled drift reports (config `reports:`); every replica runs this, a database row claims each run.
-    scheduler = start_scheduler(service, app.client, stop)
+    scheduler = start_scheduler(service, report_poster(app.client), stop)
     watches = start_watches(service, app.client, config, stop)  # docs/watch.md; resumes dropped watches
     readiness = Readiness(store=service.store, scheduler=scheduler,
                           slack=socket_runner.status if socket_runner is not None else None)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from bot.cli_common import ConfigOpt, JsonOpt
+from bot.cli_common import ConfigOpt, JsonOpt, whoami
 from bot.watch.manager import manager_for
 from bot.watch.sinks import JsonLinesSink, TextSink
 from bot.watch.spec import check_duration, check_interval, parse_duration
@@ -39,13 +39,12 @@ def watch(
 
 
 async def _watch(cfg: Any, question: str, sink: Any) -> int:
-    from bot.cli_ask import _whoami
     from bot.service import Whycant
 
     svc = await Whycant.create(cfg)
     try:
         mgr = manager_for(svc, lambda _rec: sink)
-        rec, joined, run = await mgr.watch(question, who=_whoami(), default_interval=cfg.watch.interval_seconds,
+        rec, joined, run = await mgr.watch(question, who=whoami(), default_interval=cfg.watch.interval_seconds,
                                            on_stop="stopped")
         if run is None:  # another process runs it: say so, nothing to wait for here
             print(f"watch {rec.id} on {rec.host}:{rec.port} is already running (owner {rec.owner}); you joined it",

@@ -1,4 +1,4 @@
-"""Configuration file (DESIGN §6): lookup order, embedded default, validation.
+"""Configuration file (docs/architecture.md §Configuration): lookup order, embedded default, validation.
 
 Lookup: ``--config F`` > ``$WHYCANT_CONFIG`` > ``./whycant.yaml`` > embedded default.
 Validation errors name the key and say what is wrong (``ConfigError``).
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.secrets import DATABASE_URL, env_or_file
 from probes.errors import BadInput
+from probes.transports.ssh_settings import DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_USER, SSHSettings
 
 
 class ConfigError(BadInput):
@@ -36,9 +37,13 @@ class _Strict(BaseModel):
 
 
 class SSHConfig(_Strict):
-    user: str | None = None
+    user: str | None = DEFAULT_USER
     client_keys: list[str] = Field(default_factory=list)
     known_hosts: str = "~/.ssh/known_hosts"
+    config: str | list[str] | None = None  # OpenSSH client config(s); unset: ~/.ssh/config if it exists; []: none
+    proxy_jump: str | None = None
+    max_output_bytes: int = Field(DEFAULT_MAX_OUTPUT_BYTES, ge=1024, le=256 * 1024 * 1024)
+    sudo: bool = False
     connect_timeout: float = Field(5.0, gt=0, le=120)
     command_timeout: float = Field(15.0, gt=0, le=600)
     keepalive_interval: float = Field(15.0, ge=0)
@@ -50,6 +55,19 @@ class SSHConfig(_Strict):
     def host_key_checking(self) -> bool:
         return self.known_hosts.strip().lower() != "ignore"
 
+    def settings(self, base_dir: str | Path | None = None) -> SSHSettings:
+        """The SSH transport's settings (an unset known_hosts lets the OpenSSH config's apply)."""
+        files = None if self.config is None else tuple([self.config] if isinstance(self.config, str) else self.config)
+        return SSHSettings(
+            user=self.user, client_keys=tuple(self.client_keys),
+            known_hosts=self.known_hosts if "known_hosts" in self.model_fields_set else None,
+            config_files=files, proxy_jump=self.proxy_jump, connect_timeout=self.connect_timeout,
+            command_timeout=self.command_timeout, keepalive_interval=self.keepalive_interval,
+            max_concurrency=self.max_concurrency, per_host_concurrency=self.per_host_concurrency,
+            idle_timeout=self.idle_timeout, max_output_bytes=self.max_output_bytes, sudo=self.sudo,
+            base_dir=str(base_dir) if base_dir is not None else None,
+        )
+
 
 class HostConfig(_Strict):
     address: str | None = None
@@ -60,6 +78,8 @@ class HostConfig(_Strict):
     services: dict[str, int] = Field(default_factory=dict)
     aliases: list[str] = Field(default_factory=list)
     note: str | None = None
+    proxy_jump: str | None = None  # OpenSSH ProxyJump syntax; "none" = connect directly
+    client_keys: list[str] = Field(default_factory=list)
 
     @field_validator("services")
     @classmethod
@@ -68,6 +88,10 @@ class HostConfig(_Strict):
             if not 1 <= int(port) <= 65535:
                 raise ValueError(f"service {name!r}: port {port} is not in 1..65535")
         return v
+
+
+class GroupConfig(_Strict):
+    proxy_jump: str | None = None
 
 
 class VantageConfig(_Strict):
@@ -139,6 +163,7 @@ class Config(_Strict):
     database: str = Field(default_factory=default_database_url)
     ssh: SSHConfig = Field(default_factory=SSHConfig)
     hosts: dict[str, HostConfig] = Field(default_factory=dict)
+    groups: dict[str, GroupConfig] = Field(default_factory=dict)
     inventory: list[str] = Field(default_factory=list)
     vantages: dict[str, VantageConfig] = Field(default_factory=dict)
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
@@ -221,7 +246,7 @@ def find_config_path(explicit: str | Path | None = None) -> Path | None:
 
 
 def load_config(explicit: str | Path | None = None) -> Config:
-    """Load the configuration by the lookup order of DESIGN §6; ``$WHYCANT_DATABASE_URL`` wins over ``database:``."""
+    """Load the configuration by the lookup order of docs/architecture.md §Configuration; ``$WHYCANT_DATABASE_URL`` wins over ``database:``."""
     return _database_from_env(_load_file(explicit))
 
 

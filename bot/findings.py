@@ -1,4 +1,4 @@
-"""Findings and the diagnosis: what rules produce from evidence (DESIGN §3, §5)."""
+"""Findings and the diagnosis: what rules produce from evidence (docs/architecture.md §Rules, §Front ends and contracts)."""
 from __future__ import annotations
 
 from typing import Literal

@@ -1,4 +1,4 @@
-"""The inventory: the only hosts whycant will ever probe (DESIGN §5, §6).
+"""The inventory: the only hosts whycant will ever probe (docs/architecture.md §Front ends and contracts, §Configuration).
 
 Hosts come from the config's ``hosts:`` and from Ansible inventories (INI or
 YAML) listed in ``inventory:``; the config's own entries win over Ansible for
@@ -14,6 +14,7 @@ and whycant's own ``whycant_services`` (``{postgres: 5432}`` or
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import re
@@ -613,10 +614,13 @@ class Inventory:
                 services=services,
                 aliases=tuple(dict.fromkeys([*hc.aliases, *(base.aliases if base else ())])),
                 note=hc.note if hc.note is not None else (base.note if base else None),
+                proxy_jump=hc.proxy_jump if hc.proxy_jump is not None else (base.proxy_jump if base else None),
+                client_keys=tuple(hc.client_keys) or (base.client_keys if base else ()),
             )
             for g in hc.groups:
                 if not _GROUP_RE.match(g):
                     raise InventoryError(f"{key}.groups: {_printable(g)!r} is not a valid group name")
+        hosts = {n: _with_group_jump(h, config) for n, h in hosts.items()}
         return cls(hosts.values(), config.vantages, config.allowed_targets)
 
     def _add_key(self, key: str, name: str) -> None:
@@ -779,3 +783,14 @@ class Inventory:
         close = difflib.get_close_matches(t.lower(), list(by_lower) + [n.lower() for n in self._hosts], n=3, cutoff=0.6)
         canon = {k.lower(): k for k in [*self._vantages, *self._hosts]}
         raise UnknownVantage(t, known, list(dict.fromkeys(canon[c] for c in close)))
+
+
+def _with_group_jump(host: Host, config: Config) -> Host:
+    """*host* with the first ``groups.<g>.proxy_jump`` of its groups when it has none of its own."""
+    if host.proxy_jump is not None:
+        return host
+    for g in host.groups:
+        gc = config.groups.get(g)
+        if gc is not None and gc.proxy_jump:
+            return dataclasses.replace(host, proxy_jump=gc.proxy_jump)
+    return host

@@ -1,4 +1,4 @@
-"""The ``--json`` shapes of ``ask`` and ``analyze`` (DESIGN §5, contract)."""
+"""The ``--json`` shapes of ``ask`` and ``analyze`` (docs/architecture.md §Front ends and contracts)."""
 from __future__ import annotations
 
 from typing import Any
@@ -19,6 +19,10 @@ def diagnosis_json(outcome: Outcome) -> dict[str, Any]:
         "connect": [c.summary() for c in ev.connect] if ev else [],
         "counters_delta": dict(sorted((ev.target.counters_delta if ev and ev.target else {}).items())),
         "probe_errors": ev.probe_errors() if ev else [],
+        # how the target's files were read, what it could not read, what was cut short (docs/ssh.md)
+        "file_access": ev.target.file_access if ev and ev.target else None,
+        "unreadable": dict(ev.target.unreadable) if ev and ev.target else {},
+        "notes": list(ev.target.notes) if ev and ev.target else [],
         "duration_s": ev.duration_s if ev else 0.0,
         "partial": bool(dx.partial) if dx else False,
         "cleared": list(dx.cleared) if dx else [],

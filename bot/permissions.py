@@ -1,4 +1,4 @@
-"""Who may do what (DESIGN §6 ``permissions``): pure functions over the config.
+"""Who may do what (config ``permissions``, docs/architecture.md): pure functions over the config.
 
 ``permissions`` maps a permission (``diagnose``, ``triage``, ``drift``,
 ``admin``) to entries: ``"*"`` (everyone), a user id (``U…``/``W…``), a user
@@ -10,28 +10,17 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-# chat commands and buttons -> the permission they need
-COMMAND_PERMISSION = {
-    "diagnose": "diagnose",
-    "rerun": "diagnose",
-    "verify": "diagnose",
-    "evidence": "diagnose",
-    "incident": "diagnose",
-    "incidents": "diagnose",
-    "history": "diagnose",
-    "help": None,
-    "ack": "triage",
-    "resolve": "triage",
-    "drift": "drift",
-}
+from bot import commands
+from bot.request import parse_request
+from probes.errors import BadInput
 
 VERBS = {"diagnose": "diagnose", "triage": "ack or resolve incidents", "drift": "run drift reports",
          "admin": "administer whycant"}
 
 
 def required_permission(command: str) -> str | None:
-    """The permission a command or button needs (``None``: anyone)."""
-    return COMMAND_PERMISSION.get(command, "diagnose")
+    """The permission a command or button needs (``None``: anyone), from the command registry."""
+    return commands.permission_for(command)
 
 
 def _matches(entries: Sequence[str], user: str, channel: str | None, groups: Sequence[str]) -> bool:
@@ -61,17 +50,12 @@ def refusal(action: str | None) -> str:
 
 
 def command_of(text: str) -> str:
-    """The command a chat line is (the first word of the grammar), for permission checks."""
-    words = text.strip().lower().split()
-    if not words:
-        return "help"
-    first = words[0]
-    if first in ("help", "?"):
-        return "help"
-    if first in ("incidents", "incident", "ack", "resolve", "drift", "history", "rerun", "verify", "evidence"):
-        if first == "incident":
-            for w in words[1:3]:
-                if w in ("ack", "resolve"):
-                    return w
-        return first
-    return "diagnose"
+    """The command a chat line is, for the front end's permission check before any work.
+
+    The same grammar the service runs (``bot.request.parse_request``); a line the grammar
+    refuses is still classed by its first words, so a malformed ``ack`` needs ``triage``."""
+    try:
+        return parse_request(text).intent
+    except BadInput:
+        m = commands.match(text.split())
+        return m.command.name if m is not None else "diagnose"

@@ -18,15 +18,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from bot import commands
+from bot.inventory import BOT_VANTAGE, Inventory, UnknownHost
 from probes.errors import BadInput
 from probes.evidence import Request
 from probes.inventory import Host
-
-if TYPE_CHECKING:  # pragma: no cover
-    from bot.inventory import Inventory
 
 __all__ = [
     "INTENTS",
@@ -38,8 +36,8 @@ __all__ = [
     "resolve_hosts",
 ]
 
-INTENTS = ("diagnose", "help", "incidents", "incident", "ack", "resolve", "drift", "history", "rerun",
-           "watch", "watches", "unwatch")
+INTENTS = tuple(c.name for c in commands.COMMANDS if c.phrasings or c.name == "diagnose")
+MAX_PASTE = 256 * 1024  # characters of one pasted analyze block or attached file
 MAX_SERVICES = 5  # no port given and the host has more services than this: ask which
 MAX_VANTAGES = 10
 MAX_TEXT = 4000
@@ -58,6 +56,7 @@ class ParsedRequest:
     args: list[str] = field(default_factory=list)  # incident number, drift selectors, history host
     extra_tokens: list[str] = field(default_factory=list)  # other words that may name a service
     text: str = ""
+    paste: str | None = None  # analyze: the pasted output, raw
 
 
 # --------------------------------------------------------------------------- normalising
@@ -70,6 +69,10 @@ _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _SLACK = re.compile(r"<([^<>]*)>")
 _LEAD = "\"'([{<*~`"
 _TRAIL = "?!.,;\"')]}>*~`"
+_GREETING = r"(?:(?:hey|hi|hello|yo|whycant|please|pls)[\s,:]+)*"
+_ANALYZE = re.compile(r"\s*(?:<@[A-Z0-9]+(?:\|[^>]*)?>[\s,:]*)*" + _GREETING + r"analy[sz]e\b:?(.*)\Z",
+                      re.IGNORECASE | re.DOTALL)
+_FENCE = re.compile(r"```[ \t]*(?:[A-Za-z0-9_+-]*[ \t]*\n)?(.*?)```", re.DOTALL)
 
 
 def _unwrap_link(inner: str) -> str:
@@ -201,56 +204,34 @@ def _show(s: str, limit: int = 64) -> str:
 # --------------------------------------------------------------------------- intents
 
 
-def _number(intent: str, words: list[str]) -> list[str]:
-    rest = [w for w in words if w.lower() not in ("incident", "show", "number", "no", "id", "#")]
-    if len(rest) == 1:
-        n = rest[0].lstrip("#")
-        if n.isdigit() and len(n) <= 12:
-            return [str(int(n))]
-    raise BadInput(f"{intent} needs an incident number, e.g. '{intent} 12'")
-
-
 def _command(words: list[str]) -> ParsedRequest | None:
-    low = [w.lower() for w in words]
-    if not low or low[0] in ("help", "usage", "commands", "?", "h"):
-        return ParsedRequest(intent="help", args=words[1:2])
-    head, rest = low[0], words[1:]
-    if head in ("incidents", "list") and (head == "incidents" or low[1:2] == ["incidents"]):
-        sub = low[1:] if head == "incidents" else low[2:]
-        if not sub or sub[0] in ("list", "open", "all", "recent"):
-            return ParsedRequest(intent="incidents", args=[s for s in sub if s != "list"][:1])
-        if sub[0] in ("show", "ack", "resolve"):
-            intent = "incident" if sub[0] == "show" else sub[0]
-            return ParsedRequest(intent=intent, args=_number(intent, words[2:]))
-        return ParsedRequest(intent="incident", args=_number("incident", rest))
-    if head == "incident" or (head == "show" and low[1:2] == ["incident"]):
-        return ParsedRequest(intent="incident", args=_number("incident", rest))
-    if head in ("ack", "acknowledge", "acked"):
-        return ParsedRequest(intent="ack", args=_number("ack", rest))
-    if head in ("resolve", "close"):
-        return ParsedRequest(intent="resolve", args=_number("resolve", rest))
-    if head == "drift":
-        skip = ("for", "on", "of", "in", "group", "hosts", "the", "and", "or", "&", "+")
-        sel = [w for w in rest if w.lower() not in skip]
-        return ParsedRequest(intent="drift", args=sel)
-    if head == "history":
-        hosts = [w for w in rest if w.lower() not in ("of", "for", "on", "host", "the")]
-        if not hosts:
-            raise BadInput("history needs a host, e.g. 'history db01'")
-        return ParsedRequest(intent="history", args=hosts[:1])
-    if head == "watch" and rest:  # watch mode (docs/watch.md): the service parses the rest
-        return ParsedRequest(intent="watch", args=[" ".join(rest)])
-    if head == "watches" or (head == "list" and low[1:2] == ["watches"]):
-        return ParsedRequest(intent="watches", args=[])
-    if head in ("unwatch", "stop-watch"):
-        nums = [w.lstrip("#") for w in rest if w.lstrip("#").isdigit() and len(w.lstrip("#")) <= 12]
-        if len(nums) != 1:
-            raise BadInput("unwatch needs a watch number, e.g. 'unwatch 3' (`watches` lists them)")
-        return ParsedRequest(intent="unwatch", args=[str(int(nums[0]))])
-    if head in ("rerun", "re-run", "retry"):
-        nums = [w.lstrip("#") for w in rest if w.lstrip("#").isdigit() and len(w.lstrip("#")) <= 12]
-        return ParsedRequest(intent="rerun", args=[str(int(n)) for n in nums[:1]])
-    return None
+    """A registry command (``bot.commands``) named by the first words, or None (a diagnosis)."""
+    if not words:
+        return ParsedRequest(intent="help")
+    m = commands.match(words)
+    if m is None:
+        return None
+    return ParsedRequest(intent=m.command.name, args=commands.read_args(m, words))
+
+
+def _paste(text: str) -> ParsedRequest | None:
+    """``analyze`` + pasted output: the raw text after the word, before any tokenising."""
+    m = _ANALYZE.match(text)
+    if m is None:
+        return None
+    body = m.group(1)
+    fenced = _FENCE.findall(body)
+    if fenced:
+        body = "\n".join(fenced)
+    body = body.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")  # Slack's escaping
+    body = body.strip("\n")
+    if not body.strip():
+        raise BadInput("analyze needs the output to read: paste it after `analyze` (a code block is best) "
+                       "or attach a text file")
+    if len(body) > MAX_PASTE:
+        raise BadInput(f"the paste is too large ({len(body):,} characters; at most {MAX_PASTE:,}): "
+                       "keep only the command outputs, or run `whycant analyze FILE` on the host")
+    return ParsedRequest(intent="analyze", paste=body, text=text)
 
 
 # --------------------------------------------------------------------------- parse
@@ -258,6 +239,9 @@ def _command(words: list[str]) -> ParsedRequest | None:
 
 def parse_request(text: str) -> ParsedRequest:
     """Parse one chat line. Pure; raises BadInput for malformed ports and commands."""
+    pasted = _paste(text)
+    if pasted is not None:
+        return pasted
     words = _words(text)
     while words and words[0].lower() in ("hey", "hi", "hello", "yo", "whycant", "please", "pls"):
         words = words[1:]
@@ -376,8 +360,6 @@ def _find_service(host: Host, token: str) -> str | None:
 
 def _resolve_target(parsed: ParsedRequest, inv: Inventory) -> tuple[Host, list[str]]:
     """The target host, and the extra tokens left over. "postgres on db01" swaps."""
-    from bot.inventory import UnknownHost
-
     assert parsed.target_token is not None
     try:
         return inv.resolve(parsed.target_token), list(parsed.extra_tokens)
@@ -459,8 +441,6 @@ def _resolve_vantages(tokens: list[str], inventory: Inventory) -> list[str]:
 
     None given: every configured vantage. Use ``inventory.resolve_vantage(name)``
     to get the Vantage for each returned name."""
-    from bot.inventory import BOT_VANTAGE
-
     configured = list(inventory.vantages())
     if not tokens:
         names = configured

@@ -5,44 +5,51 @@ Front ends (CLI, console, Slack) only parse their own input and render.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable, Sequence
 
-from bot import metrics
+from bot import commands, metrics, permissions
 from bot.config import Config
-from bot.findings import Diagnosis
+from bot.drift import run_drift
+from bot.drift.store import DriftStore
+from bot.drift.waivers import check_waiver_target
+from bot.engine import diagnose, load_rules
+from bot.findings import Diagnosis, Finding, Fix
+from bot.inventory import Inventory
 from bot.outcome import IncidentInfo, Outcome, Progress
+from bot.paste import read_paste
+from bot.request import ParsedRequest, parse_request, resolve_hosts, resolve_request
+from bot.storage import open_store
+from bot.watch.chat import watch_command
 from probes.collect import Collector, ProbeSettings, TransportSet, VantagePoint
 from probes.errors import BadInput
 from probes.evidence import Evidence, Request
+from probes.transports.ssh import SSHTransport
 
 log = logging.getLogger("whycant.service")
 
 OnProgress = Callable[[Progress], Awaitable[None]] | None
 
-HELP = """\
-Ask me why a connection fails, e.g.:
-  why can't I connect to db01:5432
-  db01:postgres from office
-  is db01:5432 reachable from dc and office
-Triage: incidents · incident 42 · ack 42 · resolve 42 · history db01 · rerun 42
-Drift: drift · drift group:db
-Watch: watch db01:5432 from office for 4h every 10s · watches · unwatch 3
-Every finding carries an id in brackets, e.g. [listen-queue-overflow]."""
-
-# Which permission each command needs (config `permissions`).
-PERMISSION_FOR = {
-    "diagnose": "diagnose", "rerun": "diagnose", "verify": "diagnose", "evidence": "diagnose",
-    "help": "diagnose", "incidents": "diagnose", "incident": "diagnose", "history": "diagnose",
-    "ack": "triage", "resolve": "triage", "drift": "drift", "waive": "drift",
-    "watch": "diagnose", "watches": "diagnose", "unwatch": "diagnose",
-}
+HELP = commands.help_text()
 
 
-def build_transports(config: Config) -> TransportSet:
-    from probes.transports.ssh import SSHTransport
+@dataclass(frozen=True)
+class Ask:
+    """Who asks, where, and where progress goes: what every command handler gets besides its words."""
 
-    return TransportSet(ssh=SSHTransport(config.ssh, base_dir=config.base_dir()))
+    who: str = "console"
+    channel: str | None = None
+    thread_ts: str | None = None
+    on_progress: OnProgress = None
+    groups: Sequence[str] = ()
+
+
+def build_transports(config: Config, hosts: Any = None) -> TransportSet:
+    """Transports for *config*; *hosts* (name -> Host) lets ``proxy_jump`` name inventory hosts."""
+    return TransportSet(ssh=SSHTransport(config.ssh.settings(config.base_dir()), hosts=hosts))
 
 
 def probe_settings(config: Config) -> ProbeSettings:
@@ -57,13 +64,10 @@ class Whycant:
 
     def __init__(self, config: Config, *, transports: TransportSet | None = None, store: Any = None,
                  rules: Any = None):
-        from bot.engine import load_rules
-        from bot.inventory import Inventory
-
         self.config = config
         self.inventory = Inventory.from_config(config)
         self.rules = rules if rules is not None else load_rules(config.playbook_paths, base_dir=config.base_dir())
-        self.transports = transports or build_transports(config)
+        self.transports = transports or build_transports(config, self.inventory.hosts)
         self.collector = Collector(self.transports, probe_settings(config))
         self.store = store
         self.watch_manager: Any = None  # bot.watch.manager.WatchManager, set by the front end that runs watches
@@ -75,8 +79,6 @@ class Whycant:
                      rules: Any = None) -> "Whycant":
         store = None
         if storage:
-            from bot.storage import open_store
-
             store = await open_store(config)
         return cls(config, transports=transports, store=store, rules=rules)
 
@@ -87,10 +89,9 @@ class Whycant:
 
     # -- permissions -------------------------------------------------------------------------
     def allowed(self, action: str, *, user: str, channel: str | None = None, groups: Sequence[str] = ()) -> bool:
-        from bot.permissions import allowed
-
-        return allowed(self.config.permissions, PERMISSION_FOR.get(action, action), user=user, channel=channel,
-                       groups=groups)
+        """Whether *user* may run the command or button *action* (its permission from the registry)."""
+        return permissions.allowed(self.config.permissions, commands.permission_for(action), user=user,
+                                   channel=channel, groups=groups)
 
     async def open_incidents(self) -> list[dict]:
         """Open, acked and interrupted incidents, newest first (App Home)."""
@@ -132,26 +133,76 @@ class Whycant:
     async def handle(self, text: str, *, who: str = "console", channel: str | None = None,
                      thread_ts: str | None = None, on_progress: OnProgress = None,
                      groups: Sequence[str] = ()) -> Outcome:
-        """Parse chat text and run the command it names. Bad input becomes a refusal Outcome."""
-        from bot.request import parse_request, resolve_request
-
+        """Parse chat text and run the registry command it names. Bad input becomes an error Outcome."""
         try:
             parsed = parse_request(text)
-            intent = parsed.intent
-            if not self.allowed(intent, user=who, channel=channel, groups=groups):
+            command = commands.get(parsed.intent)
+            if command is None:  # the grammar only yields registry names
+                raise BadInput(f"unknown command {parsed.intent!r}; try `help`")
+            if not self.allowed(command.name, user=who, channel=channel, groups=groups):
                 return Outcome(kind="refused", ephemeral=True,
-                               text=f"You may not {intent} here (permission `{PERMISSION_FOR.get(intent, intent)}`"
+                               text=f"You may not {command.name} here (permission `{command.permission}`"
                                     " is not granted to you in whycant's config).")
-            if intent == "help":
-                return Outcome(kind="help", text=HELP)
-            if intent == "diagnose":
-                requests = resolve_request(parsed, self.inventory)
-                return await self._diagnose_requests(requests, text=text, who=who, channel=channel,
-                                                     thread_ts=thread_ts, on_progress=on_progress)
-            return await self.triage(intent, list(parsed.args or []), who=who, channel=channel,
-                                     on_progress=on_progress, parsed=parsed, groups=groups)
+            handler = getattr(self, command.handler)
+            return await handler(parsed, Ask(who=who, channel=channel, thread_ts=thread_ts,
+                                             on_progress=on_progress, groups=groups))
         except BadInput as e:
             return Outcome(kind="error", text=str(e))
+
+    # One handler per registry entry (``bot.commands.Command.handler``): (parsed request, Ask) -> Outcome.
+    async def cmd_help(self, parsed: ParsedRequest, ask: Ask) -> Outcome:
+        return Outcome(kind="help", text=HELP)
+
+    async def cmd_diagnose(self, parsed: ParsedRequest, ask: Ask) -> Outcome:
+        requests = resolve_request(parsed, self.inventory)
+        return await self._diagnose_requests(requests, text=parsed.text, who=ask.who, channel=ask.channel,
+                                             thread_ts=ask.thread_ts, on_progress=ask.on_progress)
+
+    async def cmd_analyze(self, parsed: ParsedRequest, ask: Ask) -> Outcome:
+        """Diagnose pasted output: nothing is probed; the incident keeps the paste as its evidence."""
+        paste = parsed.paste or ""
+        # one incident per distinct paste: the same paste twice joins, two different pastes do not
+        host = "pasted-" + hashlib.sha256(paste.encode()).hexdigest()[:8]
+        evidence, notes = read_paste(paste, host=host)
+        lines = paste.count("\n") + 1
+        request = Request(text=f"analyze (pasted, {lines} line{'s' if lines != 1 else ''})", target=host,
+                          address="", port=evidence.request.port if evidence.request else None, who=ask.who)
+        evidence = evidence.model_copy(update={"request": request, "source": "pasted"})
+        diagnosis = diagnose(evidence, self.rules)
+        incident = await self._record(request, evidence, diagnosis, ask.who, ask.channel, ask.thread_ts, None)
+        metrics.observe(evidence, diagnosis, incident.storage_error if self.store is not None else None)
+        return Outcome(kind="diagnosis", request=request, evidence=evidence, diagnosis=diagnosis, incident=incident,
+                       text="\n".join(["pasted output, nothing probed", *notes]), data={"pasted": True})
+
+    async def cmd_incidents(self, parsed: ParsedRequest, ask: Ask) -> Outcome:
+        store = self._need_store()
+        return Outcome(kind="incidents", data={"incidents": await store.open_incidents()})
+
+    async def cmd_incident(self, parsed: ParsedRequest, ask: Ask) -> Outcome:
+        """``incident``/``ack``/``resolve``/``rerun``/``evidence``/``verify`` N: the button actions, typed."""
+        self._need_store()
+        args = list(parsed.args or [])
+        if not args or not str(args[0]).isdigit():
+            raise BadInput(f"{parsed.intent} needs an incident number, e.g. `{parsed.intent} 42`")
+        return await self.action(parsed.intent, int(args[0]), who=ask.who, channel=ask.channel,
+                                 on_progress=ask.on_progress, note=" ".join(args[1:]) or None, groups=ask.groups)
+
+    async def cmd_history(self, parsed: ParsedRequest, ask: Ask) -> Outcome:
+        store = self._need_store()
+        host = resolve_hosts(parsed, self.inventory)[0]
+        return Outcome(kind="history", data={"host": host.name, "incidents": await store.history(host.name)})
+
+    async def cmd_drift(self, parsed: ParsedRequest, ask: Ask) -> Outcome:
+        return Outcome(kind="drift", data=await run_drift(self, parsed.args or ["all"]))
+
+    async def cmd_watch(self, parsed: ParsedRequest, ask: Ask) -> Outcome:
+        """``watch …`` / ``watches`` / ``unwatch N`` (docs/watch.md)."""
+        return await watch_command(self, parsed.intent, list(parsed.args or []), who=ask.who, channel=ask.channel)
+
+    def _need_store(self) -> Any:
+        if self.store is None:
+            raise BadInput("incidents need a database; none is configured")
+        return self.store
 
     async def _diagnose_requests(self, requests: list[Request], **kw: Any) -> Outcome:
         if len(requests) > 1:
@@ -167,8 +218,6 @@ class Whycant:
     async def diagnose(self, request: Request, *, text: str = "", who: str = "console", channel: str | None = None,
                        thread_ts: str | None = None, on_progress: OnProgress = None,
                        collector: Collector | None = None) -> Outcome:
-        from bot.engine import diagnose
-
         request = request.model_copy(update={"text": text or request.text, "who": who})
         target = self.inventory.resolve(request.target)
         vantages = self.vantages_for(request) if request.port else []
@@ -193,11 +242,6 @@ class Whycant:
                         group=metrics.primary_group(target.groups))
         return Outcome(kind="diagnosis", request=request, evidence=evidence, diagnosis=diagnosis, incident=incident)
 
-    def diagnose_evidence(self, evidence: Evidence) -> Diagnosis:
-        from bot.engine import diagnose
-
-        return diagnose(evidence, self.rules)
-
     async def _store_call(self, name: str, **kw: Any) -> Any:
         try:
             return await getattr(self.store, name)(**kw)
@@ -212,42 +256,9 @@ class Whycant:
         return await self.store.record_or_retry(request=request, evidence=evidence, diagnosis=diagnosis, who=who,
                                                 channel=channel, thread_ts=thread_ts, pending=pending)
 
-    async def triage(self, intent: str, args: list[str], *, who: str, channel: str | None = None,
-                     on_progress: OnProgress = None, parsed: Any = None, groups: Sequence[str] = ()) -> Outcome:
-        if intent in ("watch", "watches", "unwatch"):
-            from bot.watch.chat import watch_command
-
-            return await watch_command(self, intent, args, who=who, channel=channel)
-        if intent == "drift":
-            from bot.drift import run_drift
-
-            return Outcome(kind="drift", data=await run_drift(self, args or ["all"]))
-        if self.store is None:
-            return Outcome(kind="error", text="incidents need a database; none is configured")
-        if intent in ("ack", "resolve", "rerun", "verify", "evidence", "incident"):
-            if not args or not str(args[0]).isdigit():
-                raise BadInput(f"{intent} needs an incident number, e.g. `{intent} 42`")
-            return await self.action(intent, int(args[0]), who=who, channel=channel, on_progress=on_progress,
-                                     note=" ".join(args[1:]) or None, groups=groups)
-        if intent == "incidents":
-            return Outcome(kind="incidents", data={"incidents": await self.store.open_incidents()})
-        if intent == "history":
-            from bot.request import resolve_hosts
-
-            if not args:
-                raise BadInput("history needs a host, e.g. `history db01`")
-            host = resolve_hosts(parsed, self.inventory)[0]
-            return Outcome(kind="history", data={"host": host.name, "incidents": await self.store.history(host.name)})
-        raise BadInput(f"unknown command {intent!r}; try `help`")
-
     async def waive(self, host: str, key: str, *, who: str, days: int = 30) -> Outcome:
         """Record a waiver for one drift (the report's "Waive 30 days" button): *host* *key* is
         accepted until now + *days*, by *who*. The caller checks the ``waive`` permission."""
-        from datetime import datetime, timedelta, timezone
-
-        from bot.drift.store import DriftStore
-        from bot.drift.waivers import check_waiver_target
-
         store = DriftStore.for_service(self)
         if store is None:
             return Outcome(kind="error", ephemeral=True, text="waivers need a database; none is configured")
@@ -267,8 +278,6 @@ class Whycant:
 
     async def _incident_view(self, inc: dict) -> Outcome:
         """A stored incident shown like a fresh reply: its findings, evidence, status and audit."""
-        from bot.findings import Finding, Fix
-
         findings = [Finding(id=f["id"], severity=f["severity"], title=f["title"], explanation=f["explanation"],
                             evidence=list(f.get("evidence") or []), fix=Fix(**(f.get("fix") or {})),
                             confidence=float(f.get("confidence") or 1.0)) for f in inc.get("findings", [])]
@@ -292,7 +301,7 @@ class Whycant:
         """Buttons and triage commands on a stored incident."""
         if not self.allowed(action, user=who, channel=channel, groups=groups):
             return Outcome(kind="refused", ephemeral=True,
-                           text=f"You may not {action} incidents (permission `{PERMISSION_FOR.get(action, action)}`).")
+                           text=f"You may not {action} incidents (permission `{commands.permission_for(action)}`).")
         if self.store is None:
             return Outcome(kind="error", text="incidents need a database; none is configured")
         inc = await self.store.get(incident_id)  # raises BadInput for unknown ids
@@ -302,7 +311,7 @@ class Whycant:
             fn = self.store.ack if action == "ack" else self.store.resolve
             await fn(incident_id, who=who, **({"note": note} if action == "resolve" else {}))
             done = "acked" if action == "ack" else "resolved"
-            return Outcome(kind=action, text=f"Incident {incident_id} {done} by {who}.",
+            return Outcome(kind="ack" if action == "ack" else "resolve", text=f"Incident {incident_id} {done} by {who}.",
                            incident=IncidentInfo(id=incident_id, status=done))
         if action == "evidence":
             raw = await self.store.latest_evidence(incident_id)
@@ -313,6 +322,10 @@ class Whycant:
                            request=Request.model_validate(inc["request"]))
         if action in ("rerun", "verify"):
             request = Request.model_validate(inc["request"])
+            latest = await self.store.latest_evidence(incident_id)
+            if latest and latest.get("source") == "pasted":
+                raise BadInput(f"incident {incident_id} came from pasted output: there is nothing to {action}; "
+                               "paste the new output with `analyze`")
             before = {f["id"] for f in inc.get("findings", [])}
             out = await self.diagnose(request, text=request.text, who=who, channel=channel,
                                       thread_ts=inc.get("thread_ts"), on_progress=on_progress)

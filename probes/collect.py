@@ -1,6 +1,6 @@
 """Run the probes of one diagnosis in parallel and assemble the Evidence.
 
-Plan (DESIGN §1): target counters T0 -> connect tests from every vantage (and
+Plan (docs/architecture.md §Data flow): target counters T0 -> connect tests from every vantage (and
 sysctls, listeners, facts meanwhile) -> target counters T1 once the window has
 passed -> listeners again. A failed probe is recorded and never hides the others.
 """
@@ -22,7 +22,7 @@ from probes.parsers import softnet as psn
 from probes.parsers import ss as pss
 from probes.parsers import sysctl as psys
 from probes.sysctl_keys import keys_for
-from probes.transports.base import Transport
+from probes.transports.base import CommandResult, Transport
 
 log = logging.getLogger("whycant.probes")
 
@@ -140,7 +140,18 @@ class HostProbe:
         return None
 
     async def _read(self, paths: Sequence[str]) -> dict[str, str | None]:
-        return await self.t.read_files(self.host, list(paths), timeout=self.s.command_timeout)
+        files = await self.t.read_files(self.host, list(paths), timeout=self.s.command_timeout)
+        self.ev.file_access = getattr(files, "access", None) or self.ev.file_access
+        self.ev.unreadable.update(getattr(files, "unreadable", None) or {})
+        return files
+
+    async def _run(self, argv: list[str], probe: str) -> CommandResult:
+        res = await self.t.run(self.host, argv, timeout=self.s.command_timeout)
+        if res.truncated:
+            note = f"{probe}: output of `{res.command}` truncated at the output cap ({len(res.stdout)} bytes kept)"
+            if note not in self.ev.notes:
+                self.ev.notes.append(note)
+        return res
 
     async def counters(self, which: str) -> dict[str, int] | None:
         async def go() -> dict[str, int]:
@@ -195,14 +206,14 @@ class HostProbe:
 
     async def listeners(self) -> None:
         async def go() -> list[Listener]:
-            res = await self.t.run(self.host, ["ss", "-ltnH"], timeout=self.s.command_timeout)
+            res = await self._run(["ss", "-ltnH"], "listeners")
             if res.exit_status == 127:
                 res = await self.t.run(self.host, ["netstat", "-lnt"], timeout=self.s.command_timeout)
                 if res.exit_status != 0:
                     await self._check_linux()
                     raise ParseError("listeners", "neither ss nor netstat is available")
                 return pss.parse_netstat_listen(res.stdout)
-            if res.exit_status != 0:
+            if res.exit_status != 0 and not res.truncated:
                 raise ParseError("listeners", f"ss exited {res.exit_status}: {res.stderr.strip()[:200]}")
             return pss.parse_ss_listen(res.stdout)
 

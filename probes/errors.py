@@ -56,3 +56,13 @@ class HostKeyMismatch(TransportError):
 
 class CommandTimeout(TransportError):
     kind = "timeout"
+
+
+class JumpHostFailed(ConnectFailed):
+    """A jump host (bastion) on the way to the target failed; the target itself was never tried."""
+
+    kind = "jump-host"
+
+    def __init__(self, host: str, message: str, *, jump_host: str = "", cause: str = "connect"):
+        super().__init__(host, message)
+        self.jump_host, self.cause = jump_host, cause

@@ -6,6 +6,7 @@ was diagnosed from.
 """
 from __future__ import annotations
 
+import re
 import statistics
 from typing import Literal
 
@@ -17,6 +18,18 @@ Outcome = Literal["ok", "refused", "timeout", "reset", "unreachable", "addr_not_
 OUTCOMES: tuple[str, ...] = ("ok", "refused", "timeout", "reset", "unreachable", "addr_not_avail", "error")
 
 SysctlValue = int | list[int] | str
+
+_KERNEL = re.compile(r"\s*(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def kernel_version_tuple(release: str | None) -> tuple[int, int, int] | None:
+    """``"3.10.0-1160.el7.x86_64"`` -> (3, 10, 0); ``"5.4"`` -> (5, 4, 0); None if unparseable."""
+    if not isinstance(release, str):
+        return None
+    m = _KERNEL.match(release)
+    if not m:
+        return None
+    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
 
 
 class ProbeRecord(BaseModel):
@@ -72,8 +85,6 @@ class Facts(BaseModel):
 
     @property
     def kernel_version(self) -> tuple[int, int, int] | None:
-        from probes.parsers.facts import kernel_version_tuple
-
         return kernel_version_tuple(self.kernel_release) if self.kernel_release else None
 
 
@@ -92,6 +103,12 @@ class HostEvidence(BaseModel):
     sockstat: dict[str, int] | None = None  # ss -s / /proc/net/sockstat: estab, timewait, orphan, ...
     facts: Facts | None = None
     probes: list[ProbeRecord] = Field(default_factory=list)
+    # how files were read ("sftp", "exec" where the host has no SFTP, "local"); None: none read
+    file_access: str | None = None
+    # files that exist but could not be read, and why ("not readable by whycant")
+    unreadable: dict[str, str] = Field(default_factory=dict)
+    # what was cut short (command output beyond ssh.max_output_bytes, ...)
+    notes: list[str] = Field(default_factory=list)
 
     @property
     def window_s(self) -> float | None:
@@ -152,7 +169,7 @@ class ConnectResult(BaseModel):
         return round(statistics.median(ok), 2) if ok else None
 
     def summary(self) -> dict:
-        """The design's per-vantage connect row (DESIGN §5)."""
+        """The design's per-vantage connect row (docs/architecture.md §Front ends and contracts)."""
         row: dict = {"vantage": self.vantage, "attempts": len(self.attempts)}
         for o in OUTCOMES:
             row[o] = self.count(o)
@@ -184,7 +201,7 @@ class Evidence(BaseModel):
     duration_s: float = 0.0
 
     def probe_errors(self) -> list[dict]:
-        """Every failed probe, target and vantages alike (DESIGN §5 ``probe_errors``)."""
+        """Every failed probe, target and vantages alike (docs/architecture.md §Front ends and contracts ``probe_errors``)."""
         out = []
         if self.target:
             out += [{"host": p.host, "probe": p.probe, "error": p.error} for p in self.target.errors()]

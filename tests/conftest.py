@@ -47,4 +47,5 @@ try:  # property-based tests share one profile; the autouse fixture above is har
     settings.load_profile("whycant")
 except ImportError:  # pragma: no cover
     pass
-from tests.lab.fixtures import *  # noqa: F401,F403
+from tests.lab.fixtures import *  # noqa: E402,F401,F403
+from tests.lab.fleet_fixtures import *  # noqa: E402,F401,F403

@@ -1,16 +1,10 @@
-"""Drift: sysctl policy, known-bad values, outliers, changes and running-vs-persisted (DESIGN §7).
+"""Drift: sysctl policy, known-bad values, outliers, changes and running-vs-persisted (docs/architecture.md §Drift).
 
-``run_drift(svc, selectors) -> dict`` is the ``drift --json`` document (DESIGN §5).
+``run_drift(svc, selectors) -> dict`` is the ``drift --json`` document (docs/architecture.md §Front ends and contracts).
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
-
-
-async def run_drift(svc: Any, selectors: Sequence[str] | None = None, **kw: Any) -> dict:
-    from bot.drift.report import run_drift as _run
-
-    return await _run(svc, selectors, **kw)
+from bot.drift.report import run_drift
 
 
 __all__ = ["run_drift"]

@@ -24,8 +24,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from probes.collect import HostProbe, ProbeSettings
+from probes.errors import ParseError, TransportError
 from probes.evidence import HostEvidence, ProbeRecord
 from probes.inventory import Host
+from probes.parsers import sysctl as psys
+from probes.parsers.sysctl import SYSCTL_CONF, SYSCTL_DIRS, merge_sysctl_files, parse_sysctl_conf
 
 log = logging.getLogger("whycant.drift")
 
@@ -35,8 +39,6 @@ DEFAULT_HOST_TIMEOUT = 30.0
 
 
 def sysctl_dirs() -> tuple[str, ...]:
-    from probes.parsers.sysctl import SYSCTL_DIRS
-
     return SYSCTL_DIRS
 
 
@@ -86,8 +88,6 @@ def conf_paths(listing: dict[str, list[str] | None]) -> list[str]:
 
 async def list_conf_files(host: Host, transport: Any, timeout: float) -> list[str]:
     """The ``*.conf`` files in the systemd-sysctl directories: SFTP listing, else the fixed ``find``."""
-    from probes.errors import ParseError
-
     if callable(getattr(transport, "list_dir", None)):
         return conf_paths(await transport.list_dir(host, list(sysctl_dirs()), timeout=timeout))
     res = await transport.run(host, find_argv(), timeout=timeout)
@@ -98,16 +98,17 @@ async def list_conf_files(host: Host, transport: Any, timeout: float) -> list[st
 
 async def read_persisted(host: Host, transport: Any, timeout: float) -> tuple[dict[str, tuple[Any, str]], list[dict]]:
     """What the sysctl files will apply at the next boot: key -> (value, source), and file problems."""
-    from probes.errors import ParseError
-    from probes.parsers.sysctl import SYSCTL_CONF, merge_sysctl_files, parse_sysctl_conf
-
     paths = [SYSCTL_CONF, *await list_conf_files(host, transport, timeout)]
     files = await transport.read_files(host, paths, timeout=timeout)
     good: dict[str, str] = {}
     problems: list[dict] = []
+    unreadable = getattr(files, "unreadable", None) or {}
     for path in paths:
         text = files.get(path)
         if text is None:
+            if path in unreadable:  # exists but the probe user cannot read it: say so (docs/ssh.md)
+                problems.append({"host": host.name, "probe": "persisted_sysctls",
+                                 "error": f"{path}: {unreadable[path]}", "kind": "unreadable"})
             continue
         try:
             parse_sysctl_conf(text, source=path)
@@ -123,8 +124,6 @@ class FleetCollector:
 
     def __init__(self, transports: Any, settings: Any = None, *, concurrency: int = DEFAULT_CONCURRENCY,
                  host_timeout: float = DEFAULT_HOST_TIMEOUT, persisted: bool = True):
-        from probes.collect import ProbeSettings
-
         self.transports = transports
         self.settings = settings or ProbeSettings()
         self.concurrency = max(1, int(concurrency))
@@ -159,10 +158,6 @@ class FleetCollector:
         return result
 
     async def _collect(self, host: Host, extra_keys: Sequence[str], result: HostResult) -> None:
-        from probes.collect import HostProbe
-        from probes.errors import TransportError
-        from probes.parsers import sysctl as psys
-
         if getattr(host, "adhoc", False) or not getattr(host, "probe_ssh", True):
             result.error, result.error_kind = "not an inventory host with SSH access", "unsupported"
             return
@@ -212,7 +207,8 @@ class FleetCollector:
         ev = result.evidence
         failed: list[ProbeRecord] = ev.errors()
         transport_fail = next((p for p in failed if p.error_kind in
-                               ("connect", "auth", "host-key", "transport", "ssh")), None)
+                               ("connect", "auth", "host-key", "host-key-revoked", "jump-host", "ssh-config",
+                                "transport", "ssh")), None)
         if ev.sysctls is None and transport_fail is not None:
             result.error, result.error_kind = transport_fail.error, transport_fail.error_kind
             return
@@ -223,3 +219,5 @@ class FleetCollector:
             return
         for p in failed:
             result.problems.append({"host": p.host, "probe": p.probe, "error": p.error, "kind": p.error_kind})
+        for path, why in ev.unreadable.items():  # read but refused: never shown as absent
+            result.problems.append({"host": ev.host, "probe": "read", "error": f"{path}: {why}", "kind": "unreadable"})

@@ -20,14 +20,17 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2 import TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bot.engine.context import fmt_value as fmt  # a value as sysctl files spell it
+from bot.engine.jinja import expression_environment
+from bot.engine.runner import diagnose
+from bot.findings import SEVERITY_RANK as FINDING_SEVERITY_RANK
+from probes.evidence import Evidence, HostEvidence
 
 KINDS = ("baseline", "known-bad", "outlier", "changed", "persisted")
-SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+SEVERITY_RANK = FINDING_SEVERITY_RANK  # the engine's ranking, re-exported for drift
 MIN_PEERS = 3
 
 #: Keys the kernel sizes from the machine (RAM, CPUs) by default: peers differ on them
@@ -65,7 +68,7 @@ class Drift:
     waived: dict[str, Any] | None = None
 
     def contract(self) -> dict[str, Any]:
-        """The ``drifts[]`` entry of ``drift --json`` (DESIGN §5; a few additive keys)."""
+        """The ``drifts[]`` entry of ``drift --json`` (docs/architecture.md §Front ends and contracts; a few additive keys)."""
         out: dict[str, Any] = {"host": self.host, "key": self.key, "value": self.value, "expected": self.expected,
                                "kind": self.kind, "finding": self.finding, "severity": self.severity,
                                "fix": self.fix, "detail": self.detail}
@@ -108,25 +111,12 @@ def same(a: Any, b: Any) -> bool:
 
 # ----------------------------------------------------------------------------- baseline expressions
 
-_OPS = ("==", "!=", ">=", "<=", ">", "<")
 _LEAD_OP = re.compile(r"^\s*(==|!=|>=|<=|>|<|not\s+in\b|in\b)")
-_NAMES = ("value", "mem_gb", "mem_mb", "mem_kb", "cpus", "kernel", "kernel_release")
 _MAX_EXPR = 200
 
 
 class BaselineError(ValueError):
     """A baseline expression that cannot be parsed or evaluated."""
-
-
-@lru_cache(maxsize=1)
-def _env() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-    env.globals.clear()  # no range(), lipsum(), dict(), cycler... : data and arithmetic only
-    env.globals.update({"min": min, "max": max, "abs": abs, "int": int, "round": round})
-    env.filters = {k: env.filters[k] for k in ("int", "float", "round", "abs", "length", "min", "max", "first",
-                                                "last")}
-    env.tests = {k: env.tests[k] for k in ("defined", "none", "number", "string", "sequence")}
-    return env
 
 
 @lru_cache(maxsize=1024)
@@ -136,7 +126,7 @@ def _compile(expr: str):
     if "{" in expr or "}" in expr or "__" in expr:
         raise BaselineError("expression may not contain '{', '}' or '__'")
     try:
-        return _env().compile_expression(expr, undefined_to_none=False)
+        return expression_environment().compile_expression(expr, undefined_to_none=False)
     except TemplateSyntaxError as e:
         raise BaselineError(f"cannot parse: {e.message}") from None
 
@@ -340,8 +330,6 @@ def fix_assignments(runtime: str | None) -> dict[str, str]:
 def known_bad_evidence(host: str, sysctls: Mapping[str, Any] | None, facts: Any,
                        persisted: Mapping[str, Any] | None = None, address: str | None = None):
     """An Evidence with only the target's sysctls and facts: the known-bad lens's input."""
-    from probes.evidence import Evidence, HostEvidence
-
     tgt = HostEvidence(host=host, address=address, sysctls=dict(sysctls) if sysctls is not None else None,
                        facts=facts, persisted_sysctls=dict(persisted) if persisted is not None else None)
     return Evidence(source="live", target=tgt)
@@ -354,10 +342,10 @@ def findings_to_drifts(host: str, findings: Iterable[Any], sysctls: Mapping[str,
         runtime = getattr(f.fix, "runtime", None) if getattr(f, "fix", None) else None
         assigns = fix_assignments(runtime)
         keys: list[tuple[str, str | None]] = []
-        for k, want in assigns.items():
-            if k in sysctls and same(sysctls[k], want):
+        for k, value in assigns.items():
+            if k in sysctls and same(sysctls[k], value):
                 continue  # the fix leaves this one as it is
-            keys.append((k, want))
+            keys.append((k, value))
         if not keys:
             named = [k for k in FINDING_KEYS.get(f.id, ()) if k in sysctls]
             if not named:
@@ -377,8 +365,6 @@ def lens_known_bad(host: str, sysctls: Mapping[str, Any] | None, facts: Any, rul
     """Run every rule over an Evidence of sysctls + facts only; each fired finding becomes drifts."""
     if not sysctls or rules is None:
         return []
-    from bot.engine.runner import diagnose
-
     ev = known_bad_evidence(host, sysctls, facts, persisted)
     diag = diagnose(ev, rules)
     return findings_to_drifts(host, diag.findings, sysctls)

@@ -1,4 +1,4 @@
-"""The drift report: collect, run the lenses, apply waivers, store snapshots (DESIGN §5, §7).
+"""The drift report: collect, run the lenses, apply waivers, store snapshots (docs/architecture.md §Front ends and contracts, §Drift).
 
 ``run_drift(svc, selectors) -> dict`` is what ``Whycant.triage("drift", ...)`` and the CLI call;
 ``build_report(...)`` is the pure part (lenses + waivers over collected results).
@@ -13,6 +13,8 @@ from typing import Any, Mapping, Sequence
 from bot import metrics
 from bot.drift import lenses as L
 from bot.drift.collect import DEFAULT_CONCURRENCY, FleetCollector, HostResult
+from bot.drift.store import DriftStore
+from bot.drift.waivers import to_matches
 
 log = logging.getLogger("whycant.drift")
 
@@ -74,7 +76,7 @@ def build_report(results: Sequence[HostResult], *, baselines: Mapping[str, Mappi
         groups = {}
         for h, gs in host_groups.items():
             for g in gs:
-                groups.setdefault(g, []).append(h)  # type: ignore[union-attr]
+                groups.setdefault(g, []).append(h)  # type: ignore[attr-defined]
     drifts += L.lens_outlier(values, groups, sizes)
 
     for d in drifts:  # link every drift of a key to the rule that explains it on that host, if any
@@ -128,9 +130,6 @@ async def run_drift(svc: Any, selectors: Sequence[str] | None = None, *, record:
     database (``svc.store``, or *store*: a DriftStore), each host's previous snapshot feeds the ``changed`` lens and (with *record*) this
     run's values are stored; waivers in force are applied.
     """
-    from bot.drift.store import DriftStore
-    from bot.drift.waivers import to_matches
-
     started = time.monotonic()
     hosts = svc.inventory.select(list(selectors or ["all"]))
     store = store if store is not None else DriftStore.for_service(svc)

@@ -23,6 +23,9 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
+from bot.drift.report import run_drift
+from bot.drift.store import DriftStore
+
 log = logging.getLogger("whycant.drift.schedule")
 
 RunReport = Callable[[Any], Awaitable[dict]]  # (report entry) -> drift report dict
@@ -33,18 +36,19 @@ def replica_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _tz(entry: Any) -> ZoneInfo:
+def entry_timezone(entry: Any) -> ZoneInfo:
+    """The time zone a report entry is scheduled in (UTC unless it says)."""
     return ZoneInfo(getattr(entry, "timezone", None) or "UTC")
 
 
 def previous_due(entry: Any, now: datetime) -> datetime:
     """The latest occurrence at or before *now* (UTC-aware)."""
-    local = now.astimezone(_tz(entry)) + timedelta(microseconds=1)
+    local = now.astimezone(entry_timezone(entry)) + timedelta(microseconds=1)
     return croniter(entry.cron, local).get_prev(datetime).astimezone(timezone.utc)
 
 
 def next_due(entry: Any, now: datetime) -> datetime:
-    local = now.astimezone(_tz(entry))
+    local = now.astimezone(entry_timezone(entry))
     return croniter(entry.cron, local).get_next(datetime).astimezone(timezone.utc)
 
 
@@ -152,30 +156,8 @@ class ReportScheduler:
 # ------------------------------------------------------------------------------ wiring helpers
 
 
-def slack_poster(client: Any) -> PostReport:
-    """Post through ``bot.slack.post.post_report``: summary in the channel, details in its thread."""
-    from bot.drift import render
-
-    async def post(entry: Any, report: dict, late: bool, scheduled_for: datetime) -> Any:
-        from bot.slack.post import post_report
-
-        when = scheduled_for.astimezone(_tz(entry)).strftime("%Y-%m-%d %H:%M %Z")
-        ts = await post_report(client, entry.channel,
-                               render.summary_blocks(report, name=entry.name, late=late, scheduled_for=when),
-                               render.thread_blocks(report),
-                               text=render.fallback_text(report, name=entry.name, late=late))
-        if ts is None:
-            raise RuntimeError(f"could not post to {entry.channel}")
-        return ts
-
-    return post
-
-
 def scheduler_for_service(svc: Any, post: PostReport, **kw: Any) -> ReportScheduler | None:
     """A scheduler for ``svc.config.reports`` (None without reports or without a database)."""
-    from bot.drift.report import run_drift
-    from bot.drift.store import DriftStore
-
     reports = list(getattr(svc.config, "reports", []) or [])
     store = DriftStore.for_service(svc)
     if not reports or store is None:
@@ -189,9 +171,12 @@ def scheduler_for_service(svc: Any, post: PostReport, **kw: Any) -> ReportSchedu
     return ReportScheduler(reports, store, run_report, post, **kw)
 
 
-def start_scheduler(svc: Any, client: Any, stop: asyncio.Event | None = None) -> asyncio.Task | None:
-    """For ``whycant serve``: start the report loop as a task (None when nothing is scheduled)."""
-    sched = scheduler_for_service(svc, slack_poster(client))
+def start_scheduler(svc: Any, post: PostReport, stop: asyncio.Event | None = None) -> asyncio.Task | None:
+    """For ``whycant serve``: start the report loop as a task (None when nothing is scheduled).
+
+    *post* delivers one report (``bot.slack.post.report_poster(client)`` in production): the
+    scheduler knows nothing of Slack."""
+    sched = scheduler_for_service(svc, post)
     if sched is None:
         return None
     return asyncio.create_task(sched.run(stop), name="whycant-report-scheduler")

@@ -9,12 +9,14 @@ import hashlib
 import json
 import logging
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any, Sequence, overload
 
 from sqlalchemy import delete, desc, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.storage.models import DriftSnapshot, DriftWaiver, ReportRun
+from bot.storage.claims import claim_report_run
+from bot.storage.db import Database
 
 log = logging.getLogger("whycant.drift")
 
@@ -29,6 +31,10 @@ def values_hash(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
+@overload
+def _aware(dt: datetime) -> datetime: ...
+@overload
+def _aware(dt: None) -> None: ...
 def _aware(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
@@ -47,7 +53,6 @@ class DriftStore:
             return None
         if isinstance(store, DriftStore):
             return store
-        from bot.storage.db import Database
 
         if isinstance(store, Database):
             return cls(store)
@@ -131,8 +136,6 @@ class DriftStore:
     async def claim_report_run(self, name: str, scheduled_for: datetime, replica: str, *, late: bool = False) -> bool:
         """Insert the (name, scheduled_for) row; True for the one replica whose insert wins
         (``bot.storage.claims.claim_report_run``: INSERT ... ON CONFLICT DO NOTHING)."""
-        from bot.storage.claims import claim_report_run
-
         try:
             return await claim_report_run(self.db, name, _aware(scheduled_for), replica, late=late)
         except IntegrityError:

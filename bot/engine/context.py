@@ -1,4 +1,4 @@
-"""Evidence -> plain data for rules (DESIGN §1: rules are pure functions over data).
+"""Evidence -> plain data for rules (docs/architecture.md §Data flow: rules are pure functions over data).
 
 ``build_context(evidence)`` returns a dict of plain values plus a few small helper
 functions (closures over the same data) that playbook expressions call:
@@ -46,7 +46,9 @@ PROBES_FOR = {
 }
 
 #: Transport-level failures: the target could not be logged in to at all.
-SSH_ERROR_KINDS = {"connect", "auth", "host-key", "timeout", "transport", "ssh", "unreachable", "refused"}
+# a command timeout ("timeout") is not a failed login: the host accepted it (issue 9 point 7)
+SSH_ERROR_KINDS = {"connect", "auth", "host-key", "host-key-revoked", "jump-host", "ssh-config", "transport", "ssh",
+                   "unreachable", "refused"}
 
 _VERB = {
     "ok": "connected", "refused": "were refused", "timeout": "timed out", "reset": "were reset",

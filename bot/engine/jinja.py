@@ -1,4 +1,4 @@
-"""The one sandboxed jinja2 environment rules are compiled in."""
+"""The project's jinja2 sandboxes, in one place: rule templates and drift baseline expressions."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -48,4 +48,16 @@ def environment() -> ImmutableSandboxedEnvironment:
     )
     env.filters.update({"fmt": fmt_value, "signed": _signed, "join_and": _join_and, "human": _human,
                         "kver": _kver})
+    return env
+
+
+@lru_cache(maxsize=1)
+def expression_environment() -> ImmutableSandboxedEnvironment:
+    """For drift baseline expressions (``value >= 4096``, ``mem_gb * 1024``): data and arithmetic only."""
+    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env.globals.clear()  # no range(), lipsum(), dict(), cycler... : data and arithmetic only
+    env.globals.update({"min": min, "max": max, "abs": abs, "int": int, "round": round})
+    env.filters = {k: env.filters[k] for k in ("int", "float", "round", "abs", "length", "min", "max", "first",
+                                                "last")}
+    env.tests = {k: env.tests[k] for k in ("defined", "none", "number", "string", "sequence")}
     return env

@@ -25,7 +25,6 @@ from probes.evidence import Evidence
 log = logging.getLogger(__name__)
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_EXPR_FIELDS = ("when",)
 _TEMPLATE_FIELDS = ("verdict", "explain")
 _FIX_FIELDS = ("runtime", "persistent", "rollback", "app")
 

@@ -18,8 +18,11 @@ from bot.render.message import (
     Block,
     Button,
     Buttons,
+    Confirm,
     Context,
     Divider,
+    DriftGroup,
+    DriftLine,
     FindingBlock,
     Heading,
     Items,
@@ -73,12 +76,15 @@ def button(b: Button, *, block_suffix: str = "") -> Json:
     }
     if b.style:
         out["style"] = b.style
-    if b.action == "resolve":
+    confirm = b.confirm
+    if confirm is None and b.action == "resolve":
+        confirm = Confirm("Resolve incident?", f"Mark incident #{b.value[:100]} as resolved.", "Resolve")
+    if confirm is not None:
         out["confirm"] = {
-            "title": {"type": "plain_text", "text": "Resolve incident?"},
-            "text": {"type": "plain_text", "text": f"Mark incident #{b.value[:100]} as resolved."},
-            "confirm": {"type": "plain_text", "text": "Resolve"},
-            "deny": {"type": "plain_text", "text": "Cancel"},
+            "title": {"type": "plain_text", "text": esc.truncate(confirm.title, 100)},
+            "text": {"type": "plain_text", "text": esc.truncate(confirm.text, 300)},
+            "confirm": {"type": "plain_text", "text": esc.truncate(confirm.confirm, 30)},
+            "deny": {"type": "plain_text", "text": esc.truncate(confirm.deny, 30)},
         }
     return out
 
@@ -198,6 +204,47 @@ def _items(b: Items, *, max_blocks: int) -> list[Json]:
     return out
 
 
+def _drift_line(d: DriftLine, *, details: bool) -> str:
+    """One drift, mrkdwn: host, key, value, expectation, lens, finding id (and detail, fix, waiver)."""
+    finding = f" `[{esc.inline_code(d.finding)}]`" if d.finding else ""
+    lines = [f"{SEVERITY_EMOJI.get(d.severity, '•')} *{esc.mrkdwn(d.host)}* `{esc.inline_code(d.key)}` = "
+             f"`{esc.inline_code(d.value)}`, expected {esc.mrkdwn(d.expected)} — _{esc.mrkdwn(d.lens)}_{finding}"]
+    if details and d.detail:
+        lines.append(f"> {esc.mrkdwn(d.detail)}")
+    if details and d.fix:
+        lines.append(f"fix: ```{esc.code(esc.truncate(d.fix, 800))}```")
+    if details and d.waived:
+        lines.append(f"waived {esc.mrkdwn(d.waived)}")
+    return "\n".join(lines)
+
+
+def _drift_group(g: DriftGroup) -> list[Json]:
+    """Sections of at most 3000 characters, each drift whole; a drift with a button gets its own section
+    with the button beside it (the title rides on the first section)."""
+    out: list[Json] = []
+    title = f"*{esc.mrkdwn(g.title)}*" if g.title else ""
+    text, fresh = title, True  # fresh: text holds nothing but the title
+    for d in g.drifts:
+        piece = _drift_line(d, details=g.details)
+        if d.button is not None:
+            if text and not fresh:
+                out.append(section(text))
+            body = f"{text}\n{piece}" if fresh and text else piece
+            out.append({**section(body), "accessory": button(d.button)})
+            text, fresh = "", False
+            continue
+        if text and len(text) + len(piece) + 1 > MAX_SECTION - 50:
+            out.append(section(text))
+            text = f"*{esc.mrkdwn(g.title)}* (cont.)" if g.title else ""
+        text = f"{text}\n{piece}" if text else piece
+        fresh = False
+    if g.more:
+        text = f"{text}\n{esc.mrkdwn(g.more)}" if text else esc.mrkdwn(g.more)
+    if text and (not fresh or not out):
+        out.append(section(text))
+    return out
+
+
 def render_block(b: Block, *, max_blocks: int = MAX_BLOCKS) -> list[Json]:
     if isinstance(b, Verdict):
         return _verdict(b)
@@ -221,6 +268,8 @@ def render_block(b: Block, *, max_blocks: int = MAX_BLOCKS) -> list[Json]:
         return _items(b, max_blocks=max_blocks)
     if isinstance(b, Divider):
         return [{"type": "divider"}]
+    if isinstance(b, DriftGroup):
+        return _drift_group(b)
     raise TypeError(f"unknown block {type(b).__name__}")
 
 

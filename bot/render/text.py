@@ -13,13 +13,14 @@ import io
 from rich.console import Console
 from rich.text import Text
 
-from bot.outcome import Outcome, Progress
+from bot.outcome import Outcome
 from bot.render import escape as esc
 from bot.render.message import (
     Block,
     Buttons,
     Context,
     Divider,
+    DriftGroup,
     FindingBlock,
     Heading,
     Items,
@@ -29,7 +30,6 @@ from bot.render.message import (
     Paragraph,
     Verdict,
     build_message,
-    progress_message,
 )
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "bold yellow", "info": "bold blue", "ok": "bold green",
@@ -89,6 +89,8 @@ def _lines(b: Block) -> list[Line]:
         return out
     if isinstance(b, Divider):
         return [[("─" * 40, "dim")]]
+    if isinstance(b, DriftGroup):
+        return _drift_group(b)
     raise TypeError(f"unknown block {type(b).__name__}")
 
 
@@ -112,6 +114,25 @@ def _finding(f: FindingBlock) -> list[Line]:
     return out
 
 
+def _drift_group(g: DriftGroup) -> list[Line]:
+    out: list[Line] = [[(esc.terminal(g.title), "bold")]] if g.title else []
+    for d in g.drifts:
+        finding = f" [{esc.terminal(d.finding)}]" if d.finding else ""
+        out.append([("  • ", ""), (f"{esc.terminal(d.host)} {esc.terminal(d.key)} = {esc.terminal(d.value)}, "
+                                  f"expected {esc.terminal(d.expected)} ({esc.terminal(d.lens)})",
+                                  SEVERITY_STYLE.get(d.severity, "")), (finding, "bold cyan")])
+        if g.details and d.detail:
+            out += [[(line, "dim")] for line in _indent(d.detail, "      ")]
+        if g.details and d.fix:
+            first, *rest = d.fix.splitlines() or [""]
+            out.append([("      fix: " + esc.terminal(first) + (" …" if rest else ""), "green")])
+        if g.details and d.waived:
+            out.append([("      waived " + esc.terminal(d.waived), "dim")])
+    if g.more:
+        out.append([("  " + esc.terminal(g.more), "dim")])
+    return out
+
+
 def _matrix(m: Matrix) -> list[Line]:
     rows = [[esc.terminal(c) for c in r] for r in m.rows]
     widths = [max(len(c) for c in col) for col in zip(m.columns, *rows)]
@@ -130,7 +151,7 @@ def _matrix(m: Matrix) -> list[Line]:
 
 def render_message_text(msg: Message, *, color: bool) -> str:
     lines: list[Line] = []
-    sections = [msg.head, msg.findings, msg.tail]
+    sections: list[list[Block]] = [msg.head, list(msg.findings), msg.tail]
     for part in sections:
         if not part:
             continue
@@ -158,7 +179,3 @@ def render_message_text(msg: Message, *, color: bool) -> str:
 def render_text(outcome: Outcome, *, color: bool) -> str:
     """The console reply for any ``Outcome``; ``color`` when stdout is a terminal."""
     return render_message_text(build_message(outcome), color=color)
-
-
-def render_progress_text(progress: Progress, *, color: bool) -> str:
-    return render_message_text(progress_message(progress), color=color)

@@ -13,7 +13,6 @@ Block Kit reply. Permissions are checked on every command and button
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import re
@@ -31,11 +30,14 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import permissions as perms
+from bot.drift.render import WAIVE_ACTION, WAIVE_DAYS, parse_waive_value
 from bot.outcome import Outcome, Progress
 from bot.render import escape as esc
 from bot.render.blockkit import render_home, render_message, render_outcome, render_progress, section
 from bot.render.message import ACTIONS, Message, Paragraph
 from bot.slack import metrics
+from bot.slack.files import read_shared_files
+from probes.errors import BadInput
 
 log = logging.getLogger("whycant.slack")
 
@@ -48,10 +50,12 @@ DEFAULT_API_URL = "https://slack.com/api/"
 
 class Service(Protocol):  # the core (bot/service.py ``Whycant``), as this front end uses it
     async def handle(self, text: str, *, who: str, channel: str | None = None, thread_ts: str | None = None,
-                     on_progress: Callable[[Progress], Awaitable[None]] | None = None) -> Outcome: ...
+                     on_progress: Callable[[Progress], Awaitable[None]] | None = None,
+                     groups: Sequence[str] = ()) -> Outcome: ...
 
     async def action(self, action: str, incident_id: int, *, who: str, channel: str | None = None,
-                     on_progress: Callable[[Progress], Awaitable[None]] | None = None) -> Outcome: ...
+                     on_progress: Callable[[Progress], Awaitable[None]] | None = None,
+                     groups: Sequence[str] = ()) -> Outcome: ...
 
     def allowed(self, action: str, *, user: str, channel: str | None = None,
                 groups: Sequence[str] = ()) -> bool: ...
@@ -65,7 +69,7 @@ class Service(Protocol):  # the core (bot/service.py ``Whycant``), as this front
 
 # ----------------------------------------------------------------- client
 def api_url(explicit: str | None = None) -> str:
-    """``SLACK_API_URL`` (DESIGN §5 contract) or Slack's own, always ending in ``/``."""
+    """``SLACK_API_URL`` (docs/architecture.md §Front ends and contracts) or Slack's own, always ending in ``/``."""
     url = explicit or os.environ.get("SLACK_API_URL") or DEFAULT_API_URL
     return url if url.endswith("/") else url + "/"
 
@@ -242,15 +246,29 @@ class SlackFrontEnd:
         await call("chat.postMessage", client.chat_postMessage(channel=channel, thread_ts=thread_ts, **payload))
 
     # -- conversations
+    async def with_files(self, client: AsyncWebClient, text: str, files: list[dict]) -> str:
+        """`analyze` (or nothing) + attached text files: the files' text as the paste."""
+        if not files or (text.strip() and perms.command_of(text) != "analyze"):
+            return text
+        pasted = await read_shared_files(files, token=client.token, api_url=client.base_url)
+        return f"{text.strip() or 'analyze'}\n```\n{pasted}\n```"
+
     async def converse(self, client: AsyncWebClient, text: str, *, user: str, channel: str,
-                       thread_ts: str | None, react_ts: str | None = None) -> None:
+                       thread_ts: str | None, react_ts: str | None = None, files: list[dict] | None = None) -> None:
         started = time.monotonic()
+        if files:
+            try:
+                text = await self.with_files(client, text, files)
+            except BadInput as e:
+                await self.deliver(client, Outcome(kind="error", text=str(e)), channel=channel, user=user,
+                                   thread_ts=thread_ts)
+                return
         command = perms.command_of(text)
         permission = perms.required_permission(command)
         if not await self.permitted(client, permission, user, channel):
             await self.refuse(client, permission, user, channel, thread_ts)
             return
-        if react_ts and command == "diagnose":
+        if react_ts and command in ("diagnose", "analyze"):
             await call("reactions.add", client.reactions_add(channel=channel, timestamp=react_ts, name="eyes"))
         progress = ProgressMessage(client, channel, thread_ts, min_interval=self.progress_interval,
                                    enabled=self.progress_updates)
@@ -268,16 +286,17 @@ class SlackFrontEnd:
         text = MENTION_RE.sub("", event.get("text") or "").strip()
         ts = event.get("ts")
         self.spawn(self.converse(client, text, user=event.get("user", ""), channel=event["channel"],
-                                 thread_ts=event.get("thread_ts") or ts, react_ts=ts))
+                                 thread_ts=event.get("thread_ts") or ts, react_ts=ts, files=event.get("files")))
 
     async def on_message(self, event: dict, client: AsyncWebClient) -> None:
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+        if event.get("channel_type") != "im" or event.get("subtype") not in (None, "file_share") \
+                or event.get("bot_id"):
             return
         metrics.EVENTS.labels("message.im").inc()
         text = MENTION_RE.sub("", event.get("text") or "").strip()
         ts = event.get("ts")
         self.spawn(self.converse(client, text, user=event.get("user", ""), channel=event["channel"],
-                                 thread_ts=event.get("thread_ts") or ts, react_ts=ts))
+                                 thread_ts=event.get("thread_ts") or ts, react_ts=ts, files=event.get("files")))
 
     async def on_command(self, ack: Callable, command: dict, client: AsyncWebClient, respond: Callable) -> None:
         await ack()
@@ -359,8 +378,6 @@ class SlackFrontEnd:
         self.spawn(self._waive(body, client))
 
     async def _waive(self, body: dict, client: AsyncWebClient) -> None:
-        from bot.drift.render import WAIVE_ACTION, WAIVE_DAYS, parse_waive_value
-
         act = (body.get("actions") or [{}])[0]
         if act.get("action_id") != WAIVE_ACTION:
             return
@@ -394,8 +411,6 @@ class SlackFrontEnd:
     async def _mark_waived(self, client: AsyncWebClient, channel: str, message: dict, block_id: str | None,
                            waiver: dict) -> None:
         """Replace the clicked button with "waived until … by …" in the report's thread message."""
-        from bot.drift.render import WAIVE_ACTION
-
         blocks = [dict(b) for b in message.get("blocks") or []]
         note = (f"\n✅ waived until {esc.mrkdwn(str(waiver.get('until', ''))[:10])} by "
                 f"{esc.mention(waiver.get('who'))}")
@@ -417,7 +432,7 @@ class SlackFrontEnd:
         assert outcome.evidence is not None
         data = outcome.evidence.model_dump_json(indent=2)
         if len(data) <= INLINE_EVIDENCE_MAX:
-            payload = {"text": f"Evidence for incident #{incident_id}",
+            payload: dict[str, Any] = {"text": f"Evidence for incident #{incident_id}",
                        "blocks": [section(f"*Evidence for incident #{incident_id}*\n```{esc.code(data)}```")]}
             await call("chat.postMessage", client.chat_postMessage(channel=channel, thread_ts=thread_ts, **payload))
             return
@@ -478,7 +493,7 @@ def build_app(service: Service, config: Any = None, *, token: str | None = None,
     app = AsyncApp(client=client, signing_secret=secret, request_verification_enabled=not socket_mode,
                    name=bolt_logger.name, logger=bolt_logger)
     fe = SlackFrontEnd(service, config, progress_interval=progress_interval)
-    app.whycant = fe  # type: ignore[attr-defined]  (tests and serve: fe.drain())
+    app.whycant = fe  # type: ignore[attr-defined]  # tests and serve: fe.drain()
     app.use(fe.dedup)
     app.event("app_mention")(fe.on_mention)
     app.event("message")(fe.on_message)

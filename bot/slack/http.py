@@ -1,7 +1,7 @@
 """HTTP mode: an aiohttp server with the Bolt app at POST /slack/events.
 
 Events, slash commands and interactivity all arrive at ``POST /slack/events``
-(DESIGN §5 contract). Bolt verifies the signature and the 5-minute replay
+(docs/architecture.md §Front ends and contracts). Bolt verifies the signature and the 5-minute replay
 window (401 otherwise). ``GET /healthz`` (liveness), ``GET /readyz``
 (``bot.health.Readiness``), ``GET /metrics`` (Prometheus) and ``POST /alertmanager``
 (``bot.slack.alerts``) sit beside it; in Socket Mode the same server runs without the events route.

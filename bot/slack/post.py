@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.drift import render
+from bot.drift.schedule import PostReport, entry_timezone
 from bot.slack.app import call
 
 MAX_BLOCKS = 50
@@ -60,3 +63,19 @@ async def post_report(client: AsyncWebClient, channel: str, summary_blocks: list
         for chunk in _chunks(thread_blocks):
             await pacer.post(client, channel, thread_ts=ts, text=thread_text or text, blocks=chunk)
     return ts
+
+
+def report_poster(client: AsyncWebClient) -> PostReport:
+    """The scheduler's ``post`` for Slack: the summary in the entry's channel, details in its thread."""
+
+    async def post(entry: Any, report: dict, late: bool, scheduled_for: datetime) -> Any:
+        when = scheduled_for.astimezone(entry_timezone(entry)).strftime("%Y-%m-%d %H:%M %Z")
+        ts = await post_report(client, entry.channel,
+                               render.summary_blocks(report, name=entry.name, late=late, scheduled_for=when),
+                               render.thread_blocks(report),
+                               text=render.fallback_text(report, name=entry.name, late=late))
+        if ts is None:
+            raise RuntimeError(f"could not post to {entry.channel}")
+        return ts
+
+    return post

@@ -153,10 +153,3 @@ class SocketRunner:
     @property
     def reconnects(self) -> int:
         return sum(w.reconnects for w in self.watchdogs)
-
-    async def run_forever(self) -> None:
-        await self.start()
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await self.close()

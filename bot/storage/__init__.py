@@ -1,4 +1,4 @@
-"""Incident storage: SQLAlchemy models, Alembic migrations, the incident service (DESIGN §4).
+"""Incident storage: SQLAlchemy models, Alembic migrations, the incident service (docs/architecture.md §Storage).
 
 Entry points: ``open_store(config)`` (what the bot service uses), ``Database`` (engine, ``upgrade()``), ``IncidentService`` (record, join, triage, replay),
 ``record_with_retry`` (store without losing the reply when the database is down), ``claim_event`` /

@@ -1,4 +1,4 @@
-"""Database engine, sessions and schema upgrades (DESIGN §4).
+"""Database engine, sessions and schema upgrades (docs/architecture.md §Storage).
 
 ``Database(url)`` accepts the URLs of the configuration (``database:``):
 

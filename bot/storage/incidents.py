@@ -1,4 +1,4 @@
-"""The incident service: record diagnoses, join repeated asks, triage, replay (DESIGN §4).
+"""The incident service: record diagnoses, join repeated asks, triage, replay (docs/architecture.md §Storage).
 
 One API for every front end (CLI, console, Slack) and for the ask pipeline::
 
@@ -27,7 +27,7 @@ import re
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, func, select, text

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models: incidents and everything attached to them (DESIGN §4).
+"""SQLAlchemy 2 models: incidents and everything attached to them (docs/architecture.md §Storage).
 
 Incidents are keyed for joining by target host + port: an ask about the same
 ``host:port`` while an incident is ``open`` or ``acked`` (and was last asked

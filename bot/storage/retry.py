@@ -1,4 +1,4 @@
-"""Store an incident without ever losing the reply (DESIGN §4 faults).
+"""Store an incident without ever losing the reply (docs/architecture.md §Storage faults).
 
 ``record_with_retry`` tries the write once; if the database is down or locked, the caller gets a
 ``StoreOutcome`` at once (``error`` is a line a front end can show: "incident not stored: database

@@ -5,22 +5,12 @@ import re
 import shlex
 
 from probes.errors import ParseError, UnsupportedHost
+from probes.evidence import kernel_version_tuple  # noqa: F401 - still importable from here
 from probes.parsers._common import check_text, first_line, is_int, to_int
 
-_KERNEL = re.compile(r"\s*(\d+)\.(\d+)(?:\.(\d+))?")
 _HEX = re.compile(r"[0-9A-Fa-f]+\Z")
 _OTHER_OSES = {"FREEBSD", "OPENBSD", "NETBSD", "DRAGONFLY", "DARWIN", "SUNOS", "AIX", "HP-UX", "CYGWIN",
                "MINGW32", "MINGW64", "MSYS", "WINDOWS", "HAIKU", "GNU", "MINIX", "QNX"}
-
-
-def kernel_version_tuple(release: str | None) -> tuple[int, int, int] | None:
-    """``"3.10.0-1160.el7.x86_64"`` -> (3, 10, 0); ``"5.4"`` -> (5, 4, 0); None if unparseable."""
-    if not isinstance(release, str):
-        return None
-    m = _KERNEL.match(release)
-    if not m:
-        return None
-    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
 
 
 def parse_meminfo(text: str, probe: str = "meminfo") -> int:

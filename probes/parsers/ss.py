@@ -19,7 +19,7 @@ SEND_Q_UNKNOWN = -1
 
 _STATES = {
     "LISTEN", "ESTAB", "UNCONN", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT",
-    "CLOSE-WAIT", "LAST-ACK", "CLOSING", "CLOSED", "UNKNOWN", "CLOSE", "SYN-SENT",
+    "CLOSE-WAIT", "LAST-ACK", "CLOSING", "CLOSED", "UNKNOWN", "CLOSE",
 }
 _NETIDS = {"tcp", "tcp6", "udp", "udp6", "raw", "u_str", "u_dgr", "u_seq", "nl", "p_raw", "p_dgr",
            "mptcp", "sctp", "dccp", "v_str", "v_dgr", "xdp", "tipc", "icmp6", "u_seqpacket"}

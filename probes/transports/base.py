@@ -8,7 +8,7 @@ Commands are argv lists, never shell strings; files are read without a shell
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Generic, Protocol, Sequence, TypeVar, runtime_checkable
 
 from probes.inventory import Host
 
@@ -21,12 +21,30 @@ class CommandResult:
     stderr: str
     exit_status: int
     duration_s: float
+    truncated: bool = False  # stdout was cut at the transport's output cap (the command was then stopped)
 
     @property
     def command(self) -> str:
         import shlex
 
         return shlex.join(self.argv)
+
+
+V = TypeVar("V")
+
+
+class Reads(dict[str, "V | None"], Generic[V]):
+    """What ``read_files``/``list_dir`` return: ``{path: content or None}`` plus how it was read.
+
+    ``None`` alone means "absent"; a path in ``unreadable`` exists but could not be read
+    (its reason, e.g. "not readable by whycant"). ``access`` says how ("sftp", "exec", "local").
+    """
+
+    def __init__(self, items: dict[str, V | None] | None = None, *, access: str | None = None,
+                 unreadable: dict[str, str] | None = None):
+        super().__init__(items or {})
+        self.access = access
+        self.unreadable: dict[str, str] = dict(unreadable or {})
 
 
 @runtime_checkable

@@ -1,4 +1,4 @@
-"""Every subcommand accepts `--config F` after its name (DESIGN §6), and a bad one is exit 2."""
+"""Every subcommand accepts `--config F` after its name (docs/architecture.md §Configuration), and a bad one is exit 2."""
 from __future__ import annotations
 
 import pytest

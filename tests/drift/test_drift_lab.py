@@ -4,7 +4,6 @@ Needs root, ip netns and sshd (the ``lab`` fixture skips with the reason otherwi
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest

@@ -100,7 +100,7 @@ def fleet_recording(*, db03_somaxconn: int = 4096) -> dict:
     base = {"net.ipv4.tcp_tw_recycle": 0, "net.core.somaxconn": 4096, "net.ipv4.tcp_max_syn_backlog": 8192,
             "net.ipv4.tcp_timestamps": 1}
     rec = {}
-    for i, name in enumerate(("db01", "db02", "db03", "db04")):
+    for name in ("db01", "db02", "db03", "db04"):
         s = dict(base)
         conf = {"/etc/sysctl.conf": "# empty\n", "/etc/sysctl.d/90-db.conf": "net.core.somaxconn = 4096\n",
                 "/usr/lib/sysctl.d/50-default.conf": "net.ipv4.conf.*.rp_filter = 2\n"}

@@ -47,7 +47,8 @@ def test_each_unwaived_host_key_gets_one_button_and_waived_ones_none():
     # one per (host, key), never for the waived item, in report order (hosts sorted)
     assert targets(blocks) == [("db01", "net.core.somaxconn"), ("db02", "net.ipv4.tcp_tw_recycle")]
     for b in buttons(blocks):
-        assert b["text"] == {"type": "plain_text", "text": "Waive 30 days"}
+        assert (b["text"]["type"], b["text"]["text"]) == ("plain_text", "Waive 30 days")
+        assert b["confirm"]["title"]["text"] == "Waive this drift?"
         assert b["type"] == "button" and len(b["value"]) <= 2000
         assert json.loads(b["value"]).keys() == {"host", "key"}
     blob = json.dumps(blocks)

@@ -52,6 +52,27 @@ class LabError(RuntimeError):
     pass
 
 
+NETNS_ETC = Path("/etc/netns")  # `ip netns exec NS` bind-mounts /etc/netns/NS/* over /etc/*
+
+
+def _lab_passwd(passwd: str) -> str:
+    """/etc/passwd as lab hosts see it: root's login shell is /bin/sh.
+
+    sshd runs every command through the user's login shell, and Debian's bash sources
+    ~/.bashrc when started by sshd; root's .bashrc on a developer machine may run slow or
+    lock-taking tools (pyenv rehash). A lab host, like a production host, logs in with a
+    plain shell, so the probes' timing and the tests do not depend on the machine's root.
+    """
+    out = []
+    for line in passwd.splitlines():
+        f = line.split(":")
+        if len(f) == 7 and f[0] == "root":
+            f[6] = "/bin/sh"
+            line = ":".join(f)
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
 def lab_unavailable_reason() -> str | None:
     """Why the lab cannot run here (None when it can)."""
     if os.geteuid() != 0:
@@ -361,6 +382,13 @@ class Lab:
                     pass
             time.sleep(0.05)
 
+    def _remove_netns_etc(self) -> None:
+        """Remove /etc/netns/<our prefix>-* (the per-namespace files this slot wrote)."""
+        if NETNS_ETC.is_dir():
+            for d in NETNS_ETC.iterdir():
+                if d.name.startswith(f"{self.prefix}-"):
+                    shutil.rmtree(d, ignore_errors=True)
+
     def _cleanup_stale(self) -> None:
         """Remove what a crashed run left in this slot (by name prefix + slot only)."""
         for ns in self._own_netns():
@@ -369,6 +397,7 @@ class Lab:
             _run(["ip", "link", "del", link], check=False)
         for ns in self._own_netns():
             _run(["ip", "netns", "del", ns], check=False)
+        self._remove_netns_etc()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def close(self) -> None:
@@ -389,6 +418,7 @@ class Lab:
             _run(["ip", "link", "del", link], check=False)
         for ns in self._own_netns():
             _run(["ip", "netns", "del", ns], check=False)
+        self._remove_netns_etc()
         shutil.rmtree(self.dir, ignore_errors=True)
         if self._lock_fd is not None:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
@@ -432,6 +462,9 @@ class Lab:
         self.hosts[name] = host
         host.dir.mkdir(parents=True, exist_ok=True)
         _run(["ip", "netns", "add", ns])
+        etc = NETNS_ETC / ns
+        etc.mkdir(parents=True, exist_ok=True)
+        (etc / "passwd").write_text(_lab_passwd(Path("/etc/passwd").read_text()))
         _run(["ip", "link", "add", host.veth, "type", "veth", "peer", "name", "eth0", "netns", ns])
         _run(["ip", "link", "set", "dev", host.veth, "addrgenmode", "none"])
         _run(["ip", "link", "set", host.veth, "master", self.bridge])
@@ -458,6 +491,7 @@ class Lab:
         self._kill_netns_pids(h.netns)
         _run(["ip", "link", "del", h.veth], check=False)
         _run(["ip", "netns", "del", h.netns], check=False)
+        shutil.rmtree(NETNS_ETC / h.netns, ignore_errors=True)
         self._nft_hosts.discard(name)
         self._routes = [r for r in self._routes if r[0] != name]
         self._sysctl_orig = {k: v for k, v in self._sysctl_orig.items() if k[0] != name}
@@ -522,7 +556,7 @@ class Lab:
         while time.monotonic() < deadline:
             if h.sshd.poll() is not None:
                 raise LabError(f"sshd on {host} exited {h.sshd.returncode}: {(h.dir / 'sshd.log').read_text()[-500:]}")
-            out = self._ns(h.netns, "ss", "-ltnH", f"sport = :22", check=False).stdout
+            out = self._ns(h.netns, "ss", "-ltnH", "sport = :22", check=False).stdout
             if h.address in out:
                 return
             time.sleep(0.02)
@@ -549,7 +583,7 @@ class Lab:
 
     # ------------------------------------------------------------------ config for whycant
     def whycant_config(self, **ssh: Any) -> dict[str, Any]:
-        """A whycant config dict (DESIGN §6) pointing at the lab hosts."""
+        """A whycant config dict (docs/architecture.md §Configuration) pointing at the lab hosts."""
         hosts: dict[str, Any] = {}
         for h in self.hosts.values():
             if not h.sshd_wanted:

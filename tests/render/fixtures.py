@@ -75,11 +75,12 @@ def many_findings(n: int = 40) -> Outcome:
     ]
     for i in range(1, n):
         sev = ["critical", "warning", "info"][i % 3]
+        big = i == 3  # the first one shown: long enough to be cut inside its sections (evidence, fix)
         findings.append(Finding(
             id=f"synthetic-rule-{i:02d}", severity=sev, title=f"Synthetic finding number {i} with a long title",
-            explanation="A generated finding to push the message over Block Kit's limits. " * 3,
-            evidence=[f"TcpExt.Counter{j} +{j * 11} in 5.0s" for j in range(1, 160)],
-            fix=Fix(runtime="\n".join(f"sysctl -w net.synthetic.key{j}={j}" for j in range(1, 120)),
+            explanation="A generated finding to push the message over Block Kit's limits.",
+            evidence=[f"TcpExt.Counter{j} +{j * 11} in 5.0s" for j in range(1, 110 if big else 3)],
+            fix=Fix(runtime="\n".join(f"sysctl -w net.synthetic.key{j}={j}" for j in range(1, 90 if big else 2)),
                     persistent="sysctl --system", rollback="sysctl -w net.synthetic.key1=0"),
             score=50 - i,
         ))

@@ -91,6 +91,6 @@ def test_manifest_matches_what_the_app_listens_to():
     assert sorted(m["settings"]["event_subscriptions"]["bot_events"]) == ["app_home_opened", "app_mention",
                                                                           "message.im"]
     assert sorted(m["oauth_config"]["scopes"]["bot"]) == [
-        "app_mentions:read", "chat:write", "commands", "files:write", "im:history", "reactions:write",
+        "app_mentions:read", "chat:write", "commands", "files:read", "files:write", "im:history", "reactions:write",
         "usergroups:read"]
     assert m["features"]["slash_commands"][0]["command"] == "/whycant"

@@ -13,7 +13,7 @@ import ipaddress
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.request import parse_request, resolve_hosts, resolve_request
+from bot.request import INTENTS, parse_request, resolve_hosts, resolve_request
 from probes.errors import BadInput
 
 from .conftest import INVENTORY as INV
@@ -33,7 +33,7 @@ INVENTORY_CHARS = set("".join(INVENTORY_STRINGS))
 KNOWN = sorted(INVENTORY_STRINGS | {s.upper() for s in INVENTORY_STRINGS}) + [
     "why", "can't", "can’t", "cant", "I", "connect", "to", "reach", "is", "reachable", "from", "and", "on",
     "port", "service", "everywhere", "all", "help", "ack", "resolve", "incident", "incidents", "show",
-    "drift", "history", "rerun", "group:db", "<@U123ABC>", "<!channel>", "?", "!", "5432", "443", "0",
+    "drift", "history", "rerun", "verify", "evidence", "analyze", "group:db", "<@U123ABC>", "<!channel>", "?", "!", "5432", "443", "0",
     "65536", "10.20.3.4", "10.20.255.255", "10.21.0.1", "[2001:db8::10]", "::ffff:198.18.0.10",
     "fe80::1%eth0", "user@", "mailto:", "http://", "tcp/", "#12",
 ]
@@ -61,12 +61,12 @@ def check(text: str) -> None:
         hosts = resolve_hosts(parsed, INV)
     except BadInput:
         return
-    assert parsed.intent in ("diagnose", "help", "incidents", "incident", "ack", "resolve", "drift", "history", "rerun")
+    assert parsed.intent in INTENTS  # the registry's chat commands
     for h in hosts:  # drift/history: inventory hosts only, never ad-hoc
         assert HOSTS.get(h.name) == h
     if parsed.intent != "diagnose":
         assert requests == []
-        for a in parsed.args if parsed.intent in ("incident", "ack", "resolve", "rerun") else []:
+        for a in parsed.args if parsed.intent in ("incident", "ack", "resolve", "rerun", "verify", "evidence") else []:
             assert a.isdigit() and a.isascii()
         return
     assert 1 <= len(requests) <= 5

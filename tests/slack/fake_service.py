@@ -17,7 +17,6 @@ from bot.findings import Diagnosis
 from bot.outcome import IncidentInfo, Outcome, Progress
 from tests.render import fixtures
 
-PERMISSION_FOR = {"waive": "drift"}  # as bot.service.PERMISSION_FOR maps the button
 TARGET = re.compile(r"([A-Za-z0-9_.\-]+):(\d+)")
 
 
@@ -109,8 +108,7 @@ class FakeWhycant:
         return Outcome(kind="error", text=f"unknown action {action}")
 
     def allowed(self, action: str, *, user: str, channel: str | None = None, groups: Sequence[str] = ()) -> bool:
-        action = PERMISSION_FOR.get(action, action)
-        return permissions.allowed(self.permissions, action, user, channel, groups)
+        return permissions.allowed(self.permissions, permissions.required_permission(action), user, channel, groups)
 
     async def waive(self, host: str, key: str, *, who: str, days: int = 30) -> Outcome:
         """Like ``Whycant.waive``: validate the target, record it, answer with the date."""

@@ -93,6 +93,7 @@ class StandIn:
         self.usergroups: dict[str, list[str]] = {}
         self.uploads: dict[str, bytes] = {}
         self.files: dict[str, dict] = {}
+        self.shared: dict[str, tuple[bytes, str]] = {}  # files people "uploaded": id -> (content, mimetype)
         self.acks: dict[str, dict] = {}
         self.sockets: list[Sock] = []
         self.connections_opened = 0
@@ -111,6 +112,8 @@ class StandIn:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/ws", self._ws)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/files-pri/{file_id}/{name}", self._download)
+        app.router.add_get("/files-pri/{file_id}/download/{name}", self._download)
         app.router.add_post("/response/{rid}", self._response_url)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -295,6 +298,30 @@ class StandIn:
         self.uploads[file_id] = data
         return web.Response(text=f"OK - {len(data)}")
 
+    # ------------------------------------------------------------ files people share (files:read)
+    def share_file(self, content: bytes | str, *, name: str = "paste.txt", mimetype: str = "text/plain",
+                   filetype: str = "text", size: int | None = None) -> dict:
+        """A file as Slack describes it in a message event; its ``url_private`` serves it over HTTP
+        to the bot token only (like Slack: a request without the token gets an HTML login page)."""
+        data = content.encode() if isinstance(content, str) else content
+        file_id = f"F{next(self._ids):06d}"
+        self.shared[file_id] = (data, mimetype)
+        return {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "filetype": filetype,
+                "size": len(data) if size is None else size, "mode": "hosted",
+                "url_private": f"{self.base_url}files-pri/{file_id}/{name}",
+                "url_private_download": f"{self.base_url}files-pri/{file_id}/download/{name}"}
+
+    async def _download(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        auth = request.headers.get("Authorization", "")
+        self.calls.append(Call("files.download", {"file_id": file_id}, auth[7:] if auth.startswith("Bearer ") else None))
+        if auth != f"Bearer {self.bot_token}":
+            return web.Response(status=200, content_type="text/html", text="<html><body>Sign in to Slack</body></html>")
+        if file_id not in self.shared:
+            return web.Response(status=404, text="file not found")
+        data, mimetype = self.shared[file_id]
+        return web.Response(body=data, content_type=mimetype)
+
     async def _response_url(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.calls.append(Call("response_url", body, None))
@@ -406,16 +433,22 @@ class StandIn:
                 "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER, "is_bot": True}]}
 
     def mention(self, text: str, *, user: str = "U0ALICE", channel: str = "C0OPS", ts: str | None = None,
-                thread_ts: str | None = None) -> dict:
+                thread_ts: str | None = None, files: list[dict] | None = None) -> dict:
         ev = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER}> {text}", "ts": ts or self._next_ts(),
               "channel": channel, "event_ts": self._next_ts()}
         if thread_ts:
             ev["thread_ts"] = thread_ts
+        if files:
+            ev["files"] = files
         return self.event_callback(ev)
 
-    def dm(self, text: str, *, user: str = "U0ALICE", channel: str = "D0ALICE") -> dict:
-        return self.event_callback({"type": "message", "channel_type": "im", "user": user, "text": text,
-                                    "ts": self._next_ts(), "channel": channel, "event_ts": self._next_ts()})
+    def dm(self, text: str, *, user: str = "U0ALICE", channel: str = "D0ALICE",
+           files: list[dict] | None = None) -> dict:
+        ev = {"type": "message", "channel_type": "im", "user": user, "text": text,
+              "ts": self._next_ts(), "channel": channel, "event_ts": self._next_ts()}
+        if files:
+            ev.update(files=files, subtype="file_share")
+        return self.event_callback(ev)
 
     def home_opened(self, *, user: str = "U0ALICE") -> dict:
         return self.event_callback({"type": "app_home_opened", "user": user, "channel": "D0ALICE", "tab": "home",

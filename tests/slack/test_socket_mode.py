@@ -184,7 +184,7 @@ async def test_unacked_envelope_is_redelivered_with_retry_attempt_and_handled_on
     standin.redeliver_after = 0.2
     # an envelope Slack sent but never saw acked (lost): the stand-in re-delivers it with retry_attempt=1
     payload = standin.mention("db01:5432")
-    eid = f"env-redeliver"
+    eid = "env-redeliver"
     standin._pending[eid] = {"envelope": {"envelope_id": eid, "type": "events_api", "payload": payload,
                                           "accepts_response_payload": False, "retry_attempt": 0,
                                           "retry_reason": ""}, "sent": time.monotonic()}

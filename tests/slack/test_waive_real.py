@@ -13,7 +13,7 @@ import pytest
 
 from bot.drift import render
 from bot.drift.report import run_drift
-from bot.drift.schedule import slack_poster
+from bot.slack.post import report_poster
 from bot.drift.store import DriftStore
 from tests.drift.helpers import host_recording
 from tests.slack import standin as si
@@ -96,7 +96,7 @@ async def test_waive_button_with_the_real_service(standin, real_bot, real_servic
     # posted like a scheduled report: summary in the channel, details (with the buttons) in its thread
     entry = type("Entry", (), {"name": "weekly", "channel": OPS, "timezone": "UTC"})()
     client = AsyncWebClient(token=si.BOT_TOKEN, base_url=standin.api_url)
-    ts = await slack_poster(client)(entry, first, False, datetime.now(timezone.utc))
+    ts = await report_poster(client)(entry, first, False, datetime.now(timezone.utc))
     thread = [c for c in standin.calls_of("chat.postMessage") if c.args.get("thread_ts") == ts]
     msg = next(c for c in thread if "whycant_waive" in c.dump())
 

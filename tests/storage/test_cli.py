@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import bot.cli_incidents as cli_incidents
 from bot.cli import main
 from bot.storage.db import Database
