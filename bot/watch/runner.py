@@ -71,7 +71,9 @@ class WatchRunner:
             return None  # the vantage itself failed: not a failure of the target
         return r.attempts[0].outcome
 
-    async def round(self) -> dict[str, str]:
+    async def round(self) -> tuple[float, dict[str, str]]:
+        """One attempt per vantage the budget grants: (when the round started, vantage -> outcome)."""
+        at = time.time()
         n = len(self.vantages)
         granted = self.budget.take(self.rec.address, n)
         self.capped += n - granted
@@ -79,11 +81,10 @@ class WatchRunner:
         self._rotate += granted
         chosen = order[:granted]
         got = await asyncio.gather(*(self._attempt(v) for v in chosen))
-        at = time.time()
         out = {v.name: o for v, o in zip(chosen, got) if o is not None}
         for name, o in out.items():
             record(self.buckets, name, at, o == "ok")
-        return out
+        return at, out
 
     async def sample_counters(self) -> dict[str, int] | None:
         """The target's counters (and conntrack drops) over the pooled connection; None on failure."""
@@ -162,9 +163,9 @@ class WatchRunner:
 
     async def step(self) -> None:
         """One round: attempts, maybe counters, episode changes, full evidence for a new episode."""
-        outcomes = await self.round()
+        at, outcomes = await self.round()
         burst = await self._burst(time.monotonic())
-        for ch in self.tracker.observe(time.time(), outcomes, burst):
+        for ch in self.tracker.observe(at, outcomes, burst):
             if ch.kind == "started":
                 self.pending = ch.episode
             else:
