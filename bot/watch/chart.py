@@ -8,7 +8,8 @@ from typing import Mapping
 import matplotlib
 
 matplotlib.use("Agg")  # no display: render to bytes only
-import matplotlib.pyplot as plt  # noqa: E402 - after the backend is chosen
+import matplotlib.dates as mdates  # noqa: E402 - after the backend is chosen
+import matplotlib.pyplot as plt  # noqa: E402
 
 
 def failures_png(buckets: Mapping[str, Mapping[str, list[int]]], *, title: str) -> bytes:
@@ -18,10 +19,12 @@ def failures_png(buckets: Mapping[str, Mapping[str, list[int]]], *, title: str) 
         for vantage in sorted(buckets):
             points = sorted((int(m), c[1]) for m, c in buckets[vantage].items())
             xs = [datetime.fromtimestamp(m, timezone.utc) for m, _ in points]
-            ax.step(xs, [f for _, f in points], where="post", label=vantage, marker="o", markersize=3)
+            ax.step(mdates.date2num(xs), [f for _, f in points], where="post", label=vantage, marker="o",
+                    markersize=3)
         ax.set_title(title, fontsize=10)
         ax.set_ylabel("failed attempts / min")
         ax.set_xlabel("UTC")
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
         ax.set_ylim(bottom=0)
         if buckets:
             ax.legend(loc="upper right", fontsize=8)

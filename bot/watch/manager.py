@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from bot.drift.schedule import replica_id
+from bot.request import parse_request, resolve_request
 from bot.watch import events
 from bot.watch.limits import SynBudget
 from bot.watch.runner import WatchRunner, WatchSettings
-from bot.watch.sinks import WatchSink
+from bot.watch.sinks import SlackSink, WatchSink
 from bot.watch.spec import DEFAULT_DURATION, split_watch_text
 from bot.watch.stats import summary
 from bot.watch.store import WatchRecord, WatchStore
@@ -32,8 +34,6 @@ class Running:
 
 def resolve_watch_request(svc: Any, text: str) -> tuple[Request, float | None, float | None]:
     """``watch db01:5432 from office for 4h every 10s`` -> the target request, duration, interval."""
-    from bot.request import parse_request, resolve_request
-
     wt = split_watch_text(text)
     parsed = parse_request(wt.question)
     if parsed.intent != "diagnose":
@@ -67,8 +67,14 @@ class WatchManager:
                                    name=f"whycant-watch-{rec.id}")
         run = Running(runner, task, stop)
         self.running[rec.id] = run
-        task.add_done_callback(lambda _t, i=rec.id: self.running.pop(i, None))
+        task.add_done_callback(self._forget(rec.id))
         return run
+
+    def _forget(self, watch_id: int) -> Callable[[asyncio.Task], None]:
+        def done(_task: asyncio.Task) -> None:
+            self.running.pop(watch_id, None)
+
+        return done
 
     async def watch(self, text: str, *, who: str, channel: str | None = None, default_interval: float = 10.0,
                     on_stop: str = "interrupted") -> tuple[WatchRecord, bool, Running | None]:
@@ -151,16 +157,12 @@ def settings_for(config: Any) -> WatchSettings:
 
 def manager_for(svc: Any, sink_for: SinkFactory, *, replica: str | None = None) -> WatchManager:
     """The process's WatchManager from the service's config (``watch:``)."""
-    from bot.drift.schedule import replica_id
-
     return WatchManager(svc, sink_for, replica=replica or replica_id(), settings=settings_for(svc.config),
                         stale_after=svc.config.watch.stale_seconds)
 
 
 def start_watches(svc: Any, client: Any, config: Any, stop: asyncio.Event) -> asyncio.Task | None:
     """For ``whycant serve``: a WatchManager posting to Slack threads, and its resume loop as a task."""
-    from bot.watch.sinks import SlackSink
-
     if svc.store is None:
         log.warning("no database: watches are off")
         return None

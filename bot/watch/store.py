@@ -176,9 +176,10 @@ class WatchStore:
                 res = await s.execute(update(WatchRow).where(WatchRow.id == watch_id, WatchRow.heartbeat_at == beat,
                                                              WatchRow.status == "active")
                                       .values(owner=self.replica, heartbeat_at=utcnow()))
-                if res.rowcount != 1:
+                row = await s.get(WatchRow, watch_id, populate_existing=True)
+                if getattr(res, "rowcount", 0) != 1 or row is None:
                     return None
-                rec = WatchRecord.of(await s.get(WatchRow, watch_id, populate_existing=True))
+                rec = WatchRecord.of(row)
                 rec.taken_over_from = beat
                 return rec
 
