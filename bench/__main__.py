@@ -4,7 +4,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["bench.bench_incidents", "bench.bench_probe", "bench.bench_ask", "bench.bench_sweep", "bench.bench_paste"]
+BENCHES = ["bench.bench_incidents", "bench.bench_probe", "bench.bench_ask", "bench.bench_sweep", "bench.bench_paste",
+           "bench.bench_inventory", "bench.bench_drop_reasons"]
 
 
 def main() -> int:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.config import AlertmanagerConfig, Config
 from bot.inventory import Inventory
-from bot.request import _split_hostport
+from bot.request import split_hostport
 from probes.errors import BadInput
 
 MAX_ALERTS = 1000  # alerts read from one notification; the rest are refused (set max_alerts in Alertmanager)
@@ -134,7 +134,7 @@ def target_of(alert: Alert, inventory: Inventory) -> Target:
         raise BadInput(f"no {TARGET_LABEL} or {INSTANCE_LABEL} label")
     if len(raw) > MAX_LABEL_CHARS or not _TOKEN_RE.match(raw):
         raise BadInput(f"label {label}={_show(raw)} is not host:port")
-    host_token, port, service = _split_hostport(raw)
+    host_token, port, service = split_hostport(raw)
     host = inventory.lookup(host_token)
     if host is None:
         raise BadInput(f"label {label}={_show(raw)}: {_show(host_token)} is not an inventory host")

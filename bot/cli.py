@@ -1,7 +1,8 @@
 """The ``whycant`` command line (docs/architecture.md §Front ends and contracts).
 
 Each command group lives in its own module (``bot/cli_*.py``) and is mounted
-here. Exit status: 0 done, 2 bad input (one line on stderr), 1 internal failure.
+here. Exit status: 0 done, 2 bad input (one line on stderr), 1 internal failure,
+3 partial (``probe``/``drift``: a host could not be probed; docs/inventory.md).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import typer
 
 from bot import cli_analyze, cli_ask, cli_console, cli_db, cli_drift, cli_incidents, cli_playbooks, cli_probe, cli_serve, cli_watch
+from bot.interrupt import Interrupted
 from probes.errors import BadInput
 
 app = typer.Typer(
@@ -49,20 +51,35 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except SystemExit as e:
         return int(e.code or 0)
+    except Interrupted as e:
+        print(f"whycant: {e}", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
         return 130
+    except typer.Abort:
+        return 1
+    except typer.TyperException as e:  # click's errors, vendored by typer (there is no `click` module to import)
+        return _usage_error(e)
     except Exception as e:  # noqa: BLE001 - last-resort boundary
-        import click
-
-        if isinstance(e, click.exceptions.UsageError):
-            e.show()
-            return 2
-        if isinstance(e, click.exceptions.Abort):
-            return 1
         logging.getLogger("whycant").exception("internal error")
         print(f"whycant: internal error: {e}", file=sys.stderr)
         return 1
     return rc if isinstance(rc, int) else 0
+
+
+def _usage_error(e: typer.TyperException) -> int:
+    """One line naming the bad option or argument (``whycant ask: No such option: --bogus``); exit 2.
+
+    ``no_args_is_help`` (``whycant``, ``whycant incidents``) prints the help instead."""
+    code = int(getattr(e, "exit_code", 2))
+    ctx = getattr(e, "ctx", None)
+    if type(e).__name__ == "NoArgsIsHelpError":
+        print(e.format_message(), file=sys.stderr)
+        return code
+    words = ctx.command_path.split()[1:] if ctx is not None else []
+    message = " ".join(e.format_message().split())  # one line, whatever click wrapped
+    print(f"whycant{''.join(' ' + w for w in words)}: {message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -35,14 +35,21 @@ def ask(
 
 
 async def _ask(cfg, question: str, who: str, *, store: bool):
+    from bot.interrupt import Interrupted, SignalGuard
     from bot.service import Whycant
 
-    svc = await Whycant.create(cfg, storage=store)
-    try:
-        with progress_printer() as on_progress:
-            return await svc.handle(question, who=who, on_progress=on_progress)
-    finally:
-        await svc.close()
+    svc = None
+    try:  # SIGTERM/SIGINT: stop the probes (remote commands killed), mark the incident interrupted, exit 143/130
+        async with SignalGuard() as guard:
+            svc = await guard.run(Whycant.create(cfg, storage=store))
+            try:
+                with progress_printer() as on_progress:
+                    return await guard.run(svc.handle(question, who=who, on_progress=on_progress))
+            finally:
+                await svc.close()
+    except Interrupted as e:
+        e.interrupted = list(svc.interrupted) if svc is not None else []
+        raise
 
 
 class progress_printer:

@@ -16,3 +16,6 @@ def whoami() -> str:
         return f"cli:{getpass.getuser()}"
     except Exception:  # noqa: BLE001 - no login name (containers): still a valid asker
         return "cli"
+
+
+EXIT_PARTIAL = 3  # probe/drift printed their result, but a host (or one of its probes) could not be read

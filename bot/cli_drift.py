@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from bot.cli_common import ConfigOpt, JsonOpt, whoami
+from bot.cli_common import EXIT_PARTIAL, ConfigOpt, JsonOpt, whoami
 from probes.errors import BadInput
 
 ACTIONS = ("waive", "waivers", "unwaive")
@@ -50,6 +50,8 @@ def drift(
         from bot.drift.render import text_report
 
         sys.stdout.write(text_report(report) + "\n")
+    if any(not e.get("probe") for e in report.get("errors", [])):
+        raise SystemExit(EXIT_PARTIAL)  # a host could not be probed (named in the report)
 
 
 async def _service(cfg):

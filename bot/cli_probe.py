@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from bot.cli_common import ConfigOpt, JsonOpt
+from bot.cli_common import EXIT_PARTIAL, ConfigOpt, JsonOpt
+from probes.hostport import format_hostport
 
 
 def evidence_json(evidence) -> dict:
@@ -36,11 +37,19 @@ def probe(
     if window is not None:
         cfg.probe.window_seconds = window
     evidence = asyncio.run(_probe(cfg, host, port))
+    _print(evidence, json_out)
+    if evidence.partial:
+        raise SystemExit(EXIT_PARTIAL)  # not typer.Exit: bot.cli.main (standalone_mode=False) drops its code
+
+
+def _print(evidence, json_out: bool) -> None:
     if json_out:
         sys.stdout.write(json.dumps(evidence_json(evidence), indent=2) + "\n")
         return
     t = evidence.target
-    print(f"{evidence.request.target} ({evidence.request.address}) in {evidence.duration_s:.2f} s")
+    req = evidence.request
+    where = ", ".join(a for a in (req.address, req.resolved_address) if a)
+    print(f"{req.target} ({where}) in {evidence.duration_s:.2f} s")
     if t is not None:
         for p in t.probes:
             status = "ok" if p.ok else f"ERROR {p.error}"
@@ -53,7 +62,7 @@ def probe(
         for k, v in list(moved.items())[:40]:
             print(f"    {k} +{v}")
         for lst in t.listeners or []:
-            print(f"  listen {lst.local_address}:{lst.port} Recv-Q {lst.recv_q} Send-Q {lst.send_q}")
+            print(f"  listen {format_hostport(lst.local_address, lst.port)} Recv-Q {lst.recv_q} Send-Q {lst.send_q}")
         print(f"  sysctls: {len(t.sysctls or {})} read")
     for c in evidence.connect:
         s = c.summary()

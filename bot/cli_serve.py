@@ -83,6 +83,7 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
     from bot.slack.http import start_http
     from bot.slack.socket import SocketRunner
     from bot.watch.manager import start_watches
+    from bot.storage.resilient import flush_until
 
     stop = asyncio.Event()
     _on_signals(stop)
@@ -109,6 +110,7 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
     watches = start_watches(service, app.client, config, stop)  # docs/watch.md; resumes dropped watches
     readiness = Readiness(store=service.store, scheduler=scheduler,
                           slack=socket_runner.status if socket_runner is not None else None)
+    spool_writer = asyncio.create_task(flush_until(service, stop), name="whycant-spool-writer")  # docs/failures.md
     web_runner = None
     connecting: asyncio.Task | None = None
     try:
@@ -130,6 +132,7 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
             connecting.cancel()
         if socket_runner is not None:
             await _bounded(socket_runner.close(), 2.0, "closing Socket Mode")
+        spool_writer.cancel()
         if scheduler is not None:
             await finish_or_cancel([scheduler], deadline - loop.time())
         if watches is not None:  # they stay active in the database: the next start or another replica resumes them

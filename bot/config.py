@@ -105,6 +105,7 @@ class ProbeConfig(_Strict):
     connect_attempts: int = Field(10, ge=1, le=100)
     connect_timeout: float = Field(2.0, gt=0, le=30)
     connect_interval: float = Field(0.1, ge=0, le=5)
+    drop_reasons: bool = True  # trace the target's kfree_skb drop reasons (docs/drop-reasons.md)
 
 
 class WatchConfig(_Strict):
@@ -165,6 +166,7 @@ class Config(_Strict):
     hosts: dict[str, HostConfig] = Field(default_factory=dict)
     groups: dict[str, GroupConfig] = Field(default_factory=dict)
     inventory: list[str] = Field(default_factory=list)
+    ansible_playbook_dir: str | None = None  # group_vars/host_vars beside a playbook (docs/inventory.md)
     vantages: dict[str, VantageConfig] = Field(default_factory=dict)
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     watch: WatchConfig = Field(default_factory=WatchConfig)
@@ -179,6 +181,8 @@ class Config(_Strict):
     alertmanager: AlertmanagerConfig = Field(default_factory=AlertmanagerConfig)
     auto_upgrade_db: bool = True
     join_window_minutes: int = Field(60, ge=0)
+    database_wait_seconds: float = Field(5.0, gt=0, le=300)  # then answer and spool (docs/failures.md)
+    spool_dir: str = Field(default_factory=lambda: str(state_dir() / "spool"))
     source: str = Field("embedded default", exclude=True)
 
     @field_validator("allowed_targets")

@@ -4,13 +4,15 @@ from __future__ import annotations
 from typing import Any
 
 from bot.outcome import Outcome
+from probes.evidence import DropTrace
 
 
 def diagnosis_json(outcome: Outcome) -> dict[str, Any]:
     ev, dx, req = outcome.evidence, outcome.diagnosis, outcome.request
     target = None
     if req is not None:
-        target = {"host": req.target, "address": req.address, "port": req.port, "service": req.service}
+        target = {"host": req.target, "address": req.address, "resolved_address": req.resolved_address,
+                  "port": req.port, "service": req.service}
     out: dict[str, Any] = {
         "incident": outcome.incident.id if outcome.incident else None,
         "target": target,
@@ -18,6 +20,8 @@ def diagnosis_json(outcome: Outcome) -> dict[str, Any]:
         "findings": [f.contract_dict() for f in dx.findings] if dx else [],
         "connect": [c.summary() for c in ev.connect] if ev else [],
         "counters_delta": dict(sorted((ev.target.counters_delta if ev and ev.target else {}).items())),
+        "drop_reasons": drop_reasons_json(ev.target.drops if ev and ev.target else None),
+        "drop_reasons_status": ev.target.drops.detail if ev and ev.target and ev.target.drops else None,
         "probe_errors": ev.probe_errors() if ev else [],
         # how the target's files were read, what it could not read, what was cut short (docs/ssh.md)
         "file_access": ev.target.file_access if ev and ev.target else None,
@@ -33,3 +37,10 @@ def diagnosis_json(outcome: Outcome) -> dict[str, Any]:
     if outcome.text:
         out["note"] = outcome.text
     return out
+
+
+def drop_reasons_json(trace: DropTrace | None) -> list[dict[str, Any]]:
+    """``drop_reasons``: the target's kernel drops by reason and location (docs/drop-reasons.md)."""
+    if trace is None:
+        return []
+    return [r.model_dump(include={"host", "reason", "location", "count", "attribution"}) for r in trace.reasons]

@@ -175,7 +175,7 @@ def _as_port(tok: str) -> int | None:
     return _port(m.group(1)) if m else None
 
 
-def _split_hostport(tok: str) -> tuple[str, int | None, str | None]:
+def split_hostport(tok: str) -> tuple[str, int | None, str | None]:
     """``db01:5432`` / ``db01:postgres`` / ``[2001:db8::1]:5432`` / bare IPv6."""
     rest: str | None = None
     m = re.fullmatch(r"\[([^\]]*)\](?::(.*))?", tok)
@@ -316,7 +316,7 @@ def parse_request(text: str) -> ParsedRequest:
     extras: list[str] = []
     if cands:
         tk = after[0] if after else cands[0]
-        target, tport, tservice = _split_hostport(words[tk])
+        target, tport, tservice = split_hostport(words[tk])
         if tport is not None:
             ports.insert(0, tport)
         if tservice is not None:
@@ -374,7 +374,7 @@ def _resolve_target(parsed: ParsedRequest, inv: Inventory) -> tuple[Host, list[s
 
 def _try_host(inv: Inventory, tok: str) -> Host | None:
     try:
-        name, _, _ = _split_hostport(tok)
+        name, _, _ = split_hostport(tok)
         return inv.lookup(name)
     except BadInput:
         return None

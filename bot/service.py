@@ -5,10 +5,11 @@ Front ends (CLI, console, Slack) only parse their own input and render.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable, Sequence
 
 from bot import commands, metrics, permissions
@@ -17,12 +18,15 @@ from bot.drift import run_drift
 from bot.drift.store import DriftStore
 from bot.drift.waivers import check_waiver_target
 from bot.engine import diagnose, load_rules
+from bot.file_modes import warn_exposed
 from bot.findings import Diagnosis, Finding, Fix
+from bot.interrupt import received_signal
 from bot.inventory import Inventory
 from bot.outcome import IncidentInfo, Outcome, Progress
 from bot.paste import read_paste
 from bot.request import ParsedRequest, parse_request, resolve_hosts, resolve_request
-from bot.storage import open_store
+from bot.storage.resilient import open_store_bounded, spool_for
+from bot.storage.store import database_trouble
 from bot.watch.chat import watch_command
 from probes.collect import Collector, ProbeSettings, TransportSet, VantagePoint
 from probes.errors import BadInput
@@ -56,7 +60,8 @@ def probe_settings(config: Config) -> ProbeSettings:
     p = config.probe
     return ProbeSettings(window_seconds=p.window_seconds, connect_attempts=p.connect_attempts,
                          connect_timeout=p.connect_timeout, connect_interval=p.connect_interval,
-                         command_timeout=config.ssh.command_timeout)
+                         command_timeout=config.ssh.command_timeout, drop_reasons=p.drop_reasons,
+                         sudo=bool(getattr(config.ssh, "sudo", False)))
 
 
 class Whycant:
@@ -71,16 +76,42 @@ class Whycant:
         self.collector = Collector(self.transports, probe_settings(config))
         self.store = store
         self.watch_manager: Any = None  # bot.watch.manager.WatchManager, set by the front end that runs watches
+        self.store_error: str | None = None  # why the database could not be opened (incidents are spooled)
+        self.spool: Any = None  # bot.storage.spool.Spool when storage is on
+        self.interrupted: list[int] = []  # incidents marked interrupted when a signal stopped us
         # the sysctls the rules mention: read once (it scans the playbook files), used on every probe
         self._rule_sysctls = set(getattr(self.rules, "sysctl_keys", lambda: [])())
 
     @classmethod
     async def create(cls, config: Config, *, transports: TransportSet | None = None, storage: bool = True,
                      rules: Any = None) -> "Whycant":
-        store = None
+        warn_exposed(config)
+        store, store_error, spool = None, None, None
         if storage:
-            store = await open_store(config)
-        return cls(config, transports=transports, store=store, rules=rules)
+            spool = spool_for(config)
+            store, store_error = await open_store_bounded(config, spool)
+        svc = cls(config, transports=transports, store=store, rules=rules)
+        svc.store_error, svc.spool = store_error, spool
+        return svc
+
+    async def reconnect_and_flush(self) -> None:
+        """Reopen a database that was unavailable and write the spool (``serve`` calls this periodically)."""
+        if self.spool is None:
+            return
+        if self.store is None:
+            self.store, self.store_error = await open_store_bounded(self.config, self.spool)  # also flushes
+        elif self.spool.pending():
+            await self.store.flush_spool()
+
+    async def mark_interrupted(self, reason: str | None = None) -> list[int]:
+        """Mark this process's unfinished diagnoses ``interrupted`` (bounded; ``serve`` calls it on shutdown)."""
+        if self.store is None:
+            return []
+        ids = await self._store_call("interrupt_runs", reason=reason or received_signal() or "cancelled")
+        if isinstance(ids, list):
+            self.interrupted += ids
+            return ids
+        return []
 
     async def close(self) -> None:
         await self.transports.close()
@@ -169,8 +200,9 @@ class Whycant:
                           address="", port=evidence.request.port if evidence.request else None, who=ask.who)
         evidence = evidence.model_copy(update={"request": request, "source": "pasted"})
         diagnosis = diagnose(evidence, self.rules)
-        incident = await self._record(request, evidence, diagnosis, ask.who, ask.channel, ask.thread_ts, None)
-        metrics.observe(evidence, diagnosis, incident.storage_error if self.store is not None else None)
+        incident = await self._record(request, evidence, diagnosis, ask.who, ask.channel, ask.thread_ts, None,
+                                      datetime.now(UTC))
+        metrics.observe(evidence, diagnosis, incident.storage_error if self.store is not None or self.store_error else None)
         return Outcome(kind="diagnosis", request=request, evidence=evidence, diagnosis=diagnosis, incident=incident,
                        text="\n".join(["pasted output, nothing probed", *notes]), data={"pasted": True})
 
@@ -229,28 +261,39 @@ class Whycant:
                 await on_progress(Progress(stage=stage, message=message, **{k: v for k, v in kw.items()
                                                                               if k in ("vantage", "done", "total")}))
 
-        pending = None
-        if self.store is not None:
-            pending = await self._store_call("start_diagnosis", request=request, who=who, channel=channel,
-                                             thread_ts=thread_ts)
-        evidence = await (collector or self.collector).collect(request, target, vantages, on_progress=progress,
-                                                extra_sysctls=self.extra_sysctls(target.name))
+        pending, at = None, datetime.now(UTC)
+        try:
+            if self.store is not None:
+                pending = await self._store_call("start_diagnosis", request=request, who=who, channel=channel,
+                                                 thread_ts=thread_ts)
+            evidence = await (collector or self.collector).collect(request, target, vantages, on_progress=progress,
+                                                    extra_sysctls=self.extra_sysctls(target.name))
+        except asyncio.CancelledError:  # stopped (signal, shutdown): the transports kill their remote commands
+            await self.mark_interrupted()
+            raise
         diagnosis = diagnose(evidence, self.rules)
         await progress("rules", diagnosis.verdict, {})
-        incident = await self._record(request, evidence, diagnosis, who, channel, thread_ts, pending)
-        metrics.observe(evidence, diagnosis, incident.storage_error if self.store is not None else None,
+        incident = await self._record(request, evidence, diagnosis, who, channel, thread_ts, pending, at)
+        metrics.observe(evidence, diagnosis, incident.storage_error if self.store is not None or self.store_error else None,
                         group=metrics.primary_group(target.groups))
-        return Outcome(kind="diagnosis", request=request, evidence=evidence, diagnosis=diagnosis, incident=incident)
+        return Outcome(kind="diagnosis", request=evidence.request or request, evidence=evidence, diagnosis=diagnosis,
+                       incident=incident)
 
     async def _store_call(self, name: str, **kw: Any) -> Any:
+        """A store call bounded by ``database_wait_seconds``; on failure the reason (a str) instead."""
+        wait = self.config.database_wait_seconds
         try:
-            return await getattr(self.store, name)(**kw)
+            return await asyncio.wait_for(getattr(self.store, name)(**kw), wait)
         except Exception as e:  # noqa: BLE001 - storage trouble never loses the answer
             log.warning("storage %s failed: %s", name, e)
-            return None
+            return database_trouble(e, wait)
 
     async def _record(self, request: Request, evidence: Evidence, diagnosis: Diagnosis, who: str,
-                      channel: str | None, thread_ts: str | None, pending: Any) -> IncidentInfo:
+                      channel: str | None, thread_ts: str | None, pending: Any, at: datetime) -> IncidentInfo:
+        trouble = self.store_error if self.store is None else pending if isinstance(pending, str) else None
+        if trouble and self.spool is not None:  # the database failed already: answer now, write it later
+            return self.spool.keep(trouble, pending_id=None, request=request, evidence=evidence, diagnosis=diagnosis,
+                                   who=who, channel=channel, thread_ts=thread_ts, at=at)
         if self.store is None:
             return IncidentInfo(id=None, storage_error="incident not stored: no database configured")
         return await self.store.record_or_retry(request=request, evidence=evidence, diagnosis=diagnosis, who=who,
@@ -275,6 +318,11 @@ class Whycant:
         return Outcome(kind="text", ephemeral=True, text=f"{host} {key} waived until {until:%Y-%m-%d} (by {who})",
                        data={"waiver": {"id": wid, "host": host, "key": key, "until": until.isoformat(),
                                         "reason": reason, "who": who}})
+
+    def _no_store_text(self) -> str:
+        if self.store_error:
+            return f"incidents need the database, which is unavailable: {self.store_error}"
+        return "incidents need a database; none is configured"
 
     async def _incident_view(self, inc: dict) -> Outcome:
         """A stored incident shown like a fresh reply: its findings, evidence, status and audit."""
@@ -303,7 +351,7 @@ class Whycant:
             return Outcome(kind="refused", ephemeral=True,
                            text=f"You may not {action} incidents (permission `{commands.permission_for(action)}`).")
         if self.store is None:
-            return Outcome(kind="error", text="incidents need a database; none is configured")
+            return Outcome(kind="error", text=self._no_store_text())
         inc = await self.store.get(incident_id)  # raises BadInput for unknown ids
         if action == "incident":
             return await self._incident_view(inc)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable, Sequence
 
 from probes.connect import connect_argv, local_connect, parse_attempts
+from probes.dial_address import DNS_TIMEOUT_S, ResolveFailed, resolve_address, self_dial_address
+from probes.drop_reasons import DropWindow
 from probes.errors import CommandTimeout, ParseError, TransportError, UnsupportedHost, WhycantError
 from probes.evidence import ConnectResult, Evidence, Facts, HostEvidence, Listener, ProbeRecord, Request
 from probes.inventory import Host
@@ -59,6 +61,9 @@ class ProbeSettings:
     connect_timeout: float = 2.0
     connect_interval: float = 0.1
     command_timeout: float = 15.0
+    dns_timeout: float = DNS_TIMEOUT_S
+    drop_reasons: bool = True  # trace kfree_skb drop reasons on the target (probes/drop_reasons.py)
+    sudo: bool = False  # ssh.sudo: root-only commands run with sudo -n
 
 
 class TransportSet:
@@ -313,6 +318,16 @@ class Collector:
         self_vantage: bool = True,
     ) -> Evidence:
         """Evidence for one diagnosis of ``target`` (and ``request.port`` when given)."""
+        s = self.s
+        drops = DropWindow(sudo=s.sudo, command_timeout=s.command_timeout, max_s=int(
+            s.window_seconds + s.connect_attempts * (s.connect_timeout + s.connect_interval) + 4 * s.command_timeout + 30))
+        try:
+            return await self._collect(request, target, vantages, drops, on_progress, extra_sysctls, self_vantage)
+        finally:  # also when the diagnosis fails or is cancelled (timeout): remove the tracing instance
+            await drops.abort()
+
+    async def _collect(self, request: Request, target: Host, vantages: Sequence[VantagePoint], drops: DropWindow,
+                       on_progress: ProgressFn | None, extra_sysctls: Sequence[str], self_vantage: bool) -> Evidence:
         started, t_start = time.time(), time.monotonic()
 
         async def progress(stage: str, message: str, **kw: Any) -> None:
@@ -324,6 +339,14 @@ class Collector:
 
         ev = HostEvidence(host=target.name, address=target.address)
         probe_target = target.probe_ssh and not target.adhoc
+        dial = request.address
+        if request.port:  # connect tests dial an IP: a DNS name is resolved first (docs/inventory.md)
+            try:
+                dial = await resolve_address(request.address, self.s.dns_timeout)
+            except ResolveFailed as e:
+                return await self._unresolved(request, ev, e, started, t_start, progress)
+            if dial != request.address:
+                request = request.model_copy(update={"resolved_address": dial})
         hp = HostProbe(target, self.transports.for_host(target), self.s, ev) if probe_target else None
         evidence = Evidence(source="live", request=request, target=ev if probe_target else None,
                             started_at=started)
@@ -332,10 +355,12 @@ class Collector:
 
         if hp is not None:
             await asyncio.gather(hp.counters("counters_t0"), hp.listeners())
+            if self.s.drop_reasons and request.port and hp.unreachable is None and hp.unsupported is None:
+                await drops.start(target, hp.t, ev, (request.address, target.address))
         t0_done = time.monotonic()
 
         async def one_vantage(v: VantagePoint) -> ConnectResult:
-            r = await self.connect_from(v, request.address, request.port or 0)
+            r = await self.connect_from(v, dial, request.port or 0)
             if r.error:
                 await progress("connect", f"{v.name}: could not test ({r.error})", vantage=v.name)
             else:
@@ -352,7 +377,8 @@ class Collector:
             vps.append(VantagePoint("self", target, note="the target itself, over loopback"))
         if request.port:
             tasks.append(asyncio.gather(*(
-                one_vantage(v) if v.name != "self" else self._self_connect(v, request.port) for v in vps
+                one_vantage(v) if v.name != "self" else self._self_connect(v, request.port, ev, dial)
+                for v in vps
             )))
         if hp is not None:
             tasks += [hp.sysctls(extra_sysctls), hp.facts()]
@@ -364,14 +390,27 @@ class Collector:
             remaining = self.s.window_seconds - (time.monotonic() - t0_done)
             if remaining > 0:
                 await asyncio.sleep(remaining)
-            await asyncio.gather(hp.counters("counters_t1"), hp.listeners())
+            await asyncio.gather(hp.counters("counters_t1"), hp.listeners(), drops.stop())
             await progress("counters_t1", f"{target.name}: counters sampled again after "
                            f"{ev.window_s or 0:.1f} s")
         evidence.duration_s = round(time.monotonic() - t_start, 3)
         return evidence
 
-    async def _self_connect(self, v: VantagePoint, port: int) -> ConnectResult:
-        return await self.connect_from(v, "127.0.0.1", port)
+    async def _self_connect(self, v: VantagePoint, port: int, ev: HostEvidence, dial: str) -> ConnectResult:
+        """The target dials what it listens on: loopback for wildcard sockets, else its bound address."""
+        address = self_dial_address(ev.listeners, port, own=[dial, v.host.address])
+        if address not in ("127.0.0.1", "::1"):
+            v = replace(v, note=f"the target itself, to the address it listens on ({address})")
+        return await self.connect_from(v, address, port)
+
+    async def _unresolved(self, request: Request, ev: HostEvidence, error: ResolveFailed, started: float,
+                          t_start: float, progress: Callable[..., Awaitable[None]]) -> Evidence:
+        """Evidence for a target whose DNS name did not resolve: one clear error, nothing probed."""
+        ev.probes.append(ProbeRecord(host=ev.host, probe="resolve", command=f"getaddrinfo {request.address}",
+                                     error=f"dns: {error}", error_kind="dns"))
+        await progress("planned", f"{request.target}: {error}; nothing was probed")
+        return Evidence(source="live", request=request, target=ev, started_at=started,
+                        duration_s=round(time.monotonic() - t_start, 3))
 
     async def snapshot(self, host: Host, *, counters: bool = True, extra_sysctls: Sequence[str] = ()) -> HostEvidence:
         """One host's sysctls, facts, listeners and (optionally) counters: `whycant probe`, drift."""

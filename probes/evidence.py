@@ -88,6 +88,32 @@ class Facts(BaseModel):
         return kernel_version_tuple(self.kernel_release) if self.kernel_release else None
 
 
+class DropReason(BaseModel):
+    """Packets the kernel freed with one drop reason at one location during the probe window."""
+
+    host: str
+    reason: str  # NETFILTER_DROP, IP_RPFILTER, TCP_LISTEN_OVERFLOW, ... (skb_drop_reason without prefix)
+    location: str  # kernel function: nft_do_chain, ip_rcv_finish_core, ...
+    count: int
+    attribution: Literal["target", "uncertain"] = "target"  # see docs/drop-reasons.md
+    devices: list[str] = Field(default_factory=list)  # receiving devices, when traced
+    sources: list[str] = Field(default_factory=list)  # packet source addresses, when traced
+
+
+class DropTrace(BaseModel):
+    """The drop-reason trace of one host (``skb:kfree_skb``) around the connect tests."""
+
+    status: Literal["ok", "unavailable", "failed"]
+    detail: str  # one line: what was traced, or why it could not be
+    instance: str | None = None  # /sys/kernel/tracing/instances/whycant-<id>
+    window_s: float | None = None
+    shared_kernel: bool = False  # the kernel runs other network namespaces: attribution by address
+    reasons: list[DropReason] = Field(default_factory=list)  # drops on this host (or uncertain)
+    elsewhere: list[DropReason] = Field(default_factory=list)  # this diagnosis' packets, other namespace
+    ignored: int = 0  # drops of unrelated traffic (other namespaces' addresses)
+    lost: int = 0  # events the ring buffer overwrote
+
+
 class HostEvidence(BaseModel):
     """Everything collected from one host (the target, usually)."""
 
@@ -102,6 +128,7 @@ class HostEvidence(BaseModel):
     listeners: list[Listener] | None = None
     sockstat: dict[str, int] | None = None  # ss -s / /proc/net/sockstat: estab, timewait, orphan, ...
     facts: Facts | None = None
+    drops: DropTrace | None = None  # probes/drop_reasons.py
     probes: list[ProbeRecord] = Field(default_factory=list)
     # how files were read ("sftp", "exec" where the host has no SFTP, "local"); None: none read
     file_access: str | None = None
@@ -185,6 +212,7 @@ class Request(BaseModel):
     text: str = ""
     target: str  # inventory host name
     address: str
+    resolved_address: str | None = None  # the IP a DNS-name address resolved to for connect tests
     port: int | None = None
     service: str | None = None
     vantages: list[str] = Field(default_factory=list)

@@ -1,6 +1,6 @@
 """The drift report: collect, run the lenses, apply waivers, store snapshots (docs/architecture.md §Front ends and contracts, §Drift).
 
-``run_drift(svc, selectors) -> dict`` is what ``Whycant.triage("drift", ...)`` and the CLI call;
+``run_drift(svc, selectors) -> dict`` is what the `drift` chat command (bot/commands.py) and the CLI call;
 ``build_report(...)`` is the pure part (lenses + waivers over collected results).
 """
 from __future__ import annotations

@@ -15,6 +15,9 @@ Compact evidence keys (all optional)::
     connect: {office: {ok: 3, timeout: 7, nat: true}, db01: {refused: 0, ok: 10, local: true}}
     probe_errors: [{probe: listeners, error: "...", kind: parse}]
     ssh_down: true            # every target probe failed to connect over SSH
+    drop_reasons: [{reason: NETFILTER_DROP, location: nft_do_chain, count: 10, attribution: target,
+                    sources: [198.18.0.20]}]   # traced (attribution defaults to target); or:
+    drop_reasons: "unavailable: drop reasons unavailable on db01: tracefs is not mounted"
 """
 from __future__ import annotations
 
@@ -22,7 +25,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from probes.evidence import (
-    OUTCOMES, ConnectAttempt, ConnectResult, Evidence, Facts, HostEvidence, Listener, ProbeRecord, Request,
+    OUTCOMES,
+    ConnectAttempt,
+    ConnectResult,
+    DropReason,
+    DropTrace,
+    Evidence,
+    Facts,
+    HostEvidence,
+    Listener,
+    ProbeRecord,
+    Request,
 )
 
 _T0 = 1_700_000_000.0
@@ -120,6 +133,9 @@ def build_evidence(spec: dict[str, Any]) -> Evidence:
             fd.setdefault("conntrack_count", ct.get("count"))
             fd.setdefault("conntrack_max", ct.get("max"))
             fd.setdefault("conntrack_stats", ct.get("stats"))
+        if "drop_reasons" in spec:
+            host.drops = build_drop_trace(name, spec["drop_reasons"], float(spec.get("window_s", 2.0)))
+            rec("drop_reasons")
         if fd:
             fd.setdefault("os", "Linux")
             host.facts = Facts(**fd)
@@ -163,6 +179,15 @@ def build_evidence(spec: dict[str, Any]) -> Evidence:
         target=host if touched else None,
         connect=connect,
     )
+
+
+def build_drop_trace(host: str, spec: Any, window_s: float) -> DropTrace:
+    """The compact ``drop_reasons`` case key -> a ``DropTrace``."""
+    if isinstance(spec, str):
+        return DropTrace(status="unavailable", detail=spec.split(":", 1)[1].strip() if ":" in spec else spec)
+    reasons = [DropReason(host=host, **{"location": "unknown", "count": 1, **r}) for r in (spec or [])]
+    return DropTrace(status="ok", detail=f"{host}: kernel drop reasons traced for {window_s:.1f} s",
+                     window_s=window_s, reasons=reasons)
 
 
 @dataclass

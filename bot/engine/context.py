@@ -20,14 +20,15 @@ import re
 from typing import Any
 
 from bot.engine import sizing, snapshot
-from probes.evidence import OUTCOMES, Evidence
+from probes.evidence import Evidence
+from probes.hostport import format_hostport
 
 _KERNEL_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
 
 #: Every evidence name a rule may list in ``requires``.
 EVIDENCE_NAMES = (
     "target", "counters", "counters_delta", "sysctls", "persisted_sysctls", "listeners", "facts",
-    "kernel", "mem", "sockstat", "conntrack", "connect",
+    "kernel", "mem", "sockstat", "conntrack", "connect", "drop_reasons",
 )
 
 #: Which probe produces which evidence (to tell "not collected" from "probe failed").
@@ -43,6 +44,7 @@ PROBES_FOR = {
     "sockstat": ("sockstat",),
     "conntrack": ("conntrack", "facts"),
     "connect": ("connect",),
+    "drop_reasons": ("drop_reasons",),
 }
 
 #: Transport-level failures: the target could not be logged in to at all.
@@ -87,7 +89,7 @@ def _is_loopback(addr: str | None) -> bool:
 
 
 def _listener_label(addr: str, port: int) -> str:
-    return f"[{addr.strip('[]')}]:{port}" if ":" in addr.strip("[]") else f"{addr}:{port}"
+    return format_hostport(addr, port)
 
 
 def _num(n: float) -> str:
@@ -115,7 +117,7 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
     if address is None and evidence.connect:
         address = evidence.connect[0].target_address
     target = {"name": name, "address": address, "port": port,
-              "label": f"{name}:{port}" if port else name}
+              "label": format_hostport(name, port), "hostport": format_hostport(address or name, port)}
 
     # ---- counters -----------------------------------------------------------------
     counters = dict(tgt.counters) if tgt else {}
@@ -291,6 +293,29 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
                 return int(sockstat[k])
         return None
 
+    # ---- drop reasons (skb:kfree_skb on the target, probes/drop_reasons.py) -------
+    trace = tgt.drops if tgt else None
+    drops_ok = bool(trace and trace.status == "ok")
+    drop_rows = [r.model_dump() for r in (trace.reasons if trace else [])]
+
+    def drops(reason: str | None = None, attribution: str = "target", src: str | None = None) -> int:
+        """Packets the target dropped (with *reason*; from source address *src*) during the window."""
+        return sum(r["count"] for r in drop_rows if r["attribution"] == attribution
+                   and (reason is None or r["reason"] == reason) and (src is None or src in r["sources"]))
+
+    def drop_cite(reason: str | None = None) -> str:
+        """One evidence line: the target's drops (of *reason*) by location, or why there are none."""
+        if trace is None:
+            return ""
+        if not drops_ok:
+            return trace.detail
+        rows = [r for r in drop_rows if r["attribution"] == "target" and (reason is None or r["reason"] == reason)]
+        if not rows:
+            return f"{name}'s kernel dropped no packet{' with ' + reason if reason else ''} in {trace.window_s or 0:.1f} s (kfree_skb drop reasons)"
+        return "kfree_skb on " + name + ": " + ", ".join(
+            f"{r['reason']} at {r['location']} ×{r['count']}" + (f" (from {', '.join(r['sources'][:3])})" if r["sources"] else "")
+            for r in rows[:4])
+
     # ---- availability -------------------------------------------------------------
     probe_errors = evidence.probe_errors()
     target_errors = [p for p in (tgt.errors() if tgt else [])]
@@ -309,6 +334,7 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
         "sockstat": bool(sockstat),
         "conntrack": conntrack is not None,
         "connect": bool(ran),
+        "drop_reasons": drops_ok,
     }
     missing = [k for k, ok in available.items() if not ok]
     failed_probes = {p["probe"].split(":")[0] for p in probe_errors}
@@ -372,6 +398,8 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
         "vantage_errors": [{"vantage": n, "host": r["host"], "error": r["error"]}
                            for n, r in connect.items() if r["error"]],
         "conntrack": conntrack, "sockstat": sockstat, "sock": sock,
+        "drop_trace": trace.model_dump() if trace else None, "drops_ok": drops_ok, "drop_rows": drop_rows,
+        "drops": drops, "drop_cite": drop_cite,
         "probe_errors": probe_errors,
         "target_errors": [{"probe": p.probe, "error": p.error, "kind": p.error_kind} for p in target_errors],
         "target_ssh_failed": bool(ssh_errors),

@@ -8,6 +8,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bot.engine.context import fmt_value
+from probes.hostport import format_hostport
 
 
 def _signed(n: Any) -> str:
@@ -47,7 +48,7 @@ def environment() -> ImmutableSandboxedEnvironment:
         keep_trailing_newline=False,
     )
     env.filters.update({"fmt": fmt_value, "signed": _signed, "join_and": _join_and, "human": _human,
-                        "kver": _kver})
+                        "kver": _kver, "hostport": format_hostport})
     return env
 
 

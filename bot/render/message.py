@@ -21,6 +21,7 @@ from bot.engine.context import fmt_value
 from bot.findings import SEVERITY_RANK, Finding
 from bot.outcome import Outcome, Progress
 from probes.evidence import OUTCOMES, Evidence
+from probes.hostport import format_hostport
 
 Level = Literal["critical", "warning", "info", "ok", "error"]
 
@@ -38,6 +39,7 @@ PROBE_WORDS = {
     "sockstat": "read socket stats",
     "facts": "read host facts",
     "conntrack": "read conntrack",
+    "resolve": "resolve its address",
 }
 
 
@@ -210,8 +212,9 @@ def target_label(outcome: Outcome) -> str | None:
     if req is None:
         return None
     where = req.target
-    if req.address and req.address != req.target:
-        where += f" ({req.address})"
+    shown = [a for a in (req.address if req.address != req.target else None, req.resolved_address) if a]
+    if shown:  # name, then the IP a DNS name resolved to: "db01 (db01.test, 198.18.5.10)"
+        where += f" ({', '.join(shown)})"
     if req.port:
         where += f" port {req.port}"
     return where
@@ -255,7 +258,7 @@ def connect_matrix(evidence: Evidence | None) -> Matrix | None:
         rows.append([c.vantage, f"{s['ok']}/{n}", *(str(s[o]) for o in OUTCOMES[1:]), p50])
         if c.error:
             notes.append(f"{c.vantage} ({c.vantage_host}): {c.error}")
-    return Matrix(title=f"Connect matrix → {first.target_address}:{first.port}", columns=columns, rows=rows, notes=notes)
+    return Matrix(title=f"Connect matrix → {format_hostport(first.target_address, first.port)}", columns=columns, rows=rows, notes=notes)
 
 
 def finding_block(rank: int, f: Finding) -> FindingBlock:
@@ -424,7 +427,7 @@ def _audit_line(a: Any) -> str:
 def incident_item(inc: dict, *, with_buttons: bool = False) -> Item:
     host = inc.get("host", "?")
     port = inc.get("port")
-    target = f"{host}:{port}" if port else str(host)
+    target = format_hostport(str(host), port)
     askers = inc.get("askers")
     if isinstance(askers, list):
         asked = ", ".join(str(a) for a in askers) if askers else "nobody"

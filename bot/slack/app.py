@@ -115,21 +115,35 @@ async def call(method: str, coro: Awaitable[Any]) -> Any | None:
     try:
         return await coro
     except SlackApiError as e:
-        error = (e.response or {}).get("error", "unknown") if e.response is not None else "unknown"
+        error = api_error(e)
         metrics.API_ERRORS.labels(method, error).inc()
         if error in ("channel_not_found", "not_in_channel", "is_archived", "user_not_found"):
             log.warning("slack %s failed: %s", method, error)
         else:
             log.error("slack %s failed: %s", method, error)
-    except (SlackClientError, asyncio.TimeoutError, OSError) as e:
+    except (SlackClientError, asyncio.TimeoutError, OSError, ValueError) as e:  # ValueError: a body that is not JSON
         metrics.API_ERRORS.labels(method, type(e).__name__).inc()
-        log.error("slack %s failed: %s: %s", method, type(e).__name__, e)
+        log.error("slack %s failed: %s: %s", method, type(e).__name__, str(e).splitlines()[0] if str(e) else "")
     return None
+
+
+def api_error(e: SlackApiError) -> str:
+    """Slack's ``error`` code, or ``http_500`` when the body was not a JSON object (HTML page, empty, truncated)."""
+    resp = e.response
+    data = getattr(resp, "data", None)
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    status = getattr(resp, "status_code", None)
+    return f"http_{status}" if status else "unknown"
 
 
 # ----------------------------------------------------------------- progress
 class ProgressMessage:
-    """The in-thread progress message: posted on the first event, updated (throttled), replaced by the reply."""
+    """The in-thread progress message: posted on the first event, updated (throttled), replaced by the reply.
+
+    Calling it never waits for Slack (issue 11: progress updates never delay the probes): the newest event is
+    kept and a background task posts it; events that arrive while Slack is slow are coalesced into the next
+    update. ``settle()`` (before the reply replaces the message) waits for that task, bounded."""
 
     def __init__(self, client: AsyncWebClient, channel: str, thread_ts: str | None, *, min_interval: float = 1.0,
                  enabled: bool = True):
@@ -140,24 +154,43 @@ class ProgressMessage:
         self._last = 0.0
         self._lock = asyncio.Lock()
         self.failed = False
+        self._latest: Progress | None = None
+        self._pump: asyncio.Task | None = None
 
     async def __call__(self, progress: Progress) -> None:
         if not self.enabled or self.failed:
             return
+        self._latest = progress
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
         async with self._lock:
-            now = time.monotonic()
-            payload = render_progress(progress)
-            if self.ts is None:
-                r = await call("chat.postMessage", self.client.chat_postMessage(
-                    channel=self.channel, thread_ts=self.thread_ts, **payload))
-                if r is None:
-                    self.failed = True  # e.g. channel_not_found: stop trying, the reply will log again
-                    return
-                self.ts = r.get("ts")
-                self._last = now
-            elif now - self._last >= self.min_interval or progress.stage == "done":
-                self._last = now
-                await call("chat.update", self.client.chat_update(channel=self.channel, ts=self.ts, **payload))
+            while self._latest is not None and not self.failed:
+                progress, self._latest = self._latest, None
+                await self._send(progress)
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Let the last progress post finish (so the reply can replace it); give up after *timeout*."""
+        if self._pump is not None and not self._pump.done():
+            done, _ = await asyncio.wait({self._pump}, timeout=timeout)
+            if not done:
+                self._pump.cancel()
+
+    async def _send(self, progress: Progress) -> None:
+        now = time.monotonic()
+        payload = render_progress(progress)
+        if self.ts is None:
+            r = await call("chat.postMessage", self.client.chat_postMessage(
+                channel=self.channel, thread_ts=self.thread_ts, **payload))
+            if r is None:
+                self.failed = True  # e.g. channel_not_found: stop trying, the reply will log again
+                return
+            self.ts = r.get("ts")
+            self._last = now
+        elif now - self._last >= self.min_interval or progress.stage == "done":
+            self._last = now
+            await call("chat.update", self.client.chat_update(channel=self.channel, ts=self.ts, **payload))
 
 
 # ----------------------------------------------------------------- the front end
@@ -196,6 +229,16 @@ class SlackFrontEnd:
         """Wait for in-flight replies (graceful shutdown, tests)."""
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    async def cancel(self, timeout: float = 10.0) -> list[asyncio.Task]:
+        """Shutdown, after ``drain``: cancel the replies still running (their diagnoses are marked
+        ``interrupted`` and their remote commands killed, docs/failures.md) and wait for that, bounded."""
+        tasks = list(self._tasks)
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        return tasks
 
     async def groups_of(self, client: AsyncWebClient, user: str) -> list[str]:
         if not perms.uses_groups(self._perm_map):
@@ -236,6 +279,8 @@ class SlackFrontEnd:
     async def deliver(self, client: AsyncWebClient, outcome: Outcome, *, channel: str, user: str,
                       thread_ts: str | None, progress: ProgressMessage | None = None) -> None:
         payload = render_outcome(outcome)
+        if progress is not None:
+            await progress.settle()
         if outcome.ephemeral and not channel.startswith("D"):
             if await call("chat.postEphemeral", client.chat_postEphemeral(
                     channel=channel, user=user, thread_ts=thread_ts, **payload)) is not None:
@@ -268,8 +313,8 @@ class SlackFrontEnd:
         if not await self.permitted(client, permission, user, channel):
             await self.refuse(client, permission, user, channel, thread_ts)
             return
-        if react_ts and command in ("diagnose", "analyze"):
-            await call("reactions.add", client.reactions_add(channel=channel, timestamp=react_ts, name="eyes"))
+        if react_ts and command in ("diagnose", "analyze"):  # in the background: a slow Slack never delays the probes
+            self.spawn(call("reactions.add", client.reactions_add(channel=channel, timestamp=react_ts, name="eyes")))
         progress = ProgressMessage(client, channel, thread_ts, min_interval=self.progress_interval,
                                    enabled=self.progress_updates)
         try:
@@ -463,21 +508,36 @@ class SlackFrontEnd:
         metrics.EVENTS.labels("app_home_opened").inc()
         self.spawn(self.publish_home(client, event.get("user", "")))
 
-    # -- Events API retries
-    async def dedup(self, body: dict, next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id:
+    # -- Events API retries, replayed commands and buttons
+    async def dedup(self, body: dict, request: Any, next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
+        key = replay_key(body, getattr(request, "headers", None) or {})
+        if key:
             try:
-                fresh = await self.service.claim_event(event_id)
+                fresh = await self.service.claim_event(key)
             except Exception:  # noqa: BLE001 - fail open: better twice than never
-                log.exception("claim_event failed; handling %s anyway", event_id)
+                log.exception("claim_event failed; handling %s anyway", key)
                 fresh = True
             if not fresh:
                 metrics.DUPLICATES.inc()
-                log.info("dropping already handled event %s", event_id)
+                log.info("dropping already handled event %s", key)
                 return BoltResponse(status=200, body="")
         await next()
         return None
+
+
+def replay_key(body: dict, headers: dict) -> str | None:
+    """What makes a Slack request "the same" (handled once; claims are kept 2 h, past Slack's 5-minute
+    signature window): an event's ``event_id``; a slash command's or button's ``trigger_id`` (a redelivered
+    Socket Mode envelope, a replayed signed HTTP request); else the request signature (HTTP mode)."""
+    if body.get("type") == "event_callback":
+        return body.get("event_id") or None
+    if body.get("type") in ("url_verification", "ssl_check") or body.get("ssl_check"):
+        return None
+    if body.get("trigger_id"):
+        return f"trigger:{body['trigger_id']}"
+    sig = headers.get("x-slack-signature")
+    sig = sig[0] if isinstance(sig, (list, tuple)) and sig else sig
+    return f"sig:{sig}" if isinstance(sig, str) and sig else None
 
 
 def build_app(service: Service, config: Any = None, *, token: str | None = None, signing_secret: str | None = None,

@@ -29,6 +29,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, Operationa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from bot.file_modes import create_private
 from probes.errors import BadInput, WhycantError
 
 log = logging.getLogger("whycant.storage")
@@ -59,7 +60,7 @@ def migrations_dir() -> Path:
     return Path(str(resources.files("migrations")))
 
 
-def _is_lock_error(e: BaseException) -> bool:
+def is_lock_error(e: BaseException) -> bool:
     if isinstance(e, DBAPIError):
         orig = e.orig
         code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
@@ -110,7 +111,8 @@ class Database:
                 kw["poolclass"] = StaticPool
             else:
                 try:
-                    Path(db).parent.mkdir(parents=True, exist_ok=True)
+                    Path(db).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                    create_private(Path(db))  # 0600 from the start (SQLite's -wal/-shm files follow its mode)
                 except OSError as e:
                     raise DatabaseUnavailable(self.display_url, f"cannot create {Path(db).parent}: {e.strerror}") from None
             kw["connect_args"] = {"timeout": busy_timeout_ms / 1000}
@@ -165,7 +167,7 @@ class Database:
         try:
             conn = await engine.connect()
         except (OSError, asyncio.TimeoutError, InterfaceError, OperationalError) as e:
-            if _is_lock_error(e):
+            if is_lock_error(e):
                 raise
             raise self.unavailable(e) from e
         except DBAPIError as e:  # e.g. database does not exist, too many connections
@@ -209,7 +211,7 @@ class Database:
                 async with self._session(True) as s:
                     return await fn(s)
             except DBAPIError as e:
-                if not _is_lock_error(e):
+                if not is_lock_error(e):
                     raise
                 if attempt >= self.write_retries:
                     raise DatabaseBusy(f"database busy: {self.display_url}: {str(e.orig).splitlines()[0]}") from e
@@ -253,7 +255,7 @@ class Database:
             except (OSError, asyncio.TimeoutError) as e:
                 raise self.unavailable(e) from e
             except (InterfaceError, OperationalError) as e:
-                if _is_lock_error(e):
+                if is_lock_error(e):
                     raise
                 raise self.unavailable(e) from e
 

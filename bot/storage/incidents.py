@@ -47,6 +47,7 @@ from bot.storage.models import (
 )
 from probes.errors import BadInput
 from probes.evidence import Evidence, Request
+from probes.hostport import format_hostport
 
 DiagnoseFn = Callable[[Evidence], "Diagnosis | Awaitable[Diagnosis]"]
 _ACTION_RE = re.compile(r"^[a-z][a-z_-]{0,31}$")
@@ -114,7 +115,7 @@ class TargetInfo:
 
     @property
     def display(self) -> str:
-        return f"{self.host}:{self.port}" if self.port is not None else self.host
+        return format_hostport(self.host, self.port)
 
 
 def target_info(request_info: Any, evidence: Evidence | None = None) -> TargetInfo:
@@ -183,7 +184,7 @@ class IncidentSummary:
 
     @property
     def target(self) -> str:
-        return f"{self.host}:{self.port}" if self.port is not None else self.host
+        return format_hostport(self.host, self.port)
 
     @classmethod
     def of(cls, i: Incident, finding_ids: list[str] | None = None) -> IncidentSummary:

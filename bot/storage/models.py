@@ -31,6 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from probes.hostport import format_hostport
+
 STATUSES = ("open", "acked", "resolved", "interrupted")
 ACTIVE_STATUSES = ("open", "acked")  # an ask can join these
 SEVERITIES = ("critical", "warning", "info")
@@ -137,7 +139,7 @@ class Incident(Base):
 
     @property
     def target_text(self) -> str:
-        return f"{self.host}:{self.port}" if self.port is not None else self.host
+        return format_hostport(self.host, self.port)
 
 
 class Asker(Base):

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot.findings import Diagnosis
-from bot.storage.db import DatabaseBusy, DatabaseUnavailable, _is_lock_error
+from bot.storage.db import DatabaseBusy, DatabaseUnavailable, is_lock_error
 from bot.storage.incidents import IncidentRef, IncidentService
 from bot.storage.models import utcnow
 from probes.evidence import Evidence
@@ -45,11 +45,11 @@ class StoreOutcome:
         return self.ref.id if self.ref else None
 
 
-def _reason(e: BaseException) -> str | None:
+def storage_failure_reason(e: BaseException) -> str | None:
     """Short reason for a retryable failure, None when retrying will not help."""
     if isinstance(e, DatabaseUnavailable):
         return "database unavailable"
-    if isinstance(e, DatabaseBusy) or _is_lock_error(e):
+    if isinstance(e, DatabaseBusy) or is_lock_error(e):
         return "database locked"
     if isinstance(e, (OperationalError, InterfaceError, OSError, asyncio.TimeoutError, ConnectionError)):
         return "database unavailable"
@@ -92,7 +92,7 @@ async def write_with_retry(write: Callable[[], Awaitable[IncidentRef]], *, attem
     try:
         return StoreOutcome(await write())
     except Exception as e:  # noqa: BLE001
-        reason = _reason(e)
+        reason = storage_failure_reason(e)
         if reason is None:
             log.exception("incident not stored (not retried)")
             return StoreOutcome(None, f"incident not stored: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
@@ -108,7 +108,7 @@ async def write_with_retry(write: Callable[[], Awaitable[IncidentRef]], *, attem
                 ref = await write()
             except Exception as e:  # noqa: BLE001
                 last = e
-                if _reason(e) is None:
+                if storage_failure_reason(e) is None:
                     log.exception("incident write failed on retry %d (not retried further)", n)
                     break
                 log.warning("incident write retry %d/%d failed: %s", n, attempts, e)

@@ -5,6 +5,7 @@ knowing the dataclasses; the write path never loses an answer (``record_or_retry
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
@@ -13,9 +14,12 @@ from bot.findings import Diagnosis
 from bot.outcome import IncidentInfo
 from bot.storage.claims import claim_event as _claim_event
 from bot.storage.claims import claim_report_run as _claim_report_run
+from bot.storage.db import Database
 from bot.storage.incidents import IncidentRef, IncidentService, IncidentSummary
+from bot.storage.interrupted import interrupt_own_runs
 from bot.storage.models import utcnow
-from bot.storage.retry import StoreOutcome, drain, write_with_retry
+from bot.storage.retry import StoreOutcome, drain, storage_failure_reason, write_with_retry
+from bot.storage.spool import FlushResult, Spool
 from probes.evidence import Evidence, Request
 
 log = logging.getLogger("whycant.storage")
@@ -30,9 +34,23 @@ def _summary_dict(i: IncidentSummary) -> dict[str, Any]:
 
 
 class Store:
-    def __init__(self, service: IncidentService):
+    """*spool* and *wait*: a write that does not finish within *wait* seconds (database down or locked) is
+    saved to the spool instead, and the answer goes on (``bot/storage/spool.py``)."""
+
+    def __init__(self, service: IncidentService, *, spool: Spool | None = None, wait: float = 5.0):
         self.service = service
         self.db = service.db
+        self.spool = spool
+        self.wait = wait
+
+    async def flush_spool(self) -> FlushResult:
+        """Write what the spool holds (bounded by ``wait`` per record)."""
+        if self.spool is None:
+            return FlushResult()
+        try:
+            return await asyncio.wait_for(self.spool.flush(self.service), self.wait * max(1, len(self.spool.pending())))
+        except TimeoutError:
+            return FlushResult(left=len(self.spool.pending()), error=f"database busy for more than {self.wait:g} s")
 
     async def close(self, drain_timeout: float = 5.0) -> None:
         await drain(drain_timeout)
@@ -64,12 +82,26 @@ class Store:
         else:
             def write():  # noqa: ANN202
                 return self.service.record_diagnosis(request, evidence, diagnosis, who, channel, thread_ts, at=at)
+        if self.spool is not None:
+            try:
+                r = await asyncio.wait_for(write(), self.wait)
+            except Exception as e:  # noqa: BLE001 - any write failure: the record goes to the spool, not lost
+                return self.spool.keep(database_trouble(e, self.wait),
+                                       pending_id=pending.id if isinstance(pending, IncidentRef) else None,
+                                       request=request, evidence=evidence, diagnosis=diagnosis, who=who,
+                                       channel=channel, thread_ts=thread_ts, at=at)
+            return IncidentInfo(id=r.id, status=r.status, joined=r.joined, askers=r.askers,
+                                askers_text=r.recent_askers_text if r.joined or r.askers > 1 else None)
         out: StoreOutcome = await write_with_retry(write, **retry)
         if out.ref is None:
             return IncidentInfo(id=pending.id if isinstance(pending, IncidentRef) else None, storage_error=out.error)
         r = out.ref
         return IncidentInfo(id=r.id, status=r.status, joined=r.joined, askers=r.askers,
                             askers_text=r.recent_askers_text if r.joined or r.askers > 1 else None)
+
+    async def interrupt_runs(self, reason: str) -> list[int]:
+        """Mark this process's unfinished diagnoses ``interrupted`` (stopped by a signal)."""
+        return await interrupt_own_runs(self.service, reason)
 
     # -- triage
     async def list_incidents(self, status: str | None = None, host: str | None = None,
@@ -124,10 +156,25 @@ class Store:
         return (await self.service.replay(incident_id, diagnose_fn, who)).to_dict()
 
 
-async def open_store(config: Any, *, mark_interrupted: bool = True) -> Store:
+def database_trouble(e: BaseException, wait: float) -> str:
+    """A short reason for a failed or timed-out database call ("database locked", "database unavailable: ...")."""
+    if isinstance(e, TimeoutError):
+        return f"database busy or unreachable for more than {wait:g} s"
+    first = str(e).splitlines()[0] if str(e) else type(e).__name__
+    reason = storage_failure_reason(e)
+    if reason is None or reason == "database unavailable" and first.startswith("database unavailable"):
+        return first
+    return f"{reason} ({first})"
+
+
+async def open_store(config: Any, *, mark_interrupted: bool = True, spool: Spool | None = None,
+                     wait: float | None = None) -> Store:
     """Open the configured database, migrate it (unless ``auto_upgrade_db: false``) and, at bot start,
-    mark diagnoses left running by a crashed process ``interrupted``."""
-    service = IncidentService.from_config(config)
+    mark diagnoses left running by a crashed process ``interrupted``. With *wait*, SQLite's busy timeout
+    is kept within it (the caller bounds the whole call with ``asyncio.wait_for``)."""
+    db = Database(config.database) if wait is None else Database(
+        config.database, busy_timeout_ms=int(min(5.0, wait / 2) * 1000), connect_timeout=wait)
+    service = IncidentService(db, join_window_minutes=config.join_window_minutes)
     try:
         await service.db.ensure_schema(config.auto_upgrade_db)
         if mark_interrupted:
@@ -137,4 +184,4 @@ async def open_store(config: Any, *, mark_interrupted: bool = True) -> Store:
     except BaseException:
         await service.close()
         raise
-    return Store(service)
+    return Store(service, spool=spool, wait=wait if wait is not None else 5.0)

@@ -80,6 +80,10 @@ class LocalTransport:
             proc.kill()
             await proc.wait()
             raise CommandTimeout(host.name, f"{argv[0]} did not finish within {timeout:g} s") from None
+        except asyncio.CancelledError:  # stopped (signal): its own session gets no SIGTERM from ours
+            proc.kill()
+            await proc.wait()
+            raise
         return CommandResult(
             host.name, tuple(argv), out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
             proc.returncode if proc.returncode is not None else -1, time.monotonic() - start,

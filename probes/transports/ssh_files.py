@@ -139,7 +139,7 @@ async def sftp_read(sftp: asyncssh.SFTPClient, path: str, user: str) -> tuple[st
             data = await f.read(SFTP_CHUNK, offset)
             if not data:
                 break
-            chunks.append(data)
+            chunks.append(data if isinstance(data, bytes) else data.encode())  # opened binary: always bytes
             offset += len(data)
             if offset > MAX_FILE:
                 return None, f"not read: larger than {MAX_FILE} bytes"

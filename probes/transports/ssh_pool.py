@@ -126,7 +126,7 @@ def _coalesce_writes(conn: asyncssh.SSHClientConnection) -> None:
     """Put a :class:`_CoalescingWriter` in front of *conn*'s transport (after the handshake)."""
     t = getattr(conn, "_transport", None)
     if t is not None and not isinstance(t, _CoalescingWriter) and callable(getattr(t, "write", None)):
-        conn._transport = _CoalescingWriter(t, asyncio.get_running_loop())  # type: ignore[attr-defined]
+        conn._transport = _CoalescingWriter(t, asyncio.get_running_loop())  # type: ignore[attr-defined,assignment]
 
 
 class _Client(asyncssh.SSHClient):

@@ -45,7 +45,8 @@ def test_ask_json_contract_on_a_closed_port(cfg, closed_port):
     r = _run("ask", f"why can't I connect to bot01:{closed_port}?", "--json", cfg=cfg)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["target"] == {"host": "localhost", "address": "127.0.0.1", "port": closed_port, "service": None}
+    assert out["target"] == {"host": "localhost", "address": "127.0.0.1", "resolved_address": None,
+                             "port": closed_port, "service": None}
     assert out["findings"][0]["id"] == "port-not-listening"
     assert set(out["findings"][0]["fix"]) >= {"runtime", "persistent", "rollback"}
     bot = next(c for c in out["connect"] if c["vantage"] == "bot")

@@ -158,7 +158,8 @@ def test_context_plain_data():
                          "connect": {"office": {"ok": 3, "timeout": 7, "nat": True}, "db01": {"ok": 10, "local": True}}})
     ctx = build_context(ev)
     assert ctx["kernel"] == (3, 10, 0) and ctx["mem_gb"] == 512.0 and ctx["cpus"] == 64
-    assert ctx["target"] == {"name": "db01", "address": "198.18.0.10", "port": 5432, "label": "db01:5432"}
+    assert ctx["target"] == {"name": "db01", "address": "198.18.0.10", "port": 5432, "label": "db01:5432",
+                             "hostport": "198.18.0.10:5432"}
     assert ctx["delta"]["TcpExt.ListenDrops"] == 10 and ctx["rate"]["TcpExt.ListenDrops"] == 2.0
     assert ctx["has_delta"] and ctx["window_s"] == 5.0
     assert "net.ipv4.tcp_tw_recycle" not in ctx["sysctl"] and ctx["sysctl_get"]("net.ipv4.tcp_tw_recycle") is None

@@ -7,7 +7,9 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.inventory import _Ansible, _load_ini, _load_yaml
+from bot.ansible_inventory.model import AnsibleInventory as _Ansible
+from bot.ansible_inventory.static import load_ini as _load_ini
+from bot.ansible_inventory.static import load_yaml as _load_yaml
 from probes.errors import BadInput
 
 SAFE = re.compile(r"[A-Za-z0-9_.:@-]+\Z")

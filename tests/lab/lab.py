@@ -42,6 +42,8 @@ SLOTS = range(0, 256)  # 198.18.N.0/24; all inside 198.18.0.0/15
 SSHD = "/usr/sbin/sshd"
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.which("python3") or sys.executable
 DEFAULT_HOSTS: dict[str, int] = {"db01": 10, "office1": 20, "app01": 30}
+# `ip netns exec` gives each command a fresh mount namespace and /sys: mount tracefs there, then exec sshd
+_TRACEFS_EXEC = ("sh", "-c", 'mount -t tracefs nodev /sys/kernel/tracing && exec "$@"', "lab-tracefs")
 LOADGEN = "loadgen"  # helper namespace for load (queue fills, churn); no sshd
 LOADGEN_OCTET = 250
 HELPER_LIFETIME = 300  # seconds; every helper process exits on its own after this
@@ -208,6 +210,7 @@ class LabHost:
     veth: str
     dir: Path
     sshd_wanted: bool = True
+    tracefs: bool = False  # sshd (and its sessions) see tracefs at /sys/kernel/tracing
     host_key_pub: str = ""
     sshd: subprocess.Popen | None = None
 
@@ -446,8 +449,13 @@ class Lab:
     def _keygen(self, path: Path, comment: str) -> None:
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)])
 
-    def add_host(self, name: str, octet: int | None = None, *, sshd: bool = True, _write_known_hosts: bool = True) -> LabHost:
-        """Add a namespace host on the bridge (with its own sshd unless sshd=False)."""
+    def add_host(self, name: str, octet: int | None = None, *, sshd: bool = True, _write_known_hosts: bool = True,
+                 tracefs: bool = False) -> LabHost:
+        """Add a namespace host on the bridge (with its own sshd unless sshd=False).
+
+        ``tracefs``: mount tracefs at /sys/kernel/tracing in sshd's own mount namespace
+        (private to it and its sessions), as a real host has it.
+        """
         if not _NAME_RE.match(name) or name == "bot":
             raise LabError(f"lab host name {name!r}: 1-9 lowercase letters/digits, not 'bot'")
         if name in self.hosts:
@@ -458,7 +466,7 @@ class Lab:
         if not 2 <= octet <= 254 or octet in used:
             raise LabError(f"lab host {name!r}: address octet {octet} is taken or invalid")
         ns = f"{self.prefix}-{name}"
-        host = LabHost(name, octet, f"{self.net}.{octet}", ns, ns, self.dir / name, sshd_wanted=sshd)
+        host = LabHost(name, octet, f"{self.net}.{octet}", ns, ns, self.dir / name, sshd_wanted=sshd, tracefs=tracefs)
         self.hosts[name] = host
         host.dir.mkdir(parents=True, exist_ok=True)
         _run(["ip", "netns", "add", ns])
@@ -547,7 +555,8 @@ class Lab:
         log = open(h.dir / "sshd.log", "ab")
         try:
             h.sshd = subprocess.Popen(
-                ["ip", "netns", "exec", h.netns, SSHD, "-D", "-e", "-f", str(h.dir / "sshd_config")],
+                ["ip", "netns", "exec", h.netns, *(_TRACEFS_EXEC if h.tracefs else ()),
+                 SSHD, "-D", "-e", "-f", str(h.dir / "sshd_config")],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             )
         finally:

@@ -8,6 +8,7 @@ Block Kit limits and injection check to everything the bot sends (recorded in
 
     standin.fail("chat.postMessage", "ratelimited", retry_after=1)   # 429 + Retry-After
     standin.fail("chat.update", "500")                               # HTTP 500
+    standin.fail("chat.update", "500:html", times=99)                # HTTP 500, an HTML page (also :empty, :json-garbage)
     standin.missing_channels.add("C0GONE")                           # channel_not_found
 
 Socket Mode: ``apps.connections.open`` hands out ``ws://`` URLs on itself;
@@ -46,6 +47,14 @@ BOT_USER = "U0WHYCANT"
 BOT_ID = "B0WHYCANT"
 
 MESSAGE_METHODS = {"chat.postMessage", "chat.update", "chat.postEphemeral"}
+# error bodies real proxies and load balancers send (fail(method, "500:html"))
+ERROR_BODIES = {
+    "html": (("<!DOCTYPE html>\n<html><head><title>500 Internal Server Error</title></head>\n"
+              "<body><h1>Internal Server Error</h1><p>The server encountered an internal error.</p></body></html>\n"),
+             "text/html"),
+    "empty": ("", "text/plain"),
+    "json-garbage": ("{\"ok\": tru", "application/json"),
+}
 
 
 @dataclass
@@ -98,6 +107,7 @@ class StandIn:
         self.sockets: list[Sock] = []
         self.connections_opened = 0
         self._failures: dict[str, list[tuple[str, float]]] = {}
+        self.delays: dict[str, float] = {}
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self._rr = itertools.count()
@@ -200,6 +210,8 @@ class StandIn:
         if token != expected:
             call.error = "invalid_auth" if token else "not_authed"
             return web.json_response({"ok": False, "error": call.error})
+        if self.delays.get(method):  # a slow Slack: standin.delays["chat.update"] = 3.0
+            await asyncio.sleep(self.delays[method])
         queue = self._failures.get(method)
         if queue:
             kind, retry_after = queue.pop(0)
@@ -210,6 +222,11 @@ class StandIn:
             if kind.isdigit():
                 call.status, call.error = int(kind), f"http {kind}"
                 return web.Response(status=int(kind), text="stand-in server error")
+            status, _, body = kind.partition(":")
+            if status.isdigit() and body in ERROR_BODIES:  # "500:html", "502:empty", "200:html" (a proxy's page)
+                call.status, call.error = int(status), f"http {kind}"
+                text, ctype = ERROR_BODIES[body]
+                return web.Response(status=int(status), text=text, content_type=ctype)
             call.error = kind
             return web.json_response({"ok": False, "error": kind})
         channel = args.get("channel") or args.get("channel_id")
