@@ -5,7 +5,8 @@ import importlib
 import sys
 
 BENCHES = ["bench.bench_incidents", "bench.bench_probe", "bench.bench_ask", "bench.bench_sweep", "bench.bench_paste",
-           "bench.bench_inventory", "bench.bench_drop_reasons"]
+           "bench.bench_inventory", "bench.bench_drop_reasons", "bench.bench_load",
+           "bench.bench_parse_bound"]
 
 
 def main() -> int:

@@ -108,6 +108,18 @@ class ProbeConfig(_Strict):
     drop_reasons: bool = True  # trace the target's kfree_skb drop reasons (docs/drop-reasons.md)
 
 
+class LimitsConfig(_Strict):
+    """Load limits (docs/load.md): asks from chat per user / channel, SYNs and channels per target."""
+
+    asks_per_user_per_minute: int = Field(6, ge=0, le=10000)  # 0 = no limit
+    asks_per_channel_per_minute: int = Field(30, ge=0, le=100000)
+    syn_per_target_per_minute: int = Field(600, ge=1, le=100000)
+    connect_tests_per_target: int = Field(2, ge=1, le=64)
+    ssh_channels_per_target: int = Field(8, ge=1, le=256)
+    syn_wait_seconds: float = Field(5.0, ge=0, le=60)
+    connect_batch_window_seconds: float = Field(0.25, ge=0, le=2)  # 0 = one remote process per connect test
+
+
 class WatchConfig(_Strict):
     """Watch mode (docs/watch.md)."""
 
@@ -169,6 +181,7 @@ class Config(_Strict):
     ansible_playbook_dir: str | None = None  # group_vars/host_vars beside a playbook (docs/inventory.md)
     vantages: dict[str, VantageConfig] = Field(default_factory=dict)
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     watch: WatchConfig = Field(default_factory=WatchConfig)
     playbook_paths: list[str] = Field(default_factory=list)
     permissions: dict[str, list[str]] = Field(

@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Awaitable, Callable, NamedTuple, Sequence
 
-from bot import commands, metrics, permissions
+from bot import commands, load_metrics, metrics, permissions
 from bot.config import Config
 from bot.drift import run_drift
 from bot.drift.store import DriftStore
@@ -24,13 +25,16 @@ from bot.interrupt import received_signal
 from bot.inventory import Inventory
 from bot.outcome import IncidentInfo, Outcome, Progress
 from bot.paste import read_paste
+from bot.ratelimit import AskLimiter
 from bot.request import ParsedRequest, parse_request, resolve_hosts, resolve_request
 from bot.storage.resilient import open_store_bounded, spool_for
+from bot.singleflight import Flight, SingleFlight
 from bot.storage.store import database_trouble
 from bot.watch.chat import watch_command
 from probes.collect import Collector, ProbeSettings, TransportSet, VantagePoint
 from probes.errors import BadInput
 from probes.evidence import Evidence, Request
+from probes.limits import TargetLimiter
 from probes.transports.ssh import SSHTransport
 
 log = logging.getLogger("whycant.service")
@@ -64,6 +68,26 @@ def probe_settings(config: Config) -> ProbeSettings:
                          sudo=bool(getattr(config.ssh, "sudo", False)))
 
 
+class JoinedAsk(NamedTuple):
+    """Who joined a shared run, and where to answer them."""
+
+    who: str
+    channel: str | None
+    thread_ts: str | None
+
+
+@dataclass
+class SharedRun:
+    """What every caller of one diagnosis run gets: the evidence, the findings, the leader's incident,
+    and the incident as seen by the joiners ``recorded`` with it (``None`` when nobody joined)."""
+
+    evidence: Evidence
+    diagnosis: Diagnosis
+    incident: IncidentInfo
+    joiners: IncidentInfo | None
+    recorded: list[JoinedAsk]
+
+
 class Whycant:
     """One bot instance: configuration, inventory, rules, transports and (optionally) storage."""
 
@@ -73,7 +97,16 @@ class Whycant:
         self.inventory = Inventory.from_config(config)
         self.rules = rules if rules is not None else load_rules(config.playbook_paths, base_dir=config.base_dir())
         self.transports = transports or build_transports(config, self.inventory.hosts)
-        self.collector = Collector(self.transports, probe_settings(config))
+        # load limits (docs/load.md): one limiter for every caller that probes, one run per target
+        lim = config.limits
+        self.limiter = TargetLimiter(syn_per_minute=lim.syn_per_target_per_minute, syn_wait=lim.syn_wait_seconds,
+                                     connect_tests=lim.connect_tests_per_target,
+                                     channels=lim.ssh_channels_per_target)
+        self.transports.limiter = self.limiter
+        self.collector = Collector(self.transports, probe_settings(config), limiter=self.limiter,
+                                   batch_window=lim.connect_batch_window_seconds)
+        self.flights: SingleFlight[SharedRun] = SingleFlight()
+        self.ask_limiter = AskLimiter(lim.asks_per_user_per_minute, lim.asks_per_channel_per_minute)
         self.store = store
         self.watch_manager: Any = None  # bot.watch.manager.WatchManager, set by the front end that runs watches
         self.store_error: str | None = None  # why the database could not be opened (incidents are spooled)
@@ -186,6 +219,12 @@ class Whycant:
 
     async def cmd_diagnose(self, parsed: ParsedRequest, ask: Ask) -> Outcome:
         requests = resolve_request(parsed, self.inventory)
+        # chat asks only (the CLI and console have no channel): per-user and per-channel limits (docs/load.md)
+        refusal = self.ask_limiter.check(ask.who, ask.channel) if ask.channel is not None else None
+        if refusal is not None:
+            load_metrics.RATE_LIMITED.labels(refusal.scope).inc()
+            return Outcome(kind="text", ephemeral=True, text=refusal.text,
+                           data={"rate_limited": refusal.scope, "retry_after_s": refusal.retry_after_s})
         return await self._diagnose_requests(requests, text=parsed.text, who=ask.who, channel=ask.channel,
                                              thread_ts=ask.thread_ts, on_progress=ask.on_progress)
 
@@ -227,10 +266,6 @@ class Whycant:
     async def cmd_drift(self, parsed: ParsedRequest, ask: Ask) -> Outcome:
         return Outcome(kind="drift", data=await run_drift(self, parsed.args or ["all"]))
 
-    async def cmd_watch(self, parsed: ParsedRequest, ask: Ask) -> Outcome:
-        """``watch …`` / ``watches`` / ``unwatch N`` (docs/watch.md)."""
-        return await watch_command(self, parsed.intent, list(parsed.args or []), who=ask.who, channel=ask.channel)
-
     def _need_store(self) -> Any:
         if self.store is None:
             raise BadInput("incidents need a database; none is configured")
@@ -248,25 +283,50 @@ class Whycant:
         return await self.diagnose(requests[0], **kw)
 
     async def diagnose(self, request: Request, *, text: str = "", who: str = "console", channel: str | None = None,
-                       thread_ts: str | None = None, on_progress: OnProgress = None,
-                       collector: Collector | None = None) -> Outcome:
+                       thread_ts: str | None = None, on_progress: OnProgress = None) -> Outcome:
+        """Diagnose one request. Concurrent asks about the same target, port and vantages share one run
+        (bot/singleflight.py): one collection, one stored incident; joiners are added to it as askers."""
         request = request.model_copy(update={"text": text or request.text, "who": who})
         target = self.inventory.resolve(request.target)
         vantages = self.vantages_for(request) if request.port else []
         if request.port:
             request = request.model_copy(update={"vantages": [v.name for v in vantages]})
+        key = (target.name, request.address, request.port, tuple(v.name for v in vantages))
+        running = self.flights.running(key)
+        if running is not None and who in running.askers:
+            load_metrics.ALREADY_RUNNING.inc()
+            where = f"{target.name}:{request.port}" if request.port else target.name
+            return Outcome(kind="text", ephemeral=True, data={"already_running": True},
+                           text=f"I'm already diagnosing {where} for you (asked {time.monotonic() - running.started:.0f} s "
+                                "ago); the answer comes in that thread.")
 
         async def progress(stage: str, message: str, kw: dict[str, Any]) -> None:
             if on_progress is not None:
                 await on_progress(Progress(stage=stage, message=message, **{k: v for k, v in kw.items()
                                                                               if k in ("vantage", "done", "total")}))
 
+        async def work(flight: Flight[SharedRun]) -> SharedRun:
+            return await self._run_diagnosis(request, target, vantages, who, channel, thread_ts, flight)
+
+        ask = JoinedAsk(who, channel, thread_ts)
+        shared, joined = await self.flights.run(key, work, on_progress=progress, who=who, meta=ask)
+        incident = shared.incident
+        if joined:
+            load_metrics.SHARED_RUNS.inc()
+            recorded = any(a is ask for a in shared.recorded)
+            incident = shared.joiners if recorded and shared.joiners else await self._join_incident(incident, [ask])
+        return Outcome(kind="diagnosis", request=shared.evidence.request or request, evidence=shared.evidence,
+                       diagnosis=shared.diagnosis, incident=incident)
+
+    async def _run_diagnosis(self, request: Request, target: Any, vantages: list[VantagePoint], who: str,
+                             channel: str | None, thread_ts: str | None, flight: Flight[SharedRun]) -> SharedRun:
+        progress = flight.broadcast
         pending, at = None, datetime.now(UTC)
         try:
             if self.store is not None:
                 pending = await self._store_call("start_diagnosis", request=request, who=who, channel=channel,
                                                  thread_ts=thread_ts)
-            evidence = await (collector or self.collector).collect(request, target, vantages, on_progress=progress,
+            evidence = await self.collector.collect(request, target, vantages, on_progress=progress,
                                                     extra_sysctls=self.extra_sysctls(target.name))
         except asyncio.CancelledError:  # stopped (signal, shutdown): the transports kill their remote commands
             await self.mark_interrupted()
@@ -276,8 +336,19 @@ class Whycant:
         incident = await self._record(request, evidence, diagnosis, who, channel, thread_ts, pending, at)
         metrics.observe(evidence, diagnosis, incident.storage_error if self.store is not None or self.store_error else None,
                         group=metrics.primary_group(target.groups))
-        return Outcome(kind="diagnosis", request=evidence.request or request, evidence=evidence, diagnosis=diagnosis,
-                       incident=incident)
+        joiners = list(flight.meta[1:])  # everyone who joined so far: one write for all of them
+        info = await self._join_incident(incident, joiners) if joiners else None
+        return SharedRun(evidence, diagnosis, incident, info, joiners)
+
+    async def _join_incident(self, leader: IncidentInfo, asks: list[JoinedAsk]) -> IncidentInfo:
+        """Joiners of a shared run: added to the leader's incident as askers, never a second incident."""
+        if self.store is None or leader.id is None:
+            return leader.model_copy(update={"joined": True})
+        info = await self._store_call("join_run", incident_id=leader.id, asks=[tuple(a) for a in asks])
+        if not isinstance(info, IncidentInfo):  # None or the reason the database failed
+            return leader.model_copy(update={"joined": True, "storage_error": f"incident {leader.id}: your ask "
+                                             "was not added to it (database unavailable; see the log)"})
+        return info
 
     async def _store_call(self, name: str, **kw: Any) -> Any:
         """A store call bounded by ``database_wait_seconds``; on failure the reason (a str) instead."""

@@ -15,9 +15,11 @@ from typing import Any, Awaitable, Callable, Sequence
 from probes.connect import connect_argv, local_connect, parse_attempts
 from probes.dial_address import DNS_TIMEOUT_S, ResolveFailed, resolve_address, self_dial_address
 from probes.drop_reasons import DropWindow
+from probes.connect_batch import ConnectBatcher
 from probes.errors import CommandTimeout, ParseError, TransportError, UnsupportedHost, WhycantError
 from probes.evidence import ConnectResult, Evidence, Facts, HostEvidence, Listener, ProbeRecord, Request
 from probes.inventory import Host
+from probes.limits import BudgetExceeded, LimitedTransport, TargetLimiter
 from probes.parsers import counters as pc
 from probes.parsers import facts as pf
 from probes.parsers import softnet as psn
@@ -76,8 +78,13 @@ class TransportSet:
         self.ssh = ssh
         self.local = local or LocalTransport()
         self.overrides = overrides or {}
+        self.limiter: TargetLimiter | None = None  # set: every transport handed out honours its channel caps
 
     def for_host(self, host: Host) -> Transport:
+        t = self._for_host(host)
+        return LimitedTransport(t, self.limiter) if self.limiter is not None else t
+
+    def _for_host(self, host: Host) -> Transport:
         if host.name in self.overrides:
             return self.overrides[host.name]
         if host.is_local:
@@ -269,8 +276,10 @@ class HostProbe:
 class Collector:
     """Collects evidence for diagnoses (``collect``) and single-host snapshots (``snapshot``)."""
 
-    def __init__(self, transports: TransportSet, settings: ProbeSettings):
-        self.transports, self.s = transports, settings
+    def __init__(self, transports: TransportSet, settings: ProbeSettings, limiter: TargetLimiter | None = None,
+                 batch_window: float = 0.0):
+        self.transports, self.s, self.limiter = transports, settings, limiter
+        self.batcher = ConnectBatcher(batch_window) if batch_window > 0 else None
 
     async def connect_from(self, v: VantagePoint, address: str, port: int) -> ConnectResult:
         s = self.s
@@ -289,7 +298,11 @@ class Collector:
 
                 argv = connect_argv("python3", address, port, s.connect_attempts, s.connect_timeout,
                                     s.connect_interval)
-                out = await t.run(v.host, argv, timeout=budget, stdin=PY_SCRIPT)
+                if self.batcher is not None:  # many diagnoses at once: one process per vantage
+                    out = await self.batcher.run(t, v.host, address, port, attempts=s.connect_attempts,
+                                                 timeout=s.connect_timeout, interval=s.connect_interval, budget=budget)
+                else:
+                    out = await t.run(v.host, argv, timeout=budget, stdin=PY_SCRIPT)
                 res.runner = "python3"
                 if out.exit_status == 127:
                     argv = connect_argv("bash", address, port, s.connect_attempts, s.connect_timeout,
@@ -376,10 +389,10 @@ class Collector:
         if request.port and hp is not None and self_vantage and hp.unreachable is None and not target.is_local:
             vps.append(VantagePoint("self", target, note="the target itself, over loopback"))
         if request.port:
-            tasks.append(asyncio.gather(*(
-                one_vantage(v) if v.name != "self" else self._self_connect(v, request.port, ev, dial)
-                for v in vps
-            )))
+            port = request.port
+            tasks.append(self._limited_connects(target, request, vps, lambda: asyncio.gather(*(
+                one_vantage(v) if v.name != "self" else self._self_connect(v, port, ev, dial) for v in vps
+            ))))
         if hp is not None:
             tasks += [hp.sysctls(extra_sysctls), hp.facts()]
         results = await asyncio.gather(*tasks)
@@ -395,6 +408,20 @@ class Collector:
                            f"{ev.window_s or 0:.1f} s")
         evidence.duration_s = round(time.monotonic() - t_start, 3)
         return evidence
+
+    async def _limited_connects(self, target: Host, request: Request, vps: Sequence[VantagePoint],
+                                run: Callable[[], Awaitable[Sequence[ConnectResult]]]) -> list[ConnectResult]:
+        """The connect phase inside the limiter's per-target SYN budget (probes/limits.py); when the
+        budget is used up, every vantage's test is reported as not run, naming the limit."""
+        if self.limiter is None or not request.port:
+            return list(await run())
+        try:
+            async with self.limiter.connect_budget(target.name, request.port, len(vps) * self.s.connect_attempts):
+                return list(await run())
+        except BudgetExceeded as e:
+            return [ConnectResult(vantage=v.name, vantage_host=v.host.name, port=request.port, nat=v.nat, note=v.note,
+                                  target_address="127.0.0.1" if v.name == "self" else request.address,
+                                  error=f"rate-limited: not run: {e}", error_kind="rate-limited") for v in vps]
 
     async def _self_connect(self, v: VantagePoint, port: int, ev: HostEvidence, dial: str) -> ConnectResult:
         """The target dials what it listens on: loopback for wildcard sockets, else its bound address."""

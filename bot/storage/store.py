@@ -17,6 +17,7 @@ from bot.storage.claims import claim_report_run as _claim_report_run
 from bot.storage.db import Database
 from bot.storage.incidents import IncidentRef, IncidentService, IncidentSummary
 from bot.storage.interrupted import interrupt_own_runs
+from bot.storage.joins import add_askers
 from bot.storage.models import utcnow
 from bot.storage.retry import StoreOutcome, drain, storage_failure_reason, write_with_retry
 from bot.storage.spool import FlushResult, Spool
@@ -102,6 +103,13 @@ class Store:
     async def interrupt_runs(self, reason: str) -> list[int]:
         """Mark this process's unfinished diagnoses ``interrupted`` (stopped by a signal)."""
         return await interrupt_own_runs(self.service, reason)
+
+    async def join_run(self, *, incident_id: int, asks: list[tuple[str | None, str | None, str | None]]
+                       ) -> IncidentInfo:
+        """Asks that shared a running diagnosis, ``(who, channel, thread_ts)`` each: added to its incident as
+        askers in one write (bot/storage/joins.py)."""
+        r = await add_askers(self.service, incident_id, asks)
+        return IncidentInfo(id=r.id, status=r.status, joined=True, askers=r.askers, askers_text=r.recent_askers_text)
 
     # -- triage
     async def list_incidents(self, status: str | None = None, host: str | None = None,

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 import time
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -27,6 +28,7 @@ from bot.watch.stats import Buckets, record, summary
 from bot.watch.store import WatchRecord, WatchStore
 from probes.collect import Collector, HostProbe, ProbeSettings, VantagePoint
 from probes.evidence import HostEvidence
+from probes.limits import BudgetExceeded
 from probes.parsers.facts import parse_nf_conntrack_stat
 
 log = logging.getLogger("whycant.watch")
@@ -72,19 +74,35 @@ class WatchRunner:
         return r.attempts[0].outcome
 
     async def round(self) -> tuple[float, dict[str, str]]:
-        """One attempt per vantage the budget grants: (when the round started, vantage -> outcome)."""
+        """One attempt per vantage the budgets grant: (when the round started, vantage -> outcome).
+
+        SYNs come from the watch budget of the target host (``watch.syn_per_minute``, all ports) and
+        from the shared per-target:port limiter every ask and sweep uses (``probes/limits.py``)."""
         at = time.time()
         n = len(self.vantages)
         granted = self.budget.take(self.rec.address, n)
-        self.capped += n - granted
         order = self.vantages[self._rotate % n:] + self.vantages[:self._rotate % n]
         self._rotate += granted
         chosen = order[:granted]
-        got = await asyncio.gather(*(self._attempt(v) for v in chosen))
+        got: list[str | None] = []
+        if chosen:
+            try:
+                async with self._shared_budget(len(chosen)):
+                    got = list(await asyncio.gather(*(self._attempt(v) for v in chosen)))
+            except BudgetExceeded as e:
+                log.info("watch %s: %s", self.rec.id, e)
+                chosen = []
+        self.capped += n - len(chosen)
         out = {v.name: o for v, o in zip(chosen, got) if o is not None}
         for name, o in out.items():
             record(self.buckets, name, at, o == "ok")
         return at, out
+
+    def _shared_budget(self, syns: int) -> AbstractAsyncContextManager[None]:
+        limiter = getattr(self.svc, "limiter", None)
+        if limiter is None:
+            return nullcontext()
+        return limiter.connect_budget(self.target.name, self.rec.port, syns)
 
     async def sample_counters(self) -> dict[str, int] | None:
         """The target's counters (and conntrack drops) over the pooled connection; None on failure."""
@@ -117,17 +135,14 @@ class WatchRunner:
     async def collect(self, ep: Episode) -> bool:
         """The full collection for *ep*; False when the SYN budget defers it to the next round."""
         per = len(self.vantages) + 1  # + the target itself over loopback
-        if self.budget.left(self.rec.address) < per:
+        want = self.svc.collector.s.connect_attempts * per
+        if self.budget.left(self.rec.address) < want:
             return False
-        granted = self.budget.take(self.rec.address, self.svc.collector.s.connect_attempts * per)
-        settings = self.svc.collector.s
-        collector = Collector(self.svc.transports, ProbeSettings(
-            window_seconds=settings.window_seconds, connect_attempts=granted // per,
-            connect_timeout=settings.connect_timeout, connect_interval=settings.connect_interval,
-            command_timeout=settings.command_timeout))
+        self.budget.take(self.rec.address, want)
+        # the ask path: the shared limiter and one run per target (a concurrent ask joins this run)
         out = await self.svc.diagnose(self.rec.request, text=f"watch {self.rec.host}:{self.rec.port} (episode "
                                       f"{ep.number})", who="watch", channel=self.rec.channel,
-                                      thread_ts=self.rec.thread_ts, collector=collector)
+                                      thread_ts=self.rec.thread_ts)
         dx, ev = out.diagnosis, out.evidence
         ep.findings = [{"id": f.id, "severity": f.severity, "title": f.title} for f in (dx.findings if dx else [])]
         ep.verdict = dx.verdict if dx else None
