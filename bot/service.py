@@ -266,6 +266,10 @@ class Whycant:
     async def cmd_drift(self, parsed: ParsedRequest, ask: Ask) -> Outcome:
         return Outcome(kind="drift", data=await run_drift(self, parsed.args or ["all"]))
 
+    async def cmd_watch(self, parsed: ParsedRequest, ask: Ask) -> Outcome:
+        """``watch …`` / ``watches`` / ``unwatch N`` (docs/watch.md)."""
+        return await watch_command(self, parsed.intent, list(parsed.args or []), who=ask.who, channel=ask.channel)
+
     def _need_store(self) -> Any:
         if self.store is None:
             raise BadInput("incidents need a database; none is configured")
