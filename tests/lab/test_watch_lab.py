@@ -209,3 +209,32 @@ async def test_syn_cap_holds_with_ten_watches_and_twenty_askers(clean_lab, tmp_p
     assert 0 < seen <= cap, seen
     assert capped >= 10 * 3 * 6 - cap, capped  # the rest were skipped, and counted as such
     assert mgr.budget.left(lab.address("db01")) == 0
+
+
+async def test_the_shared_limiter_caps_a_watch_too(clean_lab, tmp_path):
+    """The per-target:port budget every ask uses (limits.syn_per_target_per_minute) holds for watches
+    even when the watch budget itself is generous."""
+    lab = clean_lab
+    port, table = 7120, "wcwatchsyn2"
+    lab.listener("db01", port)
+    lab.exec("db01", "nft", "-f", "-", input=(
+        f"add table inet {table}\n"
+        f"add chain inet {table} input {{ type filter hook input priority -10; policy accept; }}\n"
+        f"add rule inet {table} input tcp dport {port} tcp flags & (syn | ack) == syn counter\n"))
+    raw = lab_config(lab, tmp_path, syn_per_minute=10000, counters_seconds=60)
+    raw["limits"] = {"syn_per_target_per_minute": 12, "syn_wait_seconds": 0}
+    cfg = parse_config(raw, source="lab")
+    svc = await Whycant.create(cfg)
+    sink = Collect()
+    mgr = WatchManager(svc, lambda _rec: sink, replica="lab", settings=settings_for(cfg), stale_after=30)
+    try:
+        await mgr.watch(f"db01:{port} from office and dc every 1s for 1h", who="U0ALICE")
+        await asyncio.sleep(8)  # uncapped: 3 vantages × 8 rounds = 24 SYNs
+        seen = _nft_counter(lab, table)
+        capped = sum(r.runner.capped for r in mgr.running.values())
+    finally:
+        await mgr.shutdown()
+        await svc.close()
+        lab.exec("db01", "nft", "delete", "table", "inet", table, check=False)
+    assert 0 < seen <= 12 + 3, seen  # the bucket's 12, plus what refills in 8 s (12/min)
+    assert capped >= 6, capped
