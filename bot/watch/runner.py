@@ -242,6 +242,9 @@ class WatchRunner:
             if self.store is not None:
                 await self.store.finish(self.rec.id, status="ended" if status == "ended" else "stopped", note=note,
                                         stats=self._stats(), episodes=self._episodes())
-        else:
-            await self._save(force=True)
+        elif self.store is not None:  # left active: the next start or another replica resumes it at once
+            try:
+                await self.store.release(self.rec.id, stats=self._stats(), episodes=self._episodes())
+            except Exception as e:  # noqa: BLE001 - then it is taken over once its heartbeat is stale
+                log.warning("watch %s: could not release it: %s", self.rec.id, e)
         return ev

@@ -131,6 +131,18 @@ class WatchStore:
 
         return await self.db.write(tx)
 
+    async def release(self, watch_id: int, *, stats: dict, episodes: list[dict]) -> None:
+        """A graceful stop: save progress and back-date the heartbeat so any replica resumes it at once
+        (the back-dated heartbeat is a fresh claim key, so the take-over is still exactly once)."""
+        async def tx(s: AsyncSession) -> None:
+            row = await s.get(WatchRow, watch_id)
+            if row is None or row.owner != self.replica or row.status != "active":
+                return
+            row.stats, row.episodes, row.owner = stats, episodes, None
+            row.heartbeat_at = utcnow() - timedelta(days=1)
+
+        await self.db.write(tx)
+
     async def stop(self, watch_id: int, who: str) -> WatchRecord:
         """``unwatch N``: mark it stopped; its owner notices on its next round and posts the summary."""
         async def tx(s: AsyncSession) -> WatchRecord:

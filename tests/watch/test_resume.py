@@ -171,3 +171,26 @@ async def test_chat_watch_join_list_unwatch(tmp_path, listener):
     finally:
         await svc.watch_manager.shutdown()
         await svc.close()
+
+
+async def test_graceful_stop_hands_the_watch_over_at_once(tmp_path, listener):
+    async with throwaway_database("whycant_watch") as url:
+        a, b = await replicas(url)
+        try:
+            rec, joined, run = await a[1].watch(f"lo:{listener} every 1s for 1h", who="U0ALICE", channel="C1")
+            assert not joined and run is not None
+            await asyncio.sleep(2.5)
+            await a[1].shutdown()  # SIGTERM-like: the watch stays active, released
+            assert [e["event"] for e in a[2].events] == ["started"]
+            assert await b[1].resume_once() == [rec.id]  # no wait for the heartbeat to go stale
+            assert await a[1].resume_once() == []
+            await asyncio.sleep(1.5)
+            await b[1].unwatch(rec.id, "U0ALICE")
+            await asyncio.wait_for(next(iter(b[1].running.values())).task, 10)
+            summary = b[2].events[-1]
+            assert b[2].events[0]["resumed"] and summary["status"] == "stopped"
+            assert summary["attempts"]["bot"] >= 3  # before the hand-over and after
+        finally:
+            for svc, mgr, _k in (a, b):
+                await mgr.shutdown()
+                await svc.close()
