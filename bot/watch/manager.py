@@ -122,7 +122,7 @@ class WatchManager:
         note = (f"this watch expired at {rec.ends_at.isoformat(timespec='seconds')} while no replica was running it "
                 f"(last heartbeat {(rec.taken_over_from or rec.heartbeat_at).isoformat(timespec='seconds')}); ended on resume")
         body = summary(rec.stats.get("buckets") or {}, rec.episodes, capped=int(rec.stats.get("capped") or 0),
-                       note=note)
+                       note=note, untested=rec.stats.get("untested"))
         ev = events.summary(rec.id, f"{rec.host}:{rec.port}", "expired", body)
         await self.sink_for(rec).summary(ev, None)
         await self.store.finish(rec.id, status="expired", note=note, stats=rec.stats, episodes=rec.episodes)

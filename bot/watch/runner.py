@@ -57,6 +57,7 @@ class WatchRunner:
             connect_interval=0, command_timeout=p.command_timeout, window_seconds=0))
         self.buckets: Buckets = rec.stats.get("buckets") or {}
         self.capped: int = int(rec.stats.get("capped") or 0)
+        self.untested: dict[str, dict] = dict(rec.stats.get("untested") or {})  # vantage -> rounds, last error
         self.tracker = EpisodeTracker([Episode.from_dict(e) for e in rec.episodes])
         self.pending: Episode | None = None  # an episode whose full collection the SYN budget deferred
         self._counters: dict[str, int] | None = None
@@ -70,6 +71,9 @@ class WatchRunner:
         r = await self.light.connect_from(v, self.rec.address, self.rec.port)
         if r.error or not r.attempts:
             log.info("watch %s: %s could not test: %s", self.rec.id, v.name, r.error)
+            cell = self.untested.setdefault(v.name, {"rounds": 0, "last_error": None})
+            cell["rounds"] += 1
+            cell["last_error"] = (r.error or "no result")[:200]
             return None  # the vantage itself failed: not a failure of the target
         return r.attempts[0].outcome
 
@@ -157,7 +161,7 @@ class WatchRunner:
 
     # ------------------------------------------------------------------ the loop
     def _stats(self) -> dict[str, Any]:
-        return {"buckets": self.buckets, "capped": self.capped}
+        return {"buckets": self.buckets, "capped": self.capped, "untested": self.untested}
 
     def _episodes(self) -> list[dict]:
         return [e.as_dict() for e in self.tracker.episodes]
@@ -234,7 +238,7 @@ class WatchRunner:
         return await self.finish(self.status, note)
 
     async def finish(self, status: str, note: str | None) -> dict[str, Any]:
-        body = summary(self.buckets, self._episodes(), capped=self.capped, note=note)
+        body = summary(self.buckets, self._episodes(), capped=self.capped, note=note, untested=self.untested)
         ev = events.summary(self.rec.id, f"{self.rec.host}:{self.rec.port}", status, body)
         if status != "interrupted":
             png = failures_png(self.buckets, title=f"watch {self.rec.id}: {self.rec.host}:{self.rec.port} failures")

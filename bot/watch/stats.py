@@ -35,7 +35,8 @@ def per_hour(buckets: Mapping[str, Mapping[str, list[int]]]) -> list[dict[str, A
 
 
 def summary(buckets: Mapping[str, Mapping[str, list[int]]], episodes: list[dict[str, Any]], *,
-            capped: int = 0, note: str | None = None) -> dict[str, Any]:
+            capped: int = 0, note: str | None = None,
+            untested: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """The ``summary`` event: attempts and failures per vantage and per hour, episodes, findings."""
     attempts, failures = totals(buckets)
     findings: dict[str, int] = {}
@@ -43,7 +44,8 @@ def summary(buckets: Mapping[str, Mapping[str, list[int]]], episodes: list[dict[
         for f in ep.get("findings") or []:
             findings[f["id"]] = findings.get(f["id"], 0) + 1
     return {"attempts": attempts, "failures": failures, "per_hour": per_hour(buckets),
-            "episodes": episodes, "findings": findings, "capped": capped, "note": note}
+            "episodes": episodes, "findings": findings, "capped": capped, "note": note,
+            "untested": {v: dict(u) for v, u in (untested or {}).items()}}
 
 
 def _when(ts: float | str | None) -> str:
@@ -69,6 +71,8 @@ def text_table(s: Mapping[str, Any]) -> str:
         inc = f" incident {ep['incident']}" if ep.get("incident") else ""
         lines.append(f"  #{ep['number']} {_when(ep.get('start'))}–{_when(ep.get('end'))} "
                      f"{', '.join(ep.get('vantages') or []) or 'counters'}: {ids}{inc}")
+    for v, u in sorted((s.get("untested") or {}).items()):
+        lines.append(f"{v} could not test in {u['rounds']} round(s): {u['last_error']}")
     if s.get("capped"):
         lines.append(f"attempts skipped by the SYN cap: {s['capped']}")
     if s.get("note"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import re
 import signal
@@ -238,3 +239,23 @@ async def test_the_shared_limiter_caps_a_watch_too(clean_lab, tmp_path):
         lab.exec("db01", "nft", "delete", "table", "inet", table, check=False)
     assert 0 < seen <= 12 + 3, seen  # the bucket's 12, plus what refills in 8 s (12/min)
     assert capped >= 6, capped
+
+
+def test_a_vantage_that_cannot_test_is_named_not_blamed_on_the_target(clean_lab, tmp_path):
+    lab = clean_lab
+    lab.listener("db01", 6104)
+    w = CliWatch(lab_config(lab, tmp_path), tmp_path, "db01:6104 from office and dc", "60s")
+    try:
+        w.wait_for("started")
+        time.sleep(1.5)
+        lab.stop_sshd("office1")  # the vantage, not the target, goes away: its sshd and open sessions
+        for pid in lab.netns_pids("office1"):
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(3.5)
+        summary = w.stop()
+    finally:
+        w.kill()
+    assert [e for e in w.events if e["event"] == "episode"] == []
+    assert summary["untested"]["office"]["rounds"] >= 2, summary
+    assert summary["failures"].get("office", 0) == 0
+    assert summary["attempts"]["dc"] >= 4 and summary["failures"]["dc"] == 0

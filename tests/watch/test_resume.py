@@ -194,3 +194,17 @@ async def test_graceful_stop_hands_the_watch_over_at_once(tmp_path, listener):
             for svc, mgr, _k in (a, b):
                 await mgr.shutdown()
                 await svc.close()
+
+
+def test_cli_refuses_bad_input_with_one_line(tmp_path):
+    cfg_path = tmp_path / "w.yaml"
+    cfg_path.write_text(yaml.safe_dump(config_dict(f"sqlite:///{tmp_path}/w.db")))
+    cfg_path.chmod(0o600)
+    for args, message in ((["lo:1", "--every", "0.5"], "watch interval 0.5s: it must be between 1s and 3600s"),
+                          (["lo:1", "--for", "soon"], "--for 'soon': use e.g. 30s"),
+                          (["lo"], "a watch needs one port"),
+                          (["nosuchhost:5432"], "nosuchhost")):
+        r = subprocess.run([*WHYCANT, "watch", *args, "--config", str(cfg_path)], capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert r.stderr.splitlines()[-1].startswith("whycant: ") and message in r.stderr, (args, r.stderr)
