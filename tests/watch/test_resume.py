@@ -208,3 +208,24 @@ def test_cli_refuses_bad_input_with_one_line(tmp_path):
                            timeout=60)
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert r.stderr.splitlines()[-1].startswith("whycant: ") and message in r.stderr, (args, r.stderr)
+
+
+async def test_console_runs_a_watch_and_prints_its_table(tmp_path, listener):
+    cfg_path = tmp_path / "w.yaml"
+    cfg_path.write_text(yaml.safe_dump(config_dict(f"sqlite:///{tmp_path}/w.db")))
+    cfg_path.chmod(0o600)
+    proc = subprocess.Popen([*WHYCANT, "console", "--config", str(cfg_path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        proc.stdin.write(f"watch lo:{listener} for 3s every 1s\nwatches\n")
+        proc.stdin.flush()
+        await asyncio.sleep(5)
+        out, err = proc.communicate("", timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert f"Watching 1: lo:{listener} from bot every 1s" in out
+    assert f"1: lo:{listener} from bot every 1s until" in out  # `watches`
+    assert f"watch 1 on lo:{listener} ended:" in out
+    assert "bot                 " in out and "episodes: 0" in out  # the text table
