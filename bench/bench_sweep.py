@@ -181,8 +181,10 @@ def whycant_config(fleet: Fleet, concurrency: int):
     }, "bench")
 
 
-def whycant_sweep(fleet: Fleet, concurrency: int = 50, profile: Path | None = None) -> dict:
-    """``run_drift`` over every host with a fresh service (fresh connections), no database."""
+def whycant_sweep(fleet: Fleet, concurrency: int = 50, profile: Path | None = None, pooled: bool = False) -> dict:
+    """``run_drift`` over every host with a fresh service (fresh connections), no database.
+
+    *pooled*: time a second sweep on the same service (connections pooled, as a repeat sweep in `serve`)."""
     from bot.drift.report import run_drift
     from bot.service import Whycant
 
@@ -191,6 +193,8 @@ def whycant_sweep(fleet: Fleet, concurrency: int = 50, profile: Path | None = No
     async def go() -> tuple[float, dict]:
         svc = Whycant(cfg)
         try:
+            if pooled:
+                await run_drift(svc, ["all"], record=False)
             t = time.perf_counter()
             report = await run_drift(svc, ["all"], record=False)
             return time.perf_counter() - t, report
@@ -338,7 +342,7 @@ def pssh_sweep(fleet: Fleet, concurrency: int = 50) -> dict:
     return {"seconds": round(secs, 3), "hosts_ok": ok}
 
 
-TOOLS = ("whycant", "bare", "pssh", "ansible")
+TOOLS = ("whycant", "pooled", "bare", "pssh", "ansible")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -367,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
               f"load average {load_before}", flush=True)
         runners = {
             "whycant": lambda last: whycant_sweep(fleet, args.concurrency, args.profile if last else None),
+            "pooled": lambda last: whycant_sweep(fleet, args.concurrency, pooled=True),
             "bare": lambda last: bare_sweep(fleet, args.concurrency),
             "pssh": lambda last: pssh_sweep(fleet, args.concurrency),
         }

@@ -7,12 +7,13 @@ from typing import Annotated
 import typer
 
 from bot.cli_common import ConfigOpt
+from bot.config import load_config
+from bot.zones.plan import zones_in_config
 
 app = typer.Typer(no_args_is_help=True, help="Database schema migrations.")
 
 
 def _db(config: str | None):  # noqa: ANN202
-    from bot.config import load_config
     from bot.storage.db import Database
 
     return Database(load_config(config).database)
@@ -34,6 +35,11 @@ def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = 
     after = asyncio.run(_with(db, lambda d: d.upgrade(revision)))
     typer.echo(f"{db.display_url}: {before or 'empty'} -> {after or 'empty'}" if before != after
                else f"{db.display_url}: already at {after}")
+    cfg = load_config(config)
+    if db.is_postgres and zones_in_config(cfg):  # the zone job queue lives beside whycant's tables (docs/zones.md)
+        from bot.zones.schema import upgrade_zone_schema
+
+        typer.echo(f"{db.display_url}: {asyncio.run(upgrade_zone_schema(cfg.database))}")
 
 
 @app.command("downgrade")

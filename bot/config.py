@@ -80,6 +80,7 @@ class HostConfig(_Strict):
     note: str | None = None
     proxy_jump: str | None = None  # OpenSSH ProxyJump syntax; "none" = connect directly
     client_keys: list[str] = Field(default_factory=list)
+    zone: str | None = None  # network zone (docs/zones.md); default: zones.groups, then zones.own
 
     @field_validator("services")
     @classmethod
@@ -98,6 +99,7 @@ class VantageConfig(_Strict):
     host: str
     note: str | None = None
     nat: bool | None = None  # behind NAT; when unset, a note mentioning NAT counts
+    zone: str | None = None  # network zone of the vantage (default: its host's zone)
 
 
 class ProbeConfig(_Strict):
@@ -147,6 +149,17 @@ class ReportConfig(_Strict):
         return v
 
 
+class ZonesConfig(_Strict):
+    """Network zones and their runners (docs/zones.md)."""
+
+    own: str = Field("local", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")  # the bot's (or runner's) own zone
+    groups: dict[str, str] = Field(default_factory=dict)  # inventory group -> zone
+    runner_stale_seconds: float = Field(60.0, gt=0, le=3600)  # a zone without a heartbeat this recent has no runner
+    job_timeout: float = Field(60.0, gt=0, le=3600)  # how long ask waits for a zone's answer
+    runner_concurrency: int = Field(8, ge=1, le=256)
+    sweep_chunk: int = Field(25, ge=1, le=1000)  # hosts per drift-sweep job
+
+
 class SlackConfig(_Strict):
     default_channel: str | None = None
     progress_updates: bool = True
@@ -192,6 +205,7 @@ class Config(_Strict):
     allowed_targets: list[str] = Field(default_factory=list)
     slack: SlackConfig = Field(default_factory=SlackConfig)
     alertmanager: AlertmanagerConfig = Field(default_factory=AlertmanagerConfig)
+    zones: ZonesConfig = Field(default_factory=ZonesConfig)
     auto_upgrade_db: bool = True
     join_window_minutes: int = Field(60, ge=0)
     database_wait_seconds: float = Field(5.0, gt=0, le=300)  # then answer and spool (docs/failures.md)

@@ -30,6 +30,7 @@ from bot.request import ParsedRequest, parse_request, resolve_hosts, resolve_req
 from bot.storage.resilient import open_store_bounded, spool_for
 from bot.singleflight import Flight, SingleFlight
 from bot.storage.store import database_trouble
+from bot.zones.plan import zones_in_config
 from bot.watch.chat import watch_command
 from probes.collect import Collector, ProbeSettings, TransportSet, VantagePoint
 from probes.errors import BadInput
@@ -112,6 +113,7 @@ class Whycant:
         self.store_error: str | None = None  # why the database could not be opened (incidents are spooled)
         self.spool: Any = None  # bot.storage.spool.Spool when storage is on
         self.interrupted: list[int] = []  # incidents marked interrupted when a signal stopped us
+        self.zone_client: Any = None  # bot.zones.fanout.ZoneClient, opened on the first cross-zone diagnosis
         # the sysctls the rules mention: read once (it scans the playbook files), used on every probe
         self._rule_sysctls = set(getattr(self.rules, "sysctl_keys", lambda: [])())
 
@@ -147,6 +149,8 @@ class Whycant:
         return []
 
     async def close(self) -> None:
+        if self.zone_client is not None:
+            await self.zone_client.close()
         await self.transports.close()
         if self.store is not None:
             await self.store.close()
@@ -330,11 +334,11 @@ class Whycant:
             if self.store is not None:
                 pending = await self._store_call("start_diagnosis", request=request, who=who, channel=channel,
                                                  thread_ts=thread_ts)
-            evidence = await self.collector.collect(request, target, vantages, on_progress=progress,
-                                                    extra_sysctls=self.extra_sysctls(target.name))
+            evidence = await self._collect(request, target, vantages, progress, self.extra_sysctls(target.name))
         except asyncio.CancelledError:  # stopped (signal, shutdown): the transports kill their remote commands
             await self.mark_interrupted()
             raise
+        request = evidence.request or request  # a cross-zone plan may drop the bot's own vantage
         diagnosis = diagnose(evidence, self.rules)
         await progress("rules", diagnosis.verdict, {})
         incident = await self._record(request, evidence, diagnosis, who, channel, thread_ts, pending, at)
@@ -353,6 +357,16 @@ class Whycant:
             return leader.model_copy(update={"joined": True, "storage_error": f"incident {leader.id}: your ask "
                                              "was not added to it (database unavailable; see the log)"})
         return info
+
+    async def _collect(self, request: Request, target: Any, vantages: list[VantagePoint], on_progress: Any,
+                       extra: list[str]) -> Evidence:
+        """Probe here, or across zones when the config names any (docs/zones.md)."""
+        if not zones_in_config(self.config):
+            return await self.collector.collect(request, target, vantages, on_progress=on_progress, extra_sysctls=extra)
+        # procrastinate (about 1 s to import here) is loaded only when zones are configured
+        from bot.zones import fanout  # noqa: PLC0415
+
+        return await fanout.collect(self, request, target, vantages, on_progress=on_progress, extra_sysctls=extra)
 
     async def _store_call(self, name: str, **kw: Any) -> Any:
         """A store call bounded by ``database_wait_seconds``; on failure the reason (a str) instead."""

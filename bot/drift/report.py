@@ -15,6 +15,7 @@ from bot.drift import lenses as L
 from bot.drift.collect import DEFAULT_CONCURRENCY, FleetCollector, HostResult
 from bot.drift.store import DriftStore
 from bot.drift.waivers import to_matches
+from bot.drift.zone_sweep import collect_fleet
 
 log = logging.getLogger("whycant.drift")
 
@@ -147,7 +148,8 @@ async def run_drift(svc: Any, selectors: Sequence[str] | None = None, *, record:
     else:
         notes.append("no database: the changed lens and waivers are off")
 
-    results = await fleet_collector(svc).collect(hosts, _keys_for(svc))
+    results, zone_notes = await collect_fleet(svc, fleet_collector(svc), hosts, _keys_for(svc))
+    notes += zone_notes  # zones without runners, late chunks (docs/zones.md)
     report = build_report(results, baselines=getattr(svc.config, "baselines", {}) or {},
                           rules=getattr(svc, "rules", None), previous=previous, waivers=waivers, now=now)
     if store is not None and record:
