@@ -139,6 +139,7 @@ def test_flapping_drop_for_one_vantage_gives_three_episodes(clean_lab, tmp_path)
     for ep, t_on in zip(episodes, fault_starts):
         # caught within one interval of the fault's start (the episode starts at its failed round's start)
         lag = _ts(ep["start"]) - t_on
+        print(f"episode {ep['number']}: started {lag:+.2f} s after the fault")
         assert -1.0 <= lag <= INTERVAL * (1 + JITTER) + 0.5, (lag, ep)  # + one round's own time
         assert ep["vantages"] == ["office"], ep
         assert "filtered-from-vantage" in [f["id"] for f in ep["findings"]], ep
