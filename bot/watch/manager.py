@@ -146,7 +146,11 @@ class WatchManager:
         for r in runs:
             r.stop.set()
         if runs:
-            await asyncio.wait([r.task for r in runs], timeout=timeout)
+            _done, late = await asyncio.wait([r.task for r in runs], timeout=timeout)
+            for task in late:  # stuck in a full collection: cut off; taken over once its heartbeat is stale
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=2.0)
 
 
 def settings_for(config: Any) -> WatchSettings:

@@ -188,11 +188,13 @@ class WatchRunner:
             if ch.kind == "started":
                 self.pending = ch.episode
             else:
-                ev = {**events.episode(self.rec.id, ch.episode), **events.recovered(self.rec.id, ch.episode)}
-                if self.pending is ch.episode:  # ended before its evidence could be taken
+                ep = ch.episode
+                if self.pending is ep:  # it ended before the SYN budget allowed its full collection
                     self.pending = None
-                    ev["findings"] = []
-                await self.sink.recovered(ev, ch.episode.post_ts)
+                    ep.verdict = "ended before the full collection could run (SYN budget used up)"
+                    ep.post_ts = await self.sink.episode(events.episode(self.rec.id, ep), None)
+                ev = {**events.episode(self.rec.id, ep), **events.recovered(self.rec.id, ep)}
+                await self.sink.recovered(ev, ep.post_ts)
         if self.pending is not None and await self.collect(self.pending):
             ep, self.pending = self.pending, None
             ep.post_ts = await self.sink.episode(events.episode(self.rec.id, ep), None)

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -236,3 +237,37 @@ async def test_console_runs_a_watch_and_prints_its_table(tmp_path, listener):
     assert f"1: lo:{listener} from bot every 1s until" in out  # `watches`
     assert f"watch 1 on lo:{listener} ended:" in out
     assert "bot                 " in out and "episodes: 0" in out  # the text table
+
+
+async def test_an_episode_the_syn_budget_could_not_collect_is_still_posted_once(tmp_path):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there yet: refused
+    raw = config_dict(f"sqlite:///{tmp_path}/w.db")
+    raw["watch"]["syn_per_minute"] = 4  # a round takes 1; the full collection needs 2 attempts × 2 = 4
+    cfg = parse_config(raw, source="test")
+    svc = await Whycant.create(cfg)
+    sink = Collect()
+    mgr = WatchManager(svc, lambda _rec: sink, replica="r", settings=settings_for(cfg), stale_after=STALE)
+    server = None
+    try:
+        await mgr.watch(f"lo:{port} every 1s for 1h", who="U0ALICE")
+        for _ in range(50):
+            if mgr.running[1].runner.tracker.current is not None:  # the first failed round
+                break
+            await asyncio.sleep(0.1)
+        server = await asyncio.start_server(lambda _r, w: w.close(), "127.0.0.1", port)
+        for _ in range(50):
+            if any(e["event"] == "recovered" for e in sink.events):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await mgr.shutdown()
+        await svc.close()
+        if server is not None:
+            server.close()
+    kinds = [e["event"] for e in sink.events]
+    assert kinds == ["started", "episode", "recovered"], sink.events
+    ep = sink.events[1]
+    assert ep["findings"] == [] and "SYN budget" in ep["verdict"] and ep["vantages"] == ["bot"]
