@@ -50,10 +50,22 @@ __all__ = [
     "Vantage",
     "expand_hostname_range",
     "load_ansible_inventory",
+    "with_bot_vantage",
 ]
 
 BOT_VANTAGE = "bot"
 _NAT_RE = re.compile(r"\bnat(?:ted|'d|ed)?\b", re.IGNORECASE)
+
+
+def with_bot_vantage(names: Iterable[str], target: Host | None, *, explicit_bot: bool = False) -> list[str]:
+    """*names* with ``bot`` first, except for a target reached through a jump host
+    (``proxy_jump``): the bot has no direct path to it by design, so its connect row
+    would only time out (a false "filtered from bot"). There ``bot`` is left out unless
+    asked for by name (*explicit_bot*) or no other vantage remains."""
+    others = [n for n in dict.fromkeys(names) if n != BOT_VANTAGE]
+    if target is not None and target.proxy_jump and others and not explicit_bot:
+        return others
+    return [BOT_VANTAGE, *others]
 
 
 class UnknownHost(BadInput):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from bot import commands
-from bot.inventory import BOT_VANTAGE, Inventory, UnknownHost
+from bot.inventory import BOT_VANTAGE, Inventory, UnknownHost, with_bot_vantage
 from probes.errors import BadInput
 from probes.evidence import Request
 from probes.inventory import Host
@@ -420,7 +420,7 @@ def resolve_request(parsed: ParsedRequest, inventory: Inventory) -> list[Request
     elif port is not None:
         service = next((n for n, p in sorted(host.services.items()) if p == port), None)
 
-    vantages = _resolve_vantages(parsed.vantage_tokens, inventory)
+    vantages = _resolve_vantages(parsed.vantage_tokens, inventory, host)
 
     def req(p: int | None, s: str | None) -> Request:
         return Request(text=parsed.text, target=host.name, address=host.address, port=p, service=s, vantages=vantages)
@@ -436,22 +436,22 @@ def resolve_request(parsed: ParsedRequest, inventory: Inventory) -> list[Request
     return [req(p, n) for n, p in sorted(host.services.items(), key=lambda kv: (kv[1], kv[0]))] or [req(None, None)]
 
 
-def _resolve_vantages(tokens: list[str], inventory: Inventory) -> list[str]:
-    """Vantage names (configured names or inventory host names), ``bot`` first.
+def _resolve_vantages(tokens: list[str], inventory: Inventory, target: Host) -> list[str]:
+    """Vantage names (configured names or inventory host names), ``bot`` first
+    (not for a target behind a jump host unless asked for: ``with_bot_vantage``).
 
     None given: every configured vantage. Use ``inventory.resolve_vantage(name)``
     to get the Vantage for each returned name."""
     configured = list(inventory.vantages())
-    if not tokens:
-        names = configured
-    else:
-        names = [BOT_VANTAGE]
-        for tok in tokens:
-            if tok == "all":
-                names.extend(configured)
-            else:
-                names.append(inventory.resolve_vantage(tok).name)
-    names = list(dict.fromkeys([BOT_VANTAGE, *names]))
+    names: list[str] = []
+    explicit_bot = False
+    for tok in tokens or ["all"]:
+        if tok == "all":
+            names.extend(configured)
+        else:
+            names.append(inventory.resolve_vantage(tok).name)
+            explicit_bot = explicit_bot or names[-1] == BOT_VANTAGE
+    names = with_bot_vantage(names, target, explicit_bot=explicit_bot)
     if len(names) > MAX_VANTAGES:
         raise BadInput(f"too many vantages ({len(names)}); at most {MAX_VANTAGES} at a time")
     return names

@@ -22,7 +22,7 @@ from bot.engine import diagnose, load_rules
 from bot.file_modes import warn_exposed
 from bot.findings import Diagnosis, Finding, Fix
 from bot.interrupt import received_signal
-from bot.inventory import Inventory
+from bot.inventory import Inventory, with_bot_vantage
 from bot.outcome import IncidentInfo, Outcome, Progress
 from bot.paste import read_paste
 from bot.ratelimit import AskLimiter
@@ -174,16 +174,15 @@ class Whycant:
 
     # -- planning ----------------------------------------------------------------------------
     def vantages_for(self, request: Request) -> list[VantagePoint]:
-        """The asked vantages (or every configured one), always with the bot itself."""
+        """The asked vantages (or every configured one), with the bot itself first
+        (except for a target behind a jump host: ``bot.inventory.with_bot_vantage``)."""
         known = self.inventory.vantages()
-        names = request.vantages or [n for n in known]
+        names = with_bot_vantage(request.vantages or list(known), self.inventory.get(request.target),
+                                 explicit_bot="bot" in request.vantages)
         out: list[VantagePoint] = []
         for name in names:
             v = known.get(name) or self.inventory.resolve_vantage(name)
             out.append(VantagePoint(v.name, v.host, nat=bool(getattr(v, "nat", False)), note=v.note))
-        if not any(v.name == "bot" for v in out):
-            bot = known.get("bot") or self.inventory.resolve_vantage("bot")
-            out.insert(0, VantagePoint("bot", bot.host, nat=False, note=bot.note))
         return out
 
     def extra_sysctls(self, host_name: str) -> list[str]:
