@@ -126,10 +126,10 @@ def test_flapping_drop_for_one_vantage_gives_three_episodes(clean_lab, tmp_path)
             time.sleep(rnd.uniform(1.5, 3.5))  # a random moment
             fault_starts.append(time.time())
             lab.nft_drop_from("db01", "office1", 6102)
-            w.wait_for("episode", i + 1, timeout=15)
+            w.wait_for("episode", i + 1, timeout=30)
             time.sleep(1.0)
             lab.exec("db01", "nft", "delete", "table", "inet", lab.nft_table)
-            w.wait_for("recovered", i + 1, timeout=15)
+            w.wait_for("recovered", i + 1, timeout=30)
         summary = w.stop()
     finally:
         w.kill()
