@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from bot import cli_analyze, cli_ask, cli_console, cli_db, cli_drift, cli_incidents, cli_playbooks, cli_probe, cli_runner, cli_serve
+from bot import cli_analyze, cli_ask, cli_console, cli_db, cli_drift, cli_incidents, cli_playbooks, cli_probe, cli_runner, cli_serve, cli_watch
 from bot.interrupt import Interrupted
 from probes.errors import BadInput
 
@@ -31,6 +31,7 @@ app.command("serve")(cli_serve.serve)
 app.command("drift")(cli_drift.drift)
 app.command("runner")(cli_runner.runner)
 app.command("runners")(cli_runner.runners)
+app.command("watch")(cli_watch.watch)
 app.add_typer(cli_incidents.app, name="incidents")
 app.add_typer(cli_playbooks.app, name="playbooks")
 app.add_typer(cli_db.app, name="db")

@@ -16,6 +16,8 @@ import typer
 
 from bot import permissions
 from bot.cli_common import ConfigOpt, whoami
+from bot.watch.manager import manager_for
+from bot.watch.sinks import TextSink
 
 
 def console(
@@ -117,6 +119,8 @@ async def _loop(cfg, who: str, *, store: bool, started: list, guard) -> None:
     svc = await guard.run(Whycant.create(cfg, storage=store))
     started.append(svc)
     stdin = StdinLines()
+    if svc.store is not None:  # watches run in the background and print their events here
+        svc.watch_manager = manager_for(svc, lambda _rec: TextSink())
     try:
         while True:
             if tty:
@@ -142,4 +146,6 @@ async def _loop(cfg, who: str, *, store: bool, started: list, guard) -> None:
             sys.stdout.write(render_text(outcome, color=tty).rstrip("\n") + "\n")
             sys.stdout.flush()
     finally:
+        if svc.watch_manager is not None:
+            await svc.watch_manager.shutdown()
         await svc.close()

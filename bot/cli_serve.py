@@ -82,6 +82,7 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
     from bot.slack.post import report_poster
     from bot.slack.http import start_http
     from bot.slack.socket import SocketRunner
+    from bot.watch.manager import start_watches
     from bot.storage.resilient import flush_until
 
     stop = asyncio.Event()
@@ -106,6 +107,7 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
     socket_runner = SocketRunner(app, secrets.app_token or "", connections=connections) if socket_mode else None
     # Scheduled drift reports (config `reports:`); every replica runs this, a database row claims each run.
     scheduler = start_scheduler(service, report_poster(app.client), stop)
+    watches = start_watches(service, app.client, config, stop)  # docs/watch.md; resumes dropped watches
     readiness = Readiness(store=service.store, scheduler=scheduler,
                           slack=socket_runner.status if socket_runner is not None else None)
     spool_writer = asyncio.create_task(flush_until(service, stop), name="whycant-spool-writer")  # docs/failures.md
@@ -133,6 +135,9 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
         spool_writer.cancel()
         if scheduler is not None:
             await finish_or_cancel([scheduler], deadline - loop.time())
+        if watches is not None:  # they stay active in the database: the next start or another replica resumes them
+            await finish_or_cancel([watches], deadline - loop.time())
+            await _bounded(service.watch_manager.shutdown(), max(deadline - loop.time(), 1.0), "stopping watches")
         cancelled = await finish_or_cancel(fe.tasks(), deadline - loop.time())
         log.info("shutdown: work finished or cancelled after %.2fs", loop.time() - t0)
         if cancelled:

@@ -87,6 +87,20 @@ def _one_host(name: str, words: list[str]) -> list[str]:
     return hosts[:1]
 
 
+def _watch_text(name: str, words: list[str]) -> list[str]:
+    """``watch db01:5432 from office for 4h every 10s``: the rest, read by ``bot.watch.spec``."""
+    if not words:
+        raise BadInput("watch what? e.g. 'watch db01:5432 from office for 4h'")
+    return [" ".join(words)]
+
+
+def _watch_number(name: str, words: list[str]) -> list[str]:
+    nums = [n for n in (_incident_number(w) for w in words if w.lower() not in ("watch", "#")) if n is not None]
+    if len(nums) != 1 or len([w for w in words if w.lower() not in ("watch", "#")]) != 1:
+        raise BadInput(f"{name} needs a watch number, e.g. '{name} 3' (`watches` lists them)")
+    return nums
+
+
 @dataclass(frozen=True)
 class Command:
     """One chat command: grammar (phrasings, args) apart from capability (permission, handler)."""
@@ -130,6 +144,12 @@ COMMANDS: tuple[Command, ...] = (
             phrasings=("history",), args=_one_host),
     Command("drift", "drift [db01|group:db] — sysctl drift report", "cmd_drift", "drift",
             phrasings=("drift",), args=_selectors),
+    Command("watch", "watch db01:5432 [from office] [for 4h] [every 10s] — catch an intermittent failure",
+            "cmd_watch", "diagnose", phrasings=("watch",), args=_watch_text, probes=True),
+    Command("watches", "watches — the running watches", "cmd_watch", "diagnose",
+            phrasings=("watches", "list watches")),
+    Command("unwatch", "unwatch 3 — stop a watch (its summary follows in its thread)", "cmd_watch", "diagnose",
+            phrasings=("unwatch", "stop watch"), args=_watch_number),
     Command("waive", "", "waive", "drift"),  # the drift report's "Waive 30 days" button
 )
 

@@ -122,6 +122,15 @@ class LimitsConfig(_Strict):
     connect_batch_window_seconds: float = Field(0.25, ge=0, le=2)  # 0 = one remote process per connect test
 
 
+class WatchConfig(_Strict):
+    """Watch mode (docs/watch.md)."""
+
+    interval_seconds: float = Field(10.0, ge=1, le=3600)
+    counters_seconds: float = Field(60.0, ge=1, le=3600)
+    syn_per_minute: int = Field(120, ge=1, le=100000)  # per target, whatever the watches and askers
+    stale_seconds: float = Field(30.0, ge=2, le=3600)  # a watch whose owner is silent this long is taken over
+
+
 class ReportConfig(_Strict):
     name: str
     cron: str
@@ -186,6 +195,7 @@ class Config(_Strict):
     vantages: dict[str, VantageConfig] = Field(default_factory=dict)
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    watch: WatchConfig = Field(default_factory=WatchConfig)
     playbook_paths: list[str] = Field(default_factory=list)
     permissions: dict[str, list[str]] = Field(
         default_factory=lambda: {"diagnose": ["*"], "triage": ["*"], "drift": ["*"], "admin": []}

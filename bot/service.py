@@ -31,6 +31,7 @@ from bot.storage.resilient import open_store_bounded, spool_for
 from bot.singleflight import Flight, SingleFlight
 from bot.storage.store import database_trouble
 from bot.zones.plan import zones_in_config
+from bot.watch.chat import watch_command
 from probes.collect import Collector, ProbeSettings, TransportSet, VantagePoint
 from probes.errors import BadInput
 from probes.evidence import Evidence, Request
@@ -110,6 +111,7 @@ class Whycant:
         self.flights: SingleFlight[SharedRun] = SingleFlight()
         self.ask_limiter = AskLimiter(lim.asks_per_user_per_minute, lim.asks_per_channel_per_minute)
         self.store = store
+        self.watch_manager: Any = None  # bot.watch.manager.WatchManager, set by the front end that runs watches
         self.store_error: str | None = None  # why the database could not be opened (incidents are spooled)
         self.spool: Any = None  # bot.storage.spool.Spool when storage is on
         self.interrupted: list[int] = []  # incidents marked interrupted when a signal stopped us
@@ -268,6 +270,10 @@ class Whycant:
 
     async def cmd_drift(self, parsed: ParsedRequest, ask: Ask) -> Outcome:
         return Outcome(kind="drift", data=await run_drift(self, parsed.args or ["all"]))
+
+    async def cmd_watch(self, parsed: ParsedRequest, ask: Ask) -> Outcome:
+        """``watch …`` / ``watches`` / ``unwatch N`` (docs/watch.md)."""
+        return await watch_command(self, parsed.intent, list(parsed.args or []), who=ask.who, channel=ask.channel)
 
     def _need_store(self) -> Any:
         if self.store is None:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Float,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -278,4 +279,43 @@ class ReportRun(Base):
 
     __table_args__ = (
         UniqueConstraint("name", "scheduled_for"),
+    )
+
+
+WATCH_STATUSES = ("active", "ended", "stopped", "expired")
+
+
+class WatchRow(Base):
+    """One watch (docs/watch.md): one active row per target host + port, shared by every asker.
+
+    ``owner``/``heartbeat_at`` say which replica runs it; a replica takes over a watch whose
+    heartbeat is stale by claiming ``report_runs ("watch:<id>", heartbeat_at)`` (exactly once)."""
+
+    __tablename__ = "watches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    host: Mapped[str] = mapped_column(String(255))
+    address: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    request: Mapped[dict[str, Any]] = mapped_column()  # Request.model_dump(mode="json")
+    interval_s: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ends_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    end_note: Mapped[str | None] = mapped_column(Text)
+    askers: Mapped[list[Any]] = mapped_column(default=list)  # [{"who", "at", "channel"}]
+    channel: Mapped[str | None] = mapped_column(String(64))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    owner: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"buckets": ..., "capped": n}
+    episodes: Mapped[list[Any]] = mapped_column(default=list)  # Episode.as_dict() each
+
+    __table_args__ = (
+        CheckConstraint(_in("status", WATCH_STATUSES), name="status"),
+        Index("ix_watches_host_port_active", "host", "port", unique=True,
+              postgresql_where=text("status = 'active'"), sqlite_where=text("status = 'active'")),
+        Index("ix_watches_status_heartbeat_at", "status", "heartbeat_at"),
     )

@@ -46,11 +46,11 @@ def test_db_commands(capsys, config_file: str):
     rc, out, _ = run(capsys, "db", "current", "-c", config_file)
     assert rc == 0 and "run `whycant db upgrade`" in out
     rc, out, _ = run(capsys, "db", "upgrade", "--config", config_file)
-    assert rc == 0 and "-> 0001" in out
+    assert rc == 0 and "-> 0002" in out
     rc, out, _ = run(capsys, "db", "upgrade", "-c", config_file)
-    assert rc == 0 and "already at 0001" in out
+    assert rc == 0 and "already at 0002" in out
     rc, out, _ = run(capsys, "db", "current", "-c", config_file)
-    assert rc == 0 and "0001 (head 0001, up to date)" in out
+    assert rc == 0 and "0002 (head 0002, up to date)" in out
     rc, out, _ = run(capsys, "db", "downgrade", "base", "-c", config_file)
     assert rc == 0 and "base" in out
     rc, out, _ = run(capsys, "db", "upgrade", "-c", config_file)

@@ -15,7 +15,7 @@ from probes.errors import BadInput
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = {"incidents", "askers", "evidence", "findings", "audit", "slack_events", "drift_snapshots",
-          "drift_waivers", "report_runs"}
+          "drift_waivers", "report_runs", "watches"}
 
 
 async def _diff(db: Database, metadata: MetaData) -> list:
@@ -32,7 +32,7 @@ async def _tables(db: Database) -> set[str]:
 async def test_upgrade_downgrade_and_models_match(db_url: str):
     db = Database(db_url)
     try:
-        assert await db.upgrade() == db.head() == "0001"
+        assert await db.upgrade() == db.head() == "0002"
         assert TABLES <= await _tables(db)
         assert await _diff(db, Base.metadata) == []
 
@@ -46,8 +46,8 @@ async def test_upgrade_downgrade_and_models_match(db_url: str):
 
         assert await db.downgrade("base") is None
         assert await _tables(db) == {"alembic_version"}
-        assert await db.upgrade() == "0001"
-        assert await db.upgrade() == "0001"  # idempotent
+        assert await db.upgrade() == "0002"
+        assert await db.upgrade() == "0002"  # idempotent
         assert await _diff(db, Base.metadata) == []
     finally:
         await db.dispose()
@@ -97,7 +97,7 @@ def test_migrations_ship_as_package_data():
     d = migrations_dir()
     assert (d / "env.py").is_file() and (d / "script.py.mako").is_file() and (d / "__init__.py").is_file()
     assert (d / "versions" / "__init__.py").is_file()  # makes versions/ a package: its .py files ship
-    assert sorted(p.name for p in (d / "versions").glob("0*.py")) == ["0001_initial_schema.py"]
+    assert sorted(p.name for p in (d / "versions").glob("0*.py")) == ["0001_initial_schema.py", "0002_watches.py"]
     from setuptools import find_packages
 
     cfg = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
