@@ -1,7 +1,11 @@
 """Fleet collection for drift: sysctls, facts and the persisted sysctl configuration of every
 selected host, in parallel over the probe transports.
 
-Per host (under a global ``asyncio.Semaphore`` and a per-host timeout):
+Per host (under a global ``asyncio.Semaphore`` and a per-host timeout), every read whose path is
+known up front goes out in one pipelined step (:class:`probes.transports.prefetch.PrefetchedTransport`:
+facts, sysctls, ``/etc/sysctl.conf``, the directory listing and, on a repeat sweep by the same
+service, the files and keys this host's persisted configuration named last time); the probes below
+are then answered from it and read only what it lacks, each file once:
 
 * facts and the running sysctls (the default keys, the rules' keys and the host's baseline
   keys), through :class:`probes.collect.HostProbe` (no listeners, no counters: drift does not
@@ -24,16 +28,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from probes.collect import HostProbe, ProbeSettings
+from probes.collect import FACT_FILES, HostProbe, ProbeSettings
 from probes.errors import ParseError, TransportError
 from probes.evidence import HostEvidence, ProbeRecord
 from probes.inventory import Host
 from probes.parsers import sysctl as psys
 from probes.parsers.sysctl import SYSCTL_CONF, SYSCTL_DIRS, merge_sysctl_files, parse_sysctl_conf
+from probes.sysctl_keys import keys_for
+from probes.transports.prefetch import PrefetchedTransport
 
 log = logging.getLogger("whycant.drift")
 
 MAX_CONF_FILES = 256
+MAX_PLANNED_PATHS = MAX_CONF_FILES + 512  # conf files + running values of the keys only they name
 DEFAULT_CONCURRENCY = 50
 DEFAULT_HOST_TIMEOUT = 30.0
 
@@ -123,8 +130,12 @@ class FleetCollector:
     """Collects drift inputs from many hosts with bounded concurrency and per-host timeouts."""
 
     def __init__(self, transports: Any, settings: Any = None, *, concurrency: int = DEFAULT_CONCURRENCY,
-                 host_timeout: float = DEFAULT_HOST_TIMEOUT, persisted: bool = True):
+                 host_timeout: float = DEFAULT_HOST_TIMEOUT, persisted: bool = True,
+                 read_plans: dict[str, list[str]] | None = None):
         self.transports = transports
+        # host name -> the extra paths its last sweep read (conf files, keys only they name):
+        # read with the first step next time (a speculation: only what the host names now is used)
+        self.read_plans = read_plans
         self.settings = settings or ProbeSettings()
         self.concurrency = max(1, int(concurrency))
         self.host_timeout = host_timeout
@@ -162,13 +173,20 @@ class FleetCollector:
             result.error, result.error_kind = "not an inventory host with SSH access", "unsupported"
             return
         try:
-            transport = self.transports.for_host(host)
+            inner = self.transports.for_host(host)
         except TransportError as e:
             result.error, result.error_kind = f"{e.kind}: {e.message}", e.kind
             return
         ev = result.evidence
-        hp = HostProbe(host, transport, self.settings, ev)
         timeout = self.settings.command_timeout
+        transport = PrefetchedTransport(inner)
+        base = [*FACT_FILES.values(), *(psys.sysctl_proc_path(k) for k in keys_for(list(extra_keys)))]
+        planned: list[str] = []
+        if self.persisted:
+            base.append(SYSCTL_CONF)
+            planned = (self.read_plans or {}).get(host.name, [])
+        await transport.prefetch(host, base + planned, sysctl_dirs() if self.persisted else (), timeout=timeout)
+        hp = HostProbe(host, transport, self.settings, ev)
 
         async def persisted() -> None:
             async def go() -> dict[str, tuple[Any, str]]:
@@ -187,11 +205,13 @@ class FleetCollector:
         await asyncio.gather(*tasks)
 
         # Keys only the files name: read their running values too (one more read).
+        extra_paths: list[str] = []
         if result.persisted and ev.sysctls is not None and hp.unreachable is None:
             want = [k for k in result.persisted if "*" not in k and k not in ev.sysctls]
             want = [k for k in want if psys.normalize_key(k) == k][:512]
             if want:
                 paths = {psys.sysctl_proc_path(k): k for k in want}
+                extra_paths = list(paths)
 
                 async def extra() -> dict:
                     files = await transport.read_files(host, list(paths), timeout=timeout)
@@ -201,6 +221,10 @@ class FleetCollector:
                 got = await hp._record("sysctls", f"read {len(paths)} files under /proc/sys (persisted keys)", extra)
                 if got:
                     ev.sysctls.update(got)
+        if self.read_plans is not None and result.persisted is not None:
+            listed = await list_conf_files(host, transport, timeout)  # answered from the batch: no I/O
+            fixed = set(base)
+            self.read_plans[host.name] = [p for p in listed + extra_paths if p not in fixed][:MAX_PLANNED_PATHS]
 
     @staticmethod
     def _classify(result: HostResult) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
@@ -112,6 +113,10 @@ def _keys_for(svc: Any):
     return keys
 
 
+# per transport set (one service): what each host's last sweep read beyond the fixed files
+_READ_PLANS: weakref.WeakKeyDictionary[Any, dict[str, list[str]]] = weakref.WeakKeyDictionary()
+
+
 def fleet_collector(svc: Any) -> FleetCollector:
     cfg = svc.config
     settings = getattr(getattr(svc, "collector", None), "s", None)
@@ -119,8 +124,12 @@ def fleet_collector(svc: Any) -> FleetCollector:
     concurrency = getattr(ssh, "max_concurrency", DEFAULT_CONCURRENCY) if ssh else DEFAULT_CONCURRENCY
     connect_t = getattr(ssh, "connect_timeout", 5.0) if ssh else 5.0
     command_t = getattr(ssh, "command_timeout", 15.0) if ssh else 15.0
+    try:
+        plans = _READ_PLANS.setdefault(svc.transports, {})
+    except TypeError:  # not weak-referenceable: no plans, every sweep reads as the first one
+        plans = None
     return FleetCollector(svc.transports, settings, concurrency=concurrency,
-                          host_timeout=connect_t + 2 * command_t + 5)
+                          host_timeout=connect_t + 2 * command_t + 5, read_plans=plans)
 
 
 async def run_drift(svc: Any, selectors: Sequence[str] | None = None, *, record: bool = True,

@@ -19,6 +19,8 @@ import asyncssh
 SFTP_CHUNK = 65536
 MAX_FILE = 16 * 1024 * 1024  # probes read small text files; refuse to slurp more
 PROC_SYS = "/proc/sys/"
+# /proc/sys handlers and sysfs attributes (at most a page) hand over their whole value in one read
+ONE_SHOT = (PROC_SYS, "/sys/")
 # SFTP errors that mean the session, not the file, is gone
 SFTP_GONE = (asyncssh.SFTPConnectionLost, asyncssh.SFTPNoConnection, asyncssh.SFTPBadMessage)
 _PATH_RE = re.compile(r"^/[A-Za-z0-9_.@:+/-]{1,4095}$")
@@ -132,9 +134,9 @@ async def sftp_read(sftp: asyncssh.SFTPClient, path: str, user: str) -> tuple[st
     try:
         chunks: list[bytes] = []
         offset = 0
-        # A /proc/sys handler returns the whole value in one read (reads at an offset > 0
-        # return nothing), so a short first read there is EOF: one request fewer per sysctl.
-        one_shot = path.startswith(PROC_SYS)
+        # A /proc/sys handler or a sysfs attribute returns its whole value in one read (reads
+        # at an offset > 0 return nothing), so a short first read there is EOF: one request fewer.
+        one_shot = path.startswith(ONE_SHOT)
         while True:  # /proc files report size 0: read until EOF
             data = await f.read(SFTP_CHUNK, offset)
             if not data:
