@@ -78,8 +78,9 @@ class PrefetchedTransport:
             raise ValueError("paths must be a sequence of paths, not a string")
         return await self._serve(host, paths, timeout, self._dirs, self._failed_dirs, self._dir_error, True)
 
-    async def run(self, host: Host, argv: Sequence[str], *, timeout: float, stdin: str | None = None) -> CommandResult:
-        return await self.inner.run(host, argv, timeout=timeout, stdin=stdin)
+    async def run(self, host: Host, argv: Sequence[str], *, timeout: float, stdin: str | None = None,
+                  max_output: int | None = None) -> CommandResult:
+        return await self.inner.run(host, argv, timeout=timeout, stdin=stdin, max_output=max_output)
 
     async def close(self) -> None:
         """Nothing of its own: the inner transport belongs to its owner."""
