@@ -205,7 +205,7 @@ class _Broken:
         self.t, self.target = t, target
         self.seen_during: list[str] = []
 
-    async def run(self, host, argv, *, timeout, stdin=None):
+    async def run(self, host, argv, *, timeout, stdin=None, max_output=None):
         self.seen_during = await instances(self.t, self.target)
         raise RuntimeError("vantage exploded")
 

@@ -202,9 +202,9 @@ class CountingTransport(LocalTransport):
         super().__init__()
         self.runs: list[tuple[str, ...]] = []
 
-    async def run(self, host, argv, *, timeout, stdin=None):
+    async def run(self, host, argv, *, timeout, stdin=None, max_output=None):
         self.runs.append(tuple(argv))
-        return await super().run(host, argv, timeout=timeout, stdin=stdin)
+        return await super().run(host, argv, timeout=timeout, stdin=stdin, max_output=max_output)
 
 
 async def test_connect_tests_from_one_vantage_run_as_one_process_each_gets_its_own_lines():

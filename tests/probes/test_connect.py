@@ -77,12 +77,12 @@ async def test_attempts_overlap_so_timeouts_do_not_add_up(listening_port):
 class _NoPython(LocalTransport):
     """This machine, minus python3: as on a minimal vantage host."""
 
-    async def run(self, host, argv, *, timeout, stdin=None):
+    async def run(self, host, argv, *, timeout, stdin=None, max_output=None):
         if argv[0] == "python3":
             from probes.transports.base import CommandResult
 
             return CommandResult(host.name, tuple(argv), "", "sh: python3: not found", 127, 0.0)
-        return await super().run(host, argv, timeout=timeout, stdin=stdin)
+        return await super().run(host, argv, timeout=timeout, stdin=stdin, max_output=max_output)
 
 
 async def test_vantage_without_python_falls_back_to_bash(listening_port, closed_port):
