@@ -119,18 +119,23 @@ def parse_list_output(stdout: str, paths: list[str], user: str) -> tuple[dict[st
     return dirs, unreadable
 
 
+def _sftp_refusal(e: asyncssh.SFTPError, user: str, verb: str) -> tuple[None, str | None]:
+    """An SFTP failure as ``(None, None)`` when absent, else ``(None, why)``."""
+    if isinstance(e, asyncssh.SFTPNoSuchFile):
+        return None, None
+    if isinstance(e, asyncssh.SFTPPermissionDenied):
+        return None, f"not readable by {user}"
+    return None, f"not {verb}: {e.reason}"
+
+
 async def sftp_read(sftp: asyncssh.SFTPClient, path: str, user: str) -> tuple[str | None, str | None]:
     """``(text, None)``, ``(None, None)`` when absent, ``(None, why)`` when it exists but cannot be read."""
     try:
         f = await sftp.open(path, "rb", block_size=0)
     except SFTP_GONE:
         raise
-    except asyncssh.SFTPNoSuchFile:
-        return None, None
-    except asyncssh.SFTPPermissionDenied:
-        return None, f"not readable by {user}"
     except asyncssh.SFTPError as e:
-        return None, f"not read: {e.reason}"
+        return _sftp_refusal(e, user, "read")
     try:
         chunks: list[bytes] = []
         offset = 0
@@ -149,10 +154,8 @@ async def sftp_read(sftp: asyncssh.SFTPClient, path: str, user: str) -> tuple[st
                 break
     except SFTP_GONE:
         raise
-    except asyncssh.SFTPPermissionDenied:
-        return None, f"not readable by {user}"
     except asyncssh.SFTPError as e:
-        return None, f"not read: {e.reason}"
+        return _sftp_refusal(e, user, "read")
     finally:
         with contextlib.suppress(Exception):
             await f.close()
@@ -165,11 +168,7 @@ async def sftp_list(sftp: asyncssh.SFTPClient, path: str, user: str) -> tuple[li
         names = await sftp.listdir(path)
     except SFTP_GONE:
         raise
-    except asyncssh.SFTPNoSuchFile:
-        return None, None
-    except asyncssh.SFTPPermissionDenied:
-        return None, f"not readable by {user}"
     except asyncssh.SFTPError as e:
-        return None, f"not listed: {e.reason}"
+        return _sftp_refusal(e, user, "listed")
     return sorted(n for n in (x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in names)
                   if n not in (".", "..")), None
