@@ -14,9 +14,9 @@ import ipaddress
 import json
 import time
 
-from probes.evidence import ConnectAttempt, ConnectResult
+from probes.evidence import ConnectAttempt, ConnectResult, Outcome
 
-_ERRNO_OUTCOME = {
+_ERRNO_OUTCOME: dict[int, Outcome] = {
     errno.ECONNREFUSED: "refused",
     errno.ETIMEDOUT: "timeout",
     errno.ECONNRESET: "reset",
@@ -117,7 +117,8 @@ async def local_connect(address: str, port: int, attempts: int, timeout: float, 
         try:
             _r, w = await asyncio.wait_for(asyncio.open_connection(addr, port), timeout)
             w.close()
-            outcome, detail = "ok", None
+            outcome: Outcome = "ok"
+            detail: str | None = None
         except asyncio.TimeoutError:
             outcome, detail = "timeout", f"no answer within {timeout:g}s"
         except OSError as e:
