@@ -214,5 +214,3 @@ class HostProbe:
         res = await self.record("facts", "read " + " ".join(FACT_FILES.values()), go)
         if res is not None:
             self.ev.facts = res
-
-    _record = record  # bot/drift/collect.py still calls the old name: drop once it calls record()
