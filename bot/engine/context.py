@@ -199,8 +199,8 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
         return f"{key}={fmt_value(sysctl.get(key))}"
 
     # ---- facts --------------------------------------------------------------------
-    kernel_release = (facts.kernel_release if facts else None) or (
-        sysctl.get("kernel.osrelease") if isinstance(sysctl.get("kernel.osrelease"), str) else None)
+    osrelease = sysctl.get("kernel.osrelease")
+    kernel_release = (facts.kernel_release if facts else None) or (osrelease if isinstance(osrelease, str) else None)
     kernel = kernel_tuple(kernel_release)
     mem_kb = facts.mem_total_kb if facts else None
     mem_gb = round(mem_kb / 1024 / 1024, 1) if mem_kb else None
