@@ -10,7 +10,7 @@ import json
 import pytest
 
 from bot.drift import render
-from bot.drift.lenses import KINDS
+from bot.drift.model import KINDS
 from bot.render.blockkit import render_outcome
 from bot.render.drift import LENS_LABEL
 from bot.render.text import render_text
