@@ -12,8 +12,8 @@ from jinja2 import TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 
 from bot.drift.model import Drift, SysctlValue, normalize, same
-from bot.engine.context import fmt_value as fmt  # a value as sysctl files spell it
-from bot.engine.context import kernel_tuple
+from bot.engine.values import fmt_value as fmt  # a value as sysctl files spell it
+from bot.engine.values import kernel_tuple
 from bot.engine.jinja import expression_environment
 
 _LEAD_OP = re.compile(r"^\s*(==|!=|>=|<=|>|<|not\s+in\b|in\b)")

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 from bot.drift.model import VOLATILE_KEYS, Drift, normalize, same
-from bot.engine.context import fmt_value as fmt  # a value as sysctl files spell it
+from bot.engine.values import fmt_value as fmt  # a value as sysctl files spell it
 
 MIN_PEERS = 3
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Callable
 
-from bot.engine.context import fmt_value
+from bot.engine.values import fmt_value
 from bot.findings import SEVERITY_RANK
 from bot.outcome import Outcome
 from bot.render.message import (
