@@ -8,19 +8,8 @@ from typing import Callable
 from bot.engine.values import fmt_value
 from bot.findings import SEVERITY_RANK
 from bot.outcome import Outcome
-from bot.render.message import (
-    Block,
-    Button,
-    Context,
-    DriftGroup,
-    DriftLine,
-    Heading,
-    Item,
-    Items,
-    Message,
-    Notice,
-    Paragraph,
-)
+from bot.render.message import (Block, Button, Context, DriftGroup, DriftLine, Heading, Item, Items, Message,
+                                 Notice, Paragraph)
 
 LENS_LABEL = {"baseline": "baseline", "known-bad": "known-bad", "outlier": "outlier", "changed": "changed",
               "persisted": "running ≠ persisted"}

@@ -4,21 +4,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from bot.outcome import Outcome
-from bot.render.message import (
-    ACTIONS,
-    SEVERITY_EMOJI,
-    Block,
-    Button,
-    Buttons,
-    Context,
-    Divider,
-    Heading,
-    Item,
-    Items,
-    Message,
-    Notice,
-    Paragraph,
-)
+from bot.render.message import (ACTIONS, SEVERITY_EMOJI, Block, Button, Buttons, Context, Divider, Heading, Item,
+                                 Items, Message, Notice, Paragraph)
 from probes.hostport import format_hostport
 
 
