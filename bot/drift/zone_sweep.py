@@ -49,13 +49,11 @@ async def collect_fleet(svc: Any, local: FleetCollector, hosts: Sequence[Host], 
         return await local.collect(hosts, keys), []
     require_postgres(config, remote)
     from bot.zones.fanout import (  # noqa: PLC0415 - procrastinate: ~1 s to import, only with zones
-        ZoneClient,
+        client_for,
         no_runner_text,
     )
 
-    client = getattr(svc, "zone_client", None)
-    if client is None:
-        client = svc.zone_client = ZoneClient(config)
+    client = client_for(svc)
     live = await client.live_zones()
     deadline = time.time() + config.zones.job_timeout
     notes: list[str] = []
