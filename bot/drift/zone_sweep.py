@@ -41,7 +41,7 @@ async def collect_fleet(svc: Any, local: FleetCollector, hosts: Sequence[Host], 
 
     Returns the results (in *hosts* order) and notes naming zones without runners and late chunks."""
     config: Config = svc.config
-    if not zones_in_config(config):
+    if not zones_in_config(config, svc.inventory.zones):
         return await local.collect(hosts, keys), []
     chunks = chunk_by_zone(hosts, config, config.zones.sweep_chunk)
     remote = sorted({z for z, _ in chunks if z != config.zones.own})

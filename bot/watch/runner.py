@@ -58,7 +58,7 @@ class WatchRunner:
         self.light = Collector(svc.transports, light_settings(p, light_timeout))
         self.remote_timeout = light_timeout  # of a runner's attempt (set below when zones are configured)
         self.zones: WatchZones | None = None  # set when a vantage or the target is in another zone
-        if zones_in_config(svc.config):
+        if zones_in_config(svc.config, svc.inventory.zones):
             # procrastinate (about 1 s to import) is loaded only when zones are configured
             from bot.zones.watch_round import WatchZones, remote_timeout  # noqa: PLC0415
 

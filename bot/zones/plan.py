@@ -16,10 +16,13 @@ class ZonesNeedPostgres(BadInput):
 
 
 def host_zone(host: Host, config: Config) -> str:
-    """A host's zone: its own ``zone:``, else the first of its groups in ``zones.groups``, else ``zones.own``."""
+    """A host's zone: its config ``zone:``, else its Ansible ``whycant_zone`` (``Host.zone``), else the first of
+    its groups in ``zones.groups``, else ``zones.own``."""
     hc = config.hosts.get(host.name)
     if hc is not None and hc.zone:
         return hc.zone
+    if host.zone:
+        return host.zone
     for group in host.groups:
         if group in config.zones.groups:
             return config.zones.groups[group]
@@ -36,9 +39,10 @@ def vantage_zone(name: str, host: Host, config: Config) -> str:
     return host_zone(host, config)
 
 
-def zones_in_config(config: Config) -> set[str]:
-    """Every zone other than the own one that the config names."""
-    named = {h.zone for h in config.hosts.values() if h.zone}
+def zones_in_config(config: Config, host_zones: Iterable[str] = ()) -> set[str]:
+    """Every zone other than the own one that the config names, or *host_zones* (``Inventory.zones``: the
+    hosts' own zones, Ansible ``whycant_zone`` included)."""
+    named = {h.zone for h in config.hosts.values() if h.zone} | set(host_zones)
     named |= {v.zone for v in config.vantages.values() if v.zone}
     named |= set(config.zones.groups.values())
     return named - {config.zones.own}
