@@ -124,7 +124,7 @@ class WatchRunner:
         if chosen or want_remote_counters:
             try:
                 async with self._shared_budget(len(chosen)):
-                    out = await self._attempts(chosen, want_remote_counters, gaps)
+                    out = await self._attempts(chosen, want_remote_counters, gaps, deadline=at + self.rec.interval_s)
             except BudgetExceeded as e:
                 log.info("watch %s: %s", self.rec.id, e)
                 chosen = []
@@ -138,10 +138,11 @@ class WatchRunner:
         """The vantage's zone ("" without zones)."""
         return self.zones.zone_of.get(v.name, self.zones.own) if self.zones is not None else ""
 
-    async def _attempts(self, chosen: list[VantagePoint], remote_counters: bool,
-                        gaps: dict[str, ZoneGap]) -> dict[str, str]:
+    async def _attempts(self, chosen: list[VantagePoint], remote_counters: bool, gaps: dict[str, ZoneGap], *,
+                        deadline: float) -> dict[str, str]:
         """The chosen vantages' attempts: here for the own zone, one job per other zone (and for the counters
-        of a target in another zone). A zone that answers late or refuses is added to *gaps*."""
+        of a target in another zone) due by *deadline* (epoch: the round's end). A zone that answers late or
+        refuses is added to *gaps*."""
         zones = self.zones
         here = [v for v in chosen if zones is None or self._zone(v) == zones.own]
         local = asyncio.gather(*(self._attempt(v) for v in here))
@@ -152,7 +153,7 @@ class WatchRunner:
             if self._zone(v) != zones.own:
                 far.setdefault(self._zone(v), []).append(v.name)
         remote = zones.round(far, self.rec.address, self.rec.port, timeout=self.remote_timeout,
-                             counters=remote_counters, deadline=time.time() + self.rec.interval_s)
+                             counters=remote_counters, deadline=deadline)
         got, answers = await asyncio.gather(local, remote)
         out = {v.name: o for v, o in zip(here, got) if o is not None}
         for zone, gap in answers.gaps.items():

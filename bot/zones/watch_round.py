@@ -7,6 +7,7 @@ watch names it instead of counting a failure.
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from probes.collect import VantagePoint
 from probes.evidence import ConnectResult
 from probes.inventory import Host
 
+log = logging.getLogger("whycant.zones")
 WATCH_POLL = 0.05  # seconds between looks for a round's answers (a round is as short as 1 s)
 ANSWER_MARGIN = 0.3  # seconds a runner keeps free before the deadline to store its answer
 REMOTE_SHARE = 0.6  # a remote attempt's timeout is at most this share of the interval
@@ -81,9 +83,17 @@ class WatchZones:
     def client(self) -> ZoneClient:
         return client_for(self.svc)
 
+    def _queue_down(self, zones: Sequence[str], e: Exception) -> dict[str, ZoneGap]:
+        log.warning("watch: the zone queue is unreachable: %s", e)
+        why = f"the zone queue (PostgreSQL) is unreachable: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        return {z: ZoneGap("no-queue", f"zone {z}: {why}"[:200]) for z in zones}
+
     async def missing_runners(self) -> dict[str, ZoneGap]:
-        """The remote zones with no live runner now."""
-        live = await self.client().live_zones()
+        """The remote zones with no live runner now (all of them while the queue cannot be read)."""
+        try:
+            live = await self.client().live_zones()
+        except Exception as e:  # noqa: BLE001 - the database is down: those zones take no part, the rest goes on
+            return self._queue_down(self.plan.remote_zones, e)
         stale = self.config.zones.runner_stale_seconds
         return {z: ZoneGap("no-runner", no_runner_text(z, stale)) for z in self.plan.remote_zones if z not in live}
 
@@ -98,11 +108,15 @@ class WatchZones:
         if counters:
             zones.setdefault(self.plan.target_zone, [])
         jobs: dict[str, str] = {}  # key -> zone
-        for zone, names in zones.items():
-            payload = {"vantages": names, "address": address, "port": port, "timeout": timeout,
-                       "counters": self.target.name if counters and zone == self.plan.target_zone else None}
-            jobs[await client.submit(zone, "watch", payload, deadline)] = zone
-        answers = await client.wait(list(jobs), deadline, poll=WATCH_POLL)
+        try:
+            for zone, names in zones.items():
+                payload = {"vantages": names, "address": address, "port": port, "timeout": timeout,
+                           "counters": self.target.name if counters and zone == self.plan.target_zone else None}
+                jobs[await client.submit(zone, "watch", payload, deadline)] = zone
+            answers = await client.wait(list(jobs), deadline, poll=WATCH_POLL)
+        except Exception as e:  # noqa: BLE001 - the database is down: those zones take no part this round
+            out.gaps.update(self._queue_down(list(zones), e))
+            return out
         for key, zone in jobs.items():
             ans = answers.get(key)
             if ans is None or ans["status"] == "expired":
