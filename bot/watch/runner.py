@@ -27,7 +27,7 @@ from bot.watch.sinks import WatchSink
 from bot.watch.light import attempt_outcome, can_sample, light_settings, sample_counters
 from bot.watch.stats import Buckets, record, summary
 from bot.watch.store import WatchRecord, WatchStore
-from bot.zones.plan import zones_in_config
+from bot.zones.plan import usable_vantages, zones_in_config
 from probes.collect import Collector, VantagePoint
 from probes.evidence import ConnectResult
 from probes.limits import BudgetExceeded
@@ -62,7 +62,7 @@ class WatchRunner:
             # procrastinate (about 1 s to import) is loaded only when zones are configured
             from bot.zones.watch_round import WatchZones, remote_timeout  # noqa: PLC0415
 
-            self.vantages = WatchZones.usable(svc, self.target, self.vantages)
+            self.vantages = usable_vantages(self.target, self.vantages, svc.config)
             zones = WatchZones(svc, self.target, self.vantages)
             self.zones = zones if zones.remote else None
             self.remote_timeout = remote_timeout(rec.interval_s, light_timeout)

@@ -17,11 +17,11 @@ import procrastinate
 from bot.config import Config
 from bot.zones import queue
 from bot.zones.plan import (
-    BOT_VANTAGE,
     ZonePlan,
     host_zone,
     plan_diagnosis,
     require_postgres,
+    usable_vantages,
 )
 from probes.collect import VantagePoint
 from probes.evidence import ConnectResult, Evidence, HostEvidence, ProbeRecord, Request
@@ -178,9 +178,8 @@ async def collect(svc: Any, request: Request, target: Host, vantages: Sequence[V
 
     The bot's implicit own vantage is left out for a target in another zone (it cannot reach it by design)."""
     config: Config = svc.config
-    target_zone = host_zone(target, config)
-    if target_zone != config.zones.own:
-        vantages = [v for v in vantages if v.name != BOT_VANTAGE] or list(vantages)
+    if host_zone(target, config) != config.zones.own:
+        vantages = usable_vantages(target, vantages, config)
         request = request.model_copy(update={"vantages": [v.name for v in vantages]})
     plan = plan_diagnosis(target, [(v.name, v.host) for v in vantages], config)
     if plan.local_only:

@@ -3,12 +3,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from bot.config import Config
 from probes.errors import BadInput
 from probes.inventory import Host
 
 BOT_VANTAGE = "bot"
+
+
+class Named(Protocol):
+    """Anything with a name: a ``VantagePoint``, an inventory ``Vantage``."""
+
+    @property
+    def name(self) -> str: ...
+
+
+V = TypeVar("V", bound=Named)
 
 
 class ZonesNeedPostgres(BadInput):
@@ -37,6 +48,14 @@ def vantage_zone(name: str, host: Host, config: Config) -> str:
     if vc is not None and vc.zone:
         return vc.zone
     return host_zone(host, config)
+
+
+def usable_vantages(target: Host, vantages: Sequence[V], config: Config) -> list[V]:
+    """*vantages* (anything with a ``name``) without the bot's own for a target in another zone: it cannot reach
+    it by design. All of them when that would leave none."""
+    if host_zone(target, config) == config.zones.own:
+        return list(vantages)
+    return [v for v in vantages if v.name != BOT_VANTAGE] or list(vantages)
 
 
 def zones_in_config(config: Config, host_zones: Iterable[str] = ()) -> set[str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.config import Config
 from bot.zones.fanout import ZoneClient, client_for, no_runner_text
-from bot.zones.plan import BOT_VANTAGE, ZonePlan, plan_diagnosis, require_postgres
+from bot.zones.plan import ZonePlan, plan_diagnosis, require_postgres
 from probes.collect import VantagePoint
 from probes.evidence import ConnectResult
 from probes.inventory import Host
@@ -58,14 +58,6 @@ class WatchZones:
         self.plan: ZonePlan = plan_diagnosis(target, [(v.name, v.host) for v in vantages], self.config)
         self.zone_of = {n: z for z, names in self.plan.vantages.items() for n in names}
         require_postgres(self.config, self.plan.remote_zones)
-
-    @staticmethod
-    def usable(svc: Any, target: Host, vantages: Sequence[VantagePoint]) -> list[VantagePoint]:
-        """The watch's vantages: the bot's own left out for a target in another zone (it cannot reach it)."""
-        plan = plan_diagnosis(target, [], svc.config)
-        if plan.target_zone == plan.own:
-            return list(vantages)
-        return [v for v in vantages if v.name != BOT_VANTAGE] or list(vantages)
 
     @property
     def own(self) -> str:

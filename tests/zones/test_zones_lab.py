@@ -148,7 +148,9 @@ async def test_watch_across_zones_episode_and_missing_runner(lab, zone_b, zone_d
         ep = episodes[0]
         assert ep["vantages"] == ["zoneb"] and ep["outcomes"].get("timeout", 0) >= 1, ep
         assert "filtered-from-vantage" in [f["id"] for f in ep["findings"]], ep
-        assert wr.vantages and [v.name for v in wr.vantages] == ["zoneb"]  # the bot cannot reach zone B: left out
+        assert [v.name for v in wr.vantages] == ["zoneb"] == evs[0]["vantages"]  # the bot cannot reach zone B
+        # the runner's attempts drew from the watch's SYN budget (plus the episode's full collection)
+        assert wr.budget.per_minute - wr.budget.left(wr.rec.address) >= evs[-1]["attempts"]["zoneb"]
         assert wr._counters and "TcpExt.ListenOverflows" in wr._counters  # sampled by the runner in zone B
         summary = evs[-1]
         assert summary["event"] == "summary" and "bot" not in summary["attempts"], summary
