@@ -153,7 +153,8 @@ class ZoneRunner:
                                    {"error": f"taken {time.time() - deadline:.1f} s after its deadline: dropped"})
             return
         self.in_flight += 1
-        log.info("job %s (%s) started: %s", key, kind, " ".join(map(str, payload.get("hosts", [payload.get("target")]))))
+        what = payload.get("hosts") or [payload.get("target") or payload.get("counters")] + payload.get("vantages", [])
+        log.info("job %s (%s) started: %s", key, kind, " ".join(str(w) for w in what if w is not None))
         try:
             try:
                 answer, status = await self.run(kind, payload, deadline), "ok"
