@@ -22,7 +22,6 @@ from probes.inventory import Host
 
 log = logging.getLogger("whycant.zones")
 WATCH_POLL = 0.05  # seconds between looks for a round's answers (a round is as short as 1 s)
-ANSWER_MARGIN = 0.3  # seconds a runner keeps free before the deadline to store its answer
 REMOTE_SHARE = 0.6  # a remote attempt's timeout is at most this share of the interval
 
 
