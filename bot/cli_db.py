@@ -26,6 +26,15 @@ async def _with(db, coro_fn):  # noqa: ANN001, ANN202
         await db.dispose()
 
 
+def _inventory_zones(cfg) -> frozenset[str]:  # noqa: ANN001
+    """The zones Ansible hosts name (``whycant_zone``): a zone may be named there only."""
+    if not cfg.inventory:
+        return frozenset()
+    from bot.inventory import Inventory
+
+    return Inventory.from_config(cfg).zones
+
+
 @app.command("upgrade")
 def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
             config: ConfigOpt = None) -> None:
@@ -36,7 +45,7 @@ def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = 
     typer.echo(f"{db.display_url}: {before or 'empty'} -> {after or 'empty'}" if before != after
                else f"{db.display_url}: already at {after}")
     cfg = load_config(config)
-    if db.is_postgres and zones_in_config(cfg):  # the zone job queue lives beside whycant's tables (docs/zones.md)
+    if db.is_postgres and zones_in_config(cfg, _inventory_zones(cfg)):  # the zone job queue (docs/zones.md)
         from bot.zones.schema import upgrade_zone_schema
 
         typer.echo(f"{db.display_url}: {asyncio.run(upgrade_zone_schema(cfg.database))}")

@@ -53,10 +53,11 @@ async def _run(cfg, zone: str, name: str | None) -> None:
 def runners(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
     """List zones, their runners, last heartbeat and jobs in flight."""
     from bot.config import load_config
+    from bot.inventory import Inventory
     from bot.zones.plan import require_postgres, zones_in_config
 
     cfg = load_config(config)
-    zones = zones_in_config(cfg)
+    zones = zones_in_config(cfg, Inventory.from_config(cfg).zones if cfg.inventory else ())
     require_postgres(cfg, zones or {"(any)"})
     doc = asyncio.run(_runners(cfg, zones))
     if json_out:

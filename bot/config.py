@@ -51,6 +51,7 @@ class SSHConfig(_Strict):
     max_concurrency: int = Field(default=50, ge=1, le=2000)
     per_host_concurrency: int = Field(default=4, ge=1, le=64)
     idle_timeout: float = Field(default=300.0, ge=0)
+    pool_max: int = Field(default=512, ge=1, le=1_000_000)  # pooled connections; above it the LRU idle ones are closed
 
     @property
     def host_key_checking(self) -> bool:
@@ -65,7 +66,8 @@ class SSHConfig(_Strict):
             config_files=files, proxy_jump=self.proxy_jump, connect_timeout=self.connect_timeout,
             command_timeout=self.command_timeout, keepalive_interval=self.keepalive_interval,
             max_concurrency=self.max_concurrency, per_host_concurrency=self.per_host_concurrency,
-            idle_timeout=self.idle_timeout, max_output_bytes=self.max_output_bytes, sudo=self.sudo,
+            idle_timeout=self.idle_timeout, pool_max=self.pool_max, max_output_bytes=self.max_output_bytes,
+            sudo=self.sudo,
             base_dir=str(base_dir) if base_dir is not None else None,
         )
 

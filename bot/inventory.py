@@ -129,6 +129,7 @@ class Inventory:
             self._add_key(ip or h.address, h.name)
         self._nets = [ipaddress.ip_network(c, strict=False) for c in allowed_targets]
         self._vantages = self._build_vantages(vantages or {})
+        self.zones = frozenset(h.zone for h in self._hosts.values() if h.zone)  # zones the hosts themselves name
 
     # ---- construction
 
@@ -165,6 +166,7 @@ class Inventory:
                 note=hc.note if hc.note is not None else (base.note if base else None),
                 proxy_jump=hc.proxy_jump if hc.proxy_jump is not None else (base.proxy_jump if base else None),
                 client_keys=tuple(hc.client_keys) or (base.client_keys if base else ()),
+                zone=hc.zone or (base.zone if base else None),
             )
             for g in hc.groups:
                 if not GROUP_RE.match(g):

@@ -24,6 +24,7 @@ __all__ = [
     "check_port",
     "check_service",
     "check_user",
+    "check_zone",
     "or_list",
     "printable",
 ]
@@ -33,6 +34,7 @@ NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,252}\Z")
 USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}\Z")
 GROUP_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 SERVICE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,62}\Z")
+ZONE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}\Z")  # docs/zones.md (the same as config ``zones.own``)
 
 
 class InventoryError(ConfigError):
@@ -95,6 +97,14 @@ def check_name(value: str, what: str, where: str) -> str:
 def check_user(value: str, what: str, where: str) -> str:
     if not USER_RE.match(value):
         raise InventoryError(f"{where}: {what} {printable(value)!r} is not a valid user name")
+    return value
+
+
+def check_zone(value: Any, where: str) -> str:
+    """A zone name (``whycant_zone``): 1-32 of a-z 0-9 _ -."""
+    if not isinstance(value, str) or not ZONE_RE.match(value):
+        raise InventoryError(f"{where}: whycant_zone {printable(str(value))!r} is not a zone name "
+                             "(1-32 of a-z 0-9 _ -)")
     return value
 
 

@@ -362,7 +362,7 @@ class Whycant:
     async def _collect(self, request: Request, target: Any, vantages: list[VantagePoint], on_progress: Any,
                        extra: list[str]) -> Evidence:
         """Probe here, or across zones when the config names any (docs/zones.md)."""
-        if not zones_in_config(self.config):
+        if not zones_in_config(self.config, self.inventory.zones):
             return await self.collector.collect(request, target, vantages, on_progress=on_progress, extra_sysctls=extra)
         # procrastinate (about 1 s to import here) is loaded only when zones are configured
         from bot.zones import fanout  # noqa: PLC0415

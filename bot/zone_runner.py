@@ -23,6 +23,7 @@ from bot.config import Config
 from bot.drift.report import fleet_collector
 from bot.inventory import Inventory
 from bot.service import build_transports, probe_settings
+from bot.watch.light import light_settings, sample_counters
 from bot.zones import queue
 from bot.drift.zone_sweep import result_to_json
 from probes.collect import Collector, VantagePoint
@@ -36,10 +37,15 @@ PROCRASTINATE_HEARTBEAT = 2.0  # procrastinate's own worker heartbeat
 STALLED_AFTER = 8.0  # a worker silent this long is dead: its jobs go back to the queue
 RECONNECT_MAX = 10.0
 PRUNE_INTERVAL = 600.0  # seconds between deletions of old answers and runner rows
+WATCH_ANSWER_MARGIN = 0.3  # seconds a watch round's attempt leaves before the deadline to store its answer
 
 
 class JobRefused(Exception):
     """A job the runner will not run (host outside its inventory, bad payload)."""
+
+
+class JobLate(Exception):
+    """A job that could not finish before its deadline (its answer would be dropped anyway)."""
 
 
 _ADDRESS_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,252}\Z")  # the inventory's own address character set
@@ -84,8 +90,31 @@ class ZoneRunner:
             return VantagePoint(name, h, nat=False, note=h.note)
         return VantagePoint(v.name, v.host, nat=bool(v.nat), note=v.note)
 
-    async def run(self, kind: str, payload: dict) -> Any:
-        """One job's answer as JSON-able data. Raises JobRefused."""
+    async def watch_round(self, payload: dict, deadline: float | None) -> dict:
+        """A watch round's part in this zone: one attempt per vantage (its timeout bounded by the deadline) and
+        the target's counter sample when asked for. Raises JobLate when it cannot finish by the deadline."""
+        address, port = check_destination(payload.get("address"), payload.get("port"))
+        vps = [self.vantage(n) for n in payload.get("vantages", [])]
+        target = self.host(payload["counters"]) if payload.get("counters") is not None else None
+        asked = float(payload.get("timeout", 1.0))
+        left = deadline - time.time() if deadline is not None else asked + WATCH_ANSWER_MARGIN
+        timeout = min(asked, left - WATCH_ANSWER_MARGIN)
+        if timeout < 0.05:
+            raise JobLate(f"{left:.2f} s left before its deadline")
+        light = Collector(self.transports, light_settings(self.collector.s, timeout))
+
+        async def counters() -> dict[str, int] | None:
+            return await sample_counters(self.transports, target, self.collector.s) if target is not None else None
+
+        try:
+            results, sample = await asyncio.wait_for(asyncio.gather(
+                asyncio.gather(*(light.connect_from(v, address, port) for v in vps)), counters()), timeout=left)
+        except TimeoutError as e:
+            raise JobLate(f"not done within {left:.2f} s") from e
+        return {"connect": [r.model_dump(mode="json") for r in results], "counters": sample}
+
+    async def run(self, kind: str, payload: dict, deadline: float | None = None) -> Any:
+        """One job's answer as JSON-able data. Raises JobRefused (and JobLate for a watch round)."""
         if kind == "collect":
             request = Request.model_validate(payload["request"])
             target = self.host(payload["target"])
@@ -99,6 +128,8 @@ class ZoneRunner:
             vps = [self.vantage(n) for n in payload.get("vantages", [])]
             results = await asyncio.gather(*(self.collector.connect_from(v, address, port) for v in vps))
             return [r.model_dump(mode="json") for r in results]
+        if kind == "watch":
+            return await self.watch_round(payload, deadline)
         if kind == "snapshot":
             hosts = [self.host(n) for n in payload.get("hosts", [])]
             keys = payload.get("extra_sysctls", {})
@@ -122,10 +153,14 @@ class ZoneRunner:
                                    {"error": f"taken {time.time() - deadline:.1f} s after its deadline: dropped"})
             return
         self.in_flight += 1
-        log.info("job %s (%s) started: %s", key, kind, " ".join(map(str, payload.get("hosts", [payload.get("target")]))))
+        what = payload.get("hosts") or [payload.get("target") or payload.get("counters")] + payload.get("vantages", [])
+        log.info("job %s (%s) started: %s", key, kind, " ".join(str(w) for w in what if w is not None))
         try:
             try:
-                answer, status = await self.run(kind, payload), "ok"
+                answer, status = await self.run(kind, payload, deadline), "ok"
+            except JobLate as e:
+                log.warning("job %s (%s) dropped: %s", key, kind, e)
+                answer, status = {"error": f"dropped: {e}"}, "expired"
             except (JobRefused, KeyError, ValueError, TypeError) as e:
                 answer, status = {"error": f"runner {self.name} refused the job: {e}"}, "refused"
             stored = await queue.put_result(self.app, key, self.zone, self.name, status, answer)

@@ -30,6 +30,9 @@ class Host:
     # ``client_keys``: this host's own identity files (ansible_ssh_private_key_file).
     proxy_jump: str | None = None
     client_keys: tuple[str, ...] = ()
+    # The network zone the inventory gives it (config ``zone:`` or Ansible ``whycant_zone``); None: decided by
+    # ``zones.groups`` / ``zones.own`` (bot/zones/plan.py).
+    zone: str | None = None
 
     @property
     def is_local(self) -> bool:

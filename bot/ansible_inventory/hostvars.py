@@ -5,7 +5,8 @@ Understood: ``ansible_host``, ``ansible_port``, ``ansible_user`` (and their
 ``ansible_ssh_private_key_file`` (and ``ansible_private_key_file``),
 ``ansible_ssh_common_args`` / ``ansible_ssh_extra_args`` (``-o ProxyJump=…``,
 ``-J …``, ``-i KEY``, ``-o ProxyCommand="ssh -W %h:%p [-p N] [-l U] [user@]jump"``),
-and whycant's own ``whycant_services``, ``whycant_aliases`` and ``whycant_note``.
+and whycant's own ``whycant_services``, ``whycant_aliases``, ``whycant_note`` and ``whycant_zone``
+(the host's network zone, docs/zones.md).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from bot.inventory_checks import (
     check_port,
     check_service,
     check_user,
+    check_zone,
     printable,
 )
 from probes.inventory import Host
@@ -223,6 +225,9 @@ def host_from_vars(name: str, v: Mapping[str, Any], groups: set[str], where: str
     if address != name and canonical_ip(address) is None:
         aliases.append(address)  # ansible_host given as a DNS name: an alias too
     note = var("whycant_note")
+    zone = var("whycant_zone")
+    if zone is not None:
+        zone = check_zone(zone, where_of("whycant_zone"))
     return Host(
         name=name,
         address=address,
@@ -235,4 +240,5 @@ def host_from_vars(name: str, v: Mapping[str, Any], groups: set[str], where: str
         note=str(note) if note is not None else None,
         proxy_jump=None if jump == "none" else jump,
         client_keys=tuple(dict.fromkeys(keys)),
+        zone=zone,
     )

@@ -111,6 +111,9 @@ class FleetCollector:
         # host name -> the extra paths its last sweep read (conf files, keys only they name):
         # read with the first step next time (a speculation: only what the host names now is used)
         self.read_plans = read_plans
+        # the plan of the last host this sweep finished: the guess for a host without a plan of its own (a
+        # fleet's hosts mostly share their sysctl files, so a first sweep needs one step on most of them)
+        self.sibling_plan: list[str] = []
         self.settings = settings or ProbeSettings()
         self.concurrency = max(1, int(concurrency))
         self.host_timeout = host_timeout
@@ -159,7 +162,8 @@ class FleetCollector:
         planned: list[str] = []
         if self.persisted:
             base.append(SYSCTL_CONF)
-            planned = (self.read_plans or {}).get(host.name, [])
+            own = (self.read_plans or {}).get(host.name)
+            planned = own if own is not None else self.sibling_plan
         await transport.prefetch(host, base + planned, sysctl_dirs() if self.persisted else (), timeout=timeout)
         hp = HostProbe(host, transport, self.settings, ev)
 
@@ -196,10 +200,14 @@ class FleetCollector:
                 got = await hp.record("sysctls", f"read {len(paths)} files under /proc/sys (persisted keys)", extra)
                 if got:
                     ev.sysctls.update(got)
-        if self.read_plans is not None and result.persisted is not None:
+        if result.persisted is not None:
             listed = await list_conf_files(host, transport, timeout)  # answered from the batch: no I/O
             fixed = set(base)
-            self.read_plans[host.name] = [p for p in listed + extra_paths if p not in fixed][:MAX_PLANNED_PATHS]
+            plan = [p for p in listed + extra_paths if p not in fixed][:MAX_PLANNED_PATHS]
+            if self.read_plans is not None:
+                self.read_plans[host.name] = plan
+            if plan:
+                self.sibling_plan = plan
 
     @staticmethod
     def _classify(result: HostResult) -> None:

@@ -41,7 +41,7 @@ async def collect_fleet(svc: Any, local: FleetCollector, hosts: Sequence[Host], 
 
     Returns the results (in *hosts* order) and notes naming zones without runners and late chunks."""
     config: Config = svc.config
-    if not zones_in_config(config):
+    if not zones_in_config(config, svc.inventory.zones):
         return await local.collect(hosts, keys), []
     chunks = chunk_by_zone(hosts, config, config.zones.sweep_chunk)
     remote = sorted({z for z, _ in chunks if z != config.zones.own})
@@ -49,13 +49,11 @@ async def collect_fleet(svc: Any, local: FleetCollector, hosts: Sequence[Host], 
         return await local.collect(hosts, keys), []
     require_postgres(config, remote)
     from bot.zones.fanout import (  # noqa: PLC0415 - procrastinate: ~1 s to import, only with zones
-        ZoneClient,
+        client_for,
         no_runner_text,
     )
 
-    client = getattr(svc, "zone_client", None)
-    if client is None:
-        client = svc.zone_client = ZoneClient(config)
+    client = client_for(svc)
     live = await client.live_zones()
     deadline = time.time() + config.zones.job_timeout
     notes: list[str] = []

@@ -29,6 +29,14 @@ def recovered(watch_id: int, ep: Episode) -> dict[str, Any]:
             "vantages": list(ep.vantages)}
 
 
+def partial(watch_id: int, zone: str, reason: str, note: str, vantages: list[str], *, counters: bool) -> dict[str, Any]:
+    """A zone stopped taking part in the rounds (``reason``: no-runner, late, refused) or does again (``ok``).
+
+    *vantages* are that zone's vantages (not tried while it is out); *counters*: the target is in that zone."""
+    return {"event": "partial", "watch": watch_id, "zone": zone, "reason": reason, "note": note,
+            "vantages": list(vantages), "counters": counters}
+
+
 def summary(watch_id: int, target: str, status: str, body: dict[str, Any]) -> dict[str, Any]:
     eps = [{**e, "start": iso(e.get("start")), "end": iso(e.get("end"))} for e in body["episodes"]]
     return {"event": "summary", "watch": watch_id, "target": target, "status": status, **body, "episodes": eps}

@@ -17,6 +17,7 @@ from bot.watch.sinks import SlackSink, WatchSink
 from bot.watch.spec import DEFAULT_DURATION, split_watch_text
 from bot.watch.stats import summary
 from bot.watch.store import WatchRecord, WatchStore
+from bot.zones.plan import usable_vantages, zones_in_config
 from probes.errors import BadInput
 from probes.evidence import Request
 
@@ -43,6 +44,8 @@ def resolve_watch_request(svc: Any, text: str) -> tuple[Request, float | None, f
         raise BadInput("a watch needs one port, e.g. `watch db01:5432` or `watch db01:postgres`")
     req = requests[0]
     vantages = svc.vantages_for(req)
+    if zones_in_config(svc.config, svc.inventory.zones):  # the bot's own cannot reach a target in another zone
+        vantages = usable_vantages(svc.inventory.resolve(req.target), vantages, svc.config)
     return req.model_copy(update={"vantages": [v.name for v in vantages], "text": text}), wt.duration_s, wt.interval_s
 
 

@@ -16,7 +16,7 @@ import time
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import metrics
 from bot.watch import events
@@ -24,16 +24,18 @@ from bot.watch.chart import failures_png
 from bot.watch.episodes import Episode, EpisodeTracker, counter_burst
 from bot.watch.limits import SynBudget
 from bot.watch.sinks import WatchSink
+from bot.watch.light import attempt_outcome, can_sample, light_settings, sample_counters
 from bot.watch.stats import Buckets, record, summary
 from bot.watch.store import WatchRecord, WatchStore
-from probes.collect import Collector, HostProbe, ProbeSettings, VantagePoint
-from probes.evidence import HostEvidence
+from bot.zones.plan import usable_vantages, zones_in_config
+from probes.collect import Collector, VantagePoint
+from probes.evidence import ConnectResult
 from probes.limits import BudgetExceeded
-from probes.parsers.facts import parse_nf_conntrack_stat
+
+if TYPE_CHECKING:
+    from bot.zones.watch_round import WatchZones, ZoneGap
 
 log = logging.getLogger("whycant.watch")
-
-CONNTRACK_STAT = "/proc/net/stat/nf_conntrack"
 
 
 @dataclass(frozen=True)
@@ -52,9 +54,20 @@ class WatchRunner:
         self.vantages: list[VantagePoint] = svc.vantages_for(rec.request)
         self.target = svc.inventory.resolve(rec.host)
         p = svc.collector.s
-        self.light = Collector(svc.transports, ProbeSettings(
-            connect_attempts=1, connect_timeout=min(settings.connect_timeout, rec.interval_s, p.connect_timeout),
-            connect_interval=0, command_timeout=p.command_timeout, window_seconds=0))
+        light_timeout = min(settings.connect_timeout, rec.interval_s, p.connect_timeout)
+        self.light = Collector(svc.transports, light_settings(p, light_timeout))
+        self.remote_timeout = light_timeout  # of a runner's attempt (set below when zones are configured)
+        self.zones: WatchZones | None = None  # set when a vantage or the target is in another zone
+        if zones_in_config(svc.config, svc.inventory.zones):
+            # procrastinate (about 1 s to import) is loaded only when zones are configured
+            from bot.zones.watch_round import WatchZones, remote_timeout  # noqa: PLC0415
+
+            self.vantages = usable_vantages(self.target, self.vantages, svc.config)
+            zones = WatchZones(svc, self.target, self.vantages)
+            self.zones = zones if zones.remote else None
+            self.remote_timeout = remote_timeout(rec.interval_s, light_timeout)
+        self.remote_counters: dict[str, int] | None = None  # the last round's sample of a target in another zone
+        self.zone_state: dict[str, str] = {}  # zone -> why it took no part ("ok" when it did)
         self.buckets: Buckets = rec.stats.get("buckets") or {}
         self.capped: int = int(rec.stats.get("capped") or 0)
         self.untested: dict[str, dict] = dict(rec.stats.get("untested") or {})  # vantage -> rounds, last error
@@ -67,69 +80,130 @@ class WatchRunner:
         self.status = "active"
 
     # ------------------------------------------------------------------ light probes
+    def _untested(self, name: str, why: str) -> None:
+        cell = self.untested.setdefault(name, {"rounds": 0, "last_error": None})
+        cell["rounds"] += 1
+        cell["last_error"] = why[:200]
+
+    def _outcome(self, r: ConnectResult) -> str | None:
+        o = attempt_outcome(r)
+        if o is None:  # the vantage itself failed: not a failure of the target
+            log.info("watch %s: %s could not test: %s", self.rec.id, r.vantage, r.error)
+            self._untested(r.vantage, r.error or "no result")
+        return o
+
     async def _attempt(self, v: VantagePoint) -> str | None:
-        r = await self.light.connect_from(v, self.rec.address, self.rec.port)
-        if r.error or not r.attempts:
-            log.info("watch %s: %s could not test: %s", self.rec.id, v.name, r.error)
-            cell = self.untested.setdefault(v.name, {"rounds": 0, "last_error": None})
-            cell["rounds"] += 1
-            cell["last_error"] = (r.error or "no result")[:200]
-            return None  # the vantage itself failed: not a failure of the target
-        return r.attempts[0].outcome
+        return self._outcome(await self.light.connect_from(v, self.rec.address, self.rec.port))
+
+    def _counters_due(self) -> bool:
+        return time.monotonic() - self._counters_at >= self.s.counters_s
 
     async def round(self) -> tuple[float, dict[str, str]]:
         """One attempt per vantage the budgets grant: (when the round started, vantage -> outcome).
 
         SYNs come from the watch budget of the target host (``watch.syn_per_minute``, all ports) and
-        from the shared per-target:port limiter every ask and sweep uses (``probes/limits.py``)."""
+        from the shared per-target:port limiter every ask and sweep uses (``probes/limits.py``); the
+        attempts a zone's runner makes count there too. Vantages of a zone without a live runner are
+        not tried (named instead, see ``_zone_gaps``)."""
         at = time.time()
-        n = len(self.vantages)
+        gaps = await self.zones.missing_runners() if self.zones is not None else {}
+        testable = [v for v in self.vantages if self._zone(v) not in gaps]
+        for v in self.vantages:
+            gap = gaps.get(self._zone(v))
+            if gap is not None:
+                self._untested(v.name, gap.text)
+        n = len(testable)
         granted = self.budget.take(self.rec.address, n)
-        order = self.vantages[self._rotate % n:] + self.vantages[:self._rotate % n]
+        order = testable[self._rotate % n:] + testable[:self._rotate % n] if n else []
         self._rotate += granted
         chosen = order[:granted]
-        got: list[str | None] = []
-        if chosen:
+        want_remote_counters = (self.zones is not None and self.zones.target_remote and self._counters_due()
+                                and self.zones.plan.target_zone not in gaps and can_sample(self.target))
+        self.remote_counters = None
+        out: dict[str, str] = {}
+        if chosen or want_remote_counters:
             try:
                 async with self._shared_budget(len(chosen)):
-                    got = list(await asyncio.gather(*(self._attempt(v) for v in chosen)))
+                    out = await self._attempts(chosen, want_remote_counters, gaps, deadline=at + self.rec.interval_s)
             except BudgetExceeded as e:
                 log.info("watch %s: %s", self.rec.id, e)
                 chosen = []
         self.capped += n - len(chosen)
-        out = {v.name: o for v, o in zip(chosen, got) if o is not None}
         for name, o in out.items():
             record(self.buckets, name, at, o == "ok")
+        await self._zone_gaps(gaps)
         return at, out
+
+    def _zone(self, v: VantagePoint) -> str:
+        """The vantage's zone ("" without zones)."""
+        return self.zones.zone_of.get(v.name, self.zones.own) if self.zones is not None else ""
+
+    async def _attempts(self, chosen: list[VantagePoint], remote_counters: bool, gaps: dict[str, ZoneGap], *,
+                        deadline: float) -> dict[str, str]:
+        """The chosen vantages' attempts: here for the own zone, one job per other zone (and for the counters
+        of a target in another zone) due by *deadline* (epoch: the round's end). A zone that answers late or
+        refuses is added to *gaps*."""
+        zones = self.zones
+        here = [v for v in chosen if zones is None or self._zone(v) == zones.own]
+        local = asyncio.gather(*(self._attempt(v) for v in here))
+        if zones is None:
+            return {v.name: o for v, o in zip(here, await local) if o is not None}
+        far: dict[str, list[str]] = {}
+        for v in chosen:
+            if self._zone(v) != zones.own:
+                far.setdefault(self._zone(v), []).append(v.name)
+        remote = zones.round(far, self.rec.address, self.rec.port, timeout=self.remote_timeout,
+                             counters=remote_counters, deadline=deadline)
+        got, answers = await asyncio.gather(local, remote)
+        out = {v.name: o for v, o in zip(here, got) if o is not None}
+        for zone, gap in answers.gaps.items():
+            gaps[zone] = gap
+            for name in far.get(zone, []):
+                self._untested(name, gap.text)
+        for name in (n for names in far.values() for n in names):
+            c = answers.connect.get(name)
+            o = self._outcome(c) if c is not None else None
+            if o is not None:
+                out[name] = o
+        self.remote_counters = answers.counters
+        return out
+
+    async def _zone_gaps(self, gaps: dict[str, ZoneGap]) -> None:
+        """Post a ``partial`` event when a zone stops (or starts again) taking part in the rounds."""
+        if self.zones is None:
+            return
+        for zone in self.zones.plan.remote_zones:
+            gap = gaps.get(zone)
+            reason = gap.reason if gap else "ok"
+            if self.zone_state.get(zone, "ok") == reason:
+                continue
+            self.zone_state[zone] = reason
+            names = [n for n, z in self.zones.zone_of.items() if z == zone]
+            text = gap.text if gap else f"zone {zone} answers again"
+            log.info("watch %s: %s", self.rec.id, text)
+            await self.sink.note(events.partial(self.rec.id, zone, reason, text, names,
+                                                counters=zone == self.zones.plan.target_zone))
 
     def _shared_budget(self, syns: int) -> AbstractAsyncContextManager[None]:
         limiter = getattr(self.svc, "limiter", None)
-        if limiter is None:
+        if limiter is None or syns == 0:
             return nullcontext()
         return limiter.connect_budget(self.target.name, self.rec.port, syns)
 
     async def sample_counters(self) -> dict[str, int] | None:
-        """The target's counters (and conntrack drops) over the pooled connection; None on failure."""
-        if not (self.target.probe_ssh and not self.target.adhoc):
-            return None
-        t = self.svc.transports.for_host(self.target)
-        hp = HostProbe(self.target, t, self.svc.collector.s, HostEvidence(host=self.target.name))
-        got = await hp.counters("counters_t0")
-        if got is None:
-            return None
-        try:
-            files = await t.read_files(self.target, [CONNTRACK_STAT], timeout=self.svc.collector.s.command_timeout)
-            if files.get(CONNTRACK_STAT):
-                got.update({f"conntrack.{k}": v for k, v in parse_nf_conntrack_stat(files[CONNTRACK_STAT] or "").items()})
-        except Exception as e:  # noqa: BLE001 - conntrack is optional (module not loaded)
-            log.debug("watch %s: no conntrack stats: %s", self.rec.id, e)
-        return got
+        """The target's counters (and conntrack drops): over the pooled connection, or from the round's job
+        for a target in another zone; None on failure."""
+        if self.zones is not None and self.zones.target_remote:
+            return self.remote_counters
+        return await sample_counters(self.svc.transports, self.target, self.svc.collector.s)
 
     async def _burst(self, now: float) -> dict[str, int]:
         if now - self._counters_at < self.s.counters_s:
             return {}
-        self._counters_at = now
         cur = await self.sample_counters()
+        if cur is None and self.zones is not None and self.zones.target_remote:
+            return {}  # no answer from the target's zone this round: ask again in the next one
+        self._counters_at = now
         prev, self._counters = self._counters, cur or self._counters
         if prev is None or cur is None:
             return {}

@@ -21,7 +21,16 @@ class WatchSink(Protocol):
 
     async def recovered(self, ev: dict[str, Any], post_ts: str | None) -> None: ...
 
+    async def note(self, ev: dict[str, Any]) -> None: ...  # a ``partial`` event: a zone out of (or back in) the rounds
+
     async def summary(self, ev: dict[str, Any], png: bytes | None) -> None: ...
+
+
+def partial_text(ev: dict[str, Any]) -> str:
+    if ev["reason"] == "ok":
+        return f"Zone {ev['zone']} takes part again: {ev['note']}"
+    what = ", ".join(ev.get("vantages") or []) + (" and the target's counters" if ev.get("counters") else "")
+    return f"Partial: {ev['note']} – {what or 'nothing'} not tested meanwhile (not counted as failures)"
 
 
 def episode_text(ev: dict[str, Any]) -> str:
@@ -51,6 +60,9 @@ class JsonLinesSink:
     async def recovered(self, ev: dict[str, Any], post_ts: str | None) -> None:
         self._write(ev)
 
+    async def note(self, ev: dict[str, Any]) -> None:
+        self._write(ev)
+
     async def summary(self, ev: dict[str, Any], png: bytes | None) -> None:
         self._write(ev)
 
@@ -75,6 +87,9 @@ class TextSink(JsonLinesSink):
     async def recovered(self, ev: dict[str, Any], post_ts: str | None) -> None:
         self._line(f"Episode {ev['number']} recovered at {ev['end']} after {ev['duration_s']:g}s "
                    f"({ev['failed_attempts']} failed attempts)")
+
+    async def note(self, ev: dict[str, Any]) -> None:
+        self._line(partial_text(ev))
 
     async def summary(self, ev: dict[str, Any], png: bytes | None) -> None:
         self._line(f"watch {ev['watch']} on {ev['target']} {ev['status']}:")
@@ -113,6 +128,9 @@ class SlackSink:
             await self.client.chat_update(channel=self.channel, ts=post_ts, text=episode_text(ev))
         except Exception as e:  # noqa: BLE001
             log.warning("watch: updating episode %s failed: %s", ev.get("number"), e)
+
+    async def note(self, ev: dict[str, Any]) -> None:
+        await self._post(partial_text(ev))
 
     async def summary(self, ev: dict[str, Any], png: bytes | None) -> None:
         await self._post(f"Watch {ev['watch']} on {ev['target']} {ev['status']}.\n```\n{text_table(ev)}\n```")

@@ -17,11 +17,11 @@ import procrastinate
 from bot.config import Config
 from bot.zones import queue
 from bot.zones.plan import (
-    BOT_VANTAGE,
     ZonePlan,
     host_zone,
     plan_diagnosis,
     require_postgres,
+    usable_vantages,
 )
 from probes.collect import VantagePoint
 from probes.evidence import ConnectResult, Evidence, HostEvidence, ProbeRecord, Request
@@ -57,7 +57,7 @@ class ZoneClient:
     async def submit(self, zone: str, kind: str, payload: dict, deadline: float) -> str:
         return await queue.defer(await self.app(), zone, kind, payload, deadline)
 
-    async def wait(self, keys: Sequence[str], deadline: float) -> dict[str, dict]:
+    async def wait(self, keys: Sequence[str], deadline: float, *, poll: float = POLL_INTERVAL) -> dict[str, dict]:
         """Answers for *keys* as they arrive, until all are in or *deadline* (epoch) passes."""
         app = await self.app()
         got: dict[str, dict] = {}
@@ -67,7 +67,14 @@ class ZoneClient:
                 got.update(await queue.get_results(app, missing))
             if len(got) == len(keys) or time.time() >= deadline:
                 return got
-            await asyncio.sleep(min(POLL_INTERVAL, max(deadline - time.time(), 0.0)))
+            await asyncio.sleep(min(poll, max(deadline - time.time(), 0.0)))
+
+
+def client_for(svc: Any) -> ZoneClient:
+    """The service's zone client, opened on first use (``Whycant.close`` closes it)."""
+    if getattr(svc, "zone_client", None) is None:
+        svc.zone_client = ZoneClient(svc.config)
+    return svc.zone_client
 
 
 def no_runner_text(zone: str, stale: float) -> str:
@@ -171,17 +178,13 @@ async def collect(svc: Any, request: Request, target: Host, vantages: Sequence[V
 
     The bot's implicit own vantage is left out for a target in another zone (it cannot reach it by design)."""
     config: Config = svc.config
-    target_zone = host_zone(target, config)
-    if target_zone != config.zones.own:
-        vantages = [v for v in vantages if v.name != BOT_VANTAGE] or list(vantages)
+    if host_zone(target, config) != config.zones.own:
+        vantages = usable_vantages(target, vantages, config)
         request = request.model_copy(update={"vantages": [v.name for v in vantages]})
     plan = plan_diagnosis(target, [(v.name, v.host) for v in vantages], config)
     if plan.local_only:
         return await svc.collector.collect(request, target, vantages, on_progress=on_progress,
                                            extra_sysctls=extra_sysctls)
-    client = getattr(svc, "zone_client", None)
-    if client is None:
-        client = svc.zone_client = ZoneClient(config)
-    return await collect_across_zones(svc, client, plan, request, target, vantages, on_progress=on_progress,
+    return await collect_across_zones(svc, client_for(svc), plan, request, target, vantages, on_progress=on_progress,
                                       extra_sysctls=extra_sysctls)
 

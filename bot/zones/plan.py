@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from bot.config import Config
 from probes.errors import BadInput
@@ -11,15 +12,28 @@ from probes.inventory import Host
 BOT_VANTAGE = "bot"
 
 
+class Named(Protocol):
+    """Anything with a name: a ``VantagePoint``, an inventory ``Vantage``."""
+
+    @property
+    def name(self) -> str: ...
+
+
+V = TypeVar("V", bound=Named)
+
+
 class ZonesNeedPostgres(BadInput):
     """Zones are configured but the database is not PostgreSQL."""
 
 
 def host_zone(host: Host, config: Config) -> str:
-    """A host's zone: its own ``zone:``, else the first of its groups in ``zones.groups``, else ``zones.own``."""
+    """A host's zone: its config ``zone:``, else its Ansible ``whycant_zone`` (``Host.zone``), else the first of
+    its groups in ``zones.groups``, else ``zones.own``."""
     hc = config.hosts.get(host.name)
     if hc is not None and hc.zone:
         return hc.zone
+    if host.zone:
+        return host.zone
     for group in host.groups:
         if group in config.zones.groups:
             return config.zones.groups[group]
@@ -36,9 +50,18 @@ def vantage_zone(name: str, host: Host, config: Config) -> str:
     return host_zone(host, config)
 
 
-def zones_in_config(config: Config) -> set[str]:
-    """Every zone other than the own one that the config names."""
-    named = {h.zone for h in config.hosts.values() if h.zone}
+def usable_vantages(target: Host, vantages: Sequence[V], config: Config) -> list[V]:
+    """*vantages* (anything with a ``name``) without the bot's own for a target in another zone: it cannot reach
+    it by design. All of them when that would leave none."""
+    if host_zone(target, config) == config.zones.own:
+        return list(vantages)
+    return [v for v in vantages if v.name != BOT_VANTAGE] or list(vantages)
+
+
+def zones_in_config(config: Config, host_zones: Iterable[str] = ()) -> set[str]:
+    """Every zone other than the own one that the config names, or *host_zones* (``Inventory.zones``: the
+    hosts' own zones, Ansible ``whycant_zone`` included)."""
+    named = {h.zone for h in config.hosts.values() if h.zone} | set(host_zones)
     named |= {v.zone for v in config.vantages.values() if v.zone}
     named |= set(config.zones.groups.values())
     return named - {config.zones.own}

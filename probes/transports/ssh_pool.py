@@ -3,6 +3,10 @@
 - One connection per hop key (address, port, user, and the jump hops before it),
   reused across calls; keepalive; closed after ``idle_timeout`` seconds unused
   (0 = never); a jump connection stays open while connections tunnelled through it do.
+- At most ``pool_max`` pooled connections: before a new one joins a full pool, the least
+  recently used idle ones are closed (never one in use, nor a jump host that pooled
+  connections go through). When every pooled connection is busy the pool grows past the
+  cap for a while and shrinks back as they are released.
 - Jump hosts (``Route.jumps``) are connected first, through each other, and the
   target is reached with asyncssh's ``tunnel=`` over the pooled jump connection: the
   hosts behind one bastion share one connection to it. A jump host that fails is named
@@ -100,6 +104,12 @@ class ConnectionPool:
         self._ciphers = cipher_list()
         self.closed = False
         self.connects = 0
+        self.cap_evictions = 0  # idle connections closed to stay under pool_max
+
+    @property
+    def size(self) -> int:
+        """Pooled connections now (jump hosts included)."""
+        return len(self._pool)
 
     def get(self, key: HopKey) -> Pooled | None:
         p = self._pool.get(key)
@@ -163,7 +173,27 @@ class ConnectionPool:
     def release(self, p: Pooled) -> None:
         p.in_use -= 1
         p.last_used = time.monotonic()
-        self._maybe_idle(p)
+        if len(self._pool) > self.s.pool_max:  # it grew past the cap while everything was busy
+            self.make_room(0)
+        if self._pool.get(p.key) is p:
+            self._maybe_idle(p)
+
+    def make_room(self, adding: int = 1) -> int:
+        """Close least recently used idle connections until *adding* more fit under ``pool_max``.
+
+        Idle: not in use and no pooled connection tunnelled through it. Returns how many were closed."""
+        closed = 0
+        while len(self._pool) + adding > self.s.pool_max:
+            idle = [p for p in self._pool.values() if p.in_use == 0 and p.dependents == 0]
+            if not idle:
+                break  # everything is busy: the pool shrinks back on release
+            p = min(idle, key=lambda p: p.last_used)
+            log.debug("SSH pool full (%d): closing the least recently used idle connection to %s",
+                      self.s.pool_max, p.hop.where)
+            self.evict(p)  # its jump host stays (idle now, closed later if still needed for room)
+            closed += 1
+            self.cap_evictions += 1
+        return closed
 
     def _maybe_idle(self, p: Pooled) -> None:
         if p.in_use == 0 and p.dependents == 0 and self.s.idle_timeout > 0 and self._pool.get(p.key) is p \
@@ -300,6 +330,7 @@ class ConnectionPool:
         coalesce_writes(conn)
         self.connects += 1
         p = Pooled(key, hop, conn, client)
+        self.make_room(1)
         self._pool[key] = p
         log.debug("SSH connected to %s@%s (%s)", hop.user, hop.where, conn.get_extra_info("send_cipher"))
         return p

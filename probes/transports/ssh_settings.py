@@ -32,6 +32,7 @@ class SSHSettings:
     max_concurrency: int = 50
     per_host_concurrency: int = 4
     idle_timeout: float = 300.0
+    pool_max: int = 512  # pooled connections above which the least recently used idle ones are closed
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     sudo: bool = False
     base_dir: str | None = None  # relative paths (keys, known_hosts, config files) resolve against it

@@ -80,3 +80,21 @@ async def test_an_unreachable_host_is_tried_once_and_named():
     res = await sweep(t, {})
     assert not res.ok and "connection refused" in res.error
     assert len(t.calls) == 2  # the one batch (read + listing); no probe retried it
+
+
+async def test_a_first_sweep_guesses_from_the_host_before_it():
+    """Hosts without a plan of their own read the files the previous host of the sweep listed, in the first
+    step: a fleet of alike hosts is one step per host after the first, with the evidence unchanged."""
+    hosts = [Host(name=f"h{i}", address=f"198.18.0.{i}") for i in (1, 2, 3)]
+    other = {"/etc/sysctl.conf": "net.core.somaxconn = 1024\n",
+             "/etc/sysctl.d/80-new.conf": "net.ipv4.tcp_fin_timeout = 30\n"}
+    rec = recording(CONF)["h1"]
+    t = ReplayTransport({"h1": rec, "h2": rec, "h3": recording(other)["h1"]})
+    fc = FleetCollector(TransportSet(ssh=t), ProbeSettings(command_timeout=5), concurrency=1, read_plans={})
+    got = await fc.collect(hosts)
+    steps = {h.name: sum(1 for host, c in t.calls if host == h.name and c.startswith("read:")) for h in hosts}
+    # h3's files differ: the guess is read and not used, then its own file (its key is a default one)
+    assert steps == {"h1": 3, "h2": 1, "h3": 2}
+    alone = [await sweep(ReplayTransport({"h1": r}), None) for r in (rec, rec, recording(other)["h1"])]
+    assert [evidence_view(r) for r in got] == [evidence_view(r) for r in alone]
+    assert "vm.swappiness" not in got[2].evidence.sysctls  # h1's key, read on speculation for h3, not used

@@ -42,6 +42,9 @@ class Collect:
     async def recovered(self, ev, post_ts):
         self.events.append(ev)
 
+    async def note(self, ev):
+        self.events.append(ev)
+
     async def summary(self, ev, png):
         self.events.append({**ev, "png": bool(png)})
 

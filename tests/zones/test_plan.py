@@ -10,9 +10,11 @@ from bot.zones.plan import (
     host_zone,
     plan_diagnosis,
     require_postgres,
+    usable_vantages,
     zones_in_config,
 )
 from bot.zone_runner import JobRefused, check_destination
+from probes.collect import VantagePoint
 from probes.inventory import Host
 
 CFG = {
@@ -50,6 +52,14 @@ def test_plan_splits_target_and_vantages():
     assert not p.local_only
     local = plan_diagnosis(h("db01"), [("bot", h("localhost")), ("dcv", h("db01"))], cfg)
     assert local.local_only
+
+
+def test_the_bot_vantage_is_left_out_for_a_target_in_another_zone():
+    cfg = parse_config(CFG)
+    vs = [VantagePoint("bot", h("localhost")), VantagePoint("vpcv", h("db01"))]
+    assert [v.name for v in usable_vantages(h("db02"), vs, cfg)] == ["vpcv"]  # db02 is in vpc2
+    assert [v.name for v in usable_vantages(h("db01"), vs, cfg)] == ["bot", "vpcv"]  # the own zone
+    assert [v.name for v in usable_vantages(h("db02"), vs[:1], cfg)] == ["bot"]  # never none at all
 
 
 def test_no_zones_means_local():
