@@ -19,7 +19,6 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
-from importlib import resources
 from pathlib import Path
 from types import ModuleType
 from typing import Any, AsyncIterator, TypeVar
@@ -54,11 +53,6 @@ class DatabaseBusy(WhycantError):
 
 class SchemaOutOfDate(BadInput):
     """The schema is not at the head revision and automatic upgrades are off."""
-
-
-def migrations_dir() -> Path:
-    """The Alembic script directory, found as package data (works after a non-editable install)."""
-    return Path(str(resources.files("migrations")))
 
 
 def is_lock_error(e: BaseException) -> bool:

@@ -5,14 +5,22 @@ this module only when one is called: Alembic is not needed to start `whycant --h
 """
 from __future__ import annotations
 
-from typing import Any
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from bot.storage.db import Database, migrations_dir
+if TYPE_CHECKING:  # db.py imports this module (lazily): the type only, no import cycle
+    from bot.storage.db import Database
+
+
+def migrations_dir() -> Path:
+    """The Alembic script directory, found as package data (works after a non-editable install)."""
+    return Path(str(resources.files("migrations")))
 
 
 def alembic_config(db: Database, connection: Any = None) -> AlembicConfig:
