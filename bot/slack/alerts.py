@@ -219,12 +219,10 @@ class AlertIntake:
             return None
         now = datetime.now(timezone.utc)
         for row in rows:
-            updated = datetime.fromisoformat(row["updated_at"]) if row.get("updated_at") else None
-            if updated is not None and updated.tzinfo is None:
-                updated = updated.replace(tzinfo=timezone.utc)
-            if (row.get("port") == target.port and row.get("channel") == channel and row.get("thread_ts")
-                    and updated is not None and (now - updated).total_seconds() <= window):
-                return Thread(channel=channel, ts=row["thread_ts"], incident_id=row["id"], at=time.monotonic())
+            updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=timezone.utc)
+            if (row.port == target.port and row.channel == channel and row.thread_ts
+                    and (now - updated).total_seconds() <= window):
+                return Thread(channel=channel, ts=row.thread_ts, incident_id=row.id, at=time.monotonic())
         return None
 
     async def _diagnose(self, item: Item, receiver: str) -> None:

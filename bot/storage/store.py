@@ -155,6 +155,10 @@ class Store:
         ids = await self._bounded("interrupt_runs", self.service.interrupt_own_runs(reason))
         return [] if isinstance(ids, StorageTrouble) else ids
 
+    async def mark_own_runs_interrupted(self) -> list[int]:
+        """At shutdown: this process's runs that will not finish, marked like a dead runner's (raises on trouble)."""
+        return await self.service.mark_interrupted_on_start(own=True)
+
     # -- triage
     async def list_incidents(self, status: str | None = None, host: str | None = None,
                              limit: int = 50) -> list[IncidentSummary]:

@@ -154,7 +154,7 @@ async def test_replayed_signed_slash_command_is_handled_once(real_http_bot, stan
     # a new invocation (new trigger) of the same command is a new ask
     status, _, _ = await standin.deliver_http(url, "command", standin.slash(f"localhost:{port}"))
     await app.whycant.drain(30)
-    assert (await _incidents(svc))[0]["asked_count"] == 2
+    assert (await _incidents(svc))[0].asked_count == 2
 
 
 async def test_replayed_button_is_handled_once(real_http_bot, standin):  # noqa: F811
@@ -201,7 +201,7 @@ async def test_shutdown_cancels_running_diagnoses_and_marks_them_interrupted(sta
         await standin.wait_sockets(1)
         await standin.envelope("events_api", standin.mention(f"localhost:{closed_port()}", channel=OPS))
         deadline = time.monotonic() + 20
-        while not [i for i in await _incidents(svc) if i.get("diagnosing")]:
+        while not [i for i in await _incidents(svc) if i.diagnosing]:
             assert time.monotonic() < deadline, "never started diagnosing"
             await asyncio.sleep(0.1)
         t0 = time.monotonic()
