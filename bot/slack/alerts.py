@@ -36,7 +36,9 @@ from bot.outcome import Outcome
 from bot.render.blockkit import render_message
 from bot.render.message import Message, Paragraph
 from bot.secrets import ALERTMANAGER_PASSWORD, ALERTMANAGER_TOKEN, env_or_file, read_secret_file
-from bot.slack.app import ProgressMessage, SlackFrontEnd, call
+from bot.slack.app import SlackFrontEnd
+from bot.slack.client import call
+from bot.slack.progress import ProgressMessage
 from probes.evidence import Request
 
 log = logging.getLogger("whycant.alerts")
