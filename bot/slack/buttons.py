@@ -28,6 +28,8 @@ WAIVE_REFUSAL = "you may not waive drifts (ask an admin for the `drift` permissi
 
 
 class ButtonHandlers(SlackBase):
+    """The button listeners (``SlackFrontEnd`` registers them on the Bolt app)."""
+
     async def on_action(self, ack: Callable, body: dict, client: AsyncWebClient) -> None:
         await ack()
         metrics.EVENTS.labels("block_actions").inc()
