@@ -221,12 +221,12 @@ def bare_sweep(fleet: Fleet, concurrency: int = 50) -> dict:
     """The floor: connect, one SFTP session, read FILES until EOF, close -- nothing else."""
     import asyncssh
 
-    from probes.transports.ssh import _cipher_list
+    from probes.transports.ssh_wire import cipher_list
 
     files = files_to_read()
     kh = asyncssh.read_known_hosts(str(fleet.dir / "known_hosts"))
     key = asyncssh.read_private_key(str(fleet.dir / "client_ed25519"))
-    ciphers = _cipher_list()
+    ciphers = cipher_list()
 
     async def read(sftp, path: str) -> bytes | None:
         try:

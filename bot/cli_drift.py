@@ -91,16 +91,13 @@ async def _post(channel: str, report: dict) -> None:
     from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.drift import render
+    from bot.slack.client import api_url
     from bot.slack.post import post_report
 
     token = os.environ.get("SLACK_BOT_TOKEN")
     if not token:
         raise BadInput("--post needs SLACK_BOT_TOKEN in the environment")
-    kw = {"token": token}
-    if os.environ.get("SLACK_API_URL"):
-        base = os.environ["SLACK_API_URL"]
-        kw["base_url"] = base if base.endswith("/") else base + "/"
-    client = AsyncWebClient(**kw)
+    client = AsyncWebClient(token=token, base_url=api_url())
     ts = await post_report(client, channel, render.summary_blocks(report), render.thread_blocks(report),
                            text=render.fallback_text(report))
     if ts is None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.secrets import DATABASE_URL, env_or_file
@@ -42,14 +43,14 @@ class SSHConfig(_Strict):
     known_hosts: str = "~/.ssh/known_hosts"
     config: str | list[str] | None = None  # OpenSSH client config(s); unset: ~/.ssh/config if it exists; []: none
     proxy_jump: str | None = None
-    max_output_bytes: int = Field(DEFAULT_MAX_OUTPUT_BYTES, ge=1024, le=256 * 1024 * 1024)
+    max_output_bytes: int = Field(default=DEFAULT_MAX_OUTPUT_BYTES, ge=1024, le=256 * 1024 * 1024)
     sudo: bool = False
-    connect_timeout: float = Field(5.0, gt=0, le=120)
-    command_timeout: float = Field(15.0, gt=0, le=600)
-    keepalive_interval: float = Field(15.0, ge=0)
-    max_concurrency: int = Field(50, ge=1, le=2000)
-    per_host_concurrency: int = Field(4, ge=1, le=64)
-    idle_timeout: float = Field(300.0, ge=0)
+    connect_timeout: float = Field(default=5.0, gt=0, le=120)
+    command_timeout: float = Field(default=15.0, gt=0, le=600)
+    keepalive_interval: float = Field(default=15.0, ge=0)
+    max_concurrency: int = Field(default=50, ge=1, le=2000)
+    per_host_concurrency: int = Field(default=4, ge=1, le=64)
+    idle_timeout: float = Field(default=300.0, ge=0)
 
     @property
     def host_key_checking(self) -> bool:
@@ -71,7 +72,7 @@ class SSHConfig(_Strict):
 
 class HostConfig(_Strict):
     address: str | None = None
-    port: int = Field(22, ge=1, le=65535)
+    port: int = Field(default=22, ge=1, le=65535)
     user: str | None = None
     transport: Literal["ssh", "local"] = "ssh"
     groups: list[str] = Field(default_factory=list)
@@ -103,32 +104,32 @@ class VantageConfig(_Strict):
 
 
 class ProbeConfig(_Strict):
-    window_seconds: float = Field(5.0, ge=0, le=120)
-    connect_attempts: int = Field(10, ge=1, le=100)
-    connect_timeout: float = Field(2.0, gt=0, le=30)
-    connect_interval: float = Field(0.1, ge=0, le=5)
+    window_seconds: float = Field(default=5.0, ge=0, le=120)
+    connect_attempts: int = Field(default=10, ge=1, le=100)
+    connect_timeout: float = Field(default=2.0, gt=0, le=30)
+    connect_interval: float = Field(default=0.1, ge=0, le=5)
     drop_reasons: bool = True  # trace the target's kfree_skb drop reasons (docs/drop-reasons.md)
 
 
 class LimitsConfig(_Strict):
     """Load limits (docs/load.md): asks from chat per user / channel, SYNs and channels per target."""
 
-    asks_per_user_per_minute: int = Field(6, ge=0, le=10000)  # 0 = no limit
-    asks_per_channel_per_minute: int = Field(30, ge=0, le=100000)
-    syn_per_target_per_minute: int = Field(600, ge=1, le=100000)
-    connect_tests_per_target: int = Field(2, ge=1, le=64)
-    ssh_channels_per_target: int = Field(8, ge=1, le=256)
-    syn_wait_seconds: float = Field(5.0, ge=0, le=60)
-    connect_batch_window_seconds: float = Field(0.25, ge=0, le=2)  # 0 = one remote process per connect test
+    asks_per_user_per_minute: int = Field(default=6, ge=0, le=10000)  # 0 = no limit
+    asks_per_channel_per_minute: int = Field(default=30, ge=0, le=100000)
+    syn_per_target_per_minute: int = Field(default=600, ge=1, le=100000)
+    connect_tests_per_target: int = Field(default=2, ge=1, le=64)
+    ssh_channels_per_target: int = Field(default=8, ge=1, le=256)
+    syn_wait_seconds: float = Field(default=5.0, ge=0, le=60)
+    connect_batch_window_seconds: float = Field(default=0.25, ge=0, le=2)  # 0 = one remote process per connect test
 
 
 class WatchConfig(_Strict):
     """Watch mode (docs/watch.md)."""
 
-    interval_seconds: float = Field(10.0, ge=1, le=3600)
-    counters_seconds: float = Field(60.0, ge=1, le=3600)
-    syn_per_minute: int = Field(120, ge=1, le=100000)  # per target, whatever the watches and askers
-    stale_seconds: float = Field(30.0, ge=2, le=3600)  # a watch whose owner is silent this long is taken over
+    interval_seconds: float = Field(default=10.0, ge=1, le=3600)
+    counters_seconds: float = Field(default=60.0, ge=1, le=3600)
+    syn_per_minute: int = Field(default=120, ge=1, le=100000)  # per target, whatever the watches and askers
+    stale_seconds: float = Field(default=30.0, ge=2, le=3600)  # a watch whose owner is silent this long is taken over
 
 
 class ReportConfig(_Strict):
@@ -142,8 +143,6 @@ class ReportConfig(_Strict):
     @field_validator("cron")
     @classmethod
     def _cron(cls, v: str) -> str:
-        from croniter import croniter
-
         if not croniter.is_valid(v):
             raise ValueError(f"{v!r} is not a valid cron expression")
         return v
@@ -152,12 +151,12 @@ class ReportConfig(_Strict):
 class ZonesConfig(_Strict):
     """Network zones and their runners (docs/zones.md)."""
 
-    own: str = Field("local", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")  # the bot's (or runner's) own zone
+    own: str = Field(default="local", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")  # the bot's (or runner's) own zone
     groups: dict[str, str] = Field(default_factory=dict)  # inventory group -> zone
-    runner_stale_seconds: float = Field(60.0, gt=0, le=3600)  # a zone without a heartbeat this recent has no runner
-    job_timeout: float = Field(60.0, gt=0, le=3600)  # how long ask waits for a zone's answer
-    runner_concurrency: int = Field(8, ge=1, le=256)
-    sweep_chunk: int = Field(25, ge=1, le=1000)  # hosts per drift-sweep job
+    runner_stale_seconds: float = Field(default=60.0, gt=0, le=3600)  # a zone without a heartbeat this recent has no runner
+    job_timeout: float = Field(default=60.0, gt=0, le=3600)  # how long ask waits for a zone's answer
+    runner_concurrency: int = Field(default=8, ge=1, le=256)
+    sweep_chunk: int = Field(default=25, ge=1, le=1000)  # hosts per drift-sweep job
 
 
 class SlackConfig(_Strict):
@@ -181,8 +180,8 @@ class AlertmanagerConfig(_Strict):
     username: str = "alertmanager"
     bearer_token_file: str | None = None
     password_file: str | None = None
-    max_targets: int = Field(10, ge=1, le=100)
-    max_concurrent: int = Field(4, ge=1, le=32)
+    max_targets: int = Field(default=10, ge=1, le=100)
+    max_concurrent: int = Field(default=4, ge=1, le=32)
 
 
 class Config(_Strict):
@@ -207,10 +206,10 @@ class Config(_Strict):
     alertmanager: AlertmanagerConfig = Field(default_factory=AlertmanagerConfig)
     zones: ZonesConfig = Field(default_factory=ZonesConfig)
     auto_upgrade_db: bool = True
-    join_window_minutes: int = Field(60, ge=0)
-    database_wait_seconds: float = Field(5.0, gt=0, le=300)  # then answer and spool (docs/failures.md)
+    join_window_minutes: int = Field(default=60, ge=0)
+    database_wait_seconds: float = Field(default=5.0, gt=0, le=300)  # then answer and spool (docs/failures.md)
     spool_dir: str = Field(default_factory=lambda: str(state_dir() / "spool"))
-    source: str = Field("embedded default", exclude=True)
+    source: str = Field(default="embedded default", exclude=True)
 
     @field_validator("allowed_targets")
     @classmethod

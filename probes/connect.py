@@ -14,9 +14,9 @@ import ipaddress
 import json
 import time
 
-from probes.evidence import ConnectAttempt, ConnectResult
+from probes.evidence import ConnectAttempt, ConnectResult, Outcome
 
-_ERRNO_OUTCOME = {
+_ERRNO_OUTCOME: dict[int, Outcome] = {
     errno.ECONNREFUSED: "refused",
     errno.ETIMEDOUT: "timeout",
     errno.ECONNRESET: "reset",
@@ -26,14 +26,14 @@ _ERRNO_OUTCOME = {
     errno.EADDRNOTAVAIL: "addr_not_avail",
 }
 
-# Executed as `python3 - ADDR PORT N TIMEOUT INTERVAL` with this text on stdin.
-PY_SCRIPT = r'''
-import asyncio, errno, json, socket, sys, time
-addr, port, n, tmo, gap = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+# One connect attempt, as both remote scripts run it (this one and connect_batch.MULTI_PY_SCRIPT): the
+# i-th attempt starts i * gap seconds in and returns the dict a JSON line prints. Python 3.6+.
+ATTEMPT_PY = r'''
+import asyncio, errno, json, sys, time
 M = {errno.ECONNREFUSED: "refused", errno.ETIMEDOUT: "timeout", errno.ECONNRESET: "reset",
      errno.EHOSTUNREACH: "unreachable", errno.ENETUNREACH: "unreachable", errno.EHOSTDOWN: "unreachable",
      errno.EADDRNOTAVAIL: "addr_not_avail"}
-async def one(i):
+async def attempt(addr, port, i, gap, tmo):
     await asyncio.sleep(i * gap)
     t = time.monotonic()
     try:
@@ -45,8 +45,13 @@ async def one(i):
     except OSError as e:
         res = (M.get(e.errno, "error"), errno.errorcode.get(e.errno, str(e)))
     return {"outcome": res[0], "latency_ms": round((time.monotonic() - t) * 1000, 2), "detail": res[1]}
+'''
+
+# Executed as `python3 - ADDR PORT N TIMEOUT INTERVAL` with this text on stdin.
+PY_SCRIPT = ATTEMPT_PY + r'''
+addr, port, n, tmo, gap = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 async def main():
-    for r in await asyncio.gather(*(one(i) for i in range(n))):
+    for r in await asyncio.gather(*(attempt(addr, port, i, gap, tmo) for i in range(n))):
         print(json.dumps(r))
 asyncio.run(main())
 '''
@@ -117,7 +122,8 @@ async def local_connect(address: str, port: int, attempts: int, timeout: float, 
         try:
             _r, w = await asyncio.wait_for(asyncio.open_connection(addr, port), timeout)
             w.close()
-            outcome, detail = "ok", None
+            outcome: Outcome = "ok"
+            detail: str | None = None
         except asyncio.TimeoutError:
             outcome, detail = "timeout", f"no answer within {timeout:g}s"
         except OSError as e:

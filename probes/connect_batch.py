@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from probes.connect import validate_target
+from probes.connect import ATTEMPT_PY, validate_target
 from probes.inventory import Host
 from probes.transports.base import CommandResult, Transport
 
@@ -26,26 +26,13 @@ from probes.transports.base import CommandResult, Transport
 # is a shell-script shim costing ~0.1 s of CPU per start; /usr/bin/python3 skips it. Exit 127 -> next.
 INTERPRETERS = ("/usr/bin/python3", "python3")
 
-# Executed as `INTERPRETER - N TIMEOUT INTERVAL ADDR1 PORT1 [ADDR2 PORT2 ...]` with this text on stdin.
-MULTI_PY_SCRIPT = r'''
-import asyncio, errno, json, sys, time
+# Executed as `INTERPRETER - N TIMEOUT INTERVAL ADDR1 PORT1 [ADDR2 PORT2 ...]` with this text on stdin:
+# connect.ATTEMPT_PY's attempts, each JSON line naming its target's index.
+MULTI_PY_SCRIPT = ATTEMPT_PY + r'''
 n, tmo, gap = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 targets = [(sys.argv[i], int(sys.argv[i + 1])) for i in range(4, len(sys.argv) - 1, 2)]
-M = {errno.ECONNREFUSED: "refused", errno.ETIMEDOUT: "timeout", errno.ECONNRESET: "reset",
-     errno.EHOSTUNREACH: "unreachable", errno.ENETUNREACH: "unreachable", errno.EHOSTDOWN: "unreachable",
-     errno.EADDRNOTAVAIL: "addr_not_avail"}
 async def one(k, addr, port, i):
-    await asyncio.sleep(i * gap)
-    t = time.monotonic()
-    try:
-        r, w = await asyncio.wait_for(asyncio.open_connection(addr, port), tmo)
-        w.close()
-        res = ("ok", None)
-    except asyncio.TimeoutError:
-        res = ("timeout", "no answer within %gs" % tmo)
-    except OSError as e:
-        res = (M.get(e.errno, "error"), errno.errorcode.get(e.errno, str(e)))
-    return {"target": k, "outcome": res[0], "latency_ms": round((time.monotonic() - t) * 1000, 2), "detail": res[1]}
+    return dict(target=k, **(await attempt(addr, port, i, gap, tmo)))
 async def main():
     jobs = [one(k, a, p, i) for k, (a, p) in enumerate(targets) for i in range(n)]
     for r in await asyncio.gather(*jobs):

@@ -1,6 +1,8 @@
 """The sysctls diagnosis needs: read these files, not all ~1,300 of `sysctl -a`."""
 from __future__ import annotations
 
+import re
+
 SYSCTL_KEYS: tuple[str, ...] = (
     "net.core.somaxconn",
     "net.core.netdev_max_backlog",
@@ -57,6 +59,4 @@ def keys_for(extra: tuple[str, ...] | list[str] = ()) -> list[str]:
 
 
 def _valid_key(key: str) -> bool:
-    import re
-
     return bool(re.fullmatch(r"[a-z0-9_][a-z0-9_.\-]*", key)) and ".." not in key

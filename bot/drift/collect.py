@@ -11,8 +11,7 @@ are then answered from it and read only what it lacks, each file once:
   keys), through :class:`probes.collect.HostProbe` (no listeners, no counters: drift does not
   need them);
 * the persisted configuration: ``transport.list_dir`` lists ``*.conf`` in the systemd-sysctl
-  directories (SFTP over SSH: no shell; a transport without ``list_dir`` runs the fixed argv
-  ``find`` instead), then ``/etc/sysctl.conf`` and those files are read with
+  directories (SFTP over SSH, else the transport's fixed exec reader: no shell text), then ``/etc/sysctl.conf`` and those files are read with
   ``transport.read_files``; merged with systemd-sysctl precedence
   (:func:`probes.parsers.sysctl.merge_sysctl_files`);
 * the running values of keys only the files name, in one more read of ``/proc/sys``.
@@ -49,11 +48,6 @@ def sysctl_dirs() -> tuple[str, ...]:
     return SYSCTL_DIRS
 
 
-def find_argv() -> list[str]:
-    """The fixed command listing the sysctl.d files (missing directories only print to stderr)."""
-    return ["find", *sysctl_dirs(), "-maxdepth", "1", "-name", "*.conf"]
-
-
 @dataclass
 class HostResult:
     host: Host
@@ -69,38 +63,19 @@ class HostResult:
         return self.error is None
 
 
-def parse_find_output(text: str) -> list[str]:
-    """Paths printed by :func:`find_argv`, kept only when they are ``DIR/NAME.conf`` of a known dir."""
-    dirs = set(sysctl_dirs())
-    out: list[str] = []
-    for line in text.splitlines():
-        p = line.strip()
-        if not p or "\x00" in p:
-            continue
-        norm = posixpath.normpath(p)
-        d, name = posixpath.split(norm)
-        if d in dirs and name.endswith(".conf") and not name.startswith(".") and norm == p:
-            out.append(norm)
-        if len(out) >= MAX_CONF_FILES:
-            break
-    return sorted(dict.fromkeys(out))
-
-
 def conf_paths(listing: dict[str, list[str] | None]) -> list[str]:
-    """``DIR/NAME.conf`` paths from :meth:`Transport.list_dir` output, as :func:`parse_find_output` keeps them."""
-    lines = [posixpath.join(d, name) for d in sysctl_dirs() for name in (listing.get(d) or [])
-             if name.endswith(".conf") and "/" not in name and "\n" not in name]
-    return parse_find_output("\n".join(lines))
+    """``DIR/NAME.conf`` paths from :meth:`Transport.list_dir` output: plain names ending in ``.conf`` (no hidden
+    files, no path separators), sorted, at most ``MAX_CONF_FILES``."""
+    out = sorted({posixpath.join(d, name) for d in sysctl_dirs() for name in (listing.get(d) or [])
+                  if name.endswith(".conf") and not name.startswith(".") and "/" not in name
+                  and "\n" not in name and "\x00" not in name})
+    return out[:MAX_CONF_FILES]
 
 
 async def list_conf_files(host: Host, transport: Any, timeout: float) -> list[str]:
-    """The ``*.conf`` files in the systemd-sysctl directories: SFTP listing, else the fixed ``find``."""
-    if callable(getattr(transport, "list_dir", None)):
-        return conf_paths(await transport.list_dir(host, list(sysctl_dirs()), timeout=timeout))
-    res = await transport.run(host, find_argv(), timeout=timeout)
-    if res.exit_status == 127:
-        raise ParseError("persisted_sysctls", "find is not available on the host")
-    return parse_find_output(res.stdout)
+    """The ``*.conf`` files in the systemd-sysctl directories, as the transport lists them (SFTP, or the fixed
+    exec reader on hosts without SFTP: probes/transports/ssh_files.py)."""
+    return conf_paths(await transport.list_dir(host, list(sysctl_dirs()), timeout=timeout))
 
 
 async def read_persisted(host: Host, transport: Any, timeout: float) -> tuple[dict[str, tuple[Any, str]], list[dict]]:
@@ -194,7 +169,7 @@ class FleetCollector:
                 result.problems.extend(problems)
                 return merged
 
-            merged = await hp._record("persisted_sysctls", "list " + " ".join(sysctl_dirs()) + " + read *.conf", go)
+            merged = await hp.record("persisted_sysctls", "list " + " ".join(sysctl_dirs()) + " + read *.conf", go)
             if merged is not None:
                 result.persisted = merged
                 ev.persisted_sysctls = {k: v for k, (v, _src) in merged.items()}
@@ -218,7 +193,7 @@ class FleetCollector:
                     return {paths[p]: psys.parse_value(t.strip()) for p, t in files.items()
                             if t is not None and t.strip() != ""}
 
-                got = await hp._record("sysctls", f"read {len(paths)} files under /proc/sys (persisted keys)", extra)
+                got = await hp.record("sysctls", f"read {len(paths)} files under /proc/sys (persisted keys)", extra)
                 if got:
                     ev.sysctls.update(got)
         if self.read_plans is not None and result.persisted is not None:

@@ -1,6 +1,6 @@
 """Drift reports through the one message model: Block Kit (summary in the channel, details in the thread) and text.
 
-What a report says is built once, in ``bot.render.message`` (``drift_summary_message``,
+What a report says is built once, in ``bot.render.drift`` (``drift_summary_message``,
 ``drift_details_message``); the renderers escape every host string and fit Slack's limits,
 as for diagnoses. This module adds what is drift's own: the "Waive 30 days" button (its
 value is validated by the waiver rules, so it never carries markup) and the entry points
@@ -13,11 +13,12 @@ import json
 from bot.drift.waivers import check_waiver_target
 from bot.render.blockkit import fallback_text as blockkit_fallback
 from bot.render.blockkit import render_block, render_blocks
-from bot.render.message import Button, Confirm, Message, drift_details_message, drift_summary_message
+from bot.render.drift import drift_details_message, drift_summary_message
+from bot.render.message import Button, Confirm, Message
 from bot.render.text import render_message_text
 from probes.errors import BadInput
 
-# The "Waive 30 days" button in the thread details (handled by bot/slack/app.py).
+# The "Waive 30 days" button in the thread details (handled by bot/slack/buttons.py).
 WAIVE = "waive"
 WAIVE_ACTION = "whycant_waive"
 WAIVE_DAYS = 30

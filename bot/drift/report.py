@@ -12,10 +12,13 @@ from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
 from bot import metrics
-from bot.drift import lenses as L
+from bot.drift.baseline import baseline_keys, host_vars, lens_baseline
+from bot.drift.known_bad import lens_known_bad
+from bot.drift.lenses import lens_changed, lens_outlier, lens_persisted
+from bot.drift.model import Drift
 from bot.drift.collect import DEFAULT_CONCURRENCY, FleetCollector, HostResult
 from bot.drift.store import DriftStore
-from bot.drift.waivers import to_matches
+from bot.drift.waivers import WaiverMatch, apply_waivers, to_matches
 from bot.drift.zone_sweep import collect_fleet
 
 log = logging.getLogger("whycant.drift")
@@ -27,7 +30,7 @@ def _iso(dt: datetime) -> str:
 
 def build_report(results: Sequence[HostResult], *, baselines: Mapping[str, Mapping[str, Any]] | None = None,
                  rules: Any = None, previous: Mapping[str, tuple[datetime | None, Mapping[str, Any]]] | None = None,
-                 waivers: Sequence[L.WaiverMatch] = (), now: datetime | None = None,
+                 waivers: Sequence[WaiverMatch] = (), now: datetime | None = None,
                  groups: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
     """The ``drift --json`` document for collected *results* (pure: no I/O).
 
@@ -37,7 +40,7 @@ def build_report(results: Sequence[HostResult], *, baselines: Mapping[str, Mappi
     now = now or datetime.now(timezone.utc)
     baselines = baselines or {}
     previous = previous or {}
-    drifts: list[L.Drift] = []
+    drifts: list[Drift] = []
     errors: list[dict[str, Any]] = []
     host_groups = {r.host.name: tuple(r.host.groups) for r in results}
     values: dict[str, dict[str, Any]] = {}
@@ -53,13 +56,13 @@ def build_report(results: Sequence[HostResult], *, baselines: Mapping[str, Mappi
         ev = r.evidence
         sysctls = dict(ev.sysctls or {})
         values[name] = sysctls
-        hv = L.host_vars(ev.facts, sysctls)
+        hv = host_vars(ev.facts, sysctls)
         if hv["mem_gb"] is not None:
             sizes[name] = (round(hv["mem_gb"]), hv["cpus"])
 
-        known = L.lens_known_bad(name, sysctls, ev.facts, rules, ev.persisted_sysctls) if sysctls else []
+        known = lens_known_bad(name, sysctls, ev.facts, rules, ev.persisted_sysctls) if sysctls else []
         by_key = {d.key: d for d in known}
-        base, problems = L.lens_baseline(name, r.host.groups, sysctls, hv, baselines) if sysctls else ([], [])
+        base, problems = lens_baseline(name, r.host.groups, sysctls, hv, baselines) if sysctls else ([], [])
         errors.extend(problems)
         for d in base:  # a rule that explains the same key
             k = by_key.get(d.key)
@@ -70,16 +73,16 @@ def build_report(results: Sequence[HostResult], *, baselines: Mapping[str, Mappi
 
         if name in previous and sysctls:
             prev_at, prev_vals = previous[name]
-            drifts += L.lens_changed(name, sysctls, prev_vals, prev_at)
+            drifts += lens_changed(name, sysctls, prev_vals, prev_at)
         if r.persisted is not None and sysctls:
-            drifts += L.lens_persisted(name, sysctls, r.persisted)
+            drifts += lens_persisted(name, sysctls, r.persisted)
 
     if groups is None:
         groups = {}
         for h, gs in host_groups.items():
             for g in gs:
                 groups.setdefault(g, []).append(h)  # type: ignore[attr-defined]
-    drifts += L.lens_outlier(values, groups, sizes)
+    drifts += lens_outlier(values, groups, sizes)
 
     for d in drifts:  # link every drift of a key to the rule that explains it on that host, if any
         if d.finding is None:
@@ -87,7 +90,7 @@ def build_report(results: Sequence[HostResult], *, baselines: Mapping[str, Mappi
             if k is not None:
                 d.finding = k.finding
 
-    active, waived = L.apply_waivers(sorted(drifts, key=lambda d: d.sort_key), waivers, host_groups, now)
+    active, waived = apply_waivers(sorted(drifts, key=lambda d: d.sort_key), waivers, host_groups, now)
     return {
         "hosts": len(results),
         "drifts": [d.contract() for d in active],
@@ -101,7 +104,7 @@ def _keys_for(svc: Any):
     baselines = getattr(svc.config, "baselines", {}) or {}
 
     def keys(host) -> list[str]:
-        out = set(L.baseline_keys(baselines, host.groups))
+        out = set(baseline_keys(baselines, host.groups))
         fn = getattr(svc, "extra_sysctls", None)
         if fn is not None:
             try:
@@ -144,7 +147,7 @@ async def run_drift(svc: Any, selectors: Sequence[str] | None = None, *, record:
     hosts = svc.inventory.select(list(selectors or ["all"]))
     store = store if store is not None else DriftStore.for_service(svc)
     previous: dict[str, tuple[datetime | None, dict[str, Any]]] = {}
-    waivers: list[L.WaiverMatch] = []
+    waivers: list[WaiverMatch] = []
     notes: list[str] = []
     now = now or datetime.now(timezone.utc)
     if store is not None:

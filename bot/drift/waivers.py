@@ -2,15 +2,38 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
-from bot.drift.lenses import WaiverMatch
+from bot.drift.model import Drift
 from probes.errors import BadInput
 
 _REL = re.compile(r"^\+?(\d{1,4})\s*([dwh])$", re.I)
 _KEY = re.compile(r"^(\*|[a-z0-9_][A-Za-z0-9_.\-/]*)$")  # interface names may have capitals
 _HOST = re.compile(r"^(\*|(group:)?[A-Za-z0-9_][A-Za-z0-9_.:-]{0,252})$")
+
+
+@dataclass
+class WaiverMatch:
+    """A stored waiver, as the report applies it."""
+
+    host: str  # host name, "group:NAME" or "*"
+    key: str  # sysctl key or "*"
+    until: datetime | None
+    reason: str = ""
+    who: str | None = None
+    id: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    def applies(self, host: str, groups: Sequence[str], key: str, now: datetime) -> bool:
+        if self.until is not None and self.until <= now:
+            return False
+        if self.key not in ("*", key):
+            return False
+        if self.host in ("*", host):
+            return True
+        return self.host.startswith("group:") and self.host[6:] in groups
 
 
 def parse_until(text: str, now: datetime | None = None) -> datetime:
@@ -56,3 +79,19 @@ def check_waiver_target(host: str, key: str, inventory: Any = None) -> str:
 def to_matches(rows: Sequence[dict[str, Any]]) -> list[WaiverMatch]:
     return [WaiverMatch(host=r["host"], key=r["key"], until=r.get("until"), reason=r.get("reason") or "",
                         who=r.get("who"), id=r.get("id")) for r in rows]
+
+
+def apply_waivers(drifts: list[Drift], waivers: Sequence[WaiverMatch], host_groups: Mapping[str, Sequence[str]],
+                  now: datetime) -> tuple[list[Drift], list[Drift]]:
+    """Split drifts into (active, waived); a waived drift carries its waiver (until, reason, who)."""
+    active: list[Drift] = []
+    waived: list[Drift] = []
+    for d in drifts:
+        w = next((w for w in waivers if w.applies(d.host, host_groups.get(d.host, ()), d.key, now)), None)
+        if w is None:
+            active.append(d)
+        else:
+            d.waived = {"until": w.until.isoformat() if w.until else None, "reason": w.reason, "who": w.who,
+                        "id": w.id}
+            waived.append(d)
+    return active, waived

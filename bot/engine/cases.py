@@ -22,10 +22,10 @@ Compact evidence keys (all optional)::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
+from bot.engine.runner import diagnose_detail
 from probes.evidence import (
-    OUTCOMES,
     ConnectAttempt,
     ConnectResult,
     DropReason,
@@ -34,23 +34,12 @@ from probes.evidence import (
     Facts,
     HostEvidence,
     Listener,
+    Outcome,
     ProbeRecord,
     Request,
 )
 
 _T0 = 1_700_000_000.0
-
-
-class _NotedConnectResult(ConnectResult):
-    """ConnectResult plus the vantage's NAT flag/note, until the evidence model carries them."""
-
-    nat: bool | None = None
-    note: str | None = None
-
-
-def _connect_cls():
-    fields = ConnectResult.model_fields
-    return ConnectResult if ("nat" in fields and "note" in fields) else _NotedConnectResult
 
 
 def parse_listener(item: Any) -> Listener:
@@ -154,22 +143,18 @@ def build_evidence(spec: dict[str, Any]) -> Evidence:
             setattr(host, attr, None)
     host.probes = probes
 
-    cls = _connect_cls()
     connect: list[ConnectResult] = []
     for vantage, row in (spec.get("connect") or {}).items():
         row = dict(row or {})
         attempts: list[ConnectAttempt] = []
-        for o in OUTCOMES:
+        for o in get_args(Outcome):
             for _ in range(int(row.get(o, 0))):
                 attempts.append(ConnectAttempt(outcome=o, latency_ms=1.5 if o == "ok" else 2000.0 if o == "timeout" else 0.3))
         vhost = name if row.get("local") else row.get("host", vantage)
-        kw: dict[str, Any] = dict(vantage=vantage, vantage_host=vhost,
-                                  target_address="127.0.0.1" if row.get("local") else address,
-                                  port=port, attempts=attempts, runner="python3", error=row.get("error"))
-        if cls is not ConnectResult or "nat" in ConnectResult.model_fields:
-            kw["nat"] = bool(row.get("nat"))
-            kw["note"] = row.get("note")
-        connect.append(cls(**kw))
+        connect.append(ConnectResult(vantage=vantage, vantage_host=vhost,
+                                     target_address="127.0.0.1" if row.get("local") else address,
+                                     port=port, attempts=attempts, runner="python3", error=row.get("error"),
+                                     nat=bool(row.get("nat")), note=row.get("note")))
 
     touched = bool(probes) or ssh_down
     return Evidence(
@@ -205,7 +190,6 @@ class CaseResult:
 
 def check_case(rule, case, all_rules=None) -> CaseResult:
     """Run one case of *rule* through ``diagnose`` and compare with its ``expect``."""
-    from bot.engine.runner import diagnose_detail
 
     failures: list[str] = []
     try:

@@ -12,18 +12,20 @@ functions (closures over the same data) that playbook expressions call:
   ``nat_vantages``;
 * fixes: ``runtime_cmds(changes)``, ``dropin(name, changes)``, ``rollback_cmds(name, changes)``
   and the sizing functions from :mod:`bot.engine.sizing`.
+
+The counter, connect and fix parts are built in ``context_counters``, ``context_connect`` and
+``context_fixes``; plain value formatting (``fmt_value``, ``kernel_tuple``) is in ``values``.
 """
 from __future__ import annotations
 
-import ipaddress
-import re
 from typing import Any
 
-from bot.engine import sizing, snapshot
+from bot.engine.context_connect import connect_context
+from bot.engine.context_counters import counter_context
+from bot.engine.context_fixes import fix_context
+from bot.engine.values import fmt_value, is_loopback, kernel_tuple
 from probes.evidence import Evidence
 from probes.hostport import format_hostport
-
-_KERNEL_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
 
 #: Every evidence name a rule may list in ``requires``.
 EVIDENCE_NAMES = (
@@ -52,51 +54,6 @@ PROBES_FOR = {
 SSH_ERROR_KINDS = {"connect", "auth", "host-key", "host-key-revoked", "jump-host", "ssh-config", "transport", "ssh",
                    "unreachable", "refused"}
 
-_VERB = {
-    "ok": "connected", "refused": "were refused", "timeout": "timed out", "reset": "were reset",
-    "unreachable": "were unreachable", "addr_not_avail": "failed with EADDRNOTAVAIL (no local port)",
-    "error": "failed",
-}
-_NAT_RE = re.compile(r"\bnat(?:'?d|ted)?\b|masquerad", re.I)
-
-
-def kernel_tuple(release: str | None) -> tuple[int, int, int] | None:
-    if not release:
-        return None
-    m = _KERNEL_RE.match(release.strip())
-    if not m:
-        return None
-    return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
-
-
-def fmt_value(v: Any) -> str:
-    """A sysctl value as ``sysctl -w`` and sysctl.d files spell it (vectors space-separated)."""
-    if v is None:
-        return "(absent)"
-    if isinstance(v, (list, tuple)):
-        return " ".join(str(x) for x in v)
-    return str(v)
-
-
-def _is_loopback(addr: str | None) -> bool:
-    if not addr:
-        return False
-    a = addr.strip("[]").split("%")[0]
-    try:
-        return ipaddress.ip_address(a).is_loopback
-    except ValueError:
-        return a in ("localhost",)
-
-
-def _listener_label(addr: str, port: int) -> str:
-    return format_hostport(addr, port)
-
-
-def _num(n: float) -> str:
-    if isinstance(n, float) and not n.is_integer():
-        return f"{n:.1f}"
-    return f"{int(n)}"
-
 
 def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = None) -> dict[str, Any]:
     """Plain data (and small pure helpers) for rule expressions and templates.
@@ -119,75 +76,9 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
     target = {"name": name, "address": address, "port": port,
               "label": format_hostport(name, port), "hostport": format_hostport(address or name, port)}
 
-    # ---- counters -----------------------------------------------------------------
-    counters = dict(tgt.counters) if tgt else {}
-    delta = dict(tgt.counters_delta) if tgt else {}
-    window_s = tgt.window_s if tgt else None
-    has_delta = bool(tgt and tgt.counters_t0 and tgt.counters_t1)
-    if has_delta and not window_s:
-        window_s = None
-    rate = {k: (v / window_s) for k, v in delta.items()} if (has_delta and window_s) else {}
-    has_counters = bool(counters)
-
-    def d(key: str) -> int:
-        return int(delta.get(key, 0))
-
-    def c(key: str) -> int:
-        return int(counters.get(key, 0))
-
-    def v(key: str) -> int:
-        return d(key) if has_delta else c(key)
-
-    def rate_of(key: str) -> float:
-        return float(rate.get(key, 0.0))
-
-    def has_counter(key: str) -> bool:
-        return key in counters
-
-    uptime_s = facts.uptime_s if facts else None
-    kernel_log = dict(facts.kernel_log or {}) if facts else {}
-
-    def judged(key: str, min_abs: int = 1000) -> str:
-        """How a snapshot counter is judged: delta | ratio | unjudged | absolute (see bot.engine.snapshot)."""
-        return "delta" if has_delta else snapshot.judge(key, counters, min_abs).basis
-
-    def rising(key: str, min_delta: int = 1, min_abs: int = 1000) -> bool:
-        """Rose by *min_delta* between samples; in a single snapshot, a significant share of the
-        traffic it saw (``bot.engine.snapshot.TRAFFIC``), else (no traffic ratio defined) >= *min_abs*."""
-        if has_delta:
-            return d(key) >= min_delta
-        if has_counters:
-            return snapshot.judge(key, counters, min_abs).significant
-        return False
-
-    def unjudged(keys: list[str] | str) -> list[str]:
-        """The snapshot counters among *keys* that fired without the traffic counter to weigh them by."""
-        keys = [keys] if isinstance(keys, str) else keys
-        if has_delta or not has_counters:
-            return []
-        return [k for k in keys if c(k) > 0 and snapshot.judge(k, counters, 1).basis == "unjudged"]
-
-    def moving(keys: list[str], min_delta: int = 1, min_abs: int = 1000) -> list[str]:
-        """The subset of *keys* that rose (or, single snapshot, exceed *min_abs*)."""
-        return [k for k in keys if rising(k, min_delta, min_abs)]
-
-    def window_text() -> str:
-        if has_delta:
-            return f"in {_num(round(window_s, 1))} s" if window_s else "between the two samples"
-        return "since boot (single snapshot)"
-
-    def cite(key: str) -> str:
-        if has_delta:
-            if key not in delta:
-                return f"{key} not reported by this kernel" if counters and key not in counters else f"{key} +0"
-            s = f"{key} +{d(key)} {window_text()}"
-            if window_s and d(key):
-                s += f" ({rate_of(key):.1f}/s)"
-            return s
-        if key not in counters:
-            return f"{key} not reported"
-        how = snapshot.describe(snapshot.judge(key, counters, 1), uptime_s) if c(key) else ""
-        return f"{key} {c(key)} {window_text()}" + (f" {how}" if how.startswith("=") else f", {how}" if how else "")
+    # ---- counters (bot.engine.context_counters) -----------------------------------
+    counter_ctx = counter_context(tgt)
+    counters, has_counters, has_delta = counter_ctx["counters"], counter_ctx["has_counters"], counter_ctx["has_delta"]
 
     # ---- sysctls ------------------------------------------------------------------
     sysctl = dict(tgt.sysctls) if tgt and tgt.sysctls is not None else {}
@@ -199,8 +90,8 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
         return f"{key}={fmt_value(sysctl.get(key))}"
 
     # ---- facts --------------------------------------------------------------------
-    kernel_release = (facts.kernel_release if facts else None) or (
-        sysctl.get("kernel.osrelease") if isinstance(sysctl.get("kernel.osrelease"), str) else None)
+    osrelease = sysctl.get("kernel.osrelease")
+    kernel_release = (facts.kernel_release if facts else None) or (osrelease if isinstance(osrelease, str) else None)
     kernel = kernel_tuple(kernel_release)
     mem_kb = facts.mem_total_kb if facts else None
     mem_gb = round(mem_kb / 1024 / 1024, 1) if mem_kb else None
@@ -219,8 +110,8 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
     for li in (tgt.listeners or []) if tgt else []:
         listeners.append({
             "address": li.local_address, "port": li.port, "recv_q": li.recv_q, "send_q": li.send_q,
-            "family": li.family, "loopback": _is_loopback(li.local_address), "wildcard": li.wildcard,
-            "label": _listener_label(li.local_address, li.port),
+            "family": li.family, "loopback": is_loopback(li.local_address), "wildcard": li.wildcard,
+            "label": format_hostport(li.local_address, li.port),
             "full": li.send_q > 0 and li.recv_q > 0 and li.recv_q >= li.send_q,
         })
     on_port = [li for li in listeners if port is not None and li["port"] == port]
@@ -231,52 +122,8 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
             listener = cand[0]
             break
 
-    # ---- connect ------------------------------------------------------------------
-    notes = vantage_notes or {}
-    connect: dict[str, dict] = {}
-    for cr in evidence.connect:
-        row = cr.summary()
-        note = getattr(cr, "note", None) or notes.get(cr.vantage)
-        nat = bool(getattr(cr, "nat", False)) or bool(note and _NAT_RE.search(note))
-        local = bool(getattr(cr, "local", None)) or cr.vantage_host in (name, address) or (
-            tgt is not None and cr.vantage_host == tgt.host) or _is_loopback(cr.target_address)
-        row.update({"host": cr.vantage_host, "address": cr.target_address, "nat": bool(nat), "note": note,
-                    "local": local, "error": cr.error, "ran": bool(cr.attempts)})
-        row["failed"] = row["attempts"] - row["ok"]
-        connect[cr.vantage] = row
-    ran = [n for n, r in connect.items() if r["ran"]]
-    local_vantage = next((n for n in ran if connect[n]["local"]), None)
-    remote_vantages = [n for n in ran if not connect[n]["local"]]
-
-    def vantages_with(outcome: str, min: int = 1, among: list[str] | None = None,  # noqa: A002
-                      frac: float = 0.0) -> list[str]:
-        """Vantages with at least *min* attempts (and *frac* of their attempts) of *outcome*."""
-        names = ran if among is None else among
-        return [n for n in names if n in connect and connect[n].get(outcome, 0) >= max(min, 1)
-                and connect[n].get(outcome, 0) >= frac * connect[n]["attempts"]]
-
-    def vantages_all(outcome: str, among: list[str] | None = None) -> list[str]:
-        """Vantages whose every attempt had *outcome*."""
-        names = ran if among is None else among
-        return [n for n in names if connect[n]["attempts"] and connect[n].get(outcome, 0) == connect[n]["attempts"]]
-
-    def describe(names: list[str] | str, outcome: str) -> str:
-        if isinstance(names, str):
-            names = [names]
-        parts = []
-        for i, n in enumerate(names):
-            r = connect.get(n)
-            if not r:
-                continue
-            nat = " (NAT'd)" if r["nat"] else ""
-            if i == 0:
-                parts.append(f"{r.get(outcome, 0)}/{r['attempts']} connects from {n}{nat} {_VERB.get(outcome, outcome)}")
-            else:
-                parts.append(f"{r.get(outcome, 0)}/{r['attempts']} from {n}{nat}")
-        return ", ".join(parts)
-
-    def attempts_from(names: list[str]) -> int:
-        return sum(connect[n]["attempts"] for n in names if n in connect)
+    # ---- connect (bot.engine.context_connect) --------------------------------------
+    connect_ctx = connect_context(evidence, name, address, vantage_notes)
 
     # ---- conntrack / sockstat -----------------------------------------------------
     conntrack = None
@@ -333,7 +180,7 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
         "mem": mem_gb is not None,
         "sockstat": bool(sockstat),
         "conntrack": conntrack is not None,
-        "connect": bool(ran),
+        "connect": connect_ctx["has_connect"],
         "drop_reasons": drops_ok,
     }
     missing = [k for k, ok in available.items() if not ok]
@@ -343,60 +190,14 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
     missing_by_error = [k for k in missing if failed_probes & set(PROBES_FOR.get(k, ()))
                         or (k == "target" and ssh_errors) or (ssh_errors and k != "connect")]
 
-    # ---- fix helpers --------------------------------------------------------------
-    def runtime_cmds(changes: dict) -> str:
-        return "\n".join(f"sysctl -w {k}={_q(fmt_value(val))}" for k, val in changes.items())
-
-    def dropin(name_: str, changes: dict, comment: str = "") -> str:
-        path = f"/etc/sysctl.d/90-whycant-{name_}.conf"
-        body = "\n".join(f"{k} = {fmt_value(val)}" for k, val in changes.items())
-        head = f"# {comment}\n" if comment else ""
-        return f"cat > {path} <<'EOF'\n{head}{body}\nEOF\nsysctl --system"
-
-    def rollback_cmds(name_: str, changes: dict) -> str:
-        """Restore the values seen now (absent keys are left alone) and drop the file."""
-        lines = []
-        for k in changes:
-            if k in sysctl:
-                lines.append(f"sysctl -w {k}={_q(fmt_value(sysctl[k]))}")
-            else:
-                lines.append(f"# {k} was not readable before the change; nothing to restore")
-        lines.append(f"rm -f /etc/sysctl.d/90-whycant-{name_}.conf && sysctl --system")
-        return "\n".join(lines)
-
-    def raise_to(wanted: dict) -> dict:
-        """The subset of *wanted* sysctls whose current value is absent or lower (vectors: last item)."""
-        out = {}
-        for k, want in wanted.items():
-            cur = sysctl.get(k)
-            a = cur[-1] if isinstance(cur, list) and cur else cur
-            b = want[-1] if isinstance(want, list) and want else want
-            if not isinstance(a, int) or (isinstance(b, int) and a < b):
-                out[k] = want
-        return out
-
-    def differs(wanted: dict) -> dict:
-        """The subset of *wanted* sysctls whose current value differs (absent counts as differing)."""
-        return {k: w for k, w in wanted.items() if sysctl.get(k) != w}
-
-    ctx: dict[str, Any] = {
-        "raise_to": raise_to, "differs": differs, "merge": _merge,
+    return {
         "target": target, "port": port, "source": evidence.source,
-        "counters": counters, "delta": delta, "window_s": window_s, "rate": rate,
-        "has_counters": has_counters, "has_delta": has_delta, "snapshot": has_counters and not has_delta,
-        "d": d, "c": c, "v": v, "rate_of": rate_of, "rising": rising, "cite": cite,
-        "has_counter": has_counter, "moving": moving, "judged": judged, "unjudged": unjudged,
-        "uptime_s": uptime_s, "kernel_log": kernel_log, "window_text": window_text(),
+        **counter_ctx,
         "sysctl": sysctl, "sysctl_get": sysctl_get, "sv": sv, "fmt": fmt_value,
         "kernel": kernel, "kernel_release": kernel_release, "kernel_known": kernel is not None,
         "mem_kb": mem_kb, "mem_gb": mem_gb, "mem_source": mem_source, "cpus": cpus, "port_range": port_range,
         "listeners": listeners, "listeners_on_port": on_port, "listener": listener,
-        "connect": connect, "all_vantages": ran, "remote_vantages": remote_vantages,
-        "local_vantage": local_vantage, "nat_vantages": [n for n in ran if connect[n]["nat"]],
-        "vantages_with": vantages_with, "vantages_all": vantages_all, "describe": describe,
-        "attempts_from": attempts_from, "has_connect": bool(ran),
-        "vantage_errors": [{"vantage": n, "host": r["host"], "error": r["error"]}
-                           for n, r in connect.items() if r["error"]],
+        **connect_ctx,
         "conntrack": conntrack, "sockstat": sockstat, "sock": sock,
         "drop_trace": trace.model_dump() if trace else None, "drops_ok": drops_ok, "drop_rows": drop_rows,
         "drops": drops, "drop_cite": drop_cite,
@@ -404,21 +205,5 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
         "target_errors": [{"probe": p.probe, "error": p.error, "kind": p.error_kind} for p in target_errors],
         "target_ssh_failed": bool(ssh_errors),
         "available": available, "missing": missing, "missing_by_error": missing_by_error,
-        "runtime_cmds": runtime_cmds, "dropin": dropin, "rollback_cmds": rollback_cmds,
+        **fix_context(sysctl),  # bot.engine.context_fixes
     }
-    for fn in ("scale_backlog", "scale_syn_backlog", "app_backlog", "conntrack_max_for", "conntrack_buckets_for",
-               "port_range_for", "port_range_size", "tw_buckets_for", "rmem_max_for", "tcp_mem_for",
-               "orphans_for", "netdev_backlog_for", "gc_thresh_for", "next_pow2"):
-        ctx[fn] = getattr(sizing, fn)
-    return ctx
-
-
-def _merge(*dicts: dict) -> dict:
-    out: dict = {}
-    for d_ in dicts:
-        out.update(d_ or {})
-    return out
-
-
-def _q(s: str) -> str:
-    return f'"{s}"' if " " in s else s

@@ -7,7 +7,7 @@ from typing import Any
 from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from bot.engine.context import fmt_value
+from bot.engine.values import fmt_value
 from probes.hostport import format_hostport
 
 

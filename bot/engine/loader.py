@@ -11,7 +11,7 @@ import logging
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import AbstractSet, Any, Iterable
 
 import yaml
 from jinja2 import TemplateSyntaxError, meta
@@ -101,7 +101,7 @@ def _compile_rule(spec: RuleSpec, path: str, root: yaml.Node | None, builtin: bo
         line = base + (rel_line - 1) if base and rel_line else base
         return RuleLoadError(LoadError(path, line, f"{'.'.join(str(w) for w in where)}: {msg}"))
 
-    def check_names(source: str, where: list[Any], allowed: set[str]):
+    def check_names(source: str, where: list[Any], allowed: AbstractSet[str]):
         try:
             ast = env.parse(source if not where or where[0] not in ("when", "vars", "score", "confidence", "severity")
                             else "{{ " + source + " }}")
@@ -112,7 +112,7 @@ def _compile_rule(spec: RuleSpec, path: str, root: yaml.Node | None, builtin: bo
             raise fail(where, f"unknown name(s) {', '.join(unknown)} (not in the rule context or vars)")
         return ast
 
-    def expr(source: str, where: list[Any], allowed: set[str]):
+    def expr(source: str, where: list[Any], allowed: AbstractSet[str]):
         check_names(source, where, allowed)
         try:
             return env.compile_expression(source, undefined_to_none=False)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -158,9 +159,6 @@ class RuleSet:
     def sysctl_keys(self) -> list[str]:
         """Sysctl names the rules mention (``net.*``, ``vm.*``, ``fs.*``, ``kernel.*``), so probes
         read exactly those (plus the defaults) and a user rule's new key is collected too."""
-        import re
-        from pathlib import Path
-
         keys: set[str] = set()
         for r in self.rules:
             try:

@@ -13,6 +13,8 @@ from typing import Any
 
 from bot.outcome import Outcome, Progress
 from bot.render import escape as esc
+from bot.render.build import build_message, progress_message
+from bot.render.incidents import home_model
 from bot.render.message import (
     SEVERITY_EMOJI,
     Block,
@@ -31,9 +33,6 @@ from bot.render.message import (
     Notice,
     Paragraph,
     Verdict,
-    build_message,
-    home_model,
-    progress_message,
 )
 
 MAX_BLOCKS = 50

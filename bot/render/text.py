@@ -15,6 +15,7 @@ from rich.text import Text
 
 from bot.outcome import Outcome
 from bot.render import escape as esc
+from bot.render.build import build_message
 from bot.render.message import (
     Block,
     Buttons,
@@ -29,7 +30,6 @@ from bot.render.message import (
     Notice,
     Paragraph,
     Verdict,
-    build_message,
 )
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "bold yellow", "info": "bold blue", "ok": "bold green",

@@ -31,6 +31,20 @@ def parse_meminfo(text: str, probe: str = "meminfo") -> int:
     raise ParseError(probe, "no MemTotal line")
 
 
+def parse_cpu_list(text: str, probe: str = "facts") -> int:
+    """The number of CPUs in a kernel CPU list (``/sys/devices/system/cpu/online``: ``0-3,6``)."""
+    n = 0
+    for part in text.strip().split(","):
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            n += int(hi) - int(lo) + 1
+        elif part:
+            n += 1
+    if n <= 0:
+        raise ParseError(probe, f"cannot read CPU count from {text.strip()!r}")
+    return n
+
+
 def parse_os_release(text: str, probe: str = "os-release") -> str:
     """PRETTY_NAME from /etc/os-release (else NAME VERSION)."""
     check_text(text, probe)

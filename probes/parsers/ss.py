@@ -72,8 +72,8 @@ def split_address(addr: str, probe: str = "ss", line: int | None = None) -> tupl
 
 def _listener(local: str, recv_q: int, send_q: int, probe: str, line: int, v6_hint: bool = False) -> Listener:
     host, port, iface = split_address(local, probe, line)
-    family = "inet6" if (":" in host or v6_hint) else "inet"
-    return Listener(local_address=host, port=port, recv_q=recv_q, send_q=send_q, family=family, interface=iface)
+    return Listener(local_address=host, port=port, recv_q=recv_q, send_q=send_q,
+                    family="inet6" if (":" in host or v6_hint) else "inet", interface=iface)
 
 
 def parse_ss_listen(text: str, probe: str = "ss") -> list[Listener]:

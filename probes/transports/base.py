@@ -7,6 +7,7 @@ Commands are argv lists, never shell strings; files are read without a shell
 """
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Generic, Protocol, Sequence, TypeVar, runtime_checkable
 
@@ -25,8 +26,6 @@ class CommandResult:
 
     @property
     def command(self) -> str:
-        import shlex
-
         return shlex.join(self.argv)
 
 

@@ -1,8 +1,7 @@
 """Replay transport: recorded outputs, for tests and offline analysis.
 
 A recording maps host name -> {"files": {path: text|None}, "commands": {"argv joined": {...}},
-"dirs": {path: [names]|None}}. Without "dirs", a directory lists the recorded files in it and
-the paths a recorded ``find`` printed in it (recordings made before ``list_dir`` existed).
+"dirs": {path: [names]|None}}. Without "dirs", a directory lists the recorded files in it.
 Unknown commands or hosts behave like an unreachable host, so the code paths for
 partial evidence are exercised too.
 """
@@ -66,9 +65,6 @@ class ReplayTransport:
             dirs = rec["dirs"] or {}
             return {p: (sorted(dirs[p]) if dirs.get(p) is not None else None) for p in paths}
         known = list(rec.get("files", {}))
-        for cmd, recorded in rec.get("commands", {}).items():
-            if cmd.split(" ", 1)[0] == "find" and isinstance(recorded, dict):
-                known += recorded.get("stdout", "").splitlines()
         result: dict[str, list[str] | None] = {}
         for p in paths:
             names = {posixpath.basename(f.strip()) for f in known if posixpath.dirname(f.strip()) == p.rstrip("/")}

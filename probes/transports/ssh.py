@@ -3,7 +3,8 @@
 The parts, by job: ``ssh_settings`` (its settings), ``ssh_route`` (which hops reach a
 host: inventory, OpenSSH config, ProxyJump), ``ssh_pool`` (pooled connections and
 jump hosts, connect errors), ``ssh_hostkeys`` (known_hosts, revoked keys, host
-certificates), ``ssh_files`` (SFTP, or one fixed exec command where SFTP is missing).
+certificates), ``ssh_files`` (SFTP, or one fixed exec command where SFTP is missing),
+``ssh_wire`` (cipher order, write coalescing).
 
 - Concurrency: at most ``per_host_concurrency`` channels per (address, port) and
   ``max_concurrency`` in total (the per-host slot is taken first, so a task
@@ -49,7 +50,7 @@ from probes.errors import CommandTimeout, ConnectFailed, TransportError, Whycant
 from probes.inventory import Host
 from probes.transports import ssh_files as sf
 from probes.transports.base import CommandResult, Reads, cut_output
-from probes.transports.ssh_pool import ConnectionPool, Pooled, cipher_list
+from probes.transports.ssh_pool import ConnectionPool, Pooled
 from probes.transports.ssh_route import Route, RouteResolver
 from probes.transports.ssh_settings import SSHSettings
 
@@ -64,7 +65,6 @@ READ_CHUNK = 65536
 # The only commands `ssh.sudo: true` prefixes with `sudo -n` (docs/ssh.md gives the sudoers lines).
 SUDO_COMMANDS: frozenset[tuple[str, ...]] = frozenset({("ss", "-ltnpH"), ("ss", "-tanpH")})
 T = TypeVar("T")
-_cipher_list = cipher_list  # bench/bench_sweep.py reads the cipher order from here
 
 
 class CommandFailed(WhycantError):

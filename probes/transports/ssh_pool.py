@@ -38,96 +38,9 @@ from probes.transports.ssh_hostkeys import (
 )
 from probes.transports.ssh_route import Hop, HopKey, Route
 from probes.transports.ssh_settings import SSHSettings
+from probes.transports.ssh_wire import cipher_list, coalesce_writes
 
 log = logging.getLogger("probes.transports.ssh")
-
-PREFERRED_CIPHERS = (
-    "aes128-gcm@openssh.com",
-    "aes256-gcm@openssh.com",
-    "chacha20-poly1305@openssh.com",
-    "aes128-ctr",
-    "aes256-ctr",
-)
-COALESCE_WRITES = True  # see _CoalescingWriter
-
-
-def cipher_list() -> list[str]:
-    from asyncssh.encryption import get_default_encryption_algs, get_encryption_algs
-
-    supported = [a.decode() for a in get_encryption_algs()]
-    defaults = [a.decode() for a in get_default_encryption_algs()]
-    first = [a for a in PREFERRED_CIPHERS if a in supported]
-    return first + [a for a in defaults if a not in first]
-
-
-class _CoalescingWriter:
-    """Stands in for an SSH connection's asyncio transport: the SSH packets written during one
-    event-loop iteration leave in one ``send()`` instead of one each.
-
-    asyncssh writes every packet straight to the socket; a batch of SFTP requests (dozens of
-    ``open``/``read``/``close`` issued together by ``asyncio.gather``) then costs one syscall,
-    and on the server one wake-up, per packet. Bytes keep their order (every write goes
-    through here); ``close``/``write_eof`` flush first; ``abort`` drops what is pending.
-    """
-
-    __slots__ = ("_buf", "_loop", "_scheduled", "_size", "_t")
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop):
-        self._t = transport
-        self._loop = loop
-        self._buf: list[bytes] = []
-        self._size = 0
-        self._scheduled = False
-
-    def write(self, data: bytes) -> None:
-        self._buf.append(data)
-        self._size += len(data)
-        if self._size >= 262144:
-            self._flush()
-        elif not self._scheduled:
-            self._scheduled = True
-            self._loop.call_soon(self._flush)
-
-    def writelines(self, lines) -> None:
-        for data in lines:
-            self.write(data)
-
-    def _flush(self) -> None:
-        self._scheduled = False
-        if not self._buf:
-            return
-        data = self._buf[0] if len(self._buf) == 1 else b"".join(self._buf)
-        self._buf.clear()
-        self._size = 0
-        if not self._t.is_closing():
-            self._t.write(data)
-
-    def write_eof(self) -> None:
-        self._flush()
-        self._t.write_eof()
-
-    def close(self) -> None:
-        self._flush()
-        self._t.close()
-
-    def abort(self) -> None:
-        self._buf.clear()
-        self._size = 0
-        self._t.abort()
-
-    def get_write_buffer_size(self) -> int:
-        return self._t.get_write_buffer_size() + self._size
-
-    def __getattr__(self, name: str):  # everything else: the real transport
-        return getattr(self._t, name)
-
-
-def _coalesce_writes(conn: asyncssh.SSHClientConnection) -> None:
-    """Put a :class:`_CoalescingWriter` in front of *conn*'s transport (after the handshake)."""
-    t = getattr(conn, "_transport", None)
-    if t is not None and not isinstance(t, _CoalescingWriter) and callable(getattr(t, "write", None)):
-        conn._transport = _CoalescingWriter(t, asyncio.get_running_loop())  # type: ignore[attr-defined,assignment]
-
 
 class _Client(asyncssh.SSHClient):
     """Remembers the host key a server presented when known_hosts did not trust it, and how far
@@ -384,8 +297,7 @@ class ConnectionPool:
             except Exception as e:
                 raise self.connect_error(for_host, hop, client, kh, e, jump) from None
             break
-        if COALESCE_WRITES:
-            _coalesce_writes(conn)
+        coalesce_writes(conn)
         self.connects += 1
         p = Pooled(key, hop, conn, client)
         self._pool[key] = p

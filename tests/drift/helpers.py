@@ -1,12 +1,11 @@
 """Shared fixtures for drift tests: replay recordings, a small service stand-in, databases."""
 from __future__ import annotations
 
-import shlex
+import posixpath
 from types import SimpleNamespace
 from typing import Any
 
 from bot.config import parse_config
-from bot.drift.collect import find_argv
 from probes.parsers.sysctl import sysctl_proc_path
 
 GB_KB = 1024 * 1024
@@ -25,7 +24,7 @@ ORIGIN_SYSCTLS = {
 
 def host_recording(sysctls: dict[str, Any], *, kernel: str = "5.15.0-91-generic", mem_gb: int = 16,
                    cpus: int = 8, conf: dict[str, str] | None = None) -> dict[str, Any]:
-    """A ReplayTransport entry for one Linux host: /proc/sys values, facts files, sysctl files."""
+    """A ReplayTransport entry for one Linux host: /proc/sys values, facts files, sysctl files (and their directories)."""
     files: dict[str, str | None] = {sysctl_proc_path(k): (" ".join(map(str, v)) if isinstance(v, list) else str(v)) + "\n"
                                     for k, v in sysctls.items()}
     files.update({
@@ -37,8 +36,11 @@ def host_recording(sysctls: dict[str, Any], *, kernel: str = "5.15.0-91-generic"
     files.setdefault(sysctl_proc_path("kernel.osrelease"), kernel + "\n")
     conf = conf or {}
     files.update(conf)
-    listing = "\n".join(p for p in conf if p != "/etc/sysctl.conf") + ("\n" if conf else "")
-    return {"files": files, "commands": {shlex.join(find_argv()): {"stdout": listing, "exit": 0 if conf else 1}}}
+    dirs: dict[str, list[str]] = {}
+    for path in conf:
+        if path != "/etc/sysctl.conf":
+            dirs.setdefault(posixpath.dirname(path), []).append(posixpath.basename(path))
+    return {"files": files, "dirs": dirs}
 
 
 def make_config(hosts: dict[str, dict], *, baselines: dict | None = None, reports: list | None = None,

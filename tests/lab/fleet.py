@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from probes.transports.ssh import SUDO_COMMANDS
-from tests.lab.lab import LAB_ROOT, Lab, LabError, LabHost, _run
+from tests.lab.lab import LAB_ROOT, Lab, LabError, LabHost, run_command
 
 DROPBEAR = shutil.which("dropbear") or "/usr/sbin/dropbear"
 DROPBEARKEY = shutil.which("dropbearkey") or "/usr/bin/dropbearkey"
@@ -115,7 +115,7 @@ class FleetLab(Lab):
     def _add_user(self) -> None:
         self._del_user()  # what a crashed run with this slot left
         self.home.mkdir(mode=0o755, parents=True, exist_ok=True)
-        _run(["useradd", "--system", "--no-create-home", "--home-dir", str(self.home), "--shell", "/bin/sh",
+        run_command(["useradd", "--system", "--no-create-home", "--home-dir", str(self.home), "--shell", "/bin/sh",
               "--comment", f"whycant lab probe user (slot {self.slot})", "--user-group",
               "--password", "*", self.user])  # "*": no password, but not locked (sshd refuses locked accounts)
         pw = pwd.getpwnam(self.user)
@@ -135,7 +135,7 @@ class FleetLab(Lab):
         except KeyError:
             pass
         else:
-            _run(["userdel", self.user], check=False)
+            run_command(["userdel", self.user], check=False)
         shutil.rmtree(self.home, ignore_errors=True)
         self.sudoers.unlink(missing_ok=True)
 
@@ -151,9 +151,9 @@ class FleetLab(Lab):
         """The jump host: front address 198.18.N.octet, back bridge 198.18.N.161/27 in its namespace."""
         self.bastion = name  # before its sshd_config is written: it allows TCP forwarding
         h = self.add_openssh(name, octet)
-        self._ns(h.netns, "ip", "link", "add", BACK_BRIDGE, "type", "bridge")
-        self._ns(h.netns, "ip", "addr", "add", f"{self.net}.{BASTION_BACK_OCTET}/{BACK_PREFIX}", "dev", BACK_BRIDGE)
-        self._ns(h.netns, "ip", "link", "set", BACK_BRIDGE, "up")
+        self.netns_exec(h.netns, "ip", "link", "add", BACK_BRIDGE, "type", "bridge")
+        self.netns_exec(h.netns, "ip", "addr", "add", f"{self.net}.{BASTION_BACK_OCTET}/{BACK_PREFIX}", "dev", BACK_BRIDGE)
+        self.netns_exec(h.netns, "ip", "link", "set", BACK_BRIDGE, "up")
         return h
 
     def add_openssh(self, name: str, octet: int | None = None, *, sftp: bool = True,
@@ -181,35 +181,35 @@ class FleetLab(Lab):
         """A namespace on the bastion's back bridge only (the bot has no route to it)."""
         if name in self.hosts:
             raise LabError(f"lab host {name!r} exists")
-        b = self._host(behind)
+        b = self.lab_host(behind)
         ns = f"{self.prefix}-{name}"
         peer = f"b-{name}"
         host = LabHost(name, octet, f"{self.net}.{octet}", ns, peer, self.dir / name)
         self.hosts[name] = host
         self.behind[name] = behind
         host.dir.mkdir(parents=True, exist_ok=True)
-        _run(["ip", "netns", "add", ns])
-        _run(["ip", "link", "add", peer, "netns", b.netns, "type", "veth", "peer", "name", "eth0", "netns", ns])
-        self._ns(b.netns, "ip", "link", "set", peer, "master", BACK_BRIDGE)
-        self._ns(b.netns, "ip", "link", "set", peer, "up")
-        self._ns(ns, "ip", "link", "set", "lo", "up")
-        self._ns(ns, "ip", "addr", "add", f"{host.address}/{BACK_PREFIX}", "dev", "eth0")
-        self._ns(ns, "ip", "link", "set", "eth0", "up")
+        run_command(["ip", "netns", "add", ns])
+        run_command(["ip", "link", "add", peer, "netns", b.netns, "type", "veth", "peer", "name", "eth0", "netns", ns])
+        self.netns_exec(b.netns, "ip", "link", "set", peer, "master", BACK_BRIDGE)
+        self.netns_exec(b.netns, "ip", "link", "set", peer, "up")
+        self.netns_exec(ns, "ip", "link", "set", "lo", "up")
+        self.netns_exec(ns, "ip", "addr", "add", f"{host.address}/{BACK_PREFIX}", "dev", "eth0")
+        self.netns_exec(ns, "ip", "link", "set", "eth0", "up")
         self._host_key(host)
-        (host.dir / "sshd_config").write_text(self._sshd_config(host))
+        (host.dir / "sshd_config").write_text(self.sshd_config(host))
         self.start_sshd(name)
-        self._write_known_hosts()
+        self.write_known_hosts()
         return host
 
     def _host_key(self, host: LabHost) -> None:
         key = host.dir / "ssh_host_ed25519_key"
         if self.kinds.get(host.name) == "dropbear":
-            _run([DROPBEARKEY, "-t", "ed25519", "-f", str(key)])
-            pub = _run([DROPBEARKEY, "-y", "-f", str(key)]).stdout
+            run_command([DROPBEARKEY, "-t", "ed25519", "-f", str(key)])
+            pub = run_command([DROPBEARKEY, "-y", "-f", str(key)]).stdout
             line = next(ln for ln in pub.splitlines() if ln.startswith("ssh-ed25519 "))
             host.host_key_pub = " ".join(line.split()[:2])
         else:
-            self._keygen(key, f"{host.name}@whycant-fleet")
+            self.keygen(key, f"{host.name}@whycant-fleet")
             host.host_key_pub = " ".join(Path(f"{key}.pub").read_text().split()[0:2])
 
     def add_host(self, name: str, octet: int | None = None, *, sshd: bool = True,
@@ -223,11 +223,11 @@ class FleetLab(Lab):
             self._host_key(host)
             self.start_sshd(name)
             if _write_known_hosts:
-                self._write_known_hosts()
+                self.write_known_hosts()
             return host
         return super().add_host(name, octet, sshd=sshd, _write_known_hosts=_write_known_hosts)
 
-    def _sshd_config(self, host: LabHost) -> str:
+    def sshd_config(self, host: LabHost) -> str:
         sftp = "" if self.kinds.get(host.name) == "nosftp" else "Subsystem sftp internal-sftp\n"
         return textwrap.dedent(
             f"""\
@@ -256,7 +256,7 @@ class FleetLab(Lab):
     def start_sshd(self, host: str) -> None:
         if self.kinds.get(host) != "dropbear":
             return super().start_sshd(host)
-        h = self._host(host)
+        h = self.lab_host(host)
         if h.sshd is not None and h.sshd.poll() is None:
             return
         # dropbear finds /usr/lib/sftp-server; hide it in dropbear's own mount namespace
@@ -276,7 +276,7 @@ class FleetLab(Lab):
             if h.sshd.poll() is not None:
                 log_tail = (h.dir / "sshd.log").read_text()[-500:]
                 raise LabError(f"dropbear on {host} exited {h.sshd.returncode}: {log_tail}")
-            if h.address in self._ns(h.netns, "ss", "-ltnH", "sport = :22", check=False).stdout:
+            if h.address in self.netns_exec(h.netns, "ss", "-ltnH", "sport = :22", check=False).stdout:
                 return
             time.sleep(0.02)
         raise LabError(f"dropbear on {host} did not listen within 5 s")
@@ -284,7 +284,7 @@ class FleetLab(Lab):
     # ------------------------------------------------------------------ failure modes
     def stalled_sshd(self, host: str, port: int) -> int:
         """A server on host:port that sends an SSH banner and then nothing (bounded like every helper)."""
-        return self._spawn(host, "stalled-sshd", port, _STALLED_SSHD, self.address(host), port, 300).proc.pid
+        return self.spawn_helper(host, "stalled-sshd", port, _STALLED_SSHD, self.address(host), port, 300).proc.pid
 
     # ------------------------------------------------------------------ failures behind the bastion
     def accept_queue_overflow(self, host: str, port: int, backlog: int = 2) -> dict[str, int]:

@@ -89,7 +89,8 @@ def lab_unavailable_reason() -> str | None:
     return None
 
 
-def _run(argv: Sequence[str], *, check: bool = True, timeout: float = 30, input: str | None = None) -> subprocess.CompletedProcess:
+def run_command(argv: Sequence[str], *, check: bool = True, timeout: float = 30, input: str | None = None) -> subprocess.CompletedProcess:
+    """Run *argv* on the machine (no shell); LabError on a non-zero exit when *check*."""
     p = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, input=input)
     if check and p.returncode != 0:
         raise LabError(f"{' '.join(argv)} -> exit {p.returncode}: {p.stderr.strip() or p.stdout.strip()}")
@@ -216,7 +217,7 @@ class LabHost:
 
 
 @dataclass
-class _Helper:
+class Helper:
     host: str
     kind: str
     port: int | None
@@ -233,7 +234,7 @@ class Lab:
         self.slot: int = -1
         self.hosts: dict[str, LabHost] = {}
         self._lock_fd: int | None = None
-        self._helpers: list[_Helper] = []
+        self._helpers: list[Helper] = []
         self._sysctl_orig: dict[tuple[str, str], str] = {}
         self._routes: list[tuple[str, str]] = []
         self._nft_hosts: set[str] = set()
@@ -280,9 +281,10 @@ class Lab:
     def address(self, host: str) -> str:
         if host == "bot":
             return self.bot_address
-        return self._host(host).address
+        return self.lab_host(host).address
 
-    def _host(self, name: str) -> LabHost:
+    def lab_host(self, name: str) -> LabHost:
+        """The lab host called *name* (LabError if there is none)."""
         try:
             return self.hosts[name]
         except KeyError:
@@ -291,7 +293,7 @@ class Lab:
     def _netns(self, host: str) -> str:
         if host == "bot":
             raise LabError("'bot' is the root namespace: the lab never changes it")
-        return self._host(host).netns
+        return self.lab_host(host).netns
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> "Lab":
@@ -313,15 +315,15 @@ class Lab:
             self.dir.mkdir(parents=True, exist_ok=True)
             os.chmod(self.dir, 0o700)
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
-            self._keygen(self.client_key, f"whycant-lab-client-slot{self.slot}")
+            self.keygen(self.client_key, f"whycant-lab-client-slot{self.slot}")
             (self.dir / "authorized_keys").write_text(Path(f"{self.client_key}.pub").read_text())
-            _run(["ip", "link", "add", self.bridge, "type", "bridge"])
-            _run(["ip", "link", "set", "dev", self.bridge, "addrgenmode", "none"])
-            _run(["ip", "addr", "add", f"{self.bot_address}/24", "dev", self.bridge])
-            _run(["ip", "link", "set", self.bridge, "up"])
+            run_command(["ip", "link", "add", self.bridge, "type", "bridge"])
+            run_command(["ip", "link", "set", "dev", self.bridge, "addrgenmode", "none"])
+            run_command(["ip", "addr", "add", f"{self.bot_address}/24", "dev", self.bridge])
+            run_command(["ip", "link", "set", self.bridge, "up"])
             for name, octet in self._want_hosts.items():
                 self.add_host(name, octet, _write_known_hosts=False)
-            self._write_known_hosts()
+            self.write_known_hosts()
         except BaseException:
             self.close()
             raise
@@ -351,16 +353,16 @@ class Lab:
         raise LabError(f"no free lab slot under {LAB_ROOT} (all of 198.18.{slots[0]}-{slots[-1]}.0/24 busy)")
 
     def _subnet_in_use(self) -> bool:
-        out = _run(["ip", "-4", "-o", "addr", "show"]).stdout
+        out = run_command(["ip", "-4", "-o", "addr", "show"]).stdout
         return any(f" {self.net}." in line for line in out.splitlines())
 
     def _own_netns(self) -> list[str]:
-        out = _run(["ip", "netns", "list"], check=False).stdout
+        out = run_command(["ip", "netns", "list"], check=False).stdout
         names = [line.split()[0] for line in out.splitlines() if line.strip()]
         return [n for n in names if n.startswith(f"{self.prefix}-")]
 
     def _own_links(self) -> list[str]:
-        out = _run(["ip", "-o", "link", "show"], check=False).stdout
+        out = run_command(["ip", "-o", "link", "show"], check=False).stdout
         links = []
         for line in out.splitlines():
             parts = line.split(":", 2)
@@ -374,7 +376,7 @@ class Lab:
     def _kill_netns_pids(self, netns: str) -> None:
         """Kill what runs inside one of *our* namespaces (identified by its name)."""
         for _ in range(3):
-            out = _run(["ip", "netns", "pids", netns], check=False).stdout.split()
+            out = run_command(["ip", "netns", "pids", netns], check=False).stdout.split()
             pids = [int(p) for p in out if p.isdigit() and int(p) != os.getpid()]
             if not pids:
                 return
@@ -397,9 +399,9 @@ class Lab:
         for ns in self._own_netns():
             self._kill_netns_pids(ns)
         for link in self._own_links():
-            _run(["ip", "link", "del", link], check=False)
+            run_command(["ip", "link", "del", link], check=False)
         for ns in self._own_netns():
-            _run(["ip", "netns", "del", ns], check=False)
+            run_command(["ip", "netns", "del", ns], check=False)
         self._remove_netns_etc()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -418,9 +420,9 @@ class Lab:
             self._kill_netns_pids(ns)  # sshd sessions and their children
         # links first: deleting a veth removes both ends at once (netns teardown is asynchronous)
         for link in self._own_links():
-            _run(["ip", "link", "del", link], check=False)
+            run_command(["ip", "link", "del", link], check=False)
         for ns in self._own_netns():
-            _run(["ip", "netns", "del", ns], check=False)
+            run_command(["ip", "netns", "del", ns], check=False)
         self._remove_netns_etc()
         shutil.rmtree(self.dir, ignore_errors=True)
         if self._lock_fd is not None:
@@ -446,8 +448,9 @@ class Lab:
                 stream.close()
 
     # ------------------------------------------------------------------ hosts
-    def _keygen(self, path: Path, comment: str) -> None:
-        _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)])
+    def keygen(self, path: Path, comment: str) -> None:
+        """A new ed25519 key pair at *path* (no passphrase)."""
+        run_command(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)])
 
     def add_host(self, name: str, octet: int | None = None, *, sshd: bool = True, _write_known_hosts: bool = True,
                  tracefs: bool = False) -> LabHost:
@@ -469,45 +472,46 @@ class Lab:
         host = LabHost(name, octet, f"{self.net}.{octet}", ns, ns, self.dir / name, sshd_wanted=sshd, tracefs=tracefs)
         self.hosts[name] = host
         host.dir.mkdir(parents=True, exist_ok=True)
-        _run(["ip", "netns", "add", ns])
+        run_command(["ip", "netns", "add", ns])
         etc = NETNS_ETC / ns
         etc.mkdir(parents=True, exist_ok=True)
         (etc / "passwd").write_text(_lab_passwd(Path("/etc/passwd").read_text()))
-        _run(["ip", "link", "add", host.veth, "type", "veth", "peer", "name", "eth0", "netns", ns])
-        _run(["ip", "link", "set", "dev", host.veth, "addrgenmode", "none"])
-        _run(["ip", "link", "set", host.veth, "master", self.bridge])
-        _run(["ip", "link", "set", host.veth, "up"])
-        self._ns(ns, "ip", "link", "set", "lo", "up")
-        self._ns(ns, "ip", "link", "set", "dev", "eth0", "addrgenmode", "none")
-        self._ns(ns, "ip", "addr", "add", f"{host.address}/24", "dev", "eth0")
-        self._ns(ns, "ip", "link", "set", "eth0", "up")
+        run_command(["ip", "link", "add", host.veth, "type", "veth", "peer", "name", "eth0", "netns", ns])
+        run_command(["ip", "link", "set", "dev", host.veth, "addrgenmode", "none"])
+        run_command(["ip", "link", "set", host.veth, "master", self.bridge])
+        run_command(["ip", "link", "set", host.veth, "up"])
+        self.netns_exec(ns, "ip", "link", "set", "lo", "up")
+        self.netns_exec(ns, "ip", "link", "set", "dev", "eth0", "addrgenmode", "none")
+        self.netns_exec(ns, "ip", "addr", "add", f"{host.address}/24", "dev", "eth0")
+        self.netns_exec(ns, "ip", "link", "set", "eth0", "up")
         if sshd:
             key = host.dir / "ssh_host_ed25519_key"
-            self._keygen(key, f"{name}@whycant-lab")
+            self.keygen(key, f"{name}@whycant-lab")
             host.host_key_pub = " ".join(Path(f"{key}.pub").read_text().split()[0:2])
-            (host.dir / "sshd_config").write_text(self._sshd_config(host))
+            (host.dir / "sshd_config").write_text(self.sshd_config(host))
             self.start_sshd(name)
             if _write_known_hosts:
-                self._write_known_hosts()
+                self.write_known_hosts()
         return host
 
     def remove_host(self, name: str) -> None:
         """Remove a host: its helpers, sshd, what runs in its namespace, its veth and namespace."""
-        h = self._host(name)
+        h = self.lab_host(name)
         self.stop_helpers(host=name)
         self.stop_sshd(name)
         self._kill_netns_pids(h.netns)
-        _run(["ip", "link", "del", h.veth], check=False)
-        _run(["ip", "netns", "del", h.netns], check=False)
+        run_command(["ip", "link", "del", h.veth], check=False)
+        run_command(["ip", "netns", "del", h.netns], check=False)
         shutil.rmtree(NETNS_ETC / h.netns, ignore_errors=True)
         self._nft_hosts.discard(name)
         self._routes = [r for r in self._routes if r[0] != name]
         self._sysctl_orig = {k: v for k, v in self._sysctl_orig.items() if k[0] != name}
         shutil.rmtree(h.dir, ignore_errors=True)
         del self.hosts[name]
-        self._write_known_hosts()
+        self.write_known_hosts()
 
-    def _sshd_config(self, host: LabHost) -> str:
+    def sshd_config(self, host: LabHost) -> str:
+        """The sshd_config text of *host* (FleetLab overrides it)."""
         return textwrap.dedent(
             f"""\
             # whycant lab sshd for {host.name} (slot {self.slot})
@@ -531,25 +535,27 @@ class Lab:
             """
         )
 
-    def _write_known_hosts(self) -> None:
+    def write_known_hosts(self) -> None:
+        """The known_hosts file whycant uses: every lab host's name, address and host key."""
         lines = [f"{h.name},{h.address} {h.host_key_pub}" for h in self.hosts.values() if h.host_key_pub]
         self.known_hosts.write_text("\n".join(lines) + "\n")
 
     def host_key_line(self, host: str) -> str:
-        h = self._host(host)
+        h = self.lab_host(host)
         return f"{h.address} {h.host_key_pub}"
 
-    def _ns(self, ns: str, *argv: str, check: bool = True, timeout: float = 30, input: str | None = None) -> subprocess.CompletedProcess:
-        return _run(["ip", "netns", "exec", ns, *argv], check=check, timeout=timeout, input=input)
+    def netns_exec(self, ns: str, *argv: str, check: bool = True, timeout: float = 30, input: str | None = None) -> subprocess.CompletedProcess:
+        """Run *argv* inside network namespace *ns* (by namespace name; :meth:`exec` takes a host name)."""
+        return run_command(["ip", "netns", "exec", ns, *argv], check=check, timeout=timeout, input=input)
 
     def exec(self, host: str, *argv: str, check: bool = True, timeout: float = 30, input: str | None = None) -> subprocess.CompletedProcess:
         """Run argv inside *host*'s namespace (``ip netns exec``); 'bot' runs in the root namespace."""
         if host == "bot":
-            return _run(list(argv), check=check, timeout=timeout, input=input)
-        return self._ns(self._netns(host), *argv, check=check, timeout=timeout, input=input)
+            return run_command(list(argv), check=check, timeout=timeout, input=input)
+        return self.netns_exec(self._netns(host), *argv, check=check, timeout=timeout, input=input)
 
     def start_sshd(self, host: str) -> None:
-        h = self._host(host)
+        h = self.lab_host(host)
         if h.sshd is not None and h.sshd.poll() is None:
             return
         log = open(h.dir / "sshd.log", "ab")
@@ -565,7 +571,7 @@ class Lab:
         while time.monotonic() < deadline:
             if h.sshd.poll() is not None:
                 raise LabError(f"sshd on {host} exited {h.sshd.returncode}: {(h.dir / 'sshd.log').read_text()[-500:]}")
-            out = self._ns(h.netns, "ss", "-ltnH", "sport = :22", check=False).stdout
+            out = self.netns_exec(h.netns, "ss", "-ltnH", "sport = :22", check=False).stdout
             if h.address in out:
                 return
             time.sleep(0.02)
@@ -573,21 +579,21 @@ class Lab:
 
     def stop_sshd(self, host: str) -> None:
         """Stop the listening sshd (existing sessions live on, like systemd's KillMode=process)."""
-        h = self._host(host)
+        h = self.lab_host(host)
         if h.sshd is not None:
             self._stop_proc(h.sshd)
             h.sshd = None
 
     def sshd_running(self, host: str) -> bool:
-        h = self._host(host)
+        h = self.lab_host(host)
         return h.sshd is not None and h.sshd.poll() is None
 
     def sshd_pid(self, host: str) -> int | None:
-        h = self._host(host)
+        h = self.lab_host(host)
         return h.sshd.pid if h.sshd is not None and h.sshd.poll() is None else None
 
     def netns_pids(self, host: str) -> list[int]:
-        out = _run(["ip", "netns", "pids", self._netns(host)], check=False).stdout.split()
+        out = run_command(["ip", "netns", "pids", self._netns(host)], check=False).stdout.split()
         return [int(p) for p in out if p.isdigit()]
 
     # ------------------------------------------------------------------ config for whycant
@@ -628,11 +634,12 @@ class Lab:
         }
 
     # ------------------------------------------------------------------ helpers
-    def _spawn(self, host: str, kind: str, port: int | None, script: str, *args: Any, ready_timeout: float = 30) -> _Helper:
+    def spawn_helper(self, host: str, kind: str, port: int | None, script: str, *args: Any, ready_timeout: float = 30) -> Helper:
+        """Run Python *script* with *args* inside *host*'s namespace; returns once it prints that it is ready."""
         # helpers run inside lab namespaces only (_netns refuses 'bot')
         argv = ["ip", "netns", "exec", self._netns(host), PYTHON, "-c", script, *map(str, args)]
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-        helper = _Helper(host, kind, port, proc)
+        helper = Helper(host, kind, port, proc)
         self._helpers.append(helper)
         deadline = time.monotonic() + ready_timeout
         line = b""
@@ -690,12 +697,12 @@ class Lab:
         """
         if bind == "host":
             bind = self.address(host)
-        h = self._spawn(host, f"listener-{mode}", port, _LISTENER, bind, port, backlog, mode, HELPER_LIFETIME)
+        h = self.spawn_helper(host, f"listener-{mode}", port, _LISTENER, bind, port, backlog, mode, HELPER_LIFETIME)
         return h.proc.pid
 
     def hold_connections(self, vantage: str, target: str, port: int, count: int, *, timeout: float = 0.5, stop_on: str = "-") -> dict[str, int]:
         """Open up to *count* connections from vantage to target:port and hold them (bounded)."""
-        h = self._spawn(vantage, "holder", port, _HOLDER, self.address(target), port, min(count, 5000), timeout, stop_on, HELPER_LIFETIME)
+        h = self.spawn_helper(vantage, "holder", port, _HOLDER, self.address(target), port, min(count, 5000), timeout, stop_on, HELPER_LIFETIME)
         return h.info
 
     def accept_queue_overflow(self, host: str, port: int, backlog: int = 2) -> dict[str, int]:
@@ -713,18 +720,19 @@ class Lab:
         self.exec(host, "nft", "-f", "-", input=script)
         self._nft_hosts.add(host)
 
-    def _nft_rule(self, host: str, hook: str, rule: str) -> None:
+    def nft_rule(self, host: str, hook: str, rule: str) -> None:
+        """Add nftables *rule* to *hook* (input/output) in the lab's table on *host*."""
         t = self.nft_table
         self._nft(host, f"add table inet {t}\nadd chain inet {t} {hook} {{ type filter hook {hook} priority 0; policy accept; }}\nadd rule inet {t} {hook} {rule}\n")
 
     def nft_drop_from(self, host: str, src_host: str, port: int) -> None:
         """On *host*, silently drop TCP to *port* from *src_host*'s address (timeouts there)."""
-        self._nft_rule(host, "input", f"ip saddr {self.address(src_host)} tcp dport {port} counter drop")
+        self.nft_rule(host, "input", f"ip saddr {self.address(src_host)} tcp dport {port} counter drop")
 
     def nft_reject_from(self, host: str, src_host: str, port: int, with_: str = "icmp") -> None:
         """On *host*, reject TCP to *port* from *src_host* (icmp port-unreachable, or with_="tcp reset")."""
         how = "reject with tcp reset" if with_ == "tcp reset" else "reject with icmp type port-unreachable"
-        self._nft_rule(host, "input", f"ip saddr {self.address(src_host)} tcp dport {port} counter {how}")
+        self.nft_rule(host, "input", f"ip saddr {self.address(src_host)} tcp dport {port} counter {how}")
 
     def no_route(self, vantage: str, target: str, kind: str = "unreachable") -> None:
         """In *vantage*'s namespace, `ip route add unreachable|prohibit|blackhole <target>/32`."""
@@ -762,7 +770,7 @@ class Lab:
         self.set_sysctl(target, "net.ipv4.tcp_syncookies", 1 if syncookies else 0)
         self.listener(target, port, backlog=4096, mode="banner")
         lg = self.loadgen()
-        self._nft_rule(lg, "output", f"ip daddr {self.address(target)} tcp dport {port} tcp flags & syn == 0 counter drop")
+        self.nft_rule(lg, "output", f"ip daddr {self.address(target)} tcp dport {port} tcp flags & syn == 0 counter drop")
         return self.hold_connections(lg, target, port, backlog + 3, timeout=0.3)
 
     def tw_bucket_overflow(self, host: str, port: int, buckets: int = 4, connections: int = 60) -> dict[str, int]:

@@ -62,4 +62,4 @@ def multihomed(lab: Lab, name: str = "mh", peer: str = "office1", *, octet: int 
 
 def nft_drop_output(lab: Lab, host: str, dst_host: str, port: int) -> None:
     """On *host* (a sender), drop its own TCP packets to *dst_host*:*port* in the output hook."""
-    lab._nft_rule(host, "output", f"ip daddr {lab.address(dst_host)} tcp dport {port} counter drop")
+    lab.nft_rule(host, "output", f"ip daddr {lab.address(dst_host)} tcp dport {port} counter drop")

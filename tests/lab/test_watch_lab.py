@@ -153,7 +153,7 @@ def test_accept_queue_fills_and_drains(clean_lab, tmp_path):
     lab = clean_lab
     port, backlog = 6103, 4
     lab.set_sysctl("db01", "net.core.somaxconn", backlog)
-    helper = lab._spawn("db01", "listener-pausable", port, PAUSABLE, "0.0.0.0", port, backlog, 120)
+    helper = lab.spawn_helper("db01", "listener-pausable", port, PAUSABLE, "0.0.0.0", port, backlog, 120)
     w = CliWatch(lab_config(lab, tmp_path), tmp_path, f"db01:{port}", "120s")
     try:
         w.wait_for("started")

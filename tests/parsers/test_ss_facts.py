@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from probes.errors import UnsupportedHost
+from probes.errors import ParseError, UnsupportedHost
 from probes.evidence import Listener
 from probes.parsers.facts import (
     kernel_version_tuple,
+    parse_cpu_list,
     parse_nf_conntrack_stat,
     parse_os_release,
     parse_uname,
@@ -135,3 +136,13 @@ def test_conntrack_S_format() -> None:
             "cpu=1   \tfound=1 invalid=5 insert=0 insert_failed=3 drop=4 early_drop=0 error=0 search_restart=2\n")
     assert parse_nf_conntrack_stat(text) == {"found": 1, "invalid": 135, "insert": 0, "insert_failed": 5, "drop": 5,
                                              "early_drop": 0, "error": 0, "search_restart": 2}
+
+
+@pytest.mark.parametrize(("text", "cpus"), [("0\n", 1), ("0-3\n", 4), ("0-3,6,8-9\n", 7)])
+def test_cpu_list(text: str, cpus: int) -> None:
+    assert parse_cpu_list(text) == cpus
+
+
+def test_cpu_list_empty_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="cannot read CPU count"):
+        parse_cpu_list("\n")

@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from probes.connect import BASH_SCRIPT, PY_SCRIPT, connect_argv, local_connect, parse_attempts, validate_target
+from probes.connect_batch import ConnectBatcher
 from probes.inventory import Host
 from probes.transports.local import LocalTransport
 
@@ -48,6 +49,17 @@ async def test_script_runners_classify_like_the_local_one(runner, listening_port
         res = await t.run(LOCAL, argv, timeout=10, stdin=PY_SCRIPT if runner == "python3" else None)
         attempts = parse_attempts(res.stdout)
         assert [a.outcome for a in attempts] == [expected] * 3, res.stderr
+
+
+async def test_batched_script_classifies_each_target_like_the_single_one(listening_port, closed_port):
+    """MULTI_PY_SCRIPT shares the attempt with PY_SCRIPT: each caller gets its own target's lines."""
+    b, t = ConnectBatcher(window=0.05), LocalTransport()
+    ok, refused = await asyncio.gather(*(
+        b.run(t, LOCAL, "127.0.0.1", port, attempts=3, timeout=1.0, interval=0.01, budget=10)
+        for port in (listening_port, closed_port)))
+    assert b.batches == 1
+    assert [a.outcome for a in parse_attempts(ok.stdout)] == ["ok"] * 3, ok.stderr
+    assert [(a.outcome, a.detail) for a in parse_attempts(refused.stdout)] == [("refused", "ECONNREFUSED")] * 3
 
 
 def test_bash_script_is_fixed_text_and_arguments_are_validated():

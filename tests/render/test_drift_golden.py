@@ -10,9 +10,9 @@ import json
 import pytest
 
 from bot.drift import render
-from bot.drift.lenses import KINDS
+from bot.drift.model import KINDS
 from bot.render.blockkit import render_outcome
-from bot.render.message import LENS_LABEL
+from bot.render.drift import LENS_LABEL
 from bot.render.text import render_text
 from tests.render.drift_fixtures import INJECT, drift_outcome, drift_report
 from tests.render.test_golden import GOLDEN, _compare

@@ -36,3 +36,11 @@ async def test_ssh_list_dir_matches_the_host(lab, lab_transport, lab_hosts):
     expected = lab.exec("db01", "ls", "-A", "/etc").stdout.split()
     assert sorted(got["/etc"]) == sorted(expected)
     assert got["/nonexistent-whycant"] is None
+
+
+async def test_replay_list_dir_does_not_read_recorded_find_output():
+    """Recordings list directories with "dirs" (or their recorded files); a recorded `find` is just a command."""
+    t = ReplayTransport({"a": {"commands": {"find /etc/sysctl.d -maxdepth 1 -name '*.conf'": {
+        "stdout": "/etc/sysctl.d/10-a.conf\n", "exit": 0}}}})
+    got = await t.list_dir(Host(name="a", address="198.18.0.1"), ["/etc/sysctl.d"], timeout=1)
+    assert got == {"/etc/sysctl.d": None}

@@ -6,7 +6,7 @@ import select
 import subprocess
 from typing import Any
 
-from tests.lab.lab import PYTHON, Lab, LabError, _run
+from tests.lab.lab import PYTHON, Lab, LabError, run_command
 
 RELAY_PORT = 15432
 ROUTE_METRIC = "4242"
@@ -65,17 +65,17 @@ class ZoneB:
             lab.add_host("runner", 5, sshd=False)
             # the bot loses zone B: no address on its bridge, and an `unreachable` route so that nothing for
             # zone B leaves by the default route (metric 4242: a later lab's connected route always wins)
-            _run(["ip", "route", "del", "unreachable", lab.subnet, "metric", ROUTE_METRIC], check=False)
-            _run(["ip", "route", "add", "unreachable", lab.subnet, "metric", ROUTE_METRIC])
+            run_command(["ip", "route", "del", "unreachable", lab.subnet, "metric", ROUTE_METRIC], check=False)
+            run_command(["ip", "route", "add", "unreachable", lab.subnet, "metric", ROUTE_METRIC])
             self._route = True
-            _run(["ip", "addr", "del", f"{lab.bot_address}/24", "dev", lab.bridge])
-            _run(["ip", "link", "add", self.link, "type", "veth", "peer", "name", "rl0", "netns", self.runner_ns])
-            _run(["ip", "addr", "add", f"{self.relay_address}/30", "dev", self.link])
-            _run(["ip", "link", "set", self.link, "up"])
+            run_command(["ip", "addr", "del", f"{lab.bot_address}/24", "dev", lab.bridge])
+            run_command(["ip", "link", "add", self.link, "type", "veth", "peer", "name", "rl0", "netns", self.runner_ns])
+            run_command(["ip", "addr", "add", f"{self.relay_address}/30", "dev", self.link])
+            run_command(["ip", "link", "set", self.link, "up"])
             ns = ["ip", "netns", "exec", self.runner_ns]
-            _run([*ns, "ip", "addr", "add", f"198.19.{lab.slot}.2/30", "dev", "rl0"])
-            _run([*ns, "ip", "link", "set", "rl0", "up"])
-            _run([*ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=0"])  # the runner never routes for the bot
+            run_command([*ns, "ip", "addr", "add", f"198.19.{lab.slot}.2/30", "dev", "rl0"])
+            run_command([*ns, "ip", "link", "set", "rl0", "up"])
+            run_command([*ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=0"])  # the runner never routes for the bot
             self.relay = subprocess.Popen([PYTHON, "-c", _RELAY, self.relay_address, str(RELAY_PORT), "127.0.0.1",
                                            "5432", str(RELAY_LIFETIME)], stdin=subprocess.DEVNULL,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
@@ -110,7 +110,7 @@ class ZoneB:
                     s.close()
             self.relay = None
         if self._route:
-            _run(["ip", "route", "del", "unreachable", self.lab.subnet, "metric", ROUTE_METRIC], check=False)
+            run_command(["ip", "route", "del", "unreachable", self.lab.subnet, "metric", ROUTE_METRIC], check=False)
             self._route = False
         self.lab.close()  # kills what still runs in its namespaces, deletes links (ours too) and namespaces
 
@@ -123,5 +123,5 @@ class ZoneB:
 
 def unreachable(address: str) -> bool:
     """True when the root namespace has no way to *address* (checked by the routing table, no packet sent)."""
-    out = _run(["ip", "route", "get", address], check=False)
+    out = run_command(["ip", "route", "get", address], check=False)
     return out.returncode != 0 and "no route to host" in (out.stderr + out.stdout).lower()
