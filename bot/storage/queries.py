@@ -142,5 +142,3 @@ class IncidentQueries:
             return [IncidentSummary.of(i) for i in (await s.execute(q)).scalars()]
 
         return await self.db.read(tx)
-
-    list_incidents = list
