@@ -91,7 +91,7 @@ async def _post(channel: str, report: dict) -> None:
     from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.drift import render
-    from bot.slack.app import api_url
+    from bot.slack.client import api_url
     from bot.slack.post import post_report
 
     token = os.environ.get("SLACK_BOT_TOKEN")

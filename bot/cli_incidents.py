@@ -36,18 +36,18 @@ def _who(who: str | None) -> str:
 
 
 def _run(config: str | None, fn: Callable[[Any, Any], Awaitable[T]]) -> T:
+    """``fn(store, config)`` on the configured database (``bot.storage.store.Store``, migrated if allowed)."""
     from bot.config import load_config
-    from bot.storage.incidents import IncidentService
+    from bot.storage.store import open_store
 
     cfg = load_config(config)
 
     async def main() -> T:
-        svc = IncidentService.from_config(cfg)
+        store = await open_store(cfg, mark_interrupted=False)
         try:
-            await svc.db.ensure_schema(cfg.auto_upgrade_db)
-            return await fn(svc, cfg)
+            return await fn(store, cfg)
         finally:
-            await svc.close()
+            await store.close()
 
     return asyncio.run(main())
 
@@ -109,7 +109,7 @@ def list_(
     config: ConfigOpt = None,
 ) -> None:
     """List incidents, newest first."""
-    items = _run(config, lambda svc, cfg: svc.list(status=status, host=host, limit=limit))
+    items = _run(config, lambda store, cfg: store.list_incidents(status=status, host=host, limit=limit))
     if json_:
         _print_json({"incidents": [i.to_dict() for i in items]})
     elif not items:
@@ -121,7 +121,7 @@ def list_(
 @app.command("show")
 def show(incident_id: IdArg, json_: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Findings, evidence summary and audit trail of one incident."""
-    d = _run(config, lambda svc, cfg: svc.get(incident_id))
+    d = _run(config, lambda store, cfg: store.get(incident_id))
     if json_:
         _print_json(d.to_dict())
         return
@@ -162,7 +162,7 @@ def show(incident_id: IdArg, json_: JsonOpt = False, config: ConfigOpt = None) -
 @app.command("ack")
 def ack(incident_id: IdArg, who: WhoOpt = None, json_: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Acknowledge an incident (someone is on it)."""
-    i = _run(config, lambda svc, cfg: svc.ack(incident_id, _who(who)))
+    i = _run(config, lambda store, cfg: store.ack(incident_id, _who(who)))
     _print_json(i.to_dict()) if json_ else typer.echo(f"incident {i.id} ({i.target}): {i.status}")
 
 
@@ -171,7 +171,7 @@ def resolve(incident_id: IdArg,
             note: Annotated[Optional[str], typer.Option("--note", help="What fixed it.")] = None,
             who: WhoOpt = None, json_: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Resolve an incident; the next ask about its target opens a new one."""
-    i = _run(config, lambda svc, cfg: svc.resolve(incident_id, _who(who), note))
+    i = _run(config, lambda store, cfg: store.resolve(incident_id, _who(who), note))
     _print_json(i.to_dict()) if json_ else typer.echo(f"incident {i.id} ({i.target}): {i.status}")
 
 
@@ -180,7 +180,7 @@ def history(host: Annotated[str, typer.Argument(help="Target host (inventory nam
             limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
             json_: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Every incident about a host, newest first, with what was found."""
-    items = _run(config, lambda svc, cfg: svc.history(host, limit=limit))
+    items = _run(config, lambda store, cfg: store.history(host, limit=limit))
     if json_:
         _print_json({"host": host, "incidents": [i.to_dict() for i in items]})
     elif not items:
@@ -208,7 +208,7 @@ def engine_diagnose_fn(cfg: Any) -> Callable[[Any], Any]:
 @app.command("replay")
 def replay(incident_id: IdArg, who: WhoOpt = None, json_: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Diagnose the stored evidence again with the current playbooks and show what would change."""
-    r = _run(config, lambda svc, cfg: svc.replay(incident_id, engine_diagnose_fn(cfg), who=_who(who)))
+    r = _run(config, lambda store, cfg: store.replay(incident_id, engine_diagnose_fn(cfg), who=_who(who)))
     if json_:
         _print_json(r.to_dict())
         return

@@ -31,7 +31,7 @@ async def mark_interrupted(store: Any, timeout: float = 3.0) -> list[int]:
     if store is None:
         return []
     try:
-        ids = await asyncio.wait_for(store.service.mark_interrupted_on_start(own=True), timeout)
+        ids = await asyncio.wait_for(store.mark_own_runs_interrupted(), timeout)
     except Exception as e:  # noqa: BLE001 - shutdown goes on; the next start marks them instead
         log.warning("shutdown: could not mark unfinished diagnoses interrupted (%s: %s); the next start will",
                     type(e).__name__, e)

@@ -18,7 +18,7 @@ from bot.render.message import Button, Confirm, Message
 from bot.render.text import render_message_text
 from probes.errors import BadInput
 
-# The "Waive 30 days" button in the thread details (handled by bot/slack/app.py).
+# The "Waive 30 days" button in the thread details (handled by bot/slack/buttons.py).
 WAIVE = "waive"
 WAIVE_ACTION = "whycant_waive"
 WAIVE_DAYS = 30

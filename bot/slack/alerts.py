@@ -36,7 +36,9 @@ from bot.outcome import Outcome
 from bot.render.blockkit import render_message
 from bot.render.message import Message, Paragraph
 from bot.secrets import ALERTMANAGER_PASSWORD, ALERTMANAGER_TOKEN, env_or_file, read_secret_file
-from bot.slack.app import ProgressMessage, SlackFrontEnd, call
+from bot.slack.app import SlackFrontEnd
+from bot.slack.client import call
+from bot.slack.progress import ProgressMessage
 from probes.evidence import Request
 
 log = logging.getLogger("whycant.alerts")
@@ -219,12 +221,10 @@ class AlertIntake:
             return None
         now = datetime.now(timezone.utc)
         for row in rows:
-            updated = datetime.fromisoformat(row["updated_at"]) if row.get("updated_at") else None
-            if updated is not None and updated.tzinfo is None:
-                updated = updated.replace(tzinfo=timezone.utc)
-            if (row.get("port") == target.port and row.get("channel") == channel and row.get("thread_ts")
-                    and updated is not None and (now - updated).total_seconds() <= window):
-                return Thread(channel=channel, ts=row["thread_ts"], incident_id=row["id"], at=time.monotonic())
+            updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=timezone.utc)
+            if (row.port == target.port and row.channel == channel and row.thread_ts
+                    and (now - updated).total_seconds() <= window):
+                return Thread(channel=channel, ts=row.thread_ts, incident_id=row.id, at=time.monotonic())
         return None
 
     async def _diagnose(self, item: Item, receiver: str) -> None:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from bot.permissions import command_of
 from bot.request import MAX_PASTE
 from probes.errors import BadInput
 
@@ -82,3 +83,11 @@ async def _download(session: aiohttp.ClientSession, url: str, name: str, token: 
     if b"\0" in data:
         raise BadInput(f"{name} is not a text file (it holds NUL bytes)")
     return data.decode("utf-8", errors="replace")
+
+
+async def paste_with_files(text: str, files: list[dict[str, Any]], *, token: str | None, api_url: str) -> str:
+    """`analyze` (or nothing) + attached text files: the files' text as the paste; other text as it is."""
+    if not files or (text.strip() and command_of(text) != "analyze"):
+        return text
+    pasted = await read_shared_files(files, token=token, api_url=api_url)
+    return f"{text.strip() or 'analyze'}\n```\n{pasted}\n```"

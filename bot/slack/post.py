@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.drift import render
 from bot.drift.schedule import PostReport, entry_timezone
-from bot.slack.app import call
+from bot.slack.client import call
 
 MAX_BLOCKS = 50
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import Database
@@ -39,7 +40,7 @@ async def claim_event(db: Database, event_id: str, *, ttl: timedelta = timedelta
         if random.random() < 0.02:  # purge expired ids now and then
             await s.execute(delete(SlackEvent).where(SlackEvent.expires_at < now))
         stmt = _insert(db, SlackEvent).values(event_id=event_id, seen_at=now, expires_at=now + ttl, replica=replica)
-        res = await s.execute(stmt.on_conflict_do_nothing(index_elements=["event_id"]))
+        res = cast(CursorResult[Any], await s.execute(stmt.on_conflict_do_nothing(index_elements=["event_id"])))
         return bool(res.rowcount == 1)
 
     return await db.write(tx)
@@ -53,7 +54,7 @@ async def claim_report_run(db: Database, name: str, scheduled_for: datetime, rep
     async def tx(s: AsyncSession) -> bool:
         stmt = _insert(db, ReportRun).values(name=name, scheduled_for=when, claimed_by=replica,
                                              claimed_at=utcnow(), late=late)
-        res = await s.execute(stmt.on_conflict_do_nothing(index_elements=["name", "scheduled_for"]))
+        res = cast(CursorResult[Any], await s.execute(stmt.on_conflict_do_nothing(index_elements=["name", "scheduled_for"])))
         return bool(res.rowcount == 1)
 
     return await db.write(tx)

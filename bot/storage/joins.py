@@ -10,8 +10,10 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.incidents import IncidentRef, IncidentService
+from bot.storage.incidents import IncidentService
 from bot.storage.models import Asker
+from bot.storage.results import IncidentRef
+from bot.storage.rows import add_audit, get_incident
 
 
 async def add_askers(svc: IncidentService, incident_id: int,
@@ -20,7 +22,7 @@ async def add_askers(svc: IncidentService, incident_id: int,
 
     async def tx(s: AsyncSession) -> IncidentRef:
         now = svc.clock()
-        inc = await svc._get_row(s, incident_id, for_update=True)
+        inc = await get_incident(s, svc.db, incident_id, for_update=True)
         inc.last_asked_at = max(inc.last_asked_at, now)
         inc.updated_at = now
         for who, channel, thread_ts in asks:
@@ -29,8 +31,8 @@ async def add_askers(svc: IncidentService, incident_id: int,
             if channel and not inc.channel:
                 inc.channel, inc.thread_ts = channel, thread_ts
             s.add(Asker(incident_id=inc.id, who=who_, asked_at=now, channel=channel, thread_ts=thread_ts))
-            svc._audit(s, inc.id, "joined", who_, now, {"channel": channel, "thread_ts": thread_ts,
-                                                         "asked_count": inc.asked_count, "shared_run": True})
-        return await svc._ref(s, inc, True, now)
+            add_audit(s, inc.id, "joined", who_, now, {"channel": channel, "thread_ts": thread_ts,
+                                                        "asked_count": inc.asked_count, "shared_run": True})
+        return await svc.incident_ref(s, inc, True, now)
 
     return await svc.db.write(tx)

@@ -20,7 +20,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot.findings import Diagnosis
 from bot.storage.db import DatabaseBusy, DatabaseUnavailable, is_lock_error
-from bot.storage.incidents import IncidentRef, IncidentService
+from bot.storage.incidents import IncidentService
+from bot.storage.results import IncidentRef
 from bot.storage.models import utcnow
 from probes.evidence import Evidence
 

@@ -26,7 +26,9 @@ from pydantic import BaseModel, ValidationError
 
 from bot.findings import Diagnosis
 from bot.outcome import IncidentInfo
-from bot.storage.incidents import IncidentNotFound, IncidentRef, IncidentService
+from bot.storage.errors import IncidentNotFound
+from bot.storage.incidents import IncidentService
+from bot.storage.results import IncidentRef
 from probes.evidence import Evidence, Request
 
 log = logging.getLogger("whycant.storage.spool")

@@ -22,11 +22,11 @@ async def test_a_pasted_block_is_diagnosed_and_stored_as_pasted(svc):
     assert out.evidence.source == "pasted" and out.evidence.connect == []  # nothing probed
     assert out.text.startswith("pasted output, nothing probed")
     stored = await svc.store.get(out.incident.id)
-    assert stored["request"]["target"].startswith("pasted-")
-    raw = await svc.store.latest_evidence(out.incident.id)
-    counters = raw["target"]["counters_t1"] or raw["target"]["counters_t0"]  # one snapshot: either slot
-    assert raw["source"] == "pasted" and counters["TcpExt.ListenOverflows"] > 0
-    assert [f["id"] for f in stored["findings"]] == ids
+    assert (await svc.store.request_of(stored)).target.startswith("pasted-")
+    evidence = await svc.store.latest_evidence(out.incident.id)
+    counters = evidence.target.counters_t1 or evidence.target.counters_t0  # one snapshot: either slot
+    assert evidence.source == "pasted" and counters["TcpExt.ListenOverflows"] > 0
+    assert [f["id"] for f in stored.findings] == ids
     # the reply offers no button that would probe a paste
     rendered = render_text(out, color=False)
     assert "[listen-queue-overflow]" in rendered

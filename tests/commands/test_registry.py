@@ -7,7 +7,7 @@ from bot import commands, permissions
 from bot.render.message import ACTION_LABELS, ACTIONS
 from bot.request import INTENTS, parse_request
 from bot.service import HELP, Whycant
-from bot.slack.app import ACTION_RE
+from bot.slack.buttons import ACTION_RE
 from probes.errors import BadInput
 
 from .conftest import OVERFLOWS, PERMS

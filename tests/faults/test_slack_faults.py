@@ -73,10 +73,10 @@ async def test_persistent_error_bodies_never_lose_the_diagnosis(real_bot, standi
         await asyncio.sleep(0.2)
     await app.whycant.drain(30)
     [inc] = await _incidents(svc)
-    assert inc["host"] == "localhost" and inc["port"] == port
-    detail = await svc.store.get(inc["id"])
-    assert [f["id"] for f in detail["findings"]] == ["port-not-listening"]
-    assert detail["evidence"], "evidence stored"
+    assert inc.host == "localhost" and inc.port == port
+    detail = await svc.store.get(inc.id)
+    assert [f["id"] for f in detail.findings] == ["port-not-listening"]
+    assert detail.evidence, "evidence stored"
     # every post was tried (with slack_sdk's retries for 5xx), failed cleanly, and said so in the log
     posts = standin.calls_of("chat.postMessage")
     assert posts and all(not c.ok for c in posts)
@@ -150,11 +150,11 @@ async def test_replayed_signed_slash_command_is_handled_once(real_http_bot, stan
     echoes = [c for c in standin.calls_of("chat.postMessage") if "asked:" in str(c.args.get("text"))]
     assert len(echoes) == 1
     [inc] = await _incidents(svc)
-    assert inc["asked_count"] == 1
+    assert inc.asked_count == 1
     # a new invocation (new trigger) of the same command is a new ask
     status, _, _ = await standin.deliver_http(url, "command", standin.slash(f"localhost:{port}"))
     await app.whycant.drain(30)
-    assert (await _incidents(svc))[0]["asked_count"] == 2
+    assert (await _incidents(svc))[0].asked_count == 2
 
 
 async def test_replayed_button_is_handled_once(real_http_bot, standin):  # noqa: F811
@@ -163,15 +163,15 @@ async def test_replayed_button_is_handled_once(real_http_bot, standin):  # noqa:
     await standin.deliver_http(url, "command", standin.slash(f"localhost:{port}"))
     await app.whycant.drain(30)
     [inc] = await _incidents(svc)
-    click = standin.button("rerun", str(inc["id"]))
+    click = standin.button("rerun", str(inc.id))
     ts = int(time.time())
     for _ in range(2):
         status, _, _ = await standin.deliver_http(url, "interactive", click, timestamp=ts)
         assert status == 200
     await app.whycant.drain(30)
-    detail = await svc.store.get(inc["id"])
-    assert [a["action"] for a in detail["audit"]].count("rerun") == 1
-    assert len(detail["evidence"]) == 2  # the ask and one re-run
+    detail = await svc.store.get(inc.id)
+    assert [a["action"] for a in detail.audit].count("rerun") == 1
+    assert len(detail.evidence) == 2  # the ask and one re-run
 
 
 async def test_redelivered_socket_mode_command_is_handled_once(real_bot, standin):  # noqa: F811
@@ -183,7 +183,7 @@ async def test_redelivered_socket_mode_command_is_handled_once(real_bot, standin
     await asyncio.sleep(0.5)
     await app.whycant.drain(30)
     [inc] = await _incidents(svc)
-    assert inc["asked_count"] == 1
+    assert inc.asked_count == 1
 
 
 async def test_shutdown_cancels_running_diagnoses_and_marks_them_interrupted(standin, tmp_path, monkeypatch):  # noqa: F811
@@ -201,15 +201,15 @@ async def test_shutdown_cancels_running_diagnoses_and_marks_them_interrupted(sta
         await standin.wait_sockets(1)
         await standin.envelope("events_api", standin.mention(f"localhost:{closed_port()}", channel=OPS))
         deadline = time.monotonic() + 20
-        while not [i for i in await _incidents(svc) if i.get("diagnosing")]:
+        while not [i for i in await _incidents(svc) if i.diagnosing]:
             assert time.monotonic() < deadline, "never started diagnosing"
             await asyncio.sleep(0.1)
         t0 = time.monotonic()
         cancelled = await app.whycant.cancel(timeout=10)
         assert cancelled and all(t.done() for t in cancelled) and time.monotonic() - t0 < 5
         [inc] = await _incidents(svc)
-        assert inc["status"] == "interrupted" and not inc.get("diagnosing")
-        assert svc.interrupted == [inc["id"]]
+        assert inc.status == "interrupted" and not inc.diagnosing
+        assert svc.interrupted == [inc.id]
     finally:
         await runner.close()
         await svc.close()

@@ -81,7 +81,7 @@ async def test_serve_writer_reconnects_and_writes_the_spool(tmp_path):
             assert svc.store is not None and svc.store_error is None
             assert svc.spool.pending() == []
             [inc] = await svc.store.list_incidents()
-            assert inc["host"] == "db01"
+            assert inc.host == "db01"
         finally:
             stop.set()
             await writer

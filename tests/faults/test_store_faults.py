@@ -137,6 +137,6 @@ async def test_database_locked_after_start_answers_within_the_wait_and_spools(tm
         await svc.reconnect_and_flush()
         assert _spooled(tmp_path) == []
         [inc] = await svc.store.list_incidents()
-        assert inc["port"] == port and inc["asked_count"] == 1
+        assert inc.port == port and inc.asked_count == 1
     finally:
         await svc.close()

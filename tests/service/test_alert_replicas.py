@@ -65,7 +65,7 @@ async def test_a_second_replica_joins_the_first_ones_thread(standin, tmp_path):
         assert [c for c in _posts(standin) if c.args.get("thread_ts") == thread and "resolved" in c.dump()]
         assert standin.violations == []
         rows = await a_svc.store.list_incidents()
-        assert [r["asked_count"] for r in rows if r["port"] == port] == [2]
+        assert [r.asked_count for r in rows if r.port == port] == [2]
     finally:
         await a_svc.close()
         await b_svc.close()

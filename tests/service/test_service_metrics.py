@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import REGISTRY
 
 from bot import metrics
-from bot.slack.app import call, make_client
+from bot.slack.client import call, make_client
 from probes.evidence import ConnectResult, Evidence, HostEvidence, ProbeRecord
 
 

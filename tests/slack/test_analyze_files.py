@@ -50,7 +50,7 @@ async def test_uploaded_text_file_is_downloaded_with_the_bot_token_and_diagnosed
     thread = [x for x in standin.calls_of("chat.postMessage") if x.args.get("thread_ts") == "1700000100.000001"]
     assert thread, "the answer goes in the thread of the question"
     incidents = await svc.store.open_incidents()
-    assert len(incidents) == 1 and incidents[0]["host"].startswith("pasted-")
+    assert len(incidents) == 1 and incidents[0].host.startswith("pasted-")
     assert standin.violations == []
 
 

@@ -149,7 +149,7 @@ async def test_socket_mention_about_accept_queue_overflow_gets_threaded_reply_in
     react = standin.calls_of("reactions.add")[0]
     assert react.args["timestamp"] == mention_ts and react.args["name"] == "eyes"
     # the real database holds the incident the buttons point at
-    inc = await real_service.store.get(incident_id(reply))
+    inc = (await real_service.store.get(incident_id(reply))).to_dict()
     assert inc["status"] == "open" and inc["port"] == 5432
     assert inc["findings"][0]["id"] == "listen-queue-overflow"
     # Socket Mode re-delivery of the handled event (retry_attempt=1): acked, not diagnosed again
@@ -158,7 +158,7 @@ async def test_socket_mention_about_accept_queue_overflow_gets_threaded_reply_in
     await standin.wait_ack(eid)
     await asyncio.sleep(0.5)
     assert [c.method for c in standin.calls[start:]] == []
-    assert (await real_service.store.get(inc["id"]))["asked_count"] == 1
+    assert (await real_service.store.get(inc["id"])).incident.asked_count == 1
     assert standin.violations == []
 
 
@@ -279,12 +279,12 @@ async def test_each_button_does_what_it_says_and_is_audited(clean_lab, standin, 
     assert data["request"]["target"] == "db01" and data["request"]["port"] == 5999
     # Ack
     await press("ack", lambda c: c.method == "chat.postMessage" and f"Incident {inc} acked" in c.dump())
-    assert (await real_service.store.get(inc))["status"] == "acked"
+    assert (await real_service.store.get(inc)).incident.status == "acked"
     # Verify fix, before the fix: re-probed, the finding is still there → a diff saying so, not resolved
     still = await press("verify", lambda c: is_reply(c, "port-not-listening", text="Verify fix: before"))
     assert "before [port-not-listening] → after [port-not-listening]" in still.dump()
     assert "not fixed yet, still found: [port-not-listening]" in still.dump()
-    assert (await real_service.store.get(inc))["status"] == "acked"
+    assert (await real_service.store.get(inc)).incident.status == "acked"
     # the fix, in the lab: start the service on the port; Verify re-probes, diffs and resolves
     clean_lab.listener("db01", 5999)
     fixed = await press("verify", lambda c: is_reply(c, None, text="Verify fix: before"))
@@ -295,7 +295,7 @@ async def test_each_button_does_what_it_says_and_is_audited(clean_lab, standin, 
     assert f"Incident #{inc} · resolved" in dump
     assert "resolved" in fixed.args["text"]  # the notification text says so too
     assert thread_of(posted, fixed) == mention_ts
-    after = await real_service.store.get(inc)
+    after = (await real_service.store.get(inc)).to_dict()
     assert after["status"] == "resolved" and after["findings"] == []
 
     # Resolve, on a second incident
@@ -335,14 +335,14 @@ async def test_resolve_without_triage_is_refused_ephemerally_and_incident_stays_
     assert "you may not" in eph.args["text"] and "triage" in eph.args["text"]
     await asyncio.sleep(0.3)
     assert not [c for c in standin.calls[start:] if c.method == "chat.postMessage"]  # nothing public
-    d = await real_service.store.get(inc)
+    d = (await real_service.store.get(inc)).to_dict()
     assert d["status"] == "open" and "resolved" not in audit_actions(d)
     # the on-call may
     start = len(standin.calls)
     await standin.envelope("interactive", standin.button("resolve", str(inc), user=ONCALL, thread_ts=mention_ts))
     await wait_new(standin, start, lambda c: c.method == "chat.postMessage" and f"Incident {inc} resolved"
                    in c.dump(), what="resolve by on-call")
-    assert (await real_service.store.get(inc))["status"] == "resolved"
+    assert (await real_service.store.get(inc)).incident.status == "resolved"
 
 
 # ----------------------------------------------------------------- 5. App Home
@@ -408,4 +408,4 @@ async def test_channel_not_found_is_logged_and_nothing_crashes(clean_lab, standi
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
     # the answer was still recorded
     incs = await real_service.store.list_incidents()
-    assert {i["port"] for i in incs} == {5998, 5999}
+    assert {i.port for i in incs} == {5998, 5999}

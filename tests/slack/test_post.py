@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.slack.app import make_client
+from bot.slack.client import make_client
 from bot.slack.post import ChannelPacer, post_report
 from tests.slack import standin as si
 

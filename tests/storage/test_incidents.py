@@ -5,7 +5,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.storage.incidents import IncidentNotFound, IncidentService, InvalidTransition
+from bot.storage.errors import IncidentNotFound, InvalidTransition
+from bot.storage.incidents import IncidentService
 from probes.errors import BadInput
 
 from .factories import fake_diagnose, make_diagnosis, make_evidence, make_request

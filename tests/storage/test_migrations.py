@@ -9,7 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, inspect, text
 
-from bot.storage.db import Database, migrations_dir, normalize_url
+from bot.storage.db import Database, normalize_url
+from bot.storage.schema import migrations_dir
 from bot.storage.models import Base
 from probes.errors import BadInput
 
