@@ -46,9 +46,10 @@ bench: $(STAMP) system-deps
 	$(PY) -m pip install -q -c requirements.lock -e '.[bench]'
 	$(PY) -m bench
 
-# ruff (lint), mypy (types) and the import graph (no cycles, probes never import bot: tests/test_imports.py).
+# ruff (format and lint), mypy (types) and the import graph (no cycles, probes never import bot: tests/test_imports.py).
 lint: $(STAMP)
 	$(PY) -m pip install -q -c requirements.lock -e '.[lint]'
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m tests.import_graph --summary

@@ -1,12 +1,21 @@
 """`python -m bench`: run every benchmark (each also runs alone: `python -m bench.bench_NAME`)."""
+
 from __future__ import annotations
 
 import importlib
 import sys
 
-BENCHES = ["bench.bench_incidents", "bench.bench_probe", "bench.bench_ask", "bench.bench_sweep", "bench.bench_paste",
-           "bench.bench_inventory", "bench.bench_drop_reasons", "bench.bench_load",
-           "bench.bench_parse_bound"]
+BENCHES = [
+    "bench.bench_incidents",
+    "bench.bench_probe",
+    "bench.bench_ask",
+    "bench.bench_sweep",
+    "bench.bench_paste",
+    "bench.bench_inventory",
+    "bench.bench_drop_reasons",
+    "bench.bench_load",
+    "bench.bench_parse_bound",
+]
 
 
 def main() -> int:

@@ -10,6 +10,7 @@ connections; then ``--runs`` timed asks. The issue's target: at most ``window_se
 Reports median/p95 wall time, the overhead beyond the window, and where the overhead goes (before
 T0 is sampled, T0 -> end of window, T1 phase, rules and rendering). Writes ``bench/results/ask.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,7 +63,9 @@ async def bench(cfg, runs: int) -> dict[str, Any]:
                 "counters_t0_s": t0.duration_s,
                 "counters_t1_s": t1.duration_s,
                 "connect_max_s": max(c.duration_s for c in ev.connect),
-                "collect_overhead_s": (marks["counters_t1"] - marks["planned"]) - window if "counters_t1" in marks else float("nan"),
+                "collect_overhead_s": (marks["counters_t1"] - marks["planned"]) - window
+                if "counters_t1" in marks
+                else float("nan"),
                 "after_evidence_s": (end - t) - ev.duration_s,
             }
             for c in ev.connect:
@@ -73,14 +76,21 @@ async def bench(cfg, runs: int) -> dict[str, Any]:
     over = [w - window for w in walls]
     keys = list(dict.fromkeys(k for r in phases for k in r))
     return {
-        "runs": runs, "question": QUESTION, "window_seconds": window,
-        "connect_attempts": cfg.probe.connect_attempts, "connect_interval": cfg.probe.connect_interval,
-        "wall_median_s": round(statistics.median(walls), 3), "wall_p95_s": round(pct(walls, 0.95), 3),
-        "overhead_median_s": round(statistics.median(over), 3), "overhead_p95_s": round(pct(over, 0.95), 3),
-        "target_s": window + BUDGET_S, "meets_target_p95": pct(walls, 0.95) <= window + BUDGET_S,
+        "runs": runs,
+        "question": QUESTION,
+        "window_seconds": window,
+        "connect_attempts": cfg.probe.connect_attempts,
+        "connect_interval": cfg.probe.connect_interval,
+        "wall_median_s": round(statistics.median(walls), 3),
+        "wall_p95_s": round(pct(walls, 0.95), 3),
+        "overhead_median_s": round(statistics.median(over), 3),
+        "overhead_p95_s": round(pct(over, 0.95), 3),
+        "target_s": window + BUDGET_S,
+        "meets_target_p95": pct(walls, 0.95) <= window + BUDGET_S,
         "phases_median_s": {k: round(statistics.median([r[k] for r in phases if k in r]), 4) for k in keys},
         "walls_s": [round(w, 3) for w in walls],
-        "verdicts": sorted(verdicts), "probe_errors": sorted(errors)[:20],
+        "verdicts": sorted(verdicts),
+        "probe_errors": sorted(errors)[:20],
     }
 
 
@@ -98,12 +108,16 @@ def main(argv: list[str] | None = None) -> int:
         res = asyncio.run(bench(cfg, args.runs))
     res.update(machine(), load_before=load_before, load_after=load_average())
     print(f"load average before {load_before}, after {res['load_after']} ({res['cpus']} CPUs)")
-    print(f"\nask {QUESTION!r}: {res['runs']} warm runs, window {res['window_seconds']:g} s, "
-          f"{res['connect_attempts']} attempts {res['connect_interval']:g} s apart")
+    print(
+        f"\nask {QUESTION!r}: {res['runs']} warm runs, window {res['window_seconds']:g} s, "
+        f"{res['connect_attempts']} attempts {res['connect_interval']:g} s apart"
+    )
     print(f"{'':<22} {'median':>8} {'p95':>8}")
     print(f"{'wall (s)':<22} {res['wall_median_s']:>8.3f} {res['wall_p95_s']:>8.3f}")
-    print(f"{'overhead > window (s)':<22} {res['overhead_median_s']:>8.3f} {res['overhead_p95_s']:>8.3f}"
-          f"   target <= {BUDGET_S:g} s: {'met' if res['meets_target_p95'] else 'MISSED'} (p95)")
+    print(
+        f"{'overhead > window (s)':<22} {res['overhead_median_s']:>8.3f} {res['overhead_p95_s']:>8.3f}"
+        f"   target <= {BUDGET_S:g} s: {'met' if res['meets_target_p95'] else 'MISSED'} (p95)"
+    )
     print("\nphases (median s):")
     for k, v in res["phases_median_s"].items():
         print(f"  {k:<24} {v:>8.3f}")

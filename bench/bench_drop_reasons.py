@@ -11,6 +11,7 @@
 Prints a table and writes ``bench/results/drop-reasons.json``. Lab addresses only; bounded
 loops; the lab host and the lab are removed by the names and PIDs they were created with.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,10 +34,14 @@ def synthetic_trace(lines: int) -> str:
     for i in range(lines // 3):
         cpu, ts, skb = i % 2, 100 + i * 1e-5, f"{i:016x}"
         out.append(f"  python3-4242  [{cpu:03d}] ..s1.  {ts:.6f}: netif_receive_skb: dev=eth0 skbaddr={skb} len=60")
-        out.append(f"  python3-4242  [{cpu:03d}] ..s1.  {ts:.6f}: fib_table_lookup: table 254 oif 0 iif 2 proto 0 "
-                   f"198.18.1.{i % 250}/0 -> 198.18.1.10/0 tos 0 scope 0 flags 0 ==> dev eth0 gw 0.0.0.0/:: err 0")
-        out.append(f"  python3-4242  [{cpu:03d}] ..s1.  {ts:.6f}: kfree_skb: skbaddr={skb} rx_sk=0000000000000000 "
-                   "protocol=2048 location=nft_do_chain+0x46f/0x690 reason: NETFILTER_DROP")
+        out.append(
+            f"  python3-4242  [{cpu:03d}] ..s1.  {ts:.6f}: fib_table_lookup: table 254 oif 0 iif 2 proto 0 "
+            f"198.18.1.{i % 250}/0 -> 198.18.1.10/0 tos 0 scope 0 flags 0 ==> dev eth0 gw 0.0.0.0/:: err 0"
+        )
+        out.append(
+            f"  python3-4242  [{cpu:03d}] ..s1.  {ts:.6f}: kfree_skb: skbaddr={skb} rx_sk=0000000000000000 "
+            "protocol=2048 location=nft_do_chain+0x46f/0x690 reason: NETFILTER_DROP"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -45,8 +50,13 @@ def bench_parse(lines: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     res = parse_trace(text)
     dt = time.perf_counter() - t0
-    return {"lines": lines, "bytes": len(text), "drops": len(res.drops), "seconds": round(dt, 3),
-            "lines_per_s": round(lines / dt) if dt else None}
+    return {
+        "lines": lines,
+        "bytes": len(text),
+        "drops": len(res.drops),
+        "seconds": round(dt, 3),
+        "lines_per_s": round(lines / dt) if dt else None,
+    }
 
 
 async def _lab_runs(lab: Any, runs: int, window: float) -> dict[str, Any]:
@@ -83,10 +93,17 @@ async def _lab_runs(lab: Any, runs: int, window: float) -> dict[str, Any]:
     finally:
         dr.split_stop_output = split  # type: ignore[assignment]
         await t.close()
-    return {"runs": runs, "window_s": window, "start_median_s": round(statistics.median(start), 3),
-            "start_max_s": round(max(start), 3), "stop_median_s": round(statistics.median(stop), 3),
-            "stop_max_s": round(max(stop), 3), "trace_bytes_median": int(statistics.median(sizes)) if sizes else 0,
-            "trace_bytes_max": max(sizes, default=0), "details": details}
+    return {
+        "runs": runs,
+        "window_s": window,
+        "start_median_s": round(statistics.median(start), 3),
+        "start_max_s": round(max(start), 3),
+        "stop_median_s": round(statistics.median(stop), 3),
+        "stop_max_s": round(max(stop), 3),
+        "trace_bytes_median": int(statistics.median(sizes)) if sizes else 0,
+        "trace_bytes_max": max(sizes, default=0),
+        "details": details,
+    }
 
 
 def bench_lab(runs: int, window: float) -> dict[str, Any] | str:
@@ -106,18 +123,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window", type=float, default=2.0)
     ap.add_argument("--lines", type=int, default=200_000)
     args = ap.parse_args(argv)
-    runs, window, lines = max(1, min(args.runs, 50)), max(0.0, min(args.window, 30.0)), max(3, min(args.lines, 3_000_000))
+    runs, window, lines = (
+        max(1, min(args.runs, 50)),
+        max(0.0, min(args.window, 30.0)),
+        max(3, min(args.lines, 3_000_000)),
+    )
     load_before = os.getloadavg()
-    result: dict[str, Any] = {"parse": bench_parse(lines), "lab": bench_lab(runs, window),
-                              "loadavg_before": load_before, "loadavg_after": os.getloadavg()}
+    result: dict[str, Any] = {
+        "parse": bench_parse(lines),
+        "lab": bench_lab(runs, window),
+        "loadavg_before": load_before,
+        "loadavg_after": os.getloadavg(),
+    }
     p = result["parse"]
-    print(f"parse   {p['lines']:>9,} lines {p['bytes'] / 1e6:6.1f} MB  {p['seconds']:.3f} s  {p['lines_per_s']:,} lines/s")
+    print(
+        f"parse   {p['lines']:>9,} lines {p['bytes'] / 1e6:6.1f} MB  {p['seconds']:.3f} s  {p['lines_per_s']:,} lines/s"
+    )
     lab_res = result["lab"]
     if isinstance(lab_res, dict):
         print(f"start   median {lab_res['start_median_s']:.3f} s  max {lab_res['start_max_s']:.3f} s")
-        print(f"stop    median {lab_res['stop_median_s']:.3f} s  max {lab_res['stop_max_s']:.3f} s  "
-              f"trace {lab_res['trace_bytes_median']:,} B median, {lab_res['trace_bytes_max']:,} B max "
-              f"per {lab_res['window_s']:g} s window")
+        print(
+            f"stop    median {lab_res['stop_median_s']:.3f} s  max {lab_res['stop_max_s']:.3f} s  "
+            f"trace {lab_res['trace_bytes_median']:,} B median, {lab_res['trace_bytes_max']:,} B max "
+            f"per {lab_res['window_s']:g} s window"
+        )
     else:
         print(f"lab     {lab_res}")
     print(f"load    {load_before} -> {result['loadavg_after']}")

@@ -7,6 +7,7 @@ a fresh PostgreSQL database (created on ``$WHYCANT_PG_URL``'s server, dropped af
 service queries behind ``whycant incidents list`` (default limit 50; by host; by status; both) and
 ``history``: p50/p95 over --calls calls each. Prints a table and writes ``bench/results/incidents-<stamp>.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,9 +36,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 HOSTS = [f"db{n:03d}" for n in range(250)] + [f"web{n:03d}" for n in range(250)]
 PORTS = [5432, 6432, 443, 22]
 STATUSES = ["resolved"] * 90 + ["open"] * 4 + ["acked"] * 3 + ["interrupted"] * 3
-VERDICTS = ["[listen-queue-overflow] accept queue overflows on the target",
-            "[port-not-listening] nothing listens on that port", "[filtered-from-vantage] SYNs dropped from office",
-            "no problem found: every vantage connected"]
+VERDICTS = [
+    "[listen-queue-overflow] accept queue overflows on the target",
+    "[port-not-listening] nothing listens on that port",
+    "[filtered-from-vantage] SYNs dropped from office",
+    "no problem found: every vantage connected",
+]
 
 
 def rows(n: int, seed: int = 4) -> list[dict[str, Any]]:
@@ -48,17 +52,34 @@ def rows(n: int, seed: int = 4) -> list[dict[str, Any]]:
     for i in range(n):
         created = start + step * i
         status = rnd.choice(STATUSES)
-        out.append({
-            "host": rnd.choice(HOSTS), "address": f"198.18.{rnd.randrange(256)}.{rnd.randrange(256)}",
-            "port": rnd.choice(PORTS), "service": None, "vantages": ["office", "bot"], "request_text": None,
-            "status": status, "verdict": rnd.choice(VERDICTS),
-            "top_severity": rnd.choice(["critical", "warning", "info", None]),
-            "created_at": created, "updated_at": created, "last_asked_at": created,
-            "resolved_at": created + timedelta(minutes=30) if status == "resolved" else None,
-            "asked_count": rnd.randint(1, 5), "opened_by": f"U{rnd.randrange(10**6):06d}", "channel": "C0INFRA",
-            "thread_ts": None, "reply_ts": None, "diagnosing": False, "runner": None, "diagnosing_since": None,
-            "acked_by": None, "resolved_by": None, "resolution_note": None,
-        })
+        out.append(
+            {
+                "host": rnd.choice(HOSTS),
+                "address": f"198.18.{rnd.randrange(256)}.{rnd.randrange(256)}",
+                "port": rnd.choice(PORTS),
+                "service": None,
+                "vantages": ["office", "bot"],
+                "request_text": None,
+                "status": status,
+                "verdict": rnd.choice(VERDICTS),
+                "top_severity": rnd.choice(["critical", "warning", "info", None]),
+                "created_at": created,
+                "updated_at": created,
+                "last_asked_at": created,
+                "resolved_at": created + timedelta(minutes=30) if status == "resolved" else None,
+                "asked_count": rnd.randint(1, 5),
+                "opened_by": f"U{rnd.randrange(10**6):06d}",
+                "channel": "C0INFRA",
+                "thread_ts": None,
+                "reply_ts": None,
+                "diagnosing": False,
+                "runner": None,
+                "diagnosing_since": None,
+                "acked_by": None,
+                "resolved_by": None,
+                "resolution_note": None,
+            }
+        )
     return out
 
 
@@ -66,7 +87,7 @@ async def bulk_insert(db: Database, data: list[dict[str, Any]], chunk: int = 500
     t = time.perf_counter()
     for i in range(0, len(data), chunk):
         async with db.session(write=True) as s:
-            await s.execute(insert(Incident), data[i:i + chunk])
+            await s.execute(insert(Incident), data[i : i + chunk])
     async with db.engine.begin() as conn:
         await conn.execute(text("ANALYZE"))
     return time.perf_counter() - t
@@ -75,8 +96,13 @@ async def bulk_insert(db: Database, data: list[dict[str, Any]], chunk: int = 500
 def _stats(samples: list[float]) -> dict[str, float]:
     ms = sorted(x * 1000 for x in samples)
     q = statistics.quantiles(ms, n=100, method="inclusive")
-    return {"p50_ms": round(statistics.median(ms), 3), "p95_ms": round(q[94], 3), "mean_ms": round(statistics.fmean(ms), 3),
-            "max_ms": round(ms[-1], 3), "calls": len(ms)}
+    return {
+        "p50_ms": round(statistics.median(ms), 3),
+        "p95_ms": round(q[94], 3),
+        "mean_ms": round(statistics.fmean(ms), 3),
+        "max_ms": round(ms[-1], 3),
+        "calls": len(ms),
+    }
 
 
 async def measure(svc: IncidentService, calls: int, rnd: random.Random) -> dict[str, dict[str, float]]:
@@ -129,8 +155,13 @@ async def run_backend(backend: str, n: int, calls: int, pg_url: str) -> dict[str
         insert_s = await bulk_insert(db, data)
         svc = IncidentService(db)
         res = await measure(svc, calls, random.Random(7))
-        return {"backend": backend, "incidents": n, "insert_s": round(insert_s, 2),
-                "insert_rows_per_s": round(n / insert_s), "queries": res}
+        return {
+            "backend": backend,
+            "incidents": n,
+            "insert_s": round(insert_s, 2),
+            "insert_rows_per_s": round(n / insert_s),
+            "queries": res,
+        }
     finally:
         await db.dispose()
         if cleanup:
@@ -145,8 +176,10 @@ def print_table(results: list[dict[str, Any]]) -> None:
     print(header)
     print("-" * len(header))
     for q in results[0]["queries"]:
-        print(f"{q:<28}" + "".join(f"{r['queries'][q]['p50_ms']:>14.2f}{r['queries'][q]['p95_ms']:>14.2f}"
-                                   for r in results))
+        print(
+            f"{q:<28}"
+            + "".join(f"{r['queries'][q]['p50_ms']:>14.2f}{r['queries'][q]['p95_ms']:>14.2f}" for r in results)
+        )
     for r in results:
         print(f"bulk insert {r['backend']}: {r['insert_s']} s ({r['insert_rows_per_s']:,} rows/s)")
 
@@ -156,8 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--calls", type=int, default=50)
     ap.add_argument("--backends", default="sqlite,postgres")
-    ap.add_argument("--pg-url", default=os.environ.get("WHYCANT_PG_URL",
-                                                      "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"))
+    ap.add_argument(
+        "--pg-url", default=os.environ.get("WHYCANT_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+    )
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     results = []
@@ -167,11 +201,22 @@ def main(argv: list[str] | None = None) -> int:
     print_table(results)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = args.out or RESULTS / f"incidents-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.json"
-    out.write_text(json.dumps({
-        "benchmark": "incidents list latency", "when": datetime.now(timezone.utc).isoformat(),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                    "loadavg_1m": os.getloadavg()[0]},
-        "results": results}, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": "incidents list latency",
+                "when": datetime.now(timezone.utc).isoformat(),
+                "machine": {
+                    "python": platform.python_version(),
+                    "cpus": os.cpu_count(),
+                    "platform": platform.platform(),
+                    "loadavg_1m": os.getloadavg()[0],
+                },
+                "results": results,
+            },
+            indent=2,
+        )
+    )
     print(f"\nwritten to {out}")
     return 0
 

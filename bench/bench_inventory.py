@@ -10,6 +10,7 @@ script printing the same hosts with ``_meta``. Times (median of --runs):
 on the INI tree when installed. Prints a table, writes ``bench/results/inventory.json``.
 No network; everything stays in the temp directory, removed at the end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,10 @@ def build(root: Path, hosts: int, groups: int) -> tuple[Path, Path]:
     script = root / "script" / "inventory.py"
     script.parent.mkdir()
     (script.parent / "list.json").write_text(json.dumps({**listing, "_meta": {"hostvars": hostvars}}))
-    script.write_text(f"#!{sys.executable}\nimport sys\n"
-                      "sys.stdout.write(open(__file__[:-len('inventory.py')] + 'list.json').read())\n")
+    script.write_text(
+        f"#!{sys.executable}\nimport sys\n"
+        "sys.stdout.write(open(__file__[:-len('inventory.py')] + 'list.json').read())\n"
+    )
     script.chmod(0o755)
     return inv, script
 
@@ -91,18 +94,30 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"what": "whycant: dynamic script (--list, _meta)", "median_s": med, "hosts": n})
         cmd = ansible_inventory_command()
         if cmd:
+
             def ansible() -> int:
                 out = subprocess.run([cmd, "-i", str(inv), "--list"], capture_output=True, check=True, timeout=600)
                 return len(json.loads(out.stdout)["_meta"]["hostvars"])
+
             med, n = timed(ansible, max(1, min(a.runs, 3)))
             rows.append({"what": "ansible-inventory --list: same INI tree", "median_s": med, "hosts": n})
     for r in rows:
         print(f"  {r['what']:<45} {r['median_s'] * 1000:9.0f} ms  {r['hosts']} hosts")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "inventory.json").write_text(json.dumps({
-        "taken_at": datetime.now(UTC).isoformat(timespec="seconds"), "args": vars(a), "rows": rows,
-        "loadavg_before": load_before, "loadavg_after": os.getloadavg(), "python": platform.python_version(),
-    }, indent=2) + "\n")
+    (RESULTS / "inventory.json").write_text(
+        json.dumps(
+            {
+                "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "args": vars(a),
+                "rows": rows,
+                "loadavg_before": load_before,
+                "loadavg_after": os.getloadavg(),
+                "python": platform.python_version(),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return 0
 
 

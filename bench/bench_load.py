@@ -16,6 +16,7 @@ askers: each incident stored once per round), and where the time went (evidence 
 shared runs vs the rest). Writes ``bench/results/load.json``. Lab and loopback addresses only;
 every wait bounded; the serve process is stopped by its PID, the lab by its names and PIDs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,14 +68,33 @@ class Serve:
 
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-        env.update(SLACK_BOT_TOKEN=si.BOT_TOKEN, SLACK_SIGNING_SECRET=si.SIGNING_SECRET, SLACK_API_URL=api_url,
-                   PYTHONUNBUFFERED="1")
+        env.update(
+            SLACK_BOT_TOKEN=si.BOT_TOKEN,
+            SLACK_SIGNING_SECRET=si.SIGNING_SECRET,
+            SLACK_API_URL=api_url,
+            PYTHONUNBUFFERED="1",
+        )
         self.log = log
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "serve", "--http", str(self.port), "--host", "127.0.0.1",
-                 "--config", str(config)], cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL)
+                [
+                    sys.executable,
+                    "-m",
+                    "bot.cli",
+                    "serve",
+                    "--http",
+                    str(self.port),
+                    "--host",
+                    "127.0.0.1",
+                    "--config",
+                    str(config),
+                ],
+                cwd=repo,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
 
     @property
     def url(self) -> str:
@@ -138,8 +158,9 @@ class Replies:
             self.final_at[thread] = time.time()
 
 
-async def one_round(standin: Any, serve: Serve, replies: Replies, rnd: int, asks: int, targets: list[str],
-                    timeout: float) -> dict[str, Any]:
+async def one_round(
+    standin: Any, serve: Serve, replies: Replies, rnd: int, asks: int, targets: list[str], timeout: float
+) -> dict[str, Any]:
     sent: dict[str, float] = {}
     asks_of: dict[str, list[str]] = {}
     payloads = []
@@ -147,8 +168,14 @@ async def one_round(standin: Any, serve: Serve, replies: Replies, rnd: int, asks
         target = targets[i % len(targets)]
         ts = f"{1800000000 + rnd}.{i:06d}"
         asks_of.setdefault(target, []).append(ts)
-        payloads.append(standin.mention(f"why can't I connect to {target}:{PORT} from office and dc",
-                                        user=f"U{rnd:02d}{i:04d}", channel=f"C{rnd:02d}{i % 10}", ts=ts))
+        payloads.append(
+            standin.mention(
+                f"why can't I connect to {target}:{PORT} from office and dc",
+                user=f"U{rnd:02d}{i:04d}",
+                channel=f"C{rnd:02d}{i % 10}",
+                ts=ts,
+            )
+        )
 
     async def send(p: dict) -> int:
         sent[p["event"]["ts"]] = time.time()
@@ -165,14 +192,24 @@ async def one_round(standin: Any, serve: Serve, replies: Replies, rnd: int, asks
     wall = max([replies.final_at[ts] for ts in sent if ts in replies.final_at] or [time.time()]) - started_epoch
     busy1, total1 = machine_busy()
     st = proc_status(serve.proc.pid)
-    return {"round": rnd + 1, "asks": asks, "acked_200": sum(1 for s in statuses if s == 200),
-            "answered": len(lat), "lost": asks - len(lat),
-            "p50_s": round(statistics.median(lat), 3) if lat else None,
-            "p95_s": round(pct(lat, 0.95), 3) if lat else None, "max_s": round(max(lat), 3) if lat else None,
-            "rss_mb": round(st["VmRSS"] / 1024, 1), "fds": st["fds"], "latencies_s": [round(x, 3) for x in lat],
-            "wall_s": round(wall, 2), "bot_cpu_s": round(cpu_seconds(serve.proc.pid) - cpu0, 2),
-            "machine_busy_pct": round(100 * (busy1 - busy0) / max(total1 - total0, 1e-9), 1),
-            "started_epoch": started_epoch, "asks_of": asks_of}
+    return {
+        "round": rnd + 1,
+        "asks": asks,
+        "acked_200": sum(1 for s in statuses if s == 200),
+        "answered": len(lat),
+        "lost": asks - len(lat),
+        "p50_s": round(statistics.median(lat), 3) if lat else None,
+        "p95_s": round(pct(lat, 0.95), 3) if lat else None,
+        "max_s": round(max(lat), 3) if lat else None,
+        "rss_mb": round(st["VmRSS"] / 1024, 1),
+        "fds": st["fds"],
+        "latencies_s": [round(x, 3) for x in lat],
+        "wall_s": round(wall, 2),
+        "bot_cpu_s": round(cpu_seconds(serve.proc.pid) - cpu0, 2),
+        "machine_busy_pct": round(100 * (busy1 - busy0) / max(total1 - total0, 1e-9), 1),
+        "started_epoch": started_epoch,
+        "asks_of": asks_of,
+    }
 
 
 def med(values: list[float]) -> float | None:
@@ -205,10 +242,15 @@ def profile(db: Path, rounds: list[dict[str, Any]], finals: dict[str, float]) ->
                 probes.setdefault(p["probe"], []).append(p.get("duration_s") or 0.0)
             for cr in ev.get("connect") or []:
                 probes.setdefault(f"connect {cr['vantage']}", []).append(cr.get("duration_s") or 0.0)
-    return {"before_collection_median_s": med(before), "before_collection_p95_s": round(pct(before, 0.95), 3),
-            "collection_median_s": med(collect), "collection_p95_s": round(pct(collect, 0.95), 3),
-            "after_collection_median_s": med(after), "after_collection_p95_s": round(pct(after, 0.95), 3),
-            "probe_median_s": {k: med(v) for k, v in sorted(probes.items())}}
+    return {
+        "before_collection_median_s": med(before),
+        "before_collection_p95_s": round(pct(before, 0.95), 3),
+        "collection_median_s": med(collect),
+        "collection_p95_s": round(pct(collect, 0.95), 3),
+        "after_collection_median_s": med(after),
+        "after_collection_p95_s": round(pct(after, 0.95), 3),
+        "probe_median_s": {k: med(v) for k, v in sorted(probes.items())},
+    }
 
 
 def cpu_seconds(pid: int) -> float:
@@ -237,8 +279,12 @@ class PlainUser:
         self.name = f"wcload{os.getpid() % 100000}"
 
     def __enter__(self) -> str:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/bin/sh",
-                        self.name], check=True, capture_output=True, timeout=30)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/bin/sh", self.name],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
         subprocess.run(["usermod", "-p", "*", self.name], check=True, capture_output=True, timeout=30)
         return self.name
 
@@ -258,11 +304,15 @@ def db_figures(db: Path) -> dict[str, Any]:
             durations.append(ev.get("duration_s") or 0.0)
             for cr in ev.get("connect") or []:
                 connects.setdefault(cr["vantage"], []).append(cr.get("duration_s") or 0.0)
-    return {"incidents": incidents, "evidence_rows": evidence, "askers": askers,
-            "evidence_rows_per_incident": sorted(set(per_incident)),
-            "collection_median_s": round(statistics.median(durations), 3) if durations else None,
-            "collection_p95_s": round(pct(durations, 0.95), 3) if durations else None,
-            "connect_median_s": {k: round(statistics.median(v), 3) for k, v in connects.items()}}
+    return {
+        "incidents": incidents,
+        "evidence_rows": evidence,
+        "askers": askers,
+        "evidence_rows_per_incident": sorted(set(per_incident)),
+        "collection_median_s": round(statistics.median(durations), 3) if durations else None,
+        "collection_p95_s": round(pct(durations, 0.95), 3) if durations else None,
+        "connect_median_s": {k: round(statistics.median(v), 3) for k, v in connects.items()},
+    }
 
 
 async def bench(args: argparse.Namespace, lab: Any, tmp: Path, user: str | None) -> dict[str, Any]:
@@ -290,10 +340,13 @@ async def bench(args: argparse.Namespace, lab: Any, tmp: Path, user: str | None)
         for rnd in range(args.rounds):
             r = await one_round(standin, serve, replies, rnd, args.asks, targets, args.timeout)
             rounds.append(r)
-            print(f"round {r['round']:>2}: answered {r['answered']}/{r['asks']}, lost {r['lost']}, "
-                  f"p50 {r['p50_s']} s, p95 {r['p95_s']} s, max {r['max_s']} s, RSS {r['rss_mb']} MB, "
-                  f"fds {r['fds']}, bot CPU {r['bot_cpu_s']} s in {r['wall_s']} s, machine busy "
-                  f"{r['machine_busy_pct']}%", flush=True)
+            print(
+                f"round {r['round']:>2}: answered {r['answered']}/{r['asks']}, lost {r['lost']}, "
+                f"p50 {r['p50_s']} s, p95 {r['p95_s']} s, max {r['max_s']} s, RSS {r['rss_mb']} MB, "
+                f"fds {r['fds']}, bot CPU {r['bot_cpu_s']} s in {r['wall_s']} s, machine busy "
+                f"{r['machine_busy_pct']}%",
+                flush=True,
+            )
             await asyncio.sleep(args.pause)
         end = proc_status(serve.proc.pid)
     finally:
@@ -301,17 +354,29 @@ async def bench(args: argparse.Namespace, lab: Any, tmp: Path, user: str | None)
         await standin.close()
     lat = [x for r in rounds for x in r["latencies_s"]]
     return {
-        "rounds": args.rounds, "asks_per_round": args.asks, "targets": args.targets, "window_seconds": args.window,
-        "answered": sum(r["answered"] for r in rounds), "lost": sum(r["lost"] for r in rounds),
-        "p50_s": round(statistics.median(lat), 3) if lat else None, "p95_s": round(pct(lat, 0.95), 3) if lat else None,
-        "target_p95_s": args.window + 3, "meets_p95": bool(lat) and pct(lat, 0.95) <= args.window + 3,
-        "rss_start_mb": round(start["VmRSS"] / 1024, 1), "rss_end_mb": round(end["VmRSS"] / 1024, 1),
-        "rss_peak_mb": round(end["VmHWM"] / 1024, 1), "fds_start": start["fds"], "fds_end": end["fds"],
-        "rss_round1_mb": rounds[0]["rss_mb"], "fds_round1": rounds[0]["fds"],
-        "db": db_figures(tmp / "whycant.db"), "serve_exit": rc,
+        "rounds": args.rounds,
+        "asks_per_round": args.asks,
+        "targets": args.targets,
+        "window_seconds": args.window,
+        "answered": sum(r["answered"] for r in rounds),
+        "lost": sum(r["lost"] for r in rounds),
+        "p50_s": round(statistics.median(lat), 3) if lat else None,
+        "p95_s": round(pct(lat, 0.95), 3) if lat else None,
+        "target_p95_s": args.window + 3,
+        "meets_p95": bool(lat) and pct(lat, 0.95) <= args.window + 3,
+        "rss_start_mb": round(start["VmRSS"] / 1024, 1),
+        "rss_end_mb": round(end["VmRSS"] / 1024, 1),
+        "rss_peak_mb": round(end["VmHWM"] / 1024, 1),
+        "fds_start": start["fds"],
+        "fds_end": end["fds"],
+        "rss_round1_mb": rounds[0]["rss_mb"],
+        "fds_round1": rounds[0]["fds"],
+        "db": db_figures(tmp / "whycant.db"),
+        "serve_exit": rc,
         "profile": profile(tmp / "whycant.db", rounds, replies.final_at),
-        "per_round": [{k: v for k, v in r.items() if k not in ("latencies_s", "asks_of", "started_epoch")}
-                      for r in rounds],
+        "per_round": [
+            {k: v for k, v in r.items() if k not in ("latencies_s", "asks_of", "started_epoch")} for r in rounds
+        ],
     }
 
 
@@ -323,10 +388,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window", type=float, default=2.0)
     ap.add_argument("--timeout", type=float, default=90.0, help="per round: wait at most this for the replies")
     ap.add_argument("--pause", type=float, default=1.0, help="seconds between rounds")
-    ap.add_argument("--serve-from", help="run `serve` from this checkout (A/B against another version; "
-                                         "e.g. `git archive COMMIT | tar -x -C DIR`)")
-    ap.add_argument("--plain-user", action="store_true",
-                    help="log in to the lab hosts as a temporary user with /bin/sh instead of root (see PlainUser)")
+    ap.add_argument(
+        "--serve-from",
+        help="run `serve` from this checkout (A/B against another version; e.g. `git archive COMMIT | tar -x -C DIR`)",
+    )
+    ap.add_argument(
+        "--plain-user",
+        action="store_true",
+        help="log in to the lab hosts as a temporary user with /bin/sh instead of root (see PlainUser)",
+    )
     ap.add_argument("--out", default="load.json", help="file name under bench/results/")
     args = ap.parse_args(argv)
     if Path(args.out).name != args.out or not args.out.endswith(".json"):
@@ -349,15 +419,23 @@ def main(argv: list[str] | None = None) -> int:
             os.chmod(lab.dir, 0o711)
             os.chmod(lab.dir / "authorized_keys", 0o644)
         res = asyncio.run(bench(args, lab, Path(tmp), user))
-    res["ssh_user"] = f"{user} (shell /bin/sh)" if args.plain_user else "root (login shell bash, ~/.bashrc runs pyenv init)"
+    res["ssh_user"] = (
+        f"{user} (shell /bin/sh)" if args.plain_user else "root (login shell bash, ~/.bashrc runs pyenv init)"
+    )
     res.update(machine(), load_before=load_before, load_after=load_average())
-    print(f"\n{res['rounds']} rounds x {res['asks_per_round']} asks about {res['targets']} targets, "
-          f"window {res['window_seconds']:g} s; load average before {load_before}, after {res['load_after']}")
-    print(f"answered {res['answered']}, lost {res['lost']}; p50 {res['p50_s']} s, p95 {res['p95_s']} s "
-          f"(target <= {res['target_p95_s']:g} s: {'met' if res['meets_p95'] else 'MISSED'})")
-    print(f"RSS start {res['rss_start_mb']} MB, after round 1 {res['rss_round1_mb']} MB, end {res['rss_end_mb']} MB, "
-          f"peak {res['rss_peak_mb']} MB; fds start {res['fds_start']}, after round 1 {res['fds_round1']}, "
-          f"end {res['fds_end']}")
+    print(
+        f"\n{res['rounds']} rounds x {res['asks_per_round']} asks about {res['targets']} targets, "
+        f"window {res['window_seconds']:g} s; load average before {load_before}, after {res['load_after']}"
+    )
+    print(
+        f"answered {res['answered']}, lost {res['lost']}; p50 {res['p50_s']} s, p95 {res['p95_s']} s "
+        f"(target <= {res['target_p95_s']:g} s: {'met' if res['meets_p95'] else 'MISSED'})"
+    )
+    print(
+        f"RSS start {res['rss_start_mb']} MB, after round 1 {res['rss_round1_mb']} MB, end {res['rss_end_mb']} MB, "
+        f"peak {res['rss_peak_mb']} MB; fds start {res['fds_start']}, after round 1 {res['fds_round1']}, "
+        f"end {res['fds_end']}"
+    )
     print("database:", json.dumps(res["db"]))
     print("profile (per shared run):", json.dumps(res["profile"], indent=1))
     RESULTS.mkdir(parents=True, exist_ok=True)

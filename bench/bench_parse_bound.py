@@ -6,6 +6,7 @@ parser the live probes use, on --mib MiB of hostile input (random printable garb
 a flood of well-formed rows, a header with a huge number of fields). Prints the worst time per parser and
 writes ``bench/results/parse-bound.json``. Nothing is asserted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,11 @@ def hostile_inputs(size: int) -> dict[str, str]:
         "garbage": "\n".join(line(80) for _ in range(size // 81)),
         "one line": "x" * size,
         "row flood": "".join(f"LISTEN 0 4096 198.18.0.{i % 250}:{i % 65535} 0.0.0.0:*\n" for i in range(size // 40)),
-        "wide header": "TcpExt: " + " ".join(f"K{i}" for i in range(size // 16)) + "\nTcpExt: "
-                       + " ".join("1" for _ in range(size // 16)) + "\n",
+        "wide header": "TcpExt: "
+        + " ".join(f"K{i}" for i in range(size // 16))
+        + "\nTcpExt: "
+        + " ".join("1" for _ in range(size // 16))
+        + "\n",
     }
 
 

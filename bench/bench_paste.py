@@ -4,6 +4,7 @@ Two numbers, p50/max over --repeat runs: the whole paste corpus (read + diagnose
 large session built from every capture in tests/fixtures/captured (``cat`` of each, ×5, ~9,000
 lines) read and diagnosed. Prints a table and writes ``bench/results/paste.json``. Nothing is asserted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,11 +57,19 @@ def main() -> int:
     for name, xs in rows.items():
         print(f"{name:<45} {statistics.median(xs) * 1000:9.1f} {max(xs) * 1000:9.1f}")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "paste.json").write_text(json.dumps({
-        "repeat": repeat, "lines": lines, "loadavg": os.getloadavg(),
-        "p50_ms": {k: round(statistics.median(v) * 1000, 1) for k, v in rows.items()},
-        "max_ms": {k: round(max(v) * 1000, 1) for k, v in rows.items()},
-    }, indent=2) + "\n")
+    (RESULTS / "paste.json").write_text(
+        json.dumps(
+            {
+                "repeat": repeat,
+                "lines": lines,
+                "loadavg": os.getloadavg(),
+                "p50_ms": {k: round(statistics.median(v) * 1000, 1) for k, v in rows.items()},
+                "max_ms": {k: round(max(v) * 1000, 1) for k, v in rows.items()},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return 0
 
 

@@ -18,6 +18,7 @@ apart (that spacing is deliberate and included). Prints tables and writes
 ``bench/results/probe.json``. Lab addresses only; bounded loops; the lab is torn down by the names
 and PIDs it created.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,9 +46,13 @@ def pct(values: list[float], q: float) -> float:
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "median_ms": round(statistics.median(values) * 1000, 1),
-            "p95_ms": round(pct(values, 0.95) * 1000, 1), "min_ms": round(min(values) * 1000, 1),
-            "max_ms": round(max(values) * 1000, 1)}
+    return {
+        "n": len(values),
+        "median_ms": round(statistics.median(values) * 1000, 1),
+        "p95_ms": round(pct(values, 0.95) * 1000, 1),
+        "min_ms": round(min(values) * 1000, 1),
+        "max_ms": round(max(values) * 1000, 1),
+    }
 
 
 def load_average() -> list[float]:
@@ -55,8 +60,12 @@ def load_average() -> list[float]:
 
 
 def machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release(),
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 def lab_or_exit():
@@ -85,8 +94,9 @@ def plan(cfg):
 
     svc = Whycant(cfg, transports=None, rules=[])  # inventory and vantage planning only
     target = svc.inventory.resolve("db01")
-    req = Request(text=f"db01:{PORT}", target=target.name, address=target.address, port=PORT,
-                  vantages=["bot", "office", "dc"])
+    req = Request(
+        text=f"db01:{PORT}", target=target.name, address=target.address, port=PORT, vantages=["bot", "office", "dc"]
+    )
     return target, svc.vantages_for(req), req, svc
 
 
@@ -167,8 +177,9 @@ async def bench(cfg, runs: int) -> dict[str, Any]:
     return {
         "runs": runs,
         "summary": {k: summary(v) for k, v in times.items()},
-        "probes_median_ms": {k: {p: round(statistics.median(d) * 1000, 1) for p, d in v.items()}
-                             for k, v in probes.items()},
+        "probes_median_ms": {
+            k: {p: round(statistics.median(d) * 1000, 1) for p, d in v.items()} for k, v in probes.items()
+        },
         "ssh_connects": connects,
         "errors": sorted(set(errors))[:20],
     }
@@ -176,7 +187,9 @@ async def bench(cfg, runs: int) -> dict[str, Any]:
 
 def print_tables(res: dict[str, Any]) -> None:
     s = res["summary"]
-    print(f"\n{'what':<26} {'cold median':>12} {'cold p95':>9} {'warm median':>12} {'warm p95':>9}   (ms, n={res['runs']})")
+    print(
+        f"\n{'what':<26} {'cold median':>12} {'cold p95':>9} {'warm median':>12} {'warm p95':>9}   (ms, n={res['runs']})"
+    )
     for what, key in (("probe one host", "probe"), ("evidence, 3 vantages", "evidence")):
         c, w = s[f"{key}_cold"], s[f"{key}_warm"]
         print(f"{what:<26} {c['median_ms']:>12.1f} {c['p95_ms']:>9.1f} {w['median_ms']:>12.1f} {w['p95_ms']:>9.1f}")
@@ -200,11 +213,16 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
     with lab_or_exit() as lab:
         lab.listener("db01", PORT)
-        cfg = lab_config(lab, window_seconds=0, connect_attempts=args.attempts, connect_interval=args.interval,
-                         connect_timeout=1)
+        cfg = lab_config(
+            lab, window_seconds=0, connect_attempts=args.attempts, connect_interval=args.interval, connect_timeout=1
+        )
         res = asyncio.run(bench(cfg, args.runs))
-    res.update(machine(), load_before=load_before, load_after=load_average(),
-               settings={"window_seconds": 0, "connect_attempts": args.attempts, "connect_interval": args.interval})
+    res.update(
+        machine(),
+        load_before=load_before,
+        load_after=load_average(),
+        settings={"window_seconds": 0, "connect_attempts": args.attempts, "connect_interval": args.interval},
+    )
     print(f"load average before {load_before}, after {res['load_after']} ({res['cpus']} CPUs)")
     print_tables(res)
     RESULTS.mkdir(parents=True, exist_ok=True)

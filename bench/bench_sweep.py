@@ -20,6 +20,7 @@ fan-out and to whycant) with the load average, and writes bench/results/sweep.js
 Loopback only; every wait is bounded; every process started here (sshd listeners and their
 per-connection children) is stopped by its PID at the end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,17 +86,39 @@ class Fleet:
         (d / "known_hosts").write_text("".join(f"[127.0.0.1]:{p} {hostpub[0]} {hostpub[1]}\n" for p in self.ports))
         for p in self.ports:
             cfg = d / f"sshd_{p}.conf"
-            cfg.write_text("\n".join([
-                f"Port {p}", "ListenAddress 127.0.0.1", f"HostKey {d / 'host_ed25519'}",
-                f"AuthorizedKeysFile {d / 'authorized_keys'}", "PasswordAuthentication no",
-                "KbdInteractiveAuthentication no", "PubkeyAuthentication yes", "UsePAM no",
-                "PermitRootLogin prohibit-password", "StrictModes no", f"PidFile {d / f'sshd_{p}.pid'}",
-                "Subsystem sftp internal-sftp", "MaxStartups 200:30:400", "MaxSessions 50", "LogLevel ERROR",
-                "UseDNS no", "PrintMotd no", "",
-            ]))
-            self.procs.append(subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)], stdin=subprocess.DEVNULL,
-                                               stdout=subprocess.DEVNULL, stderr=open(d / f"sshd_{p}.log", "wb"),
-                                               start_new_session=True))
+            cfg.write_text(
+                "\n".join(
+                    [
+                        f"Port {p}",
+                        "ListenAddress 127.0.0.1",
+                        f"HostKey {d / 'host_ed25519'}",
+                        f"AuthorizedKeysFile {d / 'authorized_keys'}",
+                        "PasswordAuthentication no",
+                        "KbdInteractiveAuthentication no",
+                        "PubkeyAuthentication yes",
+                        "UsePAM no",
+                        "PermitRootLogin prohibit-password",
+                        "StrictModes no",
+                        f"PidFile {d / f'sshd_{p}.pid'}",
+                        "Subsystem sftp internal-sftp",
+                        "MaxStartups 200:30:400",
+                        "MaxSessions 50",
+                        "LogLevel ERROR",
+                        "UseDNS no",
+                        "PrintMotd no",
+                        "",
+                    ]
+                )
+            )
+            self.procs.append(
+                subprocess.Popen(
+                    [SSHD, "-D", "-e", "-f", str(cfg)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(d / f"sshd_{p}.log", "wb"),
+                    start_new_session=True,
+                )
+            )
         deadline = time.monotonic() + 30
         pending = set(self.ports)
         while pending and time.monotonic() < deadline:
@@ -119,7 +142,7 @@ class Fleet:
             try:
                 with open(f"/proc/{d}/stat", "rb") as f:
                     stat = f.read().decode("ascii", "replace")
-                ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+                ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
             except (OSError, ValueError, IndexError):
                 continue
             parent[int(d)] = ppid
@@ -162,8 +185,11 @@ def files_to_read() -> list[str]:
     from probes.parsers.sysctl import sysctl_proc_path
     from probes.sysctl_keys import keys_for
 
-    return ["/proc/net/netstat", "/proc/net/snmp"] + [sysctl_proc_path(k) for k in keys_for([])] \
+    return (
+        ["/proc/net/netstat", "/proc/net/snmp"]
+        + [sysctl_proc_path(k) for k in keys_for([])]
         + list(FACT_FILES.values())
+    )
 
 
 # ------------------------------------------------------------------------------ whycant
@@ -172,13 +198,22 @@ def files_to_read() -> list[str]:
 def whycant_config(fleet: Fleet, concurrency: int):
     from bot.config import parse_config
 
-    return parse_config({
-        "ssh": {"user": fleet.user, "client_keys": [str(fleet.dir / "client_ed25519")],
-                "known_hosts": str(fleet.dir / "known_hosts"), "connect_timeout": 20, "command_timeout": 30,
-                "max_concurrency": concurrency},
-        "hosts": {f"h{i:03d}": {"address": "127.0.0.1", "port": p, "groups": ["fleet"]}
-                  for i, p in enumerate(fleet.ports)},
-    }, "bench")
+    return parse_config(
+        {
+            "ssh": {
+                "user": fleet.user,
+                "client_keys": [str(fleet.dir / "client_ed25519")],
+                "known_hosts": str(fleet.dir / "known_hosts"),
+                "connect_timeout": 20,
+                "command_timeout": 30,
+                "max_concurrency": concurrency,
+            },
+            "hosts": {
+                f"h{i:03d}": {"address": "127.0.0.1", "port": p, "groups": ["fleet"]} for i, p in enumerate(fleet.ports)
+            },
+        },
+        "bench",
+    )
 
 
 def whycant_sweep(fleet: Fleet, concurrency: int = 50, profile: Path | None = None, pooled: bool = False) -> dict:
@@ -209,9 +244,12 @@ def whycant_sweep(fleet: Fleet, concurrency: int = 50, profile: Path | None = No
         prof.dump_stats(str(profile))
     else:
         secs, report = asyncio.run(go())
-    return {"seconds": round(secs, 3), "hosts_ok": report["hosts"] - len({e["host"] for e in report["errors"]
-                                                                          if not e.get("probe")}),
-            "errors": report["errors"][:5], "drifts": len(report["drifts"])}
+    return {
+        "seconds": round(secs, 3),
+        "hosts_ok": report["hosts"] - len({e["host"] for e in report["errors"] if not e.get("probe")}),
+        "errors": report["errors"][:5],
+        "drifts": len(report["drifts"]),
+    }
 
 
 # ------------------------------------------------------------------------------ bare asyncssh
@@ -243,9 +281,21 @@ def bare_sweep(fleet: Fleet, concurrency: int = 50) -> dict:
 
     async def one(port: int, sem: asyncio.Semaphore, conns: list) -> int:
         async with sem:
-            conn = await asyncio.wait_for(asyncssh.connect(
-                "127.0.0.1", port, username=fleet.user, known_hosts=kh, client_keys=[key], agent_path=None,
-                config=None, preferred_auth="publickey", encryption_algs=ciphers, compression_algs=None), 60)
+            conn = await asyncio.wait_for(
+                asyncssh.connect(
+                    "127.0.0.1",
+                    port,
+                    username=fleet.user,
+                    known_hosts=kh,
+                    client_keys=[key],
+                    agent_path=None,
+                    config=None,
+                    preferred_auth="publickey",
+                    encryption_algs=ciphers,
+                    compression_algs=None,
+                ),
+                60,
+            )
             conns.append(conn)
             sftp = await conn.start_sftp_client()
             got = await asyncio.wait_for(asyncio.gather(*(read(sftp, p) for p in files)), 60)
@@ -269,8 +319,12 @@ def bare_sweep(fleet: Fleet, concurrency: int = 50) -> dict:
 
     secs, res = asyncio.run(go())
     bad = [r for r in res if isinstance(r, BaseException)]
-    return {"seconds": round(secs, 3), "hosts_ok": len(res) - len(bad), "files": len(files),
-            "errors": [f"{type(e).__name__}: {e}" for e in bad[:3]]}
+    return {
+        "seconds": round(secs, 3),
+        "hosts_ok": len(res) - len(bad),
+        "files": len(files),
+        "errors": [f"{type(e).__name__}: {e}" for e in bad[:3]],
+    }
 
 
 # ------------------------------------------------------------------------------ ansible
@@ -281,17 +335,42 @@ def ansible_sweep(fleet: Fleet, forks: int = 50) -> dict:
     if not Path(exe).exists():
         return {"skipped": "ansible is not installed (pip install -e '.[bench]')"}
     inv = fleet.dir / "inventory.ini"
-    inv.write_text("[fleet]\n" + "".join(f"h{i:03d} ansible_host=127.0.0.1 ansible_port={p}\n"
-                                         for i, p in enumerate(fleet.ports)))
+    inv.write_text(
+        "[fleet]\n" + "".join(f"h{i:03d} ansible_host=127.0.0.1 ansible_port={p}\n" for i, p in enumerate(fleet.ports))
+    )
     cfgf = fleet.dir / "ansible.cfg"
-    cfgf.write_text("[defaults]\nhost_key_checking = True\ninterpreter_python = " + ("/usr/bin/python3" if Path("/usr/bin/python3").exists() else "auto_silent") + "\n"
-                    "gathering = explicit\nretry_files_enabled = False\n"
-                    f"[ssh_connection]\nssh_args = -o UserKnownHostsFile={fleet.dir / 'known_hosts'} "
-                    "-o ControlMaster=no -o IdentitiesOnly=yes\n")
-    env = {**os.environ, "ANSIBLE_CONFIG": str(cfgf), "ANSIBLE_LOCAL_TEMP": str(fleet.dir / "ans_local"),
-           "ANSIBLE_REMOTE_TEMP": "/tmp/.ansible-bench", "ANSIBLE_NOCOLOR": "1"}
-    argv = [exe, "all", "-i", str(inv), "-u", fleet.user, "--private-key", str(fleet.dir / "client_ed25519"),
-            "-m", "command", "-a", "cat " + " ".join(files_to_read()), "-f", str(forks), "-o"]
+    cfgf.write_text(
+        "[defaults]\nhost_key_checking = True\ninterpreter_python = "
+        + ("/usr/bin/python3" if Path("/usr/bin/python3").exists() else "auto_silent")
+        + "\n"
+        "gathering = explicit\nretry_files_enabled = False\n"
+        f"[ssh_connection]\nssh_args = -o UserKnownHostsFile={fleet.dir / 'known_hosts'} "
+        "-o ControlMaster=no -o IdentitiesOnly=yes\n"
+    )
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(cfgf),
+        "ANSIBLE_LOCAL_TEMP": str(fleet.dir / "ans_local"),
+        "ANSIBLE_REMOTE_TEMP": "/tmp/.ansible-bench",
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    argv = [
+        exe,
+        "all",
+        "-i",
+        str(inv),
+        "-u",
+        fleet.user,
+        "--private-key",
+        str(fleet.dir / "client_ed25519"),
+        "-m",
+        "command",
+        "-a",
+        "cat " + " ".join(files_to_read()),
+        "-f",
+        str(forks),
+        "-o",
+    ]
     (fleet.dir / "ansible.argv").write_text(" ".join(argv))
     t = time.monotonic()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
@@ -308,9 +387,14 @@ def ansible_sweep(fleet: Fleet, forks: int = 50) -> dict:
     # `cat` of an absent sysctl exits 1 on some hosts: count those as collected too
     failed = sum(1 for line in text.splitlines() if "| FAILED" in line and "rc=1 " in line + " ")
     unreachable = sum(1 for line in text.splitlines() if "UNREACHABLE" in line)
-    return {"seconds": round(secs, 3), "hosts_ok": ok + failed, "unreachable": unreachable, "forks": forks,
-            "rc": proc.returncode, "stderr_tail": err.decode("utf-8", "replace")[-300:] if proc.returncode not in (0, 2)
-            else ""}
+    return {
+        "seconds": round(secs, 3),
+        "hosts_ok": ok + failed,
+        "unreachable": unreachable,
+        "forks": forks,
+        "rc": proc.returncode,
+        "stderr_tail": err.decode("utf-8", "replace")[-300:] if proc.returncode not in (0, 2) else "",
+    }
 
 
 # ------------------------------------------------------------------------------ parallel-ssh
@@ -323,8 +407,9 @@ def pssh_sweep(fleet: Fleet, concurrency: int = 50) -> dict:
     except ImportError:
         return {"skipped": "parallel-ssh is not installed (pip install -e '.[bench]')"}
     hosts = ["127.0.0.1"] * len(fleet.ports)
-    host_config = [HostConfig(port=p, user=fleet.user, private_key=str(fleet.dir / "client_ed25519"))
-                   for p in fleet.ports]
+    host_config = [
+        HostConfig(port=p, user=fleet.user, private_key=str(fleet.dir / "client_ed25519")) for p in fleet.ports
+    ]
     cmd = "cat " + " ".join(files_to_read()) + " 2>/dev/null; true"
     t = time.perf_counter()
     client = ParallelSSHClient(hosts, host_config=host_config, pool_size=concurrency, timeout=60, num_retries=1)
@@ -367,8 +452,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         t = time.monotonic()
         fleet.start()
-        print(f"{args.hosts} sshd on 127.0.0.1:{fleet.ports[0]}..{fleet.ports[-1]} up in {time.monotonic() - t:.1f} s; "
-              f"load average {load_before}", flush=True)
+        print(
+            f"{args.hosts} sshd on 127.0.0.1:{fleet.ports[0]}..{fleet.ports[-1]} up in {time.monotonic() - t:.1f} s; "
+            f"load average {load_before}",
+            flush=True,
+        )
         runners = {
             "whycant": lambda last: whycant_sweep(fleet, args.concurrency, args.profile if last else None),
             "pooled": lambda last: whycant_sweep(fleet, args.concurrency, pooled=True),
@@ -392,8 +480,11 @@ def main(argv: list[str] | None = None) -> int:
                 results[name] = rs[-1]
                 continue
             med = sorted(ok, key=lambda r: r["seconds"])[(len(ok) - 1) // 2]
-            results[name] = {**med, "seconds": round(statistics.median(r["seconds"] for r in ok), 3),
-                             "rounds_s": [r["seconds"] for r in ok]}
+            results[name] = {
+                **med,
+                "seconds": round(statistics.median(r["seconds"] for r in ok), 3),
+                "rounds_s": [r["seconds"] for r in ok],
+            }
         if "ansible" not in args.skip:
             print("sweeping with ansible…", flush=True)
             try:
@@ -408,8 +499,10 @@ def main(argv: list[str] | None = None) -> int:
 
     bare = results.get("bare", {}).get("seconds")
     base = results.get("whycant", {}).get("seconds")
-    print(f"\n{args.hosts} hosts, concurrency {args.concurrency}, load average before {load_before} after {load_after}"
-          f" ({os.cpu_count()} CPUs)")
+    print(
+        f"\n{args.hosts} hosts, concurrency {args.concurrency}, load average before {load_before} after {load_after}"
+        f" ({os.cpu_count()} CPUs)"
+    )
     print(f"{'tool':<10} {'seconds':>9} {'hosts ok':>9} {'× bare':>8} {'× whycant':>10}   rounds")
     for name in TOOLS:
         r = results.get(name)
@@ -420,14 +513,26 @@ def main(argv: list[str] | None = None) -> int:
         r["ratio_to_bare"] = round(r["seconds"] / bare, 2) if bare else None
         r["ratio_to_whycant"] = round(r["seconds"] / base, 2) if base else None
         fmt = lambda x: f"{x:.2f}" if x else "-"  # noqa: E731
-        print(f"{name:<10} {r['seconds']:>9.2f} {r.get('hosts_ok', '-'):>9} {fmt(r['ratio_to_bare']):>8} "
-              f"{fmt(r['ratio_to_whycant']):>10}   {r.get('rounds_s', '')}")
+        print(
+            f"{name:<10} {r['seconds']:>9.2f} {r.get('hosts_ok', '-'):>9} {fmt(r['ratio_to_bare']):>8} "
+            f"{fmt(r['ratio_to_whycant']):>10}   {r.get('rounds_s', '')}"
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    doc = {"hosts": args.hosts, "concurrency": args.concurrency, "ansible_forks": forks, "repeat": args.repeat,
-           "cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release(),
-           "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "load_before": load_before,
-           "load_after": load_after, "files_read_by_bare_pssh_ansible": len(files_to_read()), "results": results,
-           "rounds": rounds}
+    doc = {
+        "hosts": args.hosts,
+        "concurrency": args.concurrency,
+        "ansible_forks": forks,
+        "repeat": args.repeat,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_before": load_before,
+        "load_after": load_after,
+        "files_read_by_bare_pssh_ansible": len(files_to_read()),
+        "results": results,
+        "rounds": rounds,
+    }
     (RESULTS / "sweep.json").write_text(json.dumps(doc, indent=2) + "\n")
     print(f"\nwrote {RESULTS / 'sweep.json'}")
     return 0

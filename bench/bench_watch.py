@@ -13,6 +13,7 @@ In the lab (db01 with a listener; vantages bot, office, dc over pooled SSH), one
 Writes ``bench/results/watch.json``. Lab addresses only; bounded loops; the lab is torn down by
 the names and PIDs it created.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,11 +59,27 @@ async def bench(lab: Any, cfg: Any, rounds: int, faults: int) -> dict[str, Any]:
     try:
         req, _d, _i = resolve_watch_request(svc, f"db01:{PORT} from office and dc")
         now = datetime.now(timezone.utc)
-        rec = WatchRecord(id=1, host="db01", address=req.address, port=PORT, request=req, interval_s=1.0,
-                          status="active", started_at=now, ends_at=now + timedelta(hours=1), askers=[],
-                          channel=None, thread_ts=None, owner="bench", heartbeat_at=now, stats={}, episodes=[])
-        runner = WatchRunner(svc, rec, sink, budget=SynBudget(100000),
-                             settings=WatchSettings(counters_s=3600), store=None)
+        rec = WatchRecord(
+            id=1,
+            host="db01",
+            address=req.address,
+            port=PORT,
+            request=req,
+            interval_s=1.0,
+            status="active",
+            started_at=now,
+            ends_at=now + timedelta(hours=1),
+            askers=[],
+            channel=None,
+            thread_ts=None,
+            owner="bench",
+            heartbeat_at=now,
+            stats={},
+            episodes=[],
+        )
+        runner = WatchRunner(
+            svc, rec, sink, budget=SynBudget(100000), settings=WatchSettings(counters_s=3600), store=None
+        )
         await runner.step()  # warm: SSH connections opened and pooled
         quiet, cpu = [], []
         for _ in range(rounds):
@@ -93,11 +110,15 @@ async def bench(lab: Any, cfg: Any, rounds: int, faults: int) -> dict[str, Any]:
                 if runner.tracker.current is None:
                     break
         cpu_round = sum(cpu) / len(cpu)
-        return {"quiet_round": summary(quiet), "counter_sample": summary(samples),
-                "cpu_ms_per_round": round(cpu_round * 1000, 2),
-                "cpu_s_per_watch_hour_at_10s": round(cpu_round * 360, 2),
-                "fault_to_episode": summary(to_episode) if to_episode else None, "episode_findings": ids,
-                "vantages": [v.name for v in runner.vantages]}
+        return {
+            "quiet_round": summary(quiet),
+            "counter_sample": summary(samples),
+            "cpu_ms_per_round": round(cpu_round * 1000, 2),
+            "cpu_s_per_watch_hour_at_10s": round(cpu_round * 360, 2),
+            "fault_to_episode": summary(to_episode) if to_episode else None,
+            "episode_findings": ids,
+            "vantages": [v.name for v in runner.vantages],
+        }
     finally:
         await svc.close()
 
@@ -118,8 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before {load_before}, after {res['load_after']} ({res['cpus']} CPUs)")
     for k in ("quiet_round", "counter_sample", "fault_to_episode"):
         print(f"{k:<18} {res[k]}")
-    print(f"CPU per quiet round {res['cpu_ms_per_round']} ms; per watch-hour at 10 s: "
-          f"{res['cpu_s_per_watch_hour_at_10s']} s; findings per fault: {res['episode_findings']}")
+    print(
+        f"CPU per quiet round {res['cpu_ms_per_round']} ms; per watch-hour at 10 s: "
+        f"{res['cpu_s_per_watch_hour_at_10s']} s; findings per fault: {res['episode_findings']}"
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "watch.json").write_text(json.dumps(res, indent=2) + "\n")
     print(f"wrote {RESULTS / 'watch.json'}")

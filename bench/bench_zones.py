@@ -9,6 +9,7 @@ runners' RSS growth per pooled connection; writes bench/results/zones.json. Need
 127.0.0.1:5432 (``$WHYCANT_PG_URL``). Loopback only; every process started here is stopped by its PID,
 the throwaway database is dropped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,7 @@ def proc_cpu(pid: int) -> float:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return 0.0
-    f = stat[stat.rindex(")") + 2:].split()
+    f = stat[stat.rindex(")") + 2 :].split()
     return (int(f[11]) + int(f[12])) / CLK
 
 
@@ -56,11 +57,17 @@ def proc_rss_kb(pid: int) -> int:
 def fleet_config(fleet: Fleet, concurrency: int, database: str) -> dict:
     return {
         "database": database,
-        "ssh": {"user": fleet.user, "client_keys": [str(fleet.dir / "client_ed25519")],
-                "known_hosts": str(fleet.dir / "known_hosts"), "connect_timeout": 20, "command_timeout": 30,
-                "max_concurrency": concurrency},
-        "hosts": {f"h{i:03d}": {"address": "127.0.0.1", "port": p, "groups": ["fleet"]}
-                  for i, p in enumerate(fleet.ports)},
+        "ssh": {
+            "user": fleet.user,
+            "client_keys": [str(fleet.dir / "client_ed25519")],
+            "known_hosts": str(fleet.dir / "known_hosts"),
+            "connect_timeout": 20,
+            "command_timeout": 30,
+            "max_concurrency": concurrency,
+        },
+        "hosts": {
+            f"h{i:03d}": {"address": "127.0.0.1", "port": p, "groups": ["fleet"]} for i, p in enumerate(fleet.ports)
+        },
     }
 
 
@@ -124,11 +131,17 @@ async def sweep_rounds(cfg_dict: dict, rounds: int, pids: list[int], hosts: int)
             cpu_r = sum(proc_cpu(p) for p in pids) - cpu_r0
             rss1 = sum(proc_rss_kb(p) for p in pids)
             ok = report["hosts"] - len({e["host"] for e in report["errors"]})
-            r = {"round": i + 1, "kind": "fresh" if i == 0 else "pooled", "seconds": round(wall, 3), "hosts_ok": ok,
-                 "bot_cpu_ms_per_host": round(cpu_b * 1000 / hosts, 2),
-                 "runner_cpu_ms_per_host": round(cpu_r * 1000 / hosts, 2),
-                 "runner_rss_mb": round(rss1 / 1024, 1),
-                 "notes": report.get("notes", [])[:3], "load1": round(os.getloadavg()[0], 2)}
+            r = {
+                "round": i + 1,
+                "kind": "fresh" if i == 0 else "pooled",
+                "seconds": round(wall, 3),
+                "hosts_ok": ok,
+                "bot_cpu_ms_per_host": round(cpu_b * 1000 / hosts, 2),
+                "runner_cpu_ms_per_host": round(cpu_r * 1000 / hosts, 2),
+                "runner_rss_mb": round(rss1 / 1024, 1),
+                "notes": report.get("notes", [])[:3],
+                "load1": round(os.getloadavg()[0], 2),
+            }
             if i == 0:
                 r["rss_kb_per_pooled_connection"] = round((rss1 - rss0) / max(hosts, 1), 1)
             print(f"  {r}", flush=True)
@@ -162,9 +175,15 @@ def main(argv: list[str] | None = None) -> int:
         (workdir / "runner.yaml").write_text(yaml.safe_dump(rcfg))
         for k in range(args.runners):
             log = open(workdir / f"runner{k}.log", "wb")  # noqa: SIM115 - the child keeps it
-            procs.append(subprocess.Popen([WHYCANT, "runner", "--zone", "far", "--name", f"far-{k}", "-c",
-                                           str(workdir / "runner.yaml")], stdin=subprocess.DEVNULL, stdout=log,
-                                          stderr=log, start_new_session=True))
+            procs.append(
+                subprocess.Popen(
+                    [WHYCANT, "runner", "--zone", "far", "--name", f"far-{k}", "-c", str(workdir / "runner.yaml")],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+            )
             log.close()
         bot = {**rcfg, "zones": {"groups": {"fleet": "far"}, "sweep_chunk": args.chunk, "job_timeout": 600}}
         rounds = asyncio.run(sweep_rounds(bot, args.rounds, [p.pid for p in procs], args.hosts))
@@ -182,9 +201,17 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(drop_database(db_name))
         fleet.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    doc = {"hosts": args.hosts, "runners": args.runners, "chunk": args.chunk, "concurrency": args.concurrency,
-           "rounds": rounds, "load_before": load_before, "load_after": [round(x, 2) for x in os.getloadavg()],
-           "cpus": os.cpu_count(), "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    doc = {
+        "hosts": args.hosts,
+        "runners": args.runners,
+        "chunk": args.chunk,
+        "concurrency": args.concurrency,
+        "rounds": rounds,
+        "load_before": load_before,
+        "load_after": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "zones.json").write_text(json.dumps(doc, indent=2) + "\n")
     print(f"wrote {RESULTS / 'zones.json'}")

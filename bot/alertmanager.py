@@ -9,6 +9,7 @@ Firing alerts are grouped to one diagnosis per target, at most ``alertmanager.ma
 notification; unknown or malformed targets are refused with the reason and never probed.
 See docs/alerting.md.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@ Each command group lives in its own module (``bot/cli_*.py``) and is mounted
 here. Exit status: 0 done, 2 bad input (one line on stderr), 1 internal failure,
 3 partial (``probe``/``drift``: a host could not be probed; docs/inventory.md).
 """
+
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,19 @@ import sys
 
 import typer
 
-from bot import cli_analyze, cli_ask, cli_console, cli_db, cli_drift, cli_incidents, cli_playbooks, cli_probe, cli_runner, cli_serve, cli_watch
+from bot import (
+    cli_analyze,
+    cli_ask,
+    cli_console,
+    cli_db,
+    cli_drift,
+    cli_incidents,
+    cli_playbooks,
+    cli_probe,
+    cli_runner,
+    cli_serve,
+    cli_watch,
+)
 from bot.interrupt import Interrupted
 from probes.errors import BadInput
 

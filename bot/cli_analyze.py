@@ -1,4 +1,5 @@
 """`whycant analyze`: the same rules over outputs a person pasted or collected."""
+
 from __future__ import annotations
 
 import sys
@@ -17,8 +18,12 @@ from probes.parsers.ss import parse_ss_listen
 from probes.parsers.sysctl import parse_sysctl_a, parse_sysctl_conf
 
 FileOpt = Annotated[Optional[str], typer.Option(help="File path, or - for standard input.")]
-PasteArgs = Annotated[Optional[list[str]], typer.Argument(
-    help="Pasted terminal text: files (or - for standard input) holding any mix of outputs.", show_default=False)]
+PasteArgs = Annotated[
+    Optional[list[str]],
+    typer.Argument(
+        help="Pasted terminal text: files (or - for standard input) holding any mix of outputs.", show_default=False
+    ),
+]
 
 
 def _read(path: str | None, what: str) -> str | None:
@@ -50,9 +55,16 @@ def _overlay(base: Evidence, extra: Evidence) -> Evidence:
 
 
 def build_evidence(
-    *, before: str | None = None, after: str | None = None, sysctl: str | None = None,
-    listeners: str | None = None, host: str = "pasted", port: int | None = None,
-    window: float | None = None, mem_gb: float | None = None, kernel: str | None = None,
+    *,
+    before: str | None = None,
+    after: str | None = None,
+    sysctl: str | None = None,
+    listeners: str | None = None,
+    host: str = "pasted",
+    port: int | None = None,
+    window: float | None = None,
+    mem_gb: float | None = None,
+    kernel: str | None = None,
 ):
     """Evidence from pasted texts; each text is parsed by the parser its format calls for."""
     ev = HostEvidence(host=host)
@@ -60,8 +72,13 @@ def build_evidence(
         ev.counters_t0 = parse_counters(before, probe="--before")
     if after is not None:
         ev.counters_t1 = parse_counters(after, probe="--after")
-    if before is not None and after is not None and ev.counters_t0 and ev.counters_t1 \
-            and detect_counter_format(before) == "netstat-s":
+    if (
+        before is not None
+        and after is not None
+        and ev.counters_t0
+        and ev.counters_t1
+        and detect_counter_format(before) == "netstat-s"
+    ):
         # net-tools omits zero counters: a line only the after-file has is a delta from 0
         ev.counters_t0 = zero_fill(netstat_run(before, ev.counters_t0), CounterRun("netstat-s", ev.counters_t1))
     if ev.counters_t0 is not None and ev.counters_t1 is not None:
@@ -73,11 +90,11 @@ def build_evidence(
             ev.sysctls = parse_sysctl_conf(sysctl, source="--sysctl")
     if listeners is not None:
         ev.listeners = parse_ss_listen(listeners)
-    release = kernel or (str(ev.sysctls.get("kernel.osrelease")) if ev.sysctls and "kernel.osrelease" in ev.sysctls
-                         else None)
+    release = kernel or (
+        str(ev.sysctls.get("kernel.osrelease")) if ev.sysctls and "kernel.osrelease" in ev.sysctls else None
+    )
     if release or mem_gb:
-        ev.facts = Facts(os="Linux", kernel_release=release,
-                         mem_total_kb=int(mem_gb * 1024 * 1024) if mem_gb else None)
+        ev.facts = Facts(os="Linux", kernel_release=release, mem_total_kb=int(mem_gb * 1024 * 1024) if mem_gb else None)
     req = Request(text="analyze", target=host, address="", port=port)
     return Evidence(source="pasted", request=req, target=ev)
 
@@ -105,23 +122,27 @@ def analyze(
     from bot.outcome import Outcome
 
     if not any((pastes, before, after, sysctl, listeners)):
-        raise BadInput("analyze needs a pasted FILE (or - for standard input) or one of --before, --after, "
-                       "--sysctl, --listeners")
+        raise BadInput(
+            "analyze needs a pasted FILE (or - for standard input) or one of --before, --after, --sysctl, --listeners"
+        )
     if (pastes or []).count("-") + [before, after, sysctl, listeners].count("-") > 1:
         raise BadInput("standard input (-) can be read only once")
     if port is not None and not 1 <= port <= 65535:
         raise BadInput(f"--port {port} is not in 1..65535")
     cfg = load_config(config)
-    texts = {k: _read(v, f"--{k}") for k, v in
-             (("before", before), ("after", after), ("sysctl", sysctl), ("listeners", listeners))}
+    texts = {
+        k: _read(v, f"--{k}")
+        for k, v in (("before", before), ("after", after), ("sysctl", sysctl), ("listeners", listeners))
+    }
     pasted = [(p, _read(p, "") or "") for p in pastes or []]
     try:
         evidence = build_evidence(**texts, host=host, port=port, window=window, mem_gb=mem_gb, kernel=kernel)
     except ParseError as e:
         raise BadInput(f"cannot parse {e.probe}: {e.message}" + (f" (line {e.line})" if e.line else "")) from None
     if pasted:
-        from_paste, notes = read_pastes([t for _, t in pasted], host=host,
-                                        names=["standard input" if p == "-" else p for p, _ in pasted])
+        from_paste, notes = read_pastes(
+            [t for _, t in pasted], host=host, names=["standard input" if p == "-" else p for p, _ in pasted]
+        )
         for note in notes:
             typer.echo(f"analyze: {note}", err=True)
         evidence = _overlay(from_paste, evidence)

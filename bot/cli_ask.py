@@ -1,4 +1,5 @@
 """`whycant ask TEXT`: diagnose one question from the command line."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +14,7 @@ from probes.errors import BadInput
 
 
 def ask(
-    text: Annotated[list[str], typer.Argument(help="The question, e.g. \"why can't I connect to db01:5432\".")],
+    text: Annotated[list[str], typer.Argument(help='The question, e.g. "why can\'t I connect to db01:5432".')],
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
     who: Annotated[Optional[str], typer.Option("--who", help="Who is asking (recorded on the incident).")] = None,
@@ -25,13 +26,11 @@ def ask(
     cfg = load_config(config)
     question = " ".join(text).strip()
     if not question:
-        raise BadInput("ask needs a question, e.g. whycant ask \"why can't I connect to db01:5432\"")
+        raise BadInput('ask needs a question, e.g. whycant ask "why can\'t I connect to db01:5432"')
     outcome = asyncio.run(_ask(cfg, question, who or whoami(), store=not no_store))
     if outcome.kind in ("error", "refused"):
         raise BadInput(outcome.text or "bad request")
     emit(outcome, json_out)
-
-
 
 
 async def _ask(cfg, question: str, who: str, *, store: bool):

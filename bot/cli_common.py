@@ -1,4 +1,5 @@
 """Options and helpers shared by the CLI modules."""
+
 from __future__ import annotations
 
 import getpass

@@ -4,6 +4,7 @@ Reads one request per line from stdin (`analyze` takes the pasted block after it
 Slack front end uses (rich on a terminal, plain text when piped), exits at end
 of input or on `quit`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -114,8 +115,9 @@ async def _loop(cfg, who: str, *, store: bool, started: list, guard) -> None:
         rich_console = Console()
         from rich.markup import escape
 
-        rich_console.print(f"[bold]whycant[/bold] console ({escape(cfg.source)}). "
-                           "Type `help`, or a question; Ctrl-D quits.")
+        rich_console.print(
+            f"[bold]whycant[/bold] console ({escape(cfg.source)}). Type `help`, or a question; Ctrl-D quits."
+        )
     svc = await guard.run(Whycant.create(cfg, storage=store))
     started.append(svc)
     stdin = StdinLines()

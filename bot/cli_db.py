@@ -1,4 +1,5 @@
 """`whycant db upgrade|downgrade|current`: Alembic migrations of the configured database (docs/architecture.md §Storage)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -36,14 +37,18 @@ def _inventory_zones(cfg) -> frozenset[str]:  # noqa: ANN001
 
 
 @app.command("upgrade")
-def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
-            config: ConfigOpt = None) -> None:
+def upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head", config: ConfigOpt = None
+) -> None:
     """Apply migrations (to the newest revision by default)."""
     db = _db(config)
     before = asyncio.run(_with(_db(config), lambda d: d.current()))
     after = asyncio.run(_with(db, lambda d: d.upgrade(revision)))
-    typer.echo(f"{db.display_url}: {before or 'empty'} -> {after or 'empty'}" if before != after
-               else f"{db.display_url}: already at {after}")
+    typer.echo(
+        f"{db.display_url}: {before or 'empty'} -> {after or 'empty'}"
+        if before != after
+        else f"{db.display_url}: already at {after}"
+    )
     cfg = load_config(config)
     if db.is_postgres and zones_in_config(cfg, _inventory_zones(cfg)):  # the zone job queue (docs/zones.md)
         from bot.zones.schema import upgrade_zone_schema
@@ -52,8 +57,10 @@ def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = 
 
 
 @app.command("downgrade")
-def downgrade(revision: Annotated[str, typer.Argument(help="Target revision (`base` drops everything).")],
-              config: ConfigOpt = None) -> None:
+def downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision (`base` drops everything).")],
+    config: ConfigOpt = None,
+) -> None:
     """Revert migrations down to REVISION."""
     db = _db(config)
     after = asyncio.run(_with(db, lambda d: d.downgrade(revision)))
@@ -66,4 +73,6 @@ def current(config: ConfigOpt = None) -> None:
     db = _db(config)
     cur = asyncio.run(_with(db, lambda d: d.current()))
     head = db.head()
-    typer.echo(f"{db.display_url}: {cur or 'empty'} (head {head}{', up to date' if cur == head else ', run `whycant db upgrade`'})")
+    typer.echo(
+        f"{db.display_url}: {cur or 'empty'} (head {head}{', up to date' if cur == head else ', run `whycant db upgrade`'})"
+    )

@@ -6,6 +6,7 @@ Waivers ride on the same command (typer cannot mix a variadic positional with su
     whycant drift waivers [--json]          # list them (expired ones marked)
     whycant drift unwaive ID
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -23,8 +24,10 @@ ACTIONS = ("waive", "waivers", "unwaive")
 
 
 def drift(
-    hosts: Annotated[Optional[list[str]], typer.Argument(
-        help="Hosts or group:NAME (default: all). Or: waive HOST KEY / waivers / unwaive ID.")] = None,
+    hosts: Annotated[
+        Optional[list[str]],
+        typer.Argument(help="Hosts or group:NAME (default: all). Or: waive HOST KEY / waivers / unwaive ID."),
+    ] = None,
     json_out: JsonOpt = False,
     post: Annotated[Optional[str], typer.Option("--post", help="Also post the report to this Slack channel.")] = None,
     config: ConfigOpt = None,
@@ -98,16 +101,16 @@ async def _post(channel: str, report: dict) -> None:
     if not token:
         raise BadInput("--post needs SLACK_BOT_TOKEN in the environment")
     client = AsyncWebClient(token=token, base_url=api_url())
-    ts = await post_report(client, channel, render.summary_blocks(report), render.thread_blocks(report),
-                           text=render.fallback_text(report))
+    ts = await post_report(
+        client, channel, render.summary_blocks(report), render.thread_blocks(report), text=render.fallback_text(report)
+    )
     if ts is None:
         raise BadInput(f"could not post to {channel} (see the log)")
 
 
-
-
-def _waiver_action(cfg, action: str, args: list[str], *, until: str | None, reason: str | None,
-                   who: str | None, json_out: bool) -> None:
+def _waiver_action(
+    cfg, action: str, args: list[str], *, until: str | None, reason: str | None, who: str | None, json_out: bool
+) -> None:
     asyncio.run(_waiver_async(cfg, action, args, until=until, reason=reason, who=who, json_out=json_out))
 
 
@@ -133,10 +136,19 @@ async def _waiver_async(cfg, action: str, args: list[str], *, until, reason, who
         if action == "waive":
             host = check_waiver_target(args[0], args[1], svc.inventory)
             wid = await store.add_waiver(host, args[1], until_dt, reason.strip(), who or whoami())
-            out = {"id": wid, "host": host, "key": args[1], "until": until_dt.isoformat(), "reason": reason.strip(),
-                   "who": who or whoami()}
-            sys.stdout.write(json.dumps(out) + "\n" if json_out else
-                             f"waiver {wid}: {host} {args[1]} waived until {until_dt:%Y-%m-%d %H:%M} UTC\n")
+            out = {
+                "id": wid,
+                "host": host,
+                "key": args[1],
+                "until": until_dt.isoformat(),
+                "reason": reason.strip(),
+                "who": who or whoami(),
+            }
+            sys.stdout.write(
+                json.dumps(out) + "\n"
+                if json_out
+                else f"waiver {wid}: {host} {args[1]} waived until {until_dt:%Y-%m-%d %H:%M} UTC\n"
+            )
         elif action == "unwaive":
             if not await store.remove_waiver(int(args[0])):
                 raise BadInput(f"no waiver {args[0]}")
@@ -151,8 +163,10 @@ async def _waiver_async(cfg, action: str, args: list[str], *, until, reason, who
             else:
                 for r in rows:
                     state = "expired" if r["expired"] else "active"
-                    sys.stdout.write(f"{r['id']}\t{r['host']}\t{r['key']}\tuntil {r['until'] or '-'}\t{state}\t"
-                                     f"{r['who'] or '-'}\t{r['reason']}\n")
+                    sys.stdout.write(
+                        f"{r['id']}\t{r['host']}\t{r['key']}\tuntil {r['until'] or '-'}\t{state}\t"
+                        f"{r['who'] or '-'}\t{r['reason']}\n"
+                    )
     finally:
         await svc.close()
         await store.db.dispose()

@@ -3,6 +3,7 @@
 Every subcommand takes ``--config/-c``; unknown incident ids are bad input (exit 2).
 Human output is a rich table / text (finding ids shown as ``[rule-id]``); ``--json`` prints JSON.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -76,8 +77,10 @@ def _table(items: list[Any], title: str, with_findings: bool = False) -> None:
     console = _console()
     if not console.is_terminal:
         for i in items:
-            line = (f"#{i.id:<6} {i.status + ('*' if i.diagnosing else ''):<12} {i.target:<28} "
-                    f"{i.top_severity or '-':<8} x{i.asked_count:<3} {_when(i.created_at)}  {i.verdict or ''}")
+            line = (
+                f"#{i.id:<6} {i.status + ('*' if i.diagnosing else ''):<12} {i.target:<28} "
+                f"{i.top_severity or '-':<8} x{i.asked_count:<3} {_when(i.created_at)}  {i.verdict or ''}"
+            )
             if with_findings and i.finding_ids:
                 line += "  " + " ".join(f"[{f}]" for f in i.finding_ids)
             typer.echo(line.rstrip())
@@ -91,9 +94,15 @@ def _table(items: list[Any], title: str, with_findings: bool = False) -> None:
     if with_findings:
         t.add_column("findings", overflow="fold")
     for i in items:
-        row = [str(i.id), f"[{_STATUS_STYLE.get(i.status, '')}]{i.status}[/]" + (" …" if i.diagnosing else ""),
-               escape(i.target), f"[{_SEV_STYLE.get(i.top_severity or '', '')}]{i.top_severity or '-'}[/]",
-               str(i.asked_count), _when(i.created_at), escape(i.verdict or "")]
+        row = [
+            str(i.id),
+            f"[{_STATUS_STYLE.get(i.status, '')}]{i.status}[/]" + (" …" if i.diagnosing else ""),
+            escape(i.target),
+            f"[{_SEV_STYLE.get(i.top_severity or '', '')}]{i.top_severity or '-'}[/]",
+            str(i.asked_count),
+            _when(i.created_at),
+            escape(i.verdict or ""),
+        ]
         if with_findings:
             row.append(" ".join(escape(f"[{f}]") for f in i.finding_ids))
         t.add_row(*row)
@@ -102,7 +111,9 @@ def _table(items: list[Any], title: str, with_findings: bool = False) -> None:
 
 @app.command("list")
 def list_(
-    status: Annotated[Optional[str], typer.Option("--status", help="open, acked, resolved, interrupted (comma-separated)")] = None,
+    status: Annotated[
+        Optional[str], typer.Option("--status", help="open, acked, resolved, interrupted (comma-separated)")
+    ] = None,
     host: Annotated[Optional[str], typer.Option("--host", help="Target host (inventory name or address).")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most this many, newest first.")] = 50,
     json_: JsonOpt = False,
@@ -128,32 +139,45 @@ def show(incident_id: IdArg, json_: JsonOpt = False, config: ConfigOpt = None) -
     from rich.markup import escape
 
     c, i = _console(), d.incident
-    c.print(f"[bold]incident {i.id}[/]  {escape(i.target)}  [{_STATUS_STYLE.get(i.status, '')}]{i.status}[/]"
-            + ("  (diagnosing)" if i.diagnosing else ""))
+    c.print(
+        f"[bold]incident {i.id}[/]  {escape(i.target)}  [{_STATUS_STYLE.get(i.status, '')}]{i.status}[/]"
+        + ("  (diagnosing)" if i.diagnosing else "")
+    )
     c.print(f"verdict: {escape(i.verdict or '-')}")
-    c.print(f"asked {i.asked_count}× by {escape(', '.join(sorted({a['who'] for a in d.askers})) or '-')}; "
-            f"opened {_when(i.created_at)} UTC" + (f"; resolved {_when(i.resolved_at)} UTC by {escape(d.resolved_by or '-')}"
-                                                   if i.resolved_at else ""))
+    c.print(
+        f"asked {i.asked_count}× by {escape(', '.join(sorted({a['who'] for a in d.askers})) or '-')}; "
+        f"opened {_when(i.created_at)} UTC"
+        + (f"; resolved {_when(i.resolved_at)} UTC by {escape(d.resolved_by or '-')}" if i.resolved_at else "")
+    )
     if d.resolution_note:
         c.print(f"note: {escape(d.resolution_note)}")
     c.print("\n[bold]findings[/]" if d.findings else "\nno findings")
     for f in d.findings:
-        c.print(f"  [{_SEV_STYLE.get(f['severity'], '')}]{f['severity']:8}[/] \\[{escape(f['id'])}] {escape(f['title'])}")
+        c.print(
+            f"  [{_SEV_STYLE.get(f['severity'], '')}]{f['severity']:8}[/] \\[{escape(f['id'])}] {escape(f['title'])}"
+        )
         for line in f["evidence"]:
             c.print(f"           · {escape(str(line))}")
     ev = d.latest_evidence
     if ev:
-        c.print(f"\n[bold]evidence[/] ({len(d.evidence)} stored; latest #{ev['id']} {_when(ev['taken_at'])} UTC, "
-                f"{ev.get('source')})")
+        c.print(
+            f"\n[bold]evidence[/] ({len(d.evidence)} stored; latest #{ev['id']} {_when(ev['taken_at'])} UTC, "
+            f"{ev.get('source')})"
+        )
         for row in ev.get("connect") or []:
-            counts = ", ".join(f"{k} {row[k]}" for k in ("ok", "refused", "timeout", "reset", "unreachable",
-                                                         "addr_not_avail", "error") if row.get(k))
+            counts = ", ".join(
+                f"{k} {row[k]}"
+                for k in ("ok", "refused", "timeout", "reset", "unreachable", "addr_not_avail", "error")
+                if row.get(k)
+            )
             c.print(f"  connect from {escape(row['vantage'])}: {row['attempts']} attempts: {counts or '-'}")
         delta = ev.get("counters_delta") or {}
         if delta:
             c.print("  counters moved: " + ", ".join(f"{k} +{v}" for k, v in list(delta.items())[:8]))
         for e in ev.get("probe_errors") or []:
-            c.print(f"  probe error: {escape(str(e.get('host')))} {escape(str(e.get('probe')))}: {escape(str(e.get('error')))}")
+            c.print(
+                f"  probe error: {escape(str(e.get('host')))} {escape(str(e.get('probe')))}: {escape(str(e.get('error')))}"
+            )
     c.print("\n[bold]audit[/]")
     for a in d.audit:
         c.print(f"  {_when(a['at'])}  {a['action']:11} {escape(a['who'] or '-')}")
@@ -167,18 +191,25 @@ def ack(incident_id: IdArg, who: WhoOpt = None, json_: JsonOpt = False, config: 
 
 
 @app.command("resolve")
-def resolve(incident_id: IdArg,
-            note: Annotated[Optional[str], typer.Option("--note", help="What fixed it.")] = None,
-            who: WhoOpt = None, json_: JsonOpt = False, config: ConfigOpt = None) -> None:
+def resolve(
+    incident_id: IdArg,
+    note: Annotated[Optional[str], typer.Option("--note", help="What fixed it.")] = None,
+    who: WhoOpt = None,
+    json_: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
     """Resolve an incident; the next ask about its target opens a new one."""
     i = _run(config, lambda store, cfg: store.resolve(incident_id, _who(who), note))
     _print_json(i.to_dict()) if json_ else typer.echo(f"incident {i.id} ({i.target}): {i.status}")
 
 
 @app.command("history")
-def history(host: Annotated[str, typer.Argument(help="Target host (inventory name or address).")],
-            limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
-            json_: JsonOpt = False, config: ConfigOpt = None) -> None:
+def history(
+    host: Annotated[str, typer.Argument(help="Target host (inventory name or address).")],
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
+    json_: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
     """Every incident about a host, newest first, with what was found."""
     items = _run(config, lambda store, cfg: store.history(host, limit=limit))
     if json_:

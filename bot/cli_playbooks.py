@@ -1,4 +1,5 @@
 """`whycant playbooks list|test`: the rules (built-in and from `playbook_paths`) and their cases."""
+
 from __future__ import annotations
 
 import json
@@ -32,11 +33,22 @@ def list_(json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Show every rule: id, severity, title and the file it came from."""
     rs = _rules(config)
     if json_out:
-        rows = [{"id": r.id, "severity": r.severity, "title": r.title, "file": r.path, "builtin": r.builtin,
-                 "version": str(r.spec.version), "requires": r.spec.requires, "cases": len(r.spec.cases)}
-                for r in rs]
-        sys.stdout.write(json.dumps({"rules": rows, "errors": [str(e) for e in rs.errors],
-                                     "warnings": rs.warnings}, indent=2) + "\n")
+        rows = [
+            {
+                "id": r.id,
+                "severity": r.severity,
+                "title": r.title,
+                "file": r.path,
+                "builtin": r.builtin,
+                "version": str(r.spec.version),
+                "requires": r.spec.requires,
+                "cases": len(r.spec.cases),
+            }
+            for r in rs
+        ]
+        sys.stdout.write(
+            json.dumps({"rules": rows, "errors": [str(e) for e in rs.errors], "warnings": rs.warnings}, indent=2) + "\n"
+        )
     else:
         width = max((len(r.id) for r in rs), default=10)
         for r in rs:
@@ -69,12 +81,22 @@ def test(
     results = run_cases(rules)
     failed = [r for r in results if not r.passed]
     if json_out:
-        sys.stdout.write(json.dumps({
-            "rules": len(rules), "cases": len(results), "failed": len(failed),
-            "results": [{"rule": r.rule_id, "case": r.case, "passed": r.passed, "failures": r.failures,
-                         "file": r.path} for r in results],
-            "load_errors": [str(e) for e in rs.errors],
-        }, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "rules": len(rules),
+                    "cases": len(results),
+                    "failed": len(failed),
+                    "results": [
+                        {"rule": r.rule_id, "case": r.case, "passed": r.passed, "failures": r.failures, "file": r.path}
+                        for r in results
+                    ],
+                    "load_errors": [str(e) for e in rs.errors],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     else:
         for r in results:
             if r.passed and not verbose:
@@ -82,8 +104,10 @@ def test(
             typer.echo(f"{'PASS' if r.passed else 'FAIL'}  {r.rule_id} :: {r.case}")
             for f in r.failures:
                 typer.echo(f"      {f}")
-        typer.echo(f"{len(results) - len(failed)}/{len(results)} cases passed in {len(rules)} rules"
-                   + (f"; {len(failed)} FAILED" if failed else ""))
+        typer.echo(
+            f"{len(results) - len(failed)}/{len(results)} cases passed in {len(rules)} rules"
+            + (f"; {len(failed)} FAILED" if failed else "")
+        )
     _report_load_problems(rs)
     if failed or rs.errors:
         raise SystemExit(1)  # not typer.Exit: bot.cli.main (standalone_mode=False) drops its code

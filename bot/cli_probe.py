@@ -1,4 +1,5 @@
 """`whycant probe HOST`: collect and print a host's evidence (for users and playbook authors)."""
+
 from __future__ import annotations
 
 import asyncio

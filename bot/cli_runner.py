@@ -1,4 +1,5 @@
 """`whycant runner --zone Z` (a zone's probe runner) and `whycant runners` (who is alive) — docs/zones.md."""
+
 from __future__ import annotations
 
 import asyncio
@@ -41,8 +42,9 @@ async def _run(cfg, zone: str, name: str | None) -> None:
         raise
     except Exception as e:  # noqa: BLE001 - an unreachable database at start is a usage error, not a crash
         await r.transports.close()
-        raise BadInput(f"runner: cannot reach the database: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-                       ) from None
+        raise BadInput(
+            f"runner: cannot reach the database: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        ) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -68,8 +70,10 @@ def runners(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
         live = sum(1 for r in z["runners"] if r["live"])
         typer.echo(f"zone {z['zone']}: {live} live runner(s) of {len(z['runners'])} seen; {queued}")
         for r in z["runners"]:
-            typer.echo(f"  {r['name']:<40} last heartbeat {r['age_s']:.0f} s ago  in flight {r['in_flight']}"
-                       f"  done {r['done']}{'' if r['live'] else '  (stale)'}")
+            typer.echo(
+                f"  {r['name']:<40} last heartbeat {r['age_s']:.0f} s ago  in flight {r['in_flight']}"
+                f"  done {r['done']}{'' if r['live'] else '  (stale)'}"
+            )
         if not any(r["live"] for r in z["runners"]):
             typer.echo(f"  no runner for zone {z['zone']} seen in the last {cfg.zones.runner_stale_seconds:.0f} s")
 
@@ -83,14 +87,27 @@ async def _runners(cfg, zones: set[str]) -> dict:
             rows = await queue.all_runners(app)
             jobs = await queue.queued_jobs(app)
     except Exception as e:  # noqa: BLE001 - name the database trouble, no traceback
-        raise BadInput(f"cannot read the zone tables: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-                       " (run `whycant db upgrade`?)") from None
+        raise BadInput(
+            f"cannot read the zone tables: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            " (run `whycant db upgrade`?)"
+        ) from None
     names = sorted(zones | {r["zone"] for r in rows} | set(jobs))
     stale = cfg.zones.runner_stale_seconds
     out = []
     for z in names:
-        rs = [{"name": r["name"], "host": r["host"], "pid": r["pid"], "last_heartbeat": r["last_seen"],
-               "age_s": float(r["age"]), "live": float(r["age"]) <= stale, "in_flight": r["in_flight"],
-               "done": r["done"]} for r in rows if r["zone"] == z]
+        rs = [
+            {
+                "name": r["name"],
+                "host": r["host"],
+                "pid": r["pid"],
+                "last_heartbeat": r["last_seen"],
+                "age_s": float(r["age"]),
+                "live": float(r["age"]) <= stale,
+                "in_flight": r["in_flight"],
+                "done": r["done"],
+            }
+            for r in rows
+            if r["zone"] == z
+        ]
         out.append({"zone": z, "runners": rs, "jobs": jobs.get(z, {})})
     return {"zones": out, "stale_after_s": stale}

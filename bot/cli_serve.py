@@ -8,6 +8,7 @@ says otherwise. Every secret may come from ``NAME`` or ``NAME_FILE``; ``SLACK_AP
 the Web API base URL. SIGTERM/SIGINT: stop taking work, finish within ``--grace`` seconds, cancel
 the rest and mark it ``interrupted`` (docs/production.md).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -42,9 +43,11 @@ def load_secrets(http_mode: bool) -> Secrets:
     missing = [n for n, v in values.items() if not v]
     if missing:
         raise BadInput(f"serve: set {' and '.join(missing)} (or {'_FILE, '.join(missing)}_FILE) in the environment")
-    return Secrets(bot_token=values[SLACK_BOT_TOKEN] or "",
-                   app_token=None if http_mode else values[second],
-                   signing_secret=values[second] if http_mode else None)
+    return Secrets(
+        bot_token=values[SLACK_BOT_TOKEN] or "",
+        app_token=None if http_mode else values[second],
+        signing_secret=values[second] if http_mode else None,
+    )
 
 
 def _on_signals(stop: asyncio.Event) -> None:
@@ -71,19 +74,20 @@ async def _bounded(coro: Any, timeout: float, what: str) -> None:
         log.warning("shutdown: %s: %s", what, type(e).__name__)
 
 
-async def run(config: Any, *, http_port: int | None, host: str, port: int, connections: int,
-              secrets: Secrets, grace: float = 10.0) -> None:
+async def run(
+    config: Any, *, http_port: int | None, host: str, port: int, connections: int, secrets: Secrets, grace: float = 10.0
+) -> None:
     from bot.drift.schedule import start_scheduler  # the core; imported late so `--help` stays fast
     from bot.health import Readiness
     from bot.service import Whycant
     from bot.shutdown import finish_or_cancel, mark_interrupted
     from bot.slack.alerts import AlertIntake, Credentials
     from bot.slack.app import build_app
-    from bot.slack.post import report_poster
     from bot.slack.http import start_http
+    from bot.slack.post import report_poster
     from bot.slack.socket import SocketRunner
-    from bot.watch.manager import start_watches
     from bot.storage.resilient import flush_until
+    from bot.watch.manager import start_watches
 
     stop = asyncio.Event()
     _on_signals(stop)
@@ -98,8 +102,9 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
     stopping.cancel()
     service = creating.result()
     socket_mode = http_port is None
-    app = build_app(service, config, token=secrets.bot_token, signing_secret=secrets.signing_secret,
-                    socket_mode=socket_mode)
+    app = build_app(
+        service, config, token=secrets.bot_token, signing_secret=secrets.signing_secret, socket_mode=socket_mode
+    )
     fe = app.whycant  # type: ignore[attr-defined]
     intake = AlertIntake(service, fe, app.client, config, credentials)
     if not credentials.enabled:
@@ -108,15 +113,21 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
     # Scheduled drift reports (config `reports:`); every replica runs this, a database row claims each run.
     scheduler = start_scheduler(service, report_poster(app.client), stop)
     watches = start_watches(service, app.client, config, stop)  # docs/watch.md; resumes dropped watches
-    readiness = Readiness(store=service.store, scheduler=scheduler,
-                          slack=socket_runner.status if socket_runner is not None else None)
+    readiness = Readiness(
+        store=service.store, scheduler=scheduler, slack=socket_runner.status if socket_runner is not None else None
+    )
     spool_writer = asyncio.create_task(flush_until(service, stop), name="whycant-spool-writer")  # docs/failures.md
     web_runner = None
     connecting: asyncio.Task | None = None
     try:
-        web_runner, _ = await start_http(app if not socket_mode else None,
-                                         http_port if http_port is not None else port, host,
-                                         readiness=readiness, alerts=intake.handle, store=service.store)
+        web_runner, _ = await start_http(
+            app if not socket_mode else None,
+            http_port if http_port is not None else port,
+            host,
+            readiness=readiness,
+            alerts=intake.handle,
+            store=service.store,
+        )
         if socket_runner is not None:
             connecting = asyncio.ensure_future(socket_runner.keep_starting())
         await stop.wait()
@@ -154,18 +165,32 @@ async def run(config: Any, *, http_port: int | None, host: str, port: int, conne
 
 def serve(
     config: ConfigOpt = None,
-    http: Annotated[Optional[int], typer.Option("--http",  # noqa: UP045 - typer needs Optional
-                                                help="HTTP mode on this port (default: Socket Mode).")] = None,
+    http: Annotated[
+        Optional[int],
+        typer.Option(
+            "--http",  # noqa: UP045 - typer needs Optional
+            help="HTTP mode on this port (default: Socket Mode).",
+        ),
+    ] = None,
     host: Annotated[str, typer.Option("--host", help="Address the HTTP server listens on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535,
-                                      help="Socket Mode: port of /healthz, /readyz, /metrics, /alertmanager "
-                                           "(0: any free port).")] = DEFAULT_PORT,
-    metrics_port: Annotated[Optional[int], typer.Option("--metrics-port", hidden=True,
-                                                        help="Old name of --port.")] = None,
-    connections: Annotated[int, typer.Option("--connections", min=1, max=10,
-                                             help="Socket Mode connections to open.")] = 1,
-    grace: Annotated[float, typer.Option("--grace", min=0, max=300,
-                                         help="Seconds to finish running diagnoses on SIGTERM/SIGINT.")] = 10.0,
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port",
+            min=0,
+            max=65535,
+            help="Socket Mode: port of /healthz, /readyz, /metrics, /alertmanager (0: any free port).",
+        ),
+    ] = DEFAULT_PORT,
+    metrics_port: Annotated[
+        Optional[int], typer.Option("--metrics-port", hidden=True, help="Old name of --port.")
+    ] = None,
+    connections: Annotated[
+        int, typer.Option("--connections", min=1, max=10, help="Socket Mode connections to open.")
+    ] = 1,
+    grace: Annotated[
+        float, typer.Option("--grace", min=0, max=300, help="Seconds to finish running diagnoses on SIGTERM/SIGINT.")
+    ] = 10.0,
 ) -> None:
     """Run the Slack bot (Socket Mode, or HTTP mode with --http PORT)."""
     from bot.config import load_config
@@ -173,5 +198,14 @@ def serve(
     cfg = load_config(config)
     secrets = load_secrets(http is not None)
     logging.getLogger("whycant").setLevel(logging.INFO)
-    asyncio.run(run(cfg, http_port=http, host=host, port=metrics_port if metrics_port is not None else port,
-                    connections=connections, secrets=secrets, grace=grace))
+    asyncio.run(
+        run(
+            cfg,
+            http_port=http,
+            host=host,
+            port=metrics_port if metrics_port is not None else port,
+            connections=connections,
+            secrets=secrets,
+            grace=grace,
+        )
+    )

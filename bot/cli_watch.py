@@ -1,5 +1,6 @@
 """`whycant watch TEXT [--for DURATION] [--every SECONDS] [--json]`: watch in the foreground until
 the end or Ctrl-C, then print the summary (docs/watch.md)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,7 +18,7 @@ from probes.errors import BadInput
 
 
 def watch(
-    text: Annotated[list[str], typer.Argument(help="What to watch, e.g. \"db01:5432 from office\".")],
+    text: Annotated[list[str], typer.Argument(help='What to watch, e.g. "db01:5432 from office".')],
     duration: Annotated[Optional[str], typer.Option("--for", help="How long (30s, 10m, 4h; default 1h).")] = None,
     every: Annotated[Optional[float], typer.Option("--every", help="Seconds between attempts (default 10).")] = None,
     json_out: JsonOpt = False,
@@ -44,11 +45,14 @@ async def _watch(cfg: Any, question: str, sink: Any) -> int:
     svc = await Whycant.create(cfg)
     try:
         mgr = manager_for(svc, lambda _rec: sink)
-        rec, joined, run = await mgr.watch(question, who=whoami(), default_interval=cfg.watch.interval_seconds,
-                                           on_stop="stopped")
+        rec, joined, run = await mgr.watch(
+            question, who=whoami(), default_interval=cfg.watch.interval_seconds, on_stop="stopped"
+        )
         if run is None:  # another process runs it: say so, nothing to wait for here
-            print(f"watch {rec.id} on {rec.host}:{rec.port} is already running (owner {rec.owner}); you joined it",
-                  file=sys.stderr)
+            print(
+                f"watch {rec.id} on {rec.host}:{rec.port} is already running (owner {rec.owner}); you joined it",
+                file=sys.stderr,
+            )
             return 0
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -14,6 +14,7 @@ insensitive, longest first); the token ``#`` stands for an incident number
 are pure: words in, argument strings out, ``BadInput`` for malformed input.
 This module imports nothing of the bot, so anything may import it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -117,39 +118,122 @@ class Command:
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("help", "help — this list", "cmd_help", None,
-            phrasings=("help", "usage", "commands", "?", "h"), args=_topic),
-    Command("diagnose", "why can't I connect to db01:5432 [from office] — probe and diagnose", "cmd_diagnose",
-            "diagnose", probes=True),
-    Command("analyze", "analyze + a pasted block or an attached text file (netstat -s, nstat, sysctl -a, ss -ltn)"
-            " — diagnose pasted output, nothing is probed", "cmd_analyze", "diagnose",
-            phrasings=("analyze", "analyse"), raw=True),
-    Command("incidents", "incidents [open|all] — open incidents", "cmd_incidents", "diagnose",
-            phrasings=("incidents", "list incidents"), args=_incidents_filter),
-    Command("incident", "incident 42 — one incident, its findings and audit trail", "cmd_incident", "diagnose",
-            phrasings=("incident", "show incident", "incidents show", "incidents #"), args=_number),
-    Command("rerun", "rerun 42 — diagnose an incident again", "cmd_incident", "diagnose",
-            phrasings=("rerun", "re-run", "retry"), args=_optional_number, button="Re-run", probes=True),
-    Command("ack", "ack 42 — acknowledge an incident", "cmd_incident", "triage",
-            phrasings=("ack", "acknowledge", "acked", "incidents ack", "incident # ack"), args=_number,
-            button="Ack"),
-    Command("resolve", "resolve 42 — close an incident", "cmd_incident", "triage",
-            phrasings=("resolve", "close", "incidents resolve", "incident # resolve"), args=_number,
-            button="Resolve"),
-    Command("evidence", "evidence 42 — the raw evidence of an incident", "cmd_incident", "diagnose",
-            phrasings=("evidence", "show evidence"), args=_number, button="Show evidence"),
-    Command("verify", "verify 42 — re-run and resolve the incident when its findings are gone", "cmd_incident",
-            "diagnose", phrasings=("verify", "verify fix"), args=_number, button="Verify fix", probes=True),
-    Command("history", "history db01 — past incidents of a host", "cmd_history", "diagnose",
-            phrasings=("history",), args=_one_host),
-    Command("drift", "drift [db01|group:db] — sysctl drift report", "cmd_drift", "drift",
-            phrasings=("drift",), args=_selectors),
-    Command("watch", "watch db01:5432 [from office] [for 4h] [every 10s] — catch an intermittent failure",
-            "cmd_watch", "diagnose", phrasings=("watch",), args=_watch_text, probes=True),
-    Command("watches", "watches — the running watches", "cmd_watch", "diagnose",
-            phrasings=("watches", "list watches")),
-    Command("unwatch", "unwatch 3 — stop a watch (its summary follows in its thread)", "cmd_watch", "diagnose",
-            phrasings=("unwatch", "stop watch"), args=_watch_number),
+    Command(
+        "help", "help — this list", "cmd_help", None, phrasings=("help", "usage", "commands", "?", "h"), args=_topic
+    ),
+    Command(
+        "diagnose",
+        "why can't I connect to db01:5432 [from office] — probe and diagnose",
+        "cmd_diagnose",
+        "diagnose",
+        probes=True,
+    ),
+    Command(
+        "analyze",
+        "analyze + a pasted block or an attached text file (netstat -s, nstat, sysctl -a, ss -ltn)"
+        " — diagnose pasted output, nothing is probed",
+        "cmd_analyze",
+        "diagnose",
+        phrasings=("analyze", "analyse"),
+        raw=True,
+    ),
+    Command(
+        "incidents",
+        "incidents [open|all] — open incidents",
+        "cmd_incidents",
+        "diagnose",
+        phrasings=("incidents", "list incidents"),
+        args=_incidents_filter,
+    ),
+    Command(
+        "incident",
+        "incident 42 — one incident, its findings and audit trail",
+        "cmd_incident",
+        "diagnose",
+        phrasings=("incident", "show incident", "incidents show", "incidents #"),
+        args=_number,
+    ),
+    Command(
+        "rerun",
+        "rerun 42 — diagnose an incident again",
+        "cmd_incident",
+        "diagnose",
+        phrasings=("rerun", "re-run", "retry"),
+        args=_optional_number,
+        button="Re-run",
+        probes=True,
+    ),
+    Command(
+        "ack",
+        "ack 42 — acknowledge an incident",
+        "cmd_incident",
+        "triage",
+        phrasings=("ack", "acknowledge", "acked", "incidents ack", "incident # ack"),
+        args=_number,
+        button="Ack",
+    ),
+    Command(
+        "resolve",
+        "resolve 42 — close an incident",
+        "cmd_incident",
+        "triage",
+        phrasings=("resolve", "close", "incidents resolve", "incident # resolve"),
+        args=_number,
+        button="Resolve",
+    ),
+    Command(
+        "evidence",
+        "evidence 42 — the raw evidence of an incident",
+        "cmd_incident",
+        "diagnose",
+        phrasings=("evidence", "show evidence"),
+        args=_number,
+        button="Show evidence",
+    ),
+    Command(
+        "verify",
+        "verify 42 — re-run and resolve the incident when its findings are gone",
+        "cmd_incident",
+        "diagnose",
+        phrasings=("verify", "verify fix"),
+        args=_number,
+        button="Verify fix",
+        probes=True,
+    ),
+    Command(
+        "history",
+        "history db01 — past incidents of a host",
+        "cmd_history",
+        "diagnose",
+        phrasings=("history",),
+        args=_one_host,
+    ),
+    Command(
+        "drift",
+        "drift [db01|group:db] — sysctl drift report",
+        "cmd_drift",
+        "drift",
+        phrasings=("drift",),
+        args=_selectors,
+    ),
+    Command(
+        "watch",
+        "watch db01:5432 [from office] [for 4h] [every 10s] — catch an intermittent failure",
+        "cmd_watch",
+        "diagnose",
+        phrasings=("watch",),
+        args=_watch_text,
+        probes=True,
+    ),
+    Command("watches", "watches — the running watches", "cmd_watch", "diagnose", phrasings=("watches", "list watches")),
+    Command(
+        "unwatch",
+        "unwatch 3 — stop a watch (its summary follows in its thread)",
+        "cmd_watch",
+        "diagnose",
+        phrasings=("unwatch", "stop watch"),
+        args=_watch_number,
+    ),
     Command("waive", "", "waive", "drift"),  # the drift report's "Waive 30 days" button
 )
 
@@ -212,7 +296,7 @@ def match(words: Sequence[str]) -> Match | None:
 
 def read_args(m: Match, words: Sequence[str]) -> list[str]:
     """The command's arguments from the words after its phrasing."""
-    return m.command.args(m.command.name, [*m.numbers, *words[m.length:]])
+    return m.command.args(m.command.name, [*m.numbers, *words[m.length :]])
 
 
 HELP_INTRO = """\

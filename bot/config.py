@@ -3,6 +3,7 @@
 Lookup: ``--config F`` > ``$WHYCANT_CONFIG`` > ``./whycant.yaml`` > embedded default.
 Validation errors name the key and say what is wrong (``ConfigError``).
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -61,12 +62,19 @@ class SSHConfig(_Strict):
         """The SSH transport's settings (an unset known_hosts lets the OpenSSH config's apply)."""
         files = None if self.config is None else tuple([self.config] if isinstance(self.config, str) else self.config)
         return SSHSettings(
-            user=self.user, client_keys=tuple(self.client_keys),
+            user=self.user,
+            client_keys=tuple(self.client_keys),
             known_hosts=self.known_hosts if "known_hosts" in self.model_fields_set else None,
-            config_files=files, proxy_jump=self.proxy_jump, connect_timeout=self.connect_timeout,
-            command_timeout=self.command_timeout, keepalive_interval=self.keepalive_interval,
-            max_concurrency=self.max_concurrency, per_host_concurrency=self.per_host_concurrency,
-            idle_timeout=self.idle_timeout, pool_max=self.pool_max, max_output_bytes=self.max_output_bytes,
+            config_files=files,
+            proxy_jump=self.proxy_jump,
+            connect_timeout=self.connect_timeout,
+            command_timeout=self.command_timeout,
+            keepalive_interval=self.keepalive_interval,
+            max_concurrency=self.max_concurrency,
+            per_host_concurrency=self.per_host_concurrency,
+            idle_timeout=self.idle_timeout,
+            pool_max=self.pool_max,
+            max_output_bytes=self.max_output_bytes,
             sudo=self.sudo,
             base_dir=str(base_dir) if base_dir is not None else None,
         )
@@ -155,7 +163,9 @@ class ZonesConfig(_Strict):
 
     own: str = Field(default="local", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")  # the bot's (or runner's) own zone
     groups: dict[str, str] = Field(default_factory=dict)  # inventory group -> zone
-    runner_stale_seconds: float = Field(default=60.0, gt=0, le=3600)  # a zone without a heartbeat this recent has no runner
+    runner_stale_seconds: float = Field(
+        default=60.0, gt=0, le=3600
+    )  # a zone without a heartbeat this recent has no runner
     job_timeout: float = Field(default=60.0, gt=0, le=3600)  # how long ask waits for a zone's answer
     runner_concurrency: int = Field(default=8, ge=1, le=256)
     sweep_chunk: int = Field(default=25, ge=1, le=1000)  # hosts per drift-sweep job

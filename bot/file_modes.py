@@ -3,6 +3,7 @@ the files whycant owns (database, spool) 0600 (issue 11 point 6; docs/failures.m
 
 ``exposed(paths)`` is pure apart from ``stat``; ``warn_exposed(config)`` logs one line per file at start.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Findings and the diagnosis: what rules produce from evidence (docs/architecture.md §Rules, §Front ends and contracts)."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -36,8 +37,12 @@ class Finding(BaseModel):
             "title": self.title,
             "explanation": self.explanation,
             "evidence": list(self.evidence),
-            "fix": {"runtime": self.fix.runtime, "persistent": self.fix.persistent,
-                    "rollback": self.fix.rollback, "app": self.fix.app},
+            "fix": {
+                "runtime": self.fix.runtime,
+                "persistent": self.fix.persistent,
+                "rollback": self.fix.rollback,
+                "app": self.fix.app,
+            },
             "confidence": self.confidence,
             "references": list(self.references),
         }

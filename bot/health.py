@@ -3,6 +3,7 @@
 Each readiness check gives ``"ok"`` or the reason it is not; ``/readyz`` is 200 when all are
 ok, else 503 with the reasons (JSON). The result also sets ``whycant_ready``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -49,8 +50,11 @@ class Readiness:
         return OK
 
     async def check(self) -> tuple[bool, dict[str, str]]:
-        self.checks = {"database": await self.database(), "slack": self.slack_status(),
-                       "scheduler": self.scheduler_status()}
+        self.checks = {
+            "database": await self.database(),
+            "slack": self.slack_status(),
+            "scheduler": self.scheduler_status(),
+        }
         ready = all(v.startswith(OK) for v in self.checks.values())
         metrics.READY.set(1 if ready else 0)
         return ready, self.checks

@@ -7,6 +7,7 @@ unfinished diagnoses ``interrupted``, and the front end's own clean-up runs (not
 (the CLI exits 143 for SIGTERM, 130 for SIGINT). If the clean-up is not done within *grace* seconds, or a
 second signal arrives, the process exits at once with the same status, saying so on stderr.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,8 +35,9 @@ class Interrupted(Exception):
 
     def __str__(self) -> str:
         marked = ", ".join(str(i) for i in self.interrupted)
-        return (f"stopped by {signal.Signals(self.signum).name}: remote commands killed"
-                + (f", incident {marked} marked interrupted" if marked else ""))
+        return f"stopped by {signal.Signals(self.signum).name}: remote commands killed" + (
+            f", incident {marked} marked interrupted" if marked else ""
+        )
 
 
 def received_signal() -> str | None:
@@ -67,8 +69,9 @@ class SignalGuard:
             loop.add_signal_handler(sig, self._on_signal, sig)
         return self
 
-    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         loop = asyncio.get_running_loop()
         for sig in self._signals:
             loop.remove_signal_handler(sig)
@@ -82,8 +85,9 @@ class SignalGuard:
         _last.append(signum)
         if self._current is not None:
             self._current.cancel()
-        asyncio.get_running_loop().call_later(self.grace, _hard_exit, signum,
-                                              f"clean-up not finished within {self.grace:g} s")
+        asyncio.get_running_loop().call_later(
+            self.grace, _hard_exit, signum, f"clean-up not finished within {self.grace:g} s"
+        )
 
     async def run(self, work: Awaitable[T]) -> T:
         """Await *work*; a signal (before or during it) cancels it and raises ``Interrupted``."""

@@ -9,6 +9,7 @@ character set when loaded (``bot.inventory_checks``), so whatever a request reso
 is made of inventory characters that are safe on a command line, never of characters
 typed in chat.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -91,8 +92,7 @@ class UnknownVantage(BadInput):
         self.token, self.known, self.suggestions = token, known, suggestions
         hint = f"did you mean {or_list(suggestions)}? " if suggestions else ""
         super().__init__(
-            f"{printable(token)} is not a vantage or an inventory host; {hint}"
-            f"known vantages: {', '.join(known)}"
+            f"{printable(token)} is not a vantage or an inventory host; {hint}known vantages: {', '.join(known)}"
         )
 
 
@@ -136,8 +136,11 @@ class Inventory:
     @classmethod
     def from_config(cls, config: Config) -> Inventory:
         """Config ``hosts:`` merged over the Ansible inventories in ``inventory:``."""
-        ansible = load_ansible_inventory(config.inventory, config.base_dir(),
-                                         playbook_dir=config.ansible_playbook_dir) if config.inventory else {}
+        ansible = (
+            load_ansible_inventory(config.inventory, config.base_dir(), playbook_dir=config.ansible_playbook_dir)
+            if config.inventory
+            else {}
+        )
         hosts = dict(ansible)
         for name, hc in config.hosts.items():
             key = f"hosts.{name}"
@@ -269,8 +272,14 @@ class Inventory:
         if net is not None:
             ip = canonical_ip(token)
             assert ip is not None
-            return Host(name=ip, address=ip, transport="ssh", adhoc=True, probe_ssh=False,
-                        note=f"not an inventory host; inside allowed_targets {net}")
+            return Host(
+                name=ip,
+                address=ip,
+                transport="ssh",
+                adhoc=True,
+                probe_ssh=False,
+                note=f"not an inventory host; inside allowed_targets {net}",
+            )
         raise self.unknown(token)
 
     def unknown(self, token: str) -> UnknownHost:

@@ -4,6 +4,7 @@ Whatever a request resolves to is made of these conservative character sets, so 
 safe on a command line, never made of characters typed in chat. Shared by the
 inventory (``bot.inventory``) and the Ansible loaders (``bot.ansible_inventory``).
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -103,8 +104,9 @@ def check_user(value: str, what: str, where: str) -> str:
 def check_zone(value: Any, where: str) -> str:
     """A zone name (``whycant_zone``): 1-32 of a-z 0-9 _ -."""
     if not isinstance(value, str) or not ZONE_RE.match(value):
-        raise InventoryError(f"{where}: whycant_zone {printable(str(value))!r} is not a zone name "
-                             "(1-32 of a-z 0-9 _ -)")
+        raise InventoryError(
+            f"{where}: whycant_zone {printable(str(value))!r} is not a zone name (1-32 of a-z 0-9 _ -)"
+        )
     return value
 
 

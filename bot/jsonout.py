@@ -1,4 +1,5 @@
 """The ``--json`` shapes of ``ask`` and ``analyze`` (docs/architecture.md §Front ends and contracts)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,8 +12,13 @@ def diagnosis_json(outcome: Outcome) -> dict[str, Any]:
     ev, dx, req = outcome.evidence, outcome.diagnosis, outcome.request
     target = None
     if req is not None:
-        target = {"host": req.target, "address": req.address, "resolved_address": req.resolved_address,
-                  "port": req.port, "service": req.service}
+        target = {
+            "host": req.target,
+            "address": req.address,
+            "resolved_address": req.resolved_address,
+            "port": req.port,
+            "service": req.service,
+        }
     out: dict[str, Any] = {
         "incident": outcome.incident.id if outcome.incident else None,
         "target": target,

@@ -1,5 +1,6 @@
 """Logging set-up: human-readable by default, one JSON object per line with
 ``WHYCANT_LOG_FORMAT=json`` (for log shippers); level from ``WHYCANT_LOG_LEVEL``."""
+
 from __future__ import annotations
 
 import json

@@ -2,6 +2,7 @@
 
 Every name and label is listed in docs/production.md; example alerting rules are in docs/alerting-rules.yml.
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -11,20 +12,30 @@ from prometheus_client import Counter, Gauge, Histogram
 DIAGNOSES = Counter("whycant_diagnoses_total", "Diagnoses run, by outcome", ["outcome"])  # findings|clean|partial
 FINDINGS = Counter("whycant_findings_total", "Findings reported, by rule id and severity", ["id", "severity"])
 PROBE_ERRORS = Counter("whycant_probe_errors_total", "Failed probes, by probe and kind of error", ["probe", "kind"])
-DIAGNOSIS_SECONDS = Histogram("whycant_diagnosis_seconds", "Evidence collection time of one diagnosis",
-                              buckets=(1, 2, 5, 6, 7, 10, 15, 30, 60))
+DIAGNOSIS_SECONDS = Histogram(
+    "whycant_diagnosis_seconds", "Evidence collection time of one diagnosis", buckets=(1, 2, 5, 6, 7, 10, 15, 30, 60)
+)
 STORE_ERRORS = Counter("whycant_store_errors_total", "Incident writes that failed at first (retried in background)")
-PROBE_SECONDS = Histogram("whycant_probe_seconds", "Time of one probe on one host, by probe and the host's group",
-                          ["probe", "group"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30))
-SSH_ERRORS = Counter("whycant_ssh_errors_total", "Hosts a diagnosis could not reach or run on, by kind of SSH error",
-                     ["kind"])
+PROBE_SECONDS = Histogram(
+    "whycant_probe_seconds",
+    "Time of one probe on one host, by probe and the host's group",
+    ["probe", "group"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+SSH_ERRORS = Counter(
+    "whycant_ssh_errors_total", "Hosts a diagnosis could not reach or run on, by kind of SSH error", ["kind"]
+)
 OPEN_INCIDENTS = Gauge("whycant_open_incidents", "Incidents open, acked or interrupted (read at scrape time)")
 DRIFT_ITEMS = Gauge("whycant_drift_items", "Drifts in the latest drift run, by lens (kind)", ["kind"])
 WATCHES = Gauge("whycant_watches", "Watches running (watch mode)")
-ALERTS = Counter("whycant_alerts_total", "Alertmanager alerts received, by alert status and what became of them",
-                 ["status", "outcome"])
-ALERT_NOTIFICATIONS = Counter("whycant_alert_notifications_total", "Alertmanager webhook requests, by result",
-                              ["result"])
+ALERTS = Counter(
+    "whycant_alerts_total",
+    "Alertmanager alerts received, by alert status and what became of them",
+    ["status", "outcome"],
+)
+ALERT_NOTIFICATIONS = Counter(
+    "whycant_alert_notifications_total", "Alertmanager webhook requests, by result", ["result"]
+)
 READY = Gauge("whycant_ready", "1 when /readyz answers ready, else 0 (updated by every readiness check)")
 
 SSH_KINDS = frozenset({"connect", "auth", "host-key", "timeout", "transport"})

@@ -3,6 +3,7 @@
 Data flows one way: request -> probes -> evidence -> rules -> findings ->
 ``Outcome`` -> render (Block Kit, console text, JSON) -> reply/store.
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal

@@ -1,4 +1,5 @@
 """Pasted terminal text -> Evidence (the thin edge over :mod:`probes.parsers.paste`)."""
+
 from __future__ import annotations
 
 from probes.errors import BadInput
@@ -28,9 +29,11 @@ def evidence_from_reading(reading: PasteReading, *, host: str = "pasted") -> tup
         ev.counters_t1 = after.counters
         ev.probes.append(ProbeRecord(host=host, probe="counters_t1", command=f"pasted {after.fmt}"))
         filled = len(ev.counters_t0) - len(before.counters)
-        notes.append(f"read {len(snaps)} counter snapshots: the first (line {before.first_line}) as before, "
-                     f"the last (line {after.first_line}) as after"
-                     + (f"; {filled} counter(s) net-tools omitted from the before-run taken as 0" if filled else ""))
+        notes.append(
+            f"read {len(snaps)} counter snapshots: the first (line {before.first_line}) as before, "
+            f"the last (line {after.first_line}) as after"
+            + (f"; {filled} counter(s) net-tools omitted from the before-run taken as 0" if filled else "")
+        )
         window, basis = window_between(snaps)
         if window:
             ev.t0_at, ev.t1_at = 0.0, window
@@ -45,12 +48,25 @@ def evidence_from_reading(reading: PasteReading, *, host: str = "pasted") -> tup
         ev.sockstat = dict(reading.sockstat)
         ev.probes.append(ProbeRecord(host=host, probe="sockstat", command="pasted ss -s/sockstat"))
     stats = dict(reading.conntrack_stats)
-    if (reading.kernel_release or reading.mem_total_kb or reading.uptime_s or stats or reading.kernel_log
-            or reading.conntrack_count is not None or reading.conntrack_max is not None):
-        ev.facts = Facts(os="Linux", kernel_release=reading.kernel_release, mem_total_kb=reading.mem_total_kb,
-                         conntrack_count=reading.conntrack_count, conntrack_max=reading.conntrack_max,
-                         conntrack_stats=stats or None, uptime_s=reading.uptime_s,
-                         kernel_log=dict(reading.kernel_log) or None)
+    if (
+        reading.kernel_release
+        or reading.mem_total_kb
+        or reading.uptime_s
+        or stats
+        or reading.kernel_log
+        or reading.conntrack_count is not None
+        or reading.conntrack_max is not None
+    ):
+        ev.facts = Facts(
+            os="Linux",
+            kernel_release=reading.kernel_release,
+            mem_total_kb=reading.mem_total_kb,
+            conntrack_count=reading.conntrack_count,
+            conntrack_max=reading.conntrack_max,
+            conntrack_stats=stats or None,
+            uptime_s=reading.uptime_s,
+            kernel_log=dict(reading.kernel_log) or None,
+        )
         ev.probes.append(ProbeRecord(host=host, probe="facts", command="pasted"))
     return ev, notes
 
@@ -61,7 +77,9 @@ def read_paste(text: str, *, host: str = "pasted") -> tuple[Evidence, list[str]]
     return read_pastes([text], host=host, names=["the paste"])
 
 
-def read_pastes(texts: list[str], *, host: str = "pasted", names: list[str] | None = None) -> tuple[Evidence, list[str]]:
+def read_pastes(
+    texts: list[str], *, host: str = "pasted", names: list[str] | None = None
+) -> tuple[Evidence, list[str]]:
     """:func:`read_paste` over several files read in order (``whycant analyze F1 F2``)."""
     names = names or [f"paste {i + 1}" for i in range(len(texts))]
     for name, text in zip(names, texts):
@@ -72,7 +90,8 @@ def read_pastes(texts: list[str], *, host: str = "pasted", names: list[str] | No
     reading = read_paste_text(texts)
     if reading.empty:
         first = next((t for _, t in reading.ignored), "") or next(
-            (line.strip() for t in texts for line in t.splitlines() if line.strip()), "")
+            (line.strip() for t in texts for line in t.splitlines() if line.strip()), ""
+        )
         skipped = "; ".join(describe_skipped(reading))
         what = skipped if skipped and not reading.ignored else f"first line {first[:60]!r}"
         raise BadInput(f"nothing recognised in the paste ({what}); expected {EXPECTED}")

@@ -6,6 +6,7 @@ group id (``S…``) or a channel id (``C…``/``G…``/``D…``, meaning "anyone
 that channel"). Members of ``admin`` hold every permission. A permission that
 is not configured is held by nobody but admins.
 """
+
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -14,8 +15,12 @@ from bot import commands
 from bot.request import parse_request
 from probes.errors import BadInput
 
-VERBS = {"diagnose": "diagnose", "triage": "ack or resolve incidents", "drift": "run drift reports",
-         "admin": "administer whycant"}
+VERBS = {
+    "diagnose": "diagnose",
+    "triage": "ack or resolve incidents",
+    "drift": "run drift reports",
+    "admin": "administer whycant",
+}
 
 
 def required_permission(command: str) -> str | None:
@@ -30,8 +35,13 @@ def _matches(entries: Sequence[str], user: str, channel: str | None, groups: Seq
     return False
 
 
-def allowed(permissions: Mapping[str, Sequence[str]], action: str | None, user: str,
-            channel: str | None = None, groups: Sequence[str] = ()) -> bool:
+def allowed(
+    permissions: Mapping[str, Sequence[str]],
+    action: str | None,
+    user: str,
+    channel: str | None = None,
+    groups: Sequence[str] = (),
+) -> bool:
     """True when ``user`` (in ``channel``, member of ``groups``) holds ``action``."""
     if action is None:
         return True

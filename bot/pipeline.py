@@ -7,6 +7,7 @@ target, port and vantages share one run (``bot/singleflight.py``): one collectio
 the joiners are added to it as askers. Storage never holds up the answer: ``bot.storage.store.Store``
 bounds its calls and spools or retries what the database could not take.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -84,8 +85,9 @@ class AskPipeline:
         """The asked vantages (or every configured one), with the bot itself first
         (except for a target behind a jump host: ``bot.inventory.with_bot_vantage``)."""
         known = self.inventory.vantages()
-        names = with_bot_vantage(request.vantages or list(known), self.inventory.get(request.target),
-                                 explicit_bot="bot" in request.vantages)
+        names = with_bot_vantage(
+            request.vantages or list(known), self.inventory.get(request.target), explicit_bot="bot" in request.vantages
+        )
         out: list[VantagePoint] = []
         for name in names:
             v = known.get(name) or self.inventory.resolve_vantage(name)
@@ -118,13 +120,23 @@ class AskPipeline:
             services = ", ".join(f"{r.service} ({r.port})" for r in requests)
             req = first.model_copy(update={"port": None, "service": None})
             out = await self.diagnose(req, **kw)
-            out.text = (f"{first.target} serves {services}: host-level checks only. "
-                        f"Ask e.g. `{first.target}:{requests[0].service}` to test connections.")
+            out.text = (
+                f"{first.target} serves {services}: host-level checks only. "
+                f"Ask e.g. `{first.target}:{requests[0].service}` to test connections."
+            )
             return out
         return await self.diagnose(requests[0], **kw)
 
-    async def diagnose(self, request: Request, *, text: str = "", who: str = "console", channel: str | None = None,
-                       thread_ts: str | None = None, on_progress: OnProgress = None) -> Outcome:
+    async def diagnose(
+        self,
+        request: Request,
+        *,
+        text: str = "",
+        who: str = "console",
+        channel: str | None = None,
+        thread_ts: str | None = None,
+        on_progress: OnProgress = None,
+    ) -> Outcome:
         """Diagnose one request. Concurrent asks about the same target, port and vantages share one run
         (bot/singleflight.py): one collection, one stored incident; joiners are added to it as askers."""
         request = request.model_copy(update={"text": text or request.text, "who": who})
@@ -137,14 +149,23 @@ class AskPipeline:
         if running is not None and who in running.askers:
             load_metrics.ALREADY_RUNNING.inc()
             where = f"{target.name}:{request.port}" if request.port else target.name
-            return Outcome(kind="text", ephemeral=True, data={"already_running": True},
-                           text=f"I'm already diagnosing {where} for you (asked {time.monotonic() - running.started:.0f} s "
-                                "ago); the answer comes in that thread.")
+            return Outcome(
+                kind="text",
+                ephemeral=True,
+                data={"already_running": True},
+                text=f"I'm already diagnosing {where} for you (asked {time.monotonic() - running.started:.0f} s "
+                "ago); the answer comes in that thread.",
+            )
 
         async def progress(stage: str, message: str, kw: dict[str, Any]) -> None:
             if on_progress is not None:
-                await on_progress(Progress(stage=stage, message=message, **{k: v for k, v in kw.items()
-                                                                              if k in ("vantage", "done", "total")}))
+                await on_progress(
+                    Progress(
+                        stage=stage,
+                        message=message,
+                        **{k: v for k, v in kw.items() if k in ("vantage", "done", "total")},
+                    )
+                )
 
         async def work(flight: Flight[SharedRun]) -> SharedRun:
             return await self._run_diagnosis(request, target, vantages, who, channel, thread_ts, flight)
@@ -156,18 +177,32 @@ class AskPipeline:
             load_metrics.SHARED_RUNS.inc()
             recorded = any(a is ask for a in shared.recorded)
             incident = shared.joiners if recorded and shared.joiners else await self._join_incident(incident, [ask])
-        return Outcome(kind="diagnosis", request=shared.evidence.request or request, evidence=shared.evidence,
-                       diagnosis=shared.diagnosis, incident=incident)
+        return Outcome(
+            kind="diagnosis",
+            request=shared.evidence.request or request,
+            evidence=shared.evidence,
+            diagnosis=shared.diagnosis,
+            incident=incident,
+        )
 
-    async def _run_diagnosis(self, request: Request, target: Any, vantages: list[VantagePoint], who: str,
-                             channel: str | None, thread_ts: str | None, flight: Flight[SharedRun]) -> SharedRun:
+    async def _run_diagnosis(
+        self,
+        request: Request,
+        target: Any,
+        vantages: list[VantagePoint],
+        who: str,
+        channel: str | None,
+        thread_ts: str | None,
+        flight: Flight[SharedRun],
+    ) -> SharedRun:
         progress = flight.broadcast
         pending: IncidentRef | StorageTrouble | None = None
         at = datetime.now(UTC)
         try:
             if self.store is not None:
-                pending = await self.store.start_diagnosis(request=request, who=who, channel=channel,
-                                                           thread_ts=thread_ts)
+                pending = await self.store.start_diagnosis(
+                    request=request, who=who, channel=channel, thread_ts=thread_ts
+                )
             evidence = await self._collect(request, target, vantages, progress, self.extra_sysctls(target.name))
         except asyncio.CancelledError:  # stopped (signal, shutdown): the transports kill their remote commands
             await self.mark_interrupted()
@@ -176,7 +211,9 @@ class AskPipeline:
         diagnosis = diagnose(evidence, self.rules)
         await progress("rules", diagnosis.verdict, {})
         incident = await self.record(request, evidence, diagnosis, who, channel, thread_ts, pending, at)
-        metrics.observe(evidence, diagnosis, self.storage_error_of(incident), group=metrics.primary_group(target.groups))
+        metrics.observe(
+            evidence, diagnosis, self.storage_error_of(incident), group=metrics.primary_group(target.groups)
+        )
         joiners = list(flight.meta[1:])  # everyone who joined so far: one write for all of them
         info = await self._join_incident(incident, joiners) if joiners else None
         return SharedRun(evidence, diagnosis, incident, info, joiners)
@@ -187,8 +224,9 @@ class AskPipeline:
             return leader.model_copy(update={"joined": True})
         return await self.store.join_run(leader, [(a.who, a.channel, a.thread_ts) for a in asks])
 
-    async def _collect(self, request: Request, target: Any, vantages: list[VantagePoint], on_progress: Any,
-                       extra: list[str]) -> Evidence:
+    async def _collect(
+        self, request: Request, target: Any, vantages: list[VantagePoint], on_progress: Any, extra: list[str]
+    ) -> Evidence:
         """Probe here, or across zones when the config names any (docs/zones.md)."""
         if not zones_in_config(self.config, self.inventory.zones):
             return await self.collector.collect(request, target, vantages, on_progress=on_progress, extra_sysctls=extra)
@@ -201,15 +239,40 @@ class AskPipeline:
         """The storage error a diagnosis counts in the metrics (none when storage is off)."""
         return incident.storage_error if self.store is not None or self.store_error else None
 
-    async def record(self, request: Request, evidence: Evidence, diagnosis: Diagnosis, who: str,
-                     channel: str | None, thread_ts: str | None, pending: IncidentRef | StorageTrouble | None,
-                     at: datetime) -> IncidentInfo:
+    async def record(
+        self,
+        request: Request,
+        evidence: Evidence,
+        diagnosis: Diagnosis,
+        who: str,
+        channel: str | None,
+        thread_ts: str | None,
+        pending: IncidentRef | StorageTrouble | None,
+        at: datetime,
+    ) -> IncidentInfo:
         """Store a finished diagnosis: through the store, or straight to the spool when the database was
         unavailable at start (``store_error``)."""
         if self.store is None:
             if self.store_error and self.spool is not None:  # answer now, write it when the database is back
-                return self.spool.keep(self.store_error, pending_id=None, request=request, evidence=evidence,
-                                       diagnosis=diagnosis, who=who, channel=channel, thread_ts=thread_ts, at=at)
+                return self.spool.keep(
+                    self.store_error,
+                    pending_id=None,
+                    request=request,
+                    evidence=evidence,
+                    diagnosis=diagnosis,
+                    who=who,
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    at=at,
+                )
             return IncidentInfo(id=None, storage_error="incident not stored: no database configured")
-        return await self.store.record_or_retry(request=request, evidence=evidence, diagnosis=diagnosis, who=who,
-                                                channel=channel, thread_ts=thread_ts, pending=pending, at=at)
+        return await self.store.record_or_retry(
+            request=request,
+            evidence=evidence,
+            diagnosis=diagnosis,
+            who=who,
+            channel=channel,
+            thread_ts=thread_ts,
+            pending=pending,
+            at=at,
+        )

@@ -4,6 +4,7 @@ A sliding window of 60 s: a user may start ``asks_per_user_per_minute`` diagnose
 channel ``asks_per_channel_per_minute`` (0 turns a limit off). Only asks that go ahead count. A
 refused ask gets a friendly reply saying when to ask again; nothing else happens for it.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,9 +57,17 @@ class AskLimiter:
         self.refused += 1
         secs = max(1, math.ceil(max(wait_user, wait_channel)))
         if wait_user > 0:
-            return Refusal("user", secs, f"Easy there: you have asked {self.per_user} questions in the last minute, "
-                           "my limit per person (`limits.asks_per_user_per_minute`). Your earlier answers are on "
-                           f"their way; ask again in {secs} s.")
-        return Refusal("channel", secs, f"This channel has asked {self.per_channel} questions in the last minute, "
-                       "my limit per channel (`limits.asks_per_channel_per_minute`). Ask again in "
-                       f"{secs} s, or look at the answers already in this channel.")
+            return Refusal(
+                "user",
+                secs,
+                f"Easy there: you have asked {self.per_user} questions in the last minute, "
+                "my limit per person (`limits.asks_per_user_per_minute`). Your earlier answers are on "
+                f"their way; ask again in {secs} s.",
+            )
+        return Refusal(
+            "channel",
+            secs,
+            f"This channel has asked {self.per_channel} questions in the last minute, "
+            "my limit per channel (`limits.asks_per_channel_per_minute`). Ask again in "
+            f"{secs} s, or look at the answers already in this channel.",
+        )

@@ -5,6 +5,7 @@ secrets) hands secrets over as files; ``NAME_FILE`` names such a file and its
 content (one trailing newline stripped) is the value. Setting both ``NAME`` and
 ``NAME_FILE`` is an error, as is a ``NAME_FILE`` that cannot be read or is empty.
 """
+
 from __future__ import annotations
 
 import os

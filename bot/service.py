@@ -7,12 +7,13 @@ Front ends (CLI, console, Slack) only parse their own input and render.
 to the handler the registry names (``bot/commands.py``); the ask pipeline is ``bot.pipeline.AskPipeline``,
 the incident commands and buttons ``bot.triage.TriageCommands``.
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import UTC, datetime, timedelta, timezone
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from bot import commands, load_metrics, metrics
@@ -48,35 +49,47 @@ HELP = commands.help_text()
 
 def build_transports(config: Config, hosts: Any = None) -> TransportSet:
     """Transports for *config*; *hosts* (name -> Host) lets ``proxy_jump`` name inventory hosts."""
-    return TransportSet(ssh=SSHTransport(config.ssh.settings(config.base_dir()), hosts=hosts),
-                        local=LocalTransport(config.ssh.max_output_bytes))
+    return TransportSet(
+        ssh=SSHTransport(config.ssh.settings(config.base_dir()), hosts=hosts),
+        local=LocalTransport(config.ssh.max_output_bytes),
+    )
 
 
 def probe_settings(config: Config) -> ProbeSettings:
     p = config.probe
-    return ProbeSettings(window_seconds=p.window_seconds, connect_attempts=p.connect_attempts,
-                         connect_timeout=p.connect_timeout, connect_interval=p.connect_interval,
-                         command_timeout=config.ssh.command_timeout, drop_reasons=p.drop_reasons,
-                         sudo=bool(getattr(config.ssh, "sudo", False)))
+    return ProbeSettings(
+        window_seconds=p.window_seconds,
+        connect_attempts=p.connect_attempts,
+        connect_timeout=p.connect_timeout,
+        connect_interval=p.connect_interval,
+        command_timeout=config.ssh.command_timeout,
+        drop_reasons=p.drop_reasons,
+        sudo=bool(getattr(config.ssh, "sudo", False)),
+    )
 
 
 class Whycant(TriageCommands):
     """One bot instance: configuration, inventory, rules, transports and (optionally) storage."""
 
-    def __init__(self, config: Config, *, transports: TransportSet | None = None, store: Store | None = None,
-                 rules: Any = None):
+    def __init__(
+        self, config: Config, *, transports: TransportSet | None = None, store: Store | None = None, rules: Any = None
+    ):
         self.config = config
         self.inventory = Inventory.from_config(config)
         self.rules = rules if rules is not None else load_rules(config.playbook_paths, base_dir=config.base_dir())
         self.transports = transports or build_transports(config, self.inventory.hosts)
         # load limits (docs/load.md): one limiter for every caller that probes, one run per target
         lim = config.limits
-        self.limiter = TargetLimiter(syn_per_minute=lim.syn_per_target_per_minute, syn_wait=lim.syn_wait_seconds,
-                                     connect_tests=lim.connect_tests_per_target,
-                                     channels=lim.ssh_channels_per_target)
+        self.limiter = TargetLimiter(
+            syn_per_minute=lim.syn_per_target_per_minute,
+            syn_wait=lim.syn_wait_seconds,
+            connect_tests=lim.connect_tests_per_target,
+            channels=lim.ssh_channels_per_target,
+        )
         self.transports.limiter = self.limiter
-        self.collector = Collector(self.transports, probe_settings(config), limiter=self.limiter,
-                                   batch_window=lim.connect_batch_window_seconds)
+        self.collector = Collector(
+            self.transports, probe_settings(config), limiter=self.limiter, batch_window=lim.connect_batch_window_seconds
+        )
         self.flights: SingleFlight[SharedRun] = SingleFlight()
         self.ask_limiter = AskLimiter(lim.asks_per_user_per_minute, lim.asks_per_channel_per_minute)
         self.store = store
@@ -89,8 +102,9 @@ class Whycant(TriageCommands):
         self.rule_sysctls = set(getattr(self.rules, "sysctl_keys", lambda: [])())
 
     @classmethod
-    async def create(cls, config: Config, *, transports: TransportSet | None = None, storage: bool = True,
-                     rules: Any = None) -> "Whycant":
+    async def create(
+        cls, config: Config, *, transports: TransportSet | None = None, storage: bool = True, rules: Any = None
+    ) -> "Whycant":
         warn_exposed(config)
         store: Store | None = None
         store_error: str | None = None
@@ -124,9 +138,16 @@ class Whycant(TriageCommands):
         return await self.store.claim_event(event_id)
 
     # -- commands ----------------------------------------------------------------------------
-    async def handle(self, text: str, *, who: str = "console", channel: str | None = None,
-                     thread_ts: str | None = None, on_progress: OnProgress = None,
-                     groups: Sequence[str] = ()) -> Outcome:
+    async def handle(
+        self,
+        text: str,
+        *,
+        who: str = "console",
+        channel: str | None = None,
+        thread_ts: str | None = None,
+        on_progress: OnProgress = None,
+        groups: Sequence[str] = (),
+    ) -> Outcome:
         """Parse chat text and run the registry command it names. Bad input becomes an error Outcome."""
         try:
             parsed = parse_request(text)
@@ -134,12 +155,16 @@ class Whycant(TriageCommands):
             if command is None:  # the grammar only yields registry names
                 raise BadInput(f"unknown command {parsed.intent!r}; try `help`")
             if not self.allowed(command.name, user=who, channel=channel, groups=groups):
-                return Outcome(kind="refused", ephemeral=True,
-                               text=f"You may not {command.name} here (permission `{command.permission}`"
-                                    " is not granted to you in whycant's config).")
+                return Outcome(
+                    kind="refused",
+                    ephemeral=True,
+                    text=f"You may not {command.name} here (permission `{command.permission}`"
+                    " is not granted to you in whycant's config).",
+                )
             handler = getattr(self, command.handler)
-            return await handler(parsed, Ask(who=who, channel=channel, thread_ts=thread_ts,
-                                             on_progress=on_progress, groups=groups))
+            return await handler(
+                parsed, Ask(who=who, channel=channel, thread_ts=thread_ts, on_progress=on_progress, groups=groups)
+            )
         except BadInput as e:
             return Outcome(kind="error", text=str(e))
 
@@ -153,10 +178,20 @@ class Whycant(TriageCommands):
         refusal = self.ask_limiter.check(ask.who, ask.channel) if ask.channel is not None else None
         if refusal is not None:
             load_metrics.RATE_LIMITED.labels(refusal.scope).inc()
-            return Outcome(kind="text", ephemeral=True, text=refusal.text,
-                           data={"rate_limited": refusal.scope, "retry_after_s": refusal.retry_after_s})
-        return await self.diagnose_requests(requests, text=parsed.text, who=ask.who, channel=ask.channel,
-                                            thread_ts=ask.thread_ts, on_progress=ask.on_progress)
+            return Outcome(
+                kind="text",
+                ephemeral=True,
+                text=refusal.text,
+                data={"rate_limited": refusal.scope, "retry_after_s": refusal.retry_after_s},
+            )
+        return await self.diagnose_requests(
+            requests,
+            text=parsed.text,
+            who=ask.who,
+            channel=ask.channel,
+            thread_ts=ask.thread_ts,
+            on_progress=ask.on_progress,
+        )
 
     async def cmd_analyze(self, parsed: ParsedRequest, ask: Ask) -> Outcome:
         """Diagnose pasted output: nothing is probed; the incident keeps the paste as its evidence."""
@@ -165,15 +200,28 @@ class Whycant(TriageCommands):
         host = "pasted-" + hashlib.sha256(paste.encode()).hexdigest()[:8]
         evidence, notes = read_paste(paste, host=host)
         lines = paste.count("\n") + 1
-        request = Request(text=f"analyze (pasted, {lines} line{'s' if lines != 1 else ''})", target=host,
-                          address="", port=evidence.request.port if evidence.request else None, who=ask.who)
+        request = Request(
+            text=f"analyze (pasted, {lines} line{'s' if lines != 1 else ''})",
+            target=host,
+            address="",
+            port=evidence.request.port if evidence.request else None,
+            who=ask.who,
+        )
         evidence = evidence.model_copy(update={"request": request, "source": "pasted"})
         diagnosis = diagnose(evidence, self.rules)
-        incident = await self.record(request, evidence, diagnosis, ask.who, ask.channel, ask.thread_ts, None,
-                                     datetime.now(UTC))
+        incident = await self.record(
+            request, evidence, diagnosis, ask.who, ask.channel, ask.thread_ts, None, datetime.now(UTC)
+        )
         metrics.observe(evidence, diagnosis, self.storage_error_of(incident))
-        return Outcome(kind="diagnosis", request=request, evidence=evidence, diagnosis=diagnosis, incident=incident,
-                       text="\n".join(["pasted output, nothing probed", *notes]), data={"pasted": True})
+        return Outcome(
+            kind="diagnosis",
+            request=request,
+            evidence=evidence,
+            diagnosis=diagnosis,
+            incident=incident,
+            text="\n".join(["pasted output, nothing probed", *notes]),
+            data={"pasted": True},
+        )
 
     async def cmd_drift(self, parsed: ParsedRequest, ask: Ask) -> Outcome:
         return Outcome(kind="drift", data=await run_drift(self, parsed.args or ["all"]))
@@ -198,6 +246,18 @@ class Whycant(TriageCommands):
         reason = f"waived from Slack by {who}"
         wid = await store.add_waiver(host, key, until, reason, who)
         log.info("waiver %s: %s %s until %s by %s", wid, host, key, until.isoformat(), who)
-        return Outcome(kind="text", ephemeral=True, text=f"{host} {key} waived until {until:%Y-%m-%d} (by {who})",
-                       data={"waiver": {"id": wid, "host": host, "key": key, "until": until.isoformat(),
-                                        "reason": reason, "who": who}})
+        return Outcome(
+            kind="text",
+            ephemeral=True,
+            text=f"{host} {key} waived until {until:%Y-%m-%d} (by {who})",
+            data={
+                "waiver": {
+                    "id": wid,
+                    "host": host,
+                    "key": key,
+                    "until": until.isoformat(),
+                    "reason": reason,
+                    "who": who,
+                }
+            },
+        )

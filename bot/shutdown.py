@@ -4,6 +4,7 @@ mark what was cut off ``interrupted``.
 Kept apart from ``cli_serve`` so the shared cancel/mark helpers of ``ask``/``console`` can replace
 these two functions without touching the server.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,8 +34,11 @@ async def mark_interrupted(store: Any, timeout: float = 3.0) -> list[int]:
     try:
         ids = await asyncio.wait_for(store.mark_own_runs_interrupted(), timeout)
     except Exception as e:  # noqa: BLE001 - shutdown goes on; the next start marks them instead
-        log.warning("shutdown: could not mark unfinished diagnoses interrupted (%s: %s); the next start will",
-                    type(e).__name__, e)
+        log.warning(
+            "shutdown: could not mark unfinished diagnoses interrupted (%s: %s); the next start will",
+            type(e).__name__,
+            e,
+        )
         return []
     if ids:
         log.warning("shutdown: incident(s) %s interrupted", ", ".join(f"#{i}" for i in ids))

@@ -9,6 +9,7 @@ for all of them at once (the service records every joiner of a diagnosis in one 
 The run is removed from the table when it ends, so a later ask starts a fresh one. A caller that
 is cancelled leaves the run to the others; when the last caller leaves, the run is cancelled.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -55,8 +56,15 @@ class SingleFlight(Generic[V]):
     def in_flight(self) -> int:
         return len(self._flights)
 
-    async def run(self, key: Hashable, work: Callable[[Flight[V]], Awaitable[V]], *,
-                  on_progress: Progress | None = None, who: str = "", meta: Any = None) -> tuple[V, bool]:
+    async def run(
+        self,
+        key: Hashable,
+        work: Callable[[Flight[V]], Awaitable[V]],
+        *,
+        on_progress: Progress | None = None,
+        who: str = "",
+        meta: Any = None,
+    ) -> tuple[V, bool]:
         """The result of the run for *key* and whether this caller joined one already in flight."""
         flight = self._flights.get(key)
         joined = flight is not None

@@ -7,6 +7,7 @@ dropped. Every few seconds the runner sends a heartbeat and re-queues its zone's
 stopped sending procrastinate heartbeats (a runner killed mid-job). When the database goes away the
 runner logs it and reconnects with a bounded back-off.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,11 +22,11 @@ import procrastinate
 
 from bot.config import Config
 from bot.drift.report import fleet_collector
+from bot.drift.zone_sweep import result_to_json
 from bot.inventory import Inventory
 from bot.service import build_transports, probe_settings
 from bot.watch.light import light_settings, sample_counters
 from bot.zones import queue
-from bot.drift.zone_sweep import result_to_json
 from probes.collect import Collector, VantagePoint
 from probes.errors import BadInput
 from probes.evidence import Request
@@ -107,8 +108,10 @@ class ZoneRunner:
             return await sample_counters(self.transports, target, self.collector.s) if target is not None else None
 
         try:
-            results, sample = await asyncio.wait_for(asyncio.gather(
-                asyncio.gather(*(light.connect_from(v, address, port) for v in vps)), counters()), timeout=left)
+            results, sample = await asyncio.wait_for(
+                asyncio.gather(asyncio.gather(*(light.connect_from(v, address, port) for v in vps)), counters()),
+                timeout=left,
+            )
         except TimeoutError as e:
             raise JobLate(f"not done within {left:.2f} s") from e
         return {"connect": [r.model_dump(mode="json") for r in results], "counters": sample}
@@ -120,8 +123,13 @@ class ZoneRunner:
             target = self.host(payload["target"])
             request = request.model_copy(update={"address": target.address})
             vps = [self.vantage(n) for n in payload.get("vantages", [])]
-            ev = await self.collector.collect(request, target, vps, extra_sysctls=list(payload.get("extra_sysctls", [])),
-                                              self_vantage=bool(payload.get("self_vantage", True)))
+            ev = await self.collector.collect(
+                request,
+                target,
+                vps,
+                extra_sysctls=list(payload.get("extra_sysctls", [])),
+                self_vantage=bool(payload.get("self_vantage", True)),
+            )
             return ev.model_dump(mode="json")
         if kind == "connect":
             address, port = check_destination(payload.get("address"), payload.get("port"))
@@ -133,9 +141,9 @@ class ZoneRunner:
         if kind == "snapshot":
             hosts = [self.host(n) for n in payload.get("hosts", [])]
             keys = payload.get("extra_sysctls", {})
-            snaps = await asyncio.gather(*(self.collector.snapshot(h, counters=False,
-                                                                   extra_sysctls=list(keys.get(h.name, [])))
-                                           for h in hosts))
+            snaps = await asyncio.gather(
+                *(self.collector.snapshot(h, counters=False, extra_sysctls=list(keys.get(h.name, []))) for h in hosts)
+            )
             return [s.model_dump(mode="json") for s in snaps]
         if kind == "drift":
             hosts = [self.host(n) for n in payload.get("hosts", [])]
@@ -149,8 +157,14 @@ class ZoneRunner:
         assert self.app is not None
         if queue.expired(deadline):
             log.warning("job %s (%s) dropped: its deadline passed %.1f s ago", key, kind, time.time() - deadline)
-            await queue.put_result(self.app, key, self.zone, self.name, "expired",
-                                   {"error": f"taken {time.time() - deadline:.1f} s after its deadline: dropped"})
+            await queue.put_result(
+                self.app,
+                key,
+                self.zone,
+                self.name,
+                "expired",
+                {"error": f"taken {time.time() - deadline:.1f} s after its deadline: dropped"},
+            )
             return
         self.in_flight += 1
         what = payload.get("hosts") or [payload.get("target") or payload.get("counters")] + payload.get("vantages", [])
@@ -176,10 +190,12 @@ class ZoneRunner:
             if time.monotonic() - last_prune > PRUNE_INTERVAL:
                 await queue.prune(app)
                 last_prune = time.monotonic()
-            await queue.heartbeat(app, self.name, self.zone, socket.gethostname(), os.getpid(),
-                                  self.in_flight, self.done)
-            for job in await app.job_manager.get_stalled_jobs(queue=queue.queue_name(self.zone),
-                                                              seconds_since_heartbeat=STALLED_AFTER):
+            await queue.heartbeat(
+                app, self.name, self.zone, socket.gethostname(), os.getpid(), self.in_flight, self.done
+            )
+            for job in await app.job_manager.get_stalled_jobs(
+                queue=queue.queue_name(self.zone), seconds_since_heartbeat=STALLED_AFTER
+            ):
                 log.warning("job %s was taken by a runner that stopped: queued again", job.id)
                 await app.job_manager.retry_job(job)
             await asyncio.sleep(HEARTBEAT_INTERVAL)
@@ -192,11 +208,19 @@ class ZoneRunner:
             await queue.heartbeat(app, self.name, self.zone, socket.gethostname(), os.getpid(), 0, self.done)
             log.info("runner %s takes jobs of zone %s", self.name, self.zone)
             beat = asyncio.create_task(self._beat(app))
-            worker = asyncio.create_task(app.run_worker_async(
-                queues=[queue.queue_name(self.zone)], name=self.name, concurrency=self.config.zones.runner_concurrency,
-                additional_context={"handler": self.handle}, install_signal_handlers=False,
-                update_heartbeat_interval=PROCRASTINATE_HEARTBEAT, stalled_worker_timeout=STALLED_AFTER,
-                delete_jobs="successful", fetch_job_polling_interval=1.0))
+            worker = asyncio.create_task(
+                app.run_worker_async(
+                    queues=[queue.queue_name(self.zone)],
+                    name=self.name,
+                    concurrency=self.config.zones.runner_concurrency,
+                    additional_context={"handler": self.handle},
+                    install_signal_handlers=False,
+                    update_heartbeat_interval=PROCRASTINATE_HEARTBEAT,
+                    stalled_worker_timeout=STALLED_AFTER,
+                    delete_jobs="successful",
+                    fetch_job_polling_interval=1.0,
+                )
+            )
             try:
                 done, _ = await asyncio.wait({beat, worker}, return_when=asyncio.FIRST_COMPLETED)
                 for t in done:
@@ -212,8 +236,10 @@ class ZoneRunner:
         async with app.open_async():
             missing = await queue.schema_missing(app)
         if missing:
-            raise BadInput(f"the database has no zone queue ({', '.join(missing)} missing): run `whycant db upgrade` "
-                           "with the bot's config (the one that names the zones)")
+            raise BadInput(
+                f"the database has no zone queue ({', '.join(missing)} missing): run `whycant db upgrade` "
+                "with the bot's config (the one that names the zones)"
+            )
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Serve until *stop* is set; reconnect after a lost database with a bounded back-off."""
@@ -232,8 +258,13 @@ class ZoneRunner:
                     run.result()
                     delay = 1.0
                 except Exception as e:  # noqa: BLE001 - the database went away: reconnect
-                    log.warning("runner %s lost the database (%s: %s); reconnecting in %.0f s",
-                                self.name, type(e).__name__, str(e).splitlines()[0] if str(e) else "", delay)
+                    log.warning(
+                        "runner %s lost the database (%s: %s); reconnecting in %.0f s",
+                        self.name,
+                        type(e).__name__,
+                        str(e).splitlines()[0] if str(e) else "",
+                        delay,
+                    )
                     try:
                         await asyncio.wait_for(stop.wait(), timeout=delay)
                     except TimeoutError:
@@ -241,4 +272,3 @@ class ZoneRunner:
                     delay = min(delay * 2, RECONNECT_MAX)
         finally:
             await self.transports.close()
-

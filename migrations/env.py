@@ -5,6 +5,7 @@ and the bot at start), which hands over an open connection in ``config.attribute
 For development, ``alembic -c migrations/alembic.ini -x url=sqlite:///dev.db revision --autogenerate -m msg``
 works too.
 """
+
 from __future__ import annotations
 
 import asyncio

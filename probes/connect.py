@@ -6,6 +6,7 @@ latency. Remote vantages run a fixed script (python3 when present, else bash
 ``/dev/tcp`` under ``timeout``); the only arguments are a validated IP address
 and integers, never text from chat.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,7 +29,7 @@ _ERRNO_OUTCOME: dict[int, Outcome] = {
 
 # One connect attempt, as both remote scripts run it (this one and connect_batch.MULTI_PY_SCRIPT): the
 # i-th attempt starts i * gap seconds in and returns the dict a JSON line prints. Python 3.6+.
-ATTEMPT_PY = r'''
+ATTEMPT_PY = r"""
 import asyncio, errno, json, sys, time
 M = {errno.ECONNREFUSED: "refused", errno.ETIMEDOUT: "timeout", errno.ECONNRESET: "reset",
      errno.EHOSTUNREACH: "unreachable", errno.ENETUNREACH: "unreachable", errno.EHOSTDOWN: "unreachable",
@@ -45,19 +46,22 @@ async def attempt(addr, port, i, gap, tmo):
     except OSError as e:
         res = (M.get(e.errno, "error"), errno.errorcode.get(e.errno, str(e)))
     return {"outcome": res[0], "latency_ms": round((time.monotonic() - t) * 1000, 2), "detail": res[1]}
-'''
+"""
 
 # Executed as `python3 - ADDR PORT N TIMEOUT INTERVAL` with this text on stdin.
-PY_SCRIPT = ATTEMPT_PY + r'''
+PY_SCRIPT = (
+    ATTEMPT_PY
+    + r"""
 addr, port, n, tmo, gap = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 async def main():
     for r in await asyncio.gather(*(attempt(addr, port, i, gap, tmo) for i in range(n))):
         print(json.dumps(r))
 asyncio.run(main())
-'''
+"""
+)
 
 # Executed as `bash -c SCRIPT whycant-connect ADDR PORT N TIMEOUT INTERVAL` (overlapping attempts).
-BASH_SCRIPT = r'''
+BASH_SCRIPT = r"""
 addr=$1; port=$2; n=$3; tmo=$4; gap=$5
 one() {
   t0=$(date +%s%N)
@@ -78,7 +82,7 @@ one() {
 i=0
 while [ "$i" -lt "$n" ]; do one & i=$((i + 1)); sleep "$gap"; done
 wait
-'''
+"""
 
 
 def validate_target(address: str, port: int) -> tuple[str, int]:
@@ -112,7 +116,9 @@ def parse_attempts(stdout: str) -> list[ConnectAttempt]:
     return out
 
 
-async def local_connect(address: str, port: int, attempts: int, timeout: float, interval: float) -> list[ConnectAttempt]:
+async def local_connect(
+    address: str, port: int, attempts: int, timeout: float, interval: float
+) -> list[ConnectAttempt]:
     """The same test, in-process (the bot's own vantage)."""
     addr, port = validate_target(address, port)
 

@@ -11,6 +11,7 @@ concurrently. Each caller gets a ``CommandResult`` holding only its own target's
 caller parses it exactly like a single test. Only validated IP addresses and integers reach the
 command line (``connect.validate_target``); text from chat never does.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,7 +29,9 @@ INTERPRETERS = ("/usr/bin/python3", "python3")
 
 # Executed as `INTERPRETER - N TIMEOUT INTERVAL ADDR1 PORT1 [ADDR2 PORT2 ...]` with this text on stdin:
 # connect.ATTEMPT_PY's attempts, each JSON line naming its target's index.
-MULTI_PY_SCRIPT = ATTEMPT_PY + r'''
+MULTI_PY_SCRIPT = (
+    ATTEMPT_PY
+    + r"""
 n, tmo, gap = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 targets = [(sys.argv[i], int(sys.argv[i + 1])) for i in range(4, len(sys.argv) - 1, 2)]
 async def one(k, addr, port, i):
@@ -38,7 +41,8 @@ async def main():
     for r in await asyncio.gather(*jobs):
         print(json.dumps(r))
 asyncio.new_event_loop().run_until_complete(main())  # 3.6+ (asyncio.run is 3.7+)
-'''
+"""
+)
 
 
 @dataclass
@@ -60,8 +64,18 @@ class ConnectBatcher:
         self._last_start: dict[tuple, float] = {}  # batch key -> loop time its last batch started
         self.batches = 0  # remote processes started (tests, benchmark)
 
-    async def run(self, transport: Transport, host: Host, address: str, port: int, *, attempts: int,
-                  timeout: float, interval: float, budget: float) -> CommandResult:
+    async def run(
+        self,
+        transport: Transport,
+        host: Host,
+        address: str,
+        port: int,
+        *,
+        attempts: int,
+        timeout: float,
+        interval: float,
+        budget: float,
+    ) -> CommandResult:
         """One target's part of a batched connect test from *host* (exit 127: no python3 there)."""
         target = validate_target(address, port)
         key = (host.name, host.address, host.port, int(attempts), float(timeout), float(interval), float(budget))
@@ -73,8 +87,9 @@ class ConnectBatcher:
             loop = asyncio.get_running_loop()
             delay = max(0.0, self._last_start.get(key, float("-inf")) + self.window - loop.time())
             self._last_start[key] = loop.time() + delay
-            loop.call_later(delay, self._spawn,
-                            self._start(key, batch, transport, host, attempts, timeout, interval, budget))
+            loop.call_later(
+                delay, self._spawn, self._start(key, batch, transport, host, attempts, timeout, interval, budget)
+            )
         fut: asyncio.Future[CommandResult] = asyncio.get_running_loop().create_future()
         batch.targets.append(target)
         batch.waiters.append(fut)
@@ -106,8 +121,17 @@ class ConnectBatcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _start(self, key: tuple, batch: _Batch, transport: Transport, host: Host, attempts: int,
-                     timeout: float, interval: float, budget: float) -> None:
+    async def _start(
+        self,
+        key: tuple,
+        batch: _Batch,
+        transport: Transport,
+        host: Host,
+        attempts: int,
+        timeout: float,
+        interval: float,
+        budget: float,
+    ) -> None:
         batch.started = True
         batch.task = asyncio.current_task()
         if self._open.get(key) is batch:
@@ -138,5 +162,6 @@ class ConnectBatcher:
                 lines[k].append(line)
         for (_t, f), mine in zip(live, lines):
             if not f.done():
-                f.set_result(CommandResult(out.host, out.argv, "\n".join(mine), out.stderr, out.exit_status,
-                                           out.duration_s))
+                f.set_result(
+                    CommandResult(out.host, out.argv, "\n".join(mine), out.stderr, out.exit_status, out.duration_s)
+                )

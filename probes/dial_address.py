@@ -8,6 +8,7 @@
   listens on (its LISTEN sockets on the port): loopback for a wildcard or
   loopback socket, else the specific address it is bound to.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -48,7 +49,8 @@ async def resolve_address(address: str, timeout: float = DNS_TIMEOUT_S) -> str:
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(
-            loop.getaddrinfo(address, None, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP), timeout)
+            loop.getaddrinfo(address, None, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP), timeout
+        )
     except TimeoutError:
         raise ResolveFailed(address, f"no answer within {timeout:g} s") from None
     except socket.gaierror as e:
@@ -83,4 +85,3 @@ def self_dial_address(listeners: Sequence[Listener] | None, port: int, own: Sequ
         if a in wanted:
             return a
     return addresses[0] if addresses else "127.0.0.1"
-

@@ -14,6 +14,7 @@ by a watchdog the start script leaves on the target that removes it after ``max_
 Unavailable (not root and no ``ssh.sudo``, tracefs not mounted, lockdown, kernel without
 drop reasons) is one line in the evidence; the diagnosis goes on without it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -147,13 +148,23 @@ def _group(host: str, drops: Iterable[TraceDrop], attribution: str) -> list[Drop
             devs.setdefault(key, set()).add(d.dev)
         if d.src:
             srcs.setdefault(key, set()).add(d.src)
-    return [DropReason(host=host, reason=r, location=loc, count=n, attribution=attribution,  # type: ignore[arg-type]
-                       devices=sorted(devs.get((r, loc), ()))[:8], sources=sorted(srcs.get((r, loc), ()))[:8])
-            for (r, loc), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return [
+        DropReason(
+            host=host,
+            reason=r,
+            location=loc,
+            count=n,
+            attribution=attribution,  # type: ignore[arg-type]
+            devices=sorted(devs.get((r, loc), ()))[:8],
+            sources=sorted(srcs.get((r, loc), ()))[:8],
+        )
+        for (r, loc), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
 
 
-def aggregate(host: str, drops: list[TraceDrop], addresses: Iterable[str], devices: Iterable[str],
-              shared: bool) -> tuple[list[DropReason], list[DropReason], int]:
+def aggregate(
+    host: str, drops: list[TraceDrop], addresses: Iterable[str], devices: Iterable[str], shared: bool
+) -> tuple[list[DropReason], list[DropReason], int]:
     """(reasons on the host — target first, then uncertain —, this diagnosis' drops elsewhere, ignored)."""
     addrs, devs = {a for a in addresses if a}, set(devices)
     by: dict[str, list[TraceDrop]] = {"target": [], "uncertain": [], "elsewhere": [], "other": []}
@@ -176,8 +187,9 @@ def split_stop_output(stdout: str) -> tuple[str | None, list[str]]:
 class DropWindow:
     """Start/stop of one drop-reason trace on the target; ``stop`` is safe to call twice."""
 
-    def __init__(self, *, sudo: bool = False, command_timeout: float = 15.0, max_s: int = 120,
-                 instance_id: str | None = None):
+    def __init__(
+        self, *, sudo: bool = False, command_timeout: float = 15.0, max_s: int = 120, instance_id: str | None = None
+    ):
         self.sudo, self.command_timeout = sudo, command_timeout
         self.max_s = max(5, min(int(max_s), MAX_WINDOW_S))
         self.id = instance_id or secrets.token_hex(6)
@@ -210,20 +222,26 @@ class DropWindow:
         """Arm the trace; any failure becomes one line in ``ev.drops`` and a probe record."""
         self.host, self.t, self.ev, self.begun = host, transport, ev, True
         self.addresses = {a for a in addresses if a}
-        rec = ProbeRecord(host=host.name, probe="drop_reasons",
-                          command=f"{'sudo -n ' if self.sudo else ''}sh -c <{_SCRIPT_NAME}> start {self.id} {self.max_s}")
+        rec = ProbeRecord(
+            host=host.name,
+            probe="drop_reasons",
+            command=f"{'sudo -n ' if self.sudo else ''}sh -c <{_SCRIPT_NAME}> start {self.id} {self.max_s}",
+        )
         t0 = time.monotonic()
         try:
             listing = await transport.list_dir(host, ["/sys/class/net"], timeout=self.command_timeout)
             self.devices = set(listing.get("/sys/class/net") or [])
             out = await self._run("start")
-            status = next((ln for ln in out.splitlines() if ln.split(" ", 1)[0] in ("armed", "unavailable", "error")),
-                          out.strip()[:200] or "no output")
+            status = next(
+                (ln for ln in out.splitlines() if ln.split(" ", 1)[0] in ("armed", "unavailable", "error")),
+                out.strip()[:200] or "no output",
+            )
             if status.startswith("armed"):
                 self.armed, self.t_start = True, time.monotonic()
                 self.instance = status.split()[1]
-                self.shared = any(tok.startswith("netns=") and tok[6:].isdigit() and int(tok[6:]) > 1
-                                  for tok in status.split())
+                self.shared = any(
+                    tok.startswith("netns=") and tok[6:].isdigit() and int(tok[6:]) > 1 for tok in status.split()
+                )
             elif status.startswith("unavailable"):
                 ev.drops = DropTrace(status="unavailable", detail=unavailable_line(host.name, status))
             else:
@@ -248,43 +266,70 @@ class DropWindow:
         try:
             out = await self._run("stop")
         except (WhycantError, _Unavailable) as e:
-            log.warning("drop-reasons stop on %s failed: %s (the target's watchdog removes the instance "
-                        "within %d s)", self.host.name, _short_error(e), self.max_s)
+            log.warning(
+                "drop-reasons stop on %s failed: %s (the target's watchdog removes the instance within %d s)",
+                self.host.name,
+                _short_error(e),
+                self.max_s,
+            )
             if was_armed:
-                self.ev.drops = DropTrace(status="failed", instance=self.instance, window_s=window,
-                                          detail=f"drop reasons not read on {self.host.name}: {_short_error(e)}")
+                self.ev.drops = DropTrace(
+                    status="failed",
+                    instance=self.instance,
+                    window_s=window,
+                    detail=f"drop reasons not read on {self.host.name}: {_short_error(e)}",
+                )
             return
         if not was_armed:
             return
         trace, status = split_stop_output(out)
         if trace is None:
-            self.ev.drops = DropTrace(status="failed", instance=self.instance, window_s=window,
-                                      detail=f"drop reasons lost on {self.host.name}: {'; '.join(status)[:200]}")
+            self.ev.drops = DropTrace(
+                status="failed",
+                instance=self.instance,
+                window_s=window,
+                detail=f"drop reasons lost on {self.host.name}: {'; '.join(status)[:200]}",
+            )
             return
         try:
             parsed = parse_trace(trace) if trace.strip() else None
         except ParseError as e:
-            self.ev.drops = DropTrace(status="failed", instance=self.instance, window_s=window,
-                                      detail=f"drop reasons unreadable on {self.host.name}: {e}")
+            self.ev.drops = DropTrace(
+                status="failed",
+                instance=self.instance,
+                window_s=window,
+                detail=f"drop reasons unreadable on {self.host.name}: {e}",
+            )
             return
         drops = parsed.drops if parsed else []
         reasons, elsewhere, ignored = aggregate(self.host.name, drops, self.addresses, self.devices, self.shared)
         n = sum(r.count for r in reasons if r.attribution == "target")
         unsure = sum(r.count for r in reasons if r.attribution == "uncertain")
-        detail = (f"{self.host.name}: kernel drop reasons traced for {window:.1f} s: "
-                  + (f"{n} drop{'s' if n != 1 else ''}" if n else "no drops"))
+        detail = f"{self.host.name}: kernel drop reasons traced for {window:.1f} s: " + (
+            f"{n} drop{'s' if n != 1 else ''}" if n else "no drops"
+        )
         if self.shared:
-            detail += (f" (the kernel runs other network namespaces: drops attributed by packet address; "
-                       f"{unsure} not attributable, {ignored} of other traffic ignored)")
+            detail += (
+                f" (the kernel runs other network namespaces: drops attributed by packet address; "
+                f"{unsure} not attributable, {ignored} of other traffic ignored)"
+            )
         if parsed and parsed.lost:
             detail += f"; {parsed.lost} events lost (the trace buffer overran): counts are lower bounds"
         errors = [ln for ln in status if ln.startswith("error")]
         if errors:
             detail += f"; {errors[0]}: the target's watchdog removes the instance within {self.max_s} s"
             log.warning("drop-reasons on %s: %s", self.host.name, errors[0])
-        self.ev.drops = DropTrace(status="ok", detail=detail, instance=self.instance, window_s=window,
-                                  shared_kernel=self.shared, reasons=reasons, elsewhere=elsewhere,
-                                  ignored=ignored, lost=parsed.lost if parsed else 0)
+        self.ev.drops = DropTrace(
+            status="ok",
+            detail=detail,
+            instance=self.instance,
+            window_s=window,
+            shared_kernel=self.shared,
+            reasons=reasons,
+            elsewhere=elsewhere,
+            ignored=ignored,
+            lost=parsed.lost if parsed else 0,
+        )
 
     async def abort(self, *, cancelled: bool = False) -> None:
         """``stop`` bounded in time, for ``finally`` blocks of a failed diagnosis; a cancelled one (signal,
@@ -296,9 +341,13 @@ class DropWindow:
             await asyncio.wait_for(asyncio.shield(self.stop()), timeout=limit)
         except (TimeoutError, asyncio.CancelledError):
             # no instance reported yet: the start was still in flight, and the watchdog it starts removes it
-            log.log(logging.WARNING if self.instance else logging.INFO,
-                    "drop-reasons cleanup on %s did not finish; the target's watchdog removes %s within %d s",
-                    self.host.name if self.host else "?", self.instance or "the instance", self.max_s)
+            log.log(
+                logging.WARNING if self.instance else logging.INFO,
+                "drop-reasons cleanup on %s did not finish; the target's watchdog removes %s within %d s",
+                self.host.name if self.host else "?",
+                self.instance or "the instance",
+                self.max_s,
+            )
 
 
 class _Unavailable(Exception):

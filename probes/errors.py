@@ -3,6 +3,7 @@
 Every error carries the host and the probe it concerns so that a front end can
 report "which probe on which host failed, and why" without a traceback.
 """
+
 from __future__ import annotations
 
 

@@ -4,6 +4,7 @@ Anything that produces an ``Evidence`` (live probes, a recording, pasted text)
 can be diagnosed by the same rules, and every incident stores the evidence it
 was diagnosed from.
 """
+
 from __future__ import annotations
 
 import re

@@ -4,6 +4,7 @@ Files are read through the transport's ``read_files`` (no shell); a probe that f
 with its error kind and never hides the others; an unreachable host skips the probes after the
 first, a non-Linux host is reported as unsupported.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,8 +26,14 @@ from probes.transports.base import CommandResult, Transport
 
 log = logging.getLogger("whycant.probes")
 
-COUNTER_FILES = ("/proc/net/netstat", "/proc/net/snmp", "/proc/net/snmp6", "/proc/net/softnet_stat",
-                 "/proc/net/stat/arp_cache", "/proc/net/stat/ndisc_cache")
+COUNTER_FILES = (
+    "/proc/net/netstat",
+    "/proc/net/snmp",
+    "/proc/net/snmp6",
+    "/proc/net/softnet_stat",
+    "/proc/net/stat/arp_cache",
+    "/proc/net/stat/ndisc_cache",
+)
 FACT_FILES = {
     "ostype": "/proc/sys/kernel/ostype",
     "osrelease": "/proc/sys/kernel/osrelease",
@@ -192,7 +199,9 @@ class HostProbe:
             got = {k: f.get(p) for k, p in FACT_FILES.items()}
             if got["ostype"] is None:
                 await self._check_linux()
-            facts = Facts(os=(got["ostype"] or "Linux").strip(), kernel_release=(got["osrelease"] or "").strip() or None)
+            facts = Facts(
+                os=(got["ostype"] or "Linux").strip(), kernel_release=(got["osrelease"] or "").strip() or None
+            )
             if got["meminfo"]:
                 facts.mem_total_kb = pf.parse_meminfo(got["meminfo"])
             if got["os_release"]:

@@ -1,4 +1,5 @@
 """``host:port`` text with IPv6 addresses in brackets (``[fd00::5]:5432``), everywhere it is printed."""
+
 from __future__ import annotations
 
 __all__ = ["format_hostport"]

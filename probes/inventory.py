@@ -1,4 +1,5 @@
 """Inventory hosts and vantages: the only things whycant will ever probe."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -11,6 +11,7 @@ object, so the caps hold across all of them:
 - **SSH channels** (``channel(host)``): at most ``channels`` commands / SFTP batches on one host at
   once, whichever transport runs them (``LimitedTransport`` wraps any ``Transport``).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,10 @@ class BudgetExceeded(Exception):
 
     def __init__(self, key: str, syns: int, per_minute: int, retry_after: float):
         self.key, self.syns, self.per_minute, self.retry_after = key, syns, per_minute, retry_after
-        super().__init__(f"{key}: SYN budget used up (limits.syn_per_target_per_minute: {per_minute}); "
-                         f"{syns} SYNs would fit in {retry_after:.0f} s")
+        super().__init__(
+            f"{key}: SYN budget used up (limits.syn_per_target_per_minute: {per_minute}); "
+            f"{syns} SYNs would fit in {retry_after:.0f} s"
+        )
 
 
 @dataclass
@@ -71,8 +74,15 @@ class LimiterStats:
 
 
 class TargetLimiter:
-    def __init__(self, *, syn_per_minute: int = 600, connect_tests: int = 2, channels: int = 8,
-                 syn_wait: float = 5.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        *,
+        syn_per_minute: int = 600,
+        connect_tests: int = 2,
+        channels: int = 8,
+        syn_wait: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.syn_per_minute, self.connect_tests, self.channels = syn_per_minute, connect_tests, channels
         self.syn_wait, self.clock = syn_wait, clock
         self._buckets: dict[str, TokenBucket] = {}
@@ -123,8 +133,15 @@ class LimitedTransport:
     def __init__(self, inner: Transport, limiter: TargetLimiter):
         self.inner, self.limiter = inner, limiter
 
-    async def run(self, host: Host, argv: Sequence[str], *, timeout: float, stdin: str | None = None,
-                  max_output: int | None = None) -> CommandResult:
+    async def run(
+        self,
+        host: Host,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        stdin: str | None = None,
+        max_output: int | None = None,
+    ) -> CommandResult:
         async with self.limiter.channel(host.name):
             return await self.inner.run(host, argv, timeout=timeout, stdin=stdin, max_output=max_output)
 

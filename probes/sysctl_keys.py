@@ -1,4 +1,5 @@
 """The sysctls diagnosis needs: read these files, not all ~1,300 of `sysctl -a`."""
+
 from __future__ import annotations
 
 import re

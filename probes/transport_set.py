@@ -1,5 +1,6 @@
 """Which transport reaches a host: local for the bot's own host, SSH otherwise, per-host overrides
 (tests, replays); each handed out behind the per-target limiter when one is set (probes/limits.py)."""
+
 from __future__ import annotations
 
 from probes.errors import TransportError
@@ -12,8 +13,12 @@ from probes.transports.local import LocalTransport
 class TransportSet:
     """Picks the transport for a host: local for the bot's own host, SSH otherwise."""
 
-    def __init__(self, ssh: Transport | None = None, local: Transport | None = None,
-                 overrides: dict[str, Transport] | None = None):
+    def __init__(
+        self,
+        ssh: Transport | None = None,
+        local: Transport | None = None,
+        overrides: dict[str, Transport] | None = None,
+    ):
         self.ssh = ssh
         self.local = local or LocalTransport()
         self.overrides = overrides or {}

@@ -3,6 +3,7 @@
 With ``WHYCANT_REQUIRE_ALL=1`` (set by ``.ci/run``) every skip becomes a
 failure: CI proves the lab (root, netns, sshd) and PostgreSQL tests ran.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def pytest_addoption(parser):
-    parser.addoption("--update-golden", action="store_true", default=False,
-                     help="Rewrite golden files (tests/render/golden) from the current renderers.")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="Rewrite golden files (tests/render/golden) from the current renderers.",
+    )
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -41,9 +46,7 @@ def _isolated_state(tmp_path, monkeypatch):
 try:  # property-based tests share one profile; the autouse fixture above is harmless to them
     from hypothesis import HealthCheck, settings
 
-    settings.register_profile(
-        "whycant", suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
-    )
+    settings.register_profile("whycant", suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
     settings.load_profile("whycant")
 except ImportError:  # pragma: no cover
     pass

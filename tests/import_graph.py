@@ -9,6 +9,7 @@
 Imports under ``if TYPE_CHECKING:`` are left out (they never run); ``from pkg import name`` counts
 as an import of ``pkg.name`` when that is a module, else of ``pkg``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,8 +75,12 @@ class Graph:
 
     def crossing(self, src: str, dst: str) -> list[tuple[str, str]]:
         """Edges from package *src* into package *dst*."""
-        return sorted((m, t) for m, ts in self.edges.items() for t in ts
-                      if (m == src or m.startswith(src + ".")) and (t == dst or t.startswith(dst + ".")))
+        return sorted(
+            (m, t)
+            for m, ts in self.edges.items()
+            for t in ts
+            if (m == src or m.startswith(src + ".")) and (t == dst or t.startswith(dst + "."))
+        )
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -88,7 +93,8 @@ def module_name(path: Path, root: Path) -> str:
 def _is_type_checking(node: ast.If) -> bool:
     t = node.test
     return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (
-        isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING")
+        isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(tree: ast.Module) -> list[tuple[ast.stmt, bool]]:
@@ -107,8 +113,11 @@ def _imports(tree: ast.Module) -> list[tuple[ast.stmt, bool]]:
                 for name in ("body", "orelse", "finalbody", "handlers"):
                     child = getattr(n, name, None)
                     if isinstance(child, list):
-                        walk([c for c in child if isinstance(c, ast.stmt)] +
-                             [s for h in child if isinstance(h, ast.ExceptHandler) for s in h.body], in_function)
+                        walk(
+                            [c for c in child if isinstance(c, ast.stmt)]
+                            + [s for h in child if isinstance(h, ast.ExceptHandler) for s in h.body],
+                            in_function,
+                        )
 
     walk(tree.body, False)
     return found
@@ -131,8 +140,11 @@ def build(root: Path = REPO) -> Graph:
                     pkg_parts = pkg_parts[: len(pkg_parts) - (node.level - 1)]
                     base = ".".join([*pkg_parts, *([base] if base else [])])
                 names = [f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names]
-                g.private += [(mod, f"{base}.{a.name}") for a in node.names
-                              if a.name.startswith("_") and f"{base}.{a.name}" not in files]
+                g.private += [
+                    (mod, f"{base}.{a.name}")
+                    for a in node.names
+                    if a.name.startswith("_") and f"{base}.{a.name}" not in files
+                ]
             for name in names:
                 while name and name not in files:  # `import bot.x.y` where only bot.x is ours
                     name = name.rpartition(".")[0]
@@ -147,8 +159,10 @@ def build(root: Path = REPO) -> Graph:
 def summary(g: Graph) -> str:
     n_edges = sum(len(t) for t in g.edges.values())
     lazy = sum(len(v) for v in g.lazy.values())
-    lines = [f"{len(g.edges)} modules, {n_edges} first-party imports, {lazy} of them inside functions"
-             f" (in {len(g.lazy)} modules)"]
+    lines = [
+        f"{len(g.edges)} modules, {n_edges} first-party imports, {lazy} of them inside functions"
+        f" (in {len(g.lazy)} modules)"
+    ]
     cycles = g.cycles()
     lines.append(f"module cycles: {len(cycles)}")
     lines += ["  " + " <-> ".join(c) for c in cycles]

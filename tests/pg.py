@@ -1,4 +1,5 @@
 """Throwaway PostgreSQL databases for tests (``$WHYCANT_PG_URL`` names the server)."""
+
 from __future__ import annotations
 
 import os

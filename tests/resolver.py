@@ -6,6 +6,7 @@ an ``/etc/nsswitch.conf`` with ``hosts: files`` and an empty ``/etc/resolv.conf`
 are bind-mounted over the real ones: names resolve from that file only and no
 DNS query is sent anywhere. The mounts vanish with the command. Needs root.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,10 @@ from pathlib import Path
 
 __all__ = ["resolver_unavailable_reason", "with_hosts"]
 
-_SCRIPT = ('mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/nsswitch.conf && '
-           'mount --bind "$3" /etc/resolv.conf && shift 3 && exec "$@"')
+_SCRIPT = (
+    'mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/nsswitch.conf && '
+    'mount --bind "$3" /etc/resolv.conf && shift 3 && exec "$@"'
+)
 
 
 def resolver_unavailable_reason() -> str | None:
@@ -41,5 +44,17 @@ def with_hosts(tmp: Path, names: Mapping[str, str]) -> list[str]:
     nss.write_text("hosts: files\n")
     resolv = tmp / "resolv.conf"
     resolv.write_text("")
-    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _SCRIPT, "sh",
-            str(hosts), str(nss), str(resolv)]
+    return [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        _SCRIPT,
+        "sh",
+        str(hosts),
+        str(nss),
+        str(resolv),
+    ]

@@ -1,4 +1,5 @@
 """Configuration lookup order, embedded default and validation messages."""
+
 from __future__ import annotations
 
 import pytest

@@ -2,6 +2,7 @@
 
 The graph comes from ``tests/import_graph.py`` (``python -m tests.import_graph --summary`` prints it).
 """
+
 from __future__ import annotations
 
 from tests.import_graph import Graph, build
@@ -24,8 +25,17 @@ def test_no_cycle_between_packages():
 def test_probes_never_import_bot():
     assert set(GRAPH.crossing("probes", "bot")) <= PROBES_TO_BOT
     # and the core never imports a front end
-    for core in ("bot.service", "bot.pipeline", "bot.triage", "bot.engine", "bot.drift", "bot.storage", "bot.render",
-                 "bot.paste", "bot.commands"):
+    for core in (
+        "bot.service",
+        "bot.pipeline",
+        "bot.triage",
+        "bot.engine",
+        "bot.drift",
+        "bot.storage",
+        "bot.render",
+        "bot.paste",
+        "bot.commands",
+    ):
         for front in ("bot.slack", "bot.cli"):
             assert GRAPH.crossing(core, front) == [], (core, front)
 

@@ -1,4 +1,5 @@
 """Core metrics: every diagnosis is counted by outcome, finding and failed probe."""
+
 from __future__ import annotations
 
 from prometheus_client import REGISTRY
@@ -12,8 +13,9 @@ def value(name: str, **labels) -> float:
 
 
 def test_observe_counts_findings_and_probe_errors():
-    ev = build_evidence({"port": 5432, "listeners": [], "connect": {"office": {"refused": 10}},
-                         "sysctls": {"net.core.somaxconn": 4096}})
+    ev = build_evidence(
+        {"port": 5432, "listeners": [], "connect": {"office": {"refused": 10}}, "sysctls": {"net.core.somaxconn": 4096}}
+    )
     dx = diagnose(ev, load_rules())
     ids = [f.id for f in dx.findings]
     assert "port-not-listening" in ids

@@ -10,6 +10,7 @@ for a new user). Creating the venv is the slow part: pip's own cache and the
 machine's pip configuration (wheel directories, index) are used as they are,
 so no download is repeated that pip can serve from its cache.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,12 +28,28 @@ QUICKSTART = """printf "why can't I connect to localhost:1\\n" | make run"""  # 
 def _clean_env(tmp_path: Path) -> dict[str, str]:
     """The caller's environment minus whatever would make the clone use this checkout's venv or make flags."""
     venv_bin = str(REPO / ".venv" / "bin")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHON", "VENV", "MAKEFLAGS", "MFLAGS",
-                        "MAKELEVEL", "PYTEST_ARGS", "WHYCANT_CONFIG", "PYTEST_CURRENT_TEST")
-           and not k.startswith("SLACK_")}
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                  if p and os.path.realpath(p) != os.path.realpath(venv_bin))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "VIRTUAL_ENV",
+            "PYTHONPATH",
+            "PYTHONHOME",
+            "PYTHON",
+            "VENV",
+            "MAKEFLAGS",
+            "MFLAGS",
+            "MAKELEVEL",
+            "PYTEST_ARGS",
+            "WHYCANT_CONFIG",
+            "PYTEST_CURRENT_TEST",
+        )
+        and not k.startswith("SLACK_")
+    }
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if p and os.path.realpath(p) != os.path.realpath(venv_bin)
+    )
     env["XDG_STATE_HOME"] = str(tmp_path / "state")  # a fresh machine: no incidents yet
     env["HOME"] = env.get("HOME") or str(tmp_path)
     return env
@@ -47,13 +64,21 @@ def test_make_run_on_a_fresh_clone_answers_port_not_listening(tmp_path):
         pytest.skip("not a git checkout: nothing to clone")
     clone = tmp_path / "whycant"
     env = _clean_env(tmp_path)
-    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(REPO), str(clone)], check=True,
-                   env=env, timeout=120)
+    subprocess.run(
+        ["git", "clone", "--quiet", "--no-hardlinks", str(REPO), str(clone)], check=True, env=env, timeout=120
+    )
     assert not (clone / ".venv").exists()
 
     started = time.monotonic()
-    r = subprocess.run(["bash", "-c", QUICKSTART], cwd=clone, env=env, stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True, timeout=900)
+    r = subprocess.run(
+        ["bash", "-c", QUICKSTART],
+        cwd=clone,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     took = time.monotonic() - started
     out = r.stdout
     assert r.returncode == 0, f"make run exited {r.returncode} after {took:.0f}s\n{out[-3000:]}\n{r.stderr[-3000:]}"

@@ -10,6 +10,7 @@ A source (``inventory:`` in the config) is a file or a directory of files. Each 
 ``group_vars/`` and ``host_vars/`` beside each source (and beside ``playbook_dir``) are
 merged with Ansible's precedence (``bot.ansible_inventory.model``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -46,8 +47,7 @@ def _source_files(path: Path) -> list[Path]:
     if not path.is_dir():
         return [path]
     return sorted(
-        f for f in path.iterdir()
-        if f.is_file() and not f.name.startswith(".") and not f.name.endswith(_SKIP_SUFFIXES)
+        f for f in path.iterdir() if f.is_file() and not f.name.startswith(".") and not f.name.endswith(_SKIP_SUFFIXES)
     )
 
 
@@ -67,8 +67,13 @@ def _load_file(f: Path, inv: AnsibleInventory, playbook_dir: Path | None, timeou
     if f.suffix in (".yml", ".yaml", ".json") or (f.suffix not in (".ini", ".cfg") and looks_like_yaml(text)):
         data = parse_yaml(text, str(f))
         if isinstance(data, dict) and "plugin" in data:
-            load_with_ansible_inventory(f, inv, why=f"an inventory plugin config (plugin: {data['plugin']})",
-                                        playbook_dir=playbook_dir, timeout=timeout)
+            load_with_ansible_inventory(
+                f,
+                inv,
+                why=f"an inventory plugin config (plugin: {data['plugin']})",
+                playbook_dir=playbook_dir,
+                timeout=timeout,
+            )
         elif looks_like_list_json(data):
             load_list_json(data, str(f), inv, complete=True)
         else:
@@ -77,9 +82,13 @@ def _load_file(f: Path, inv: AnsibleInventory, playbook_dir: Path | None, timeou
         load_ini(text, str(f), inv)
 
 
-def load_ansible_inventory(paths: Iterable[str | Path], base_dir: Path | None = None, *,
-                           playbook_dir: str | Path | None = None,
-                           timeout: float = SCRIPT_TIMEOUT_S) -> dict[str, Host]:
+def load_ansible_inventory(
+    paths: Iterable[str | Path],
+    base_dir: Path | None = None,
+    *,
+    playbook_dir: str | Path | None = None,
+    timeout: float = SCRIPT_TIMEOUT_S,
+) -> dict[str, Host]:
     """Hosts from Ansible inventory sources (files or directories), vars files merged."""
     inv = AnsibleInventory()
 

@@ -5,6 +5,7 @@ Every program runs without a shell, with a fixed argv (the file's own path and f
 flags; ``--host NAME`` only with a validated inventory name), stdin closed, in the
 source's directory, with a timeout and an output cap.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,16 +50,18 @@ def is_script(path: Path) -> bool:
 def run_json(argv: list[str], what: str, cwd: Path, timeout: float, env: dict[str, str] | None = None) -> Any:
     """Run *argv* (no shell) and parse its stdout as JSON; InventoryError naming *what* otherwise."""
     try:
-        r = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
-                           env=env, check=False)
+        r = subprocess.run(
+            argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=env, check=False
+        )
     except subprocess.TimeoutExpired:
         raise InventoryError(f"{what}: did not finish within {timeout:g} s") from None
     except OSError as e:
         raise InventoryError(f"{what}: cannot run: {e.strerror or e}") from None
     if r.returncode != 0:
         tail = r.stderr.decode(errors="replace").strip().splitlines()[-3:]
-        raise InventoryError(f"{what}: exited with status {r.returncode}"
-                             + (f": {printable(' / '.join(tail), 300)}" if tail else ""))
+        raise InventoryError(
+            f"{what}: exited with status {r.returncode}" + (f": {printable(' / '.join(tail), 300)}" if tail else "")
+        )
     if len(r.stdout) > MAX_OUTPUT_BYTES:
         raise InventoryError(f"{what}: printed more than {MAX_OUTPUT_BYTES // 1024 // 1024} MiB")
     try:
@@ -81,8 +84,9 @@ def looks_like_list_json(data: Any) -> bool:
     return False
 
 
-def load_list_json(data: Any, where: str, inv: AnsibleInventory, *, complete: bool,
-                   host_vars: Callable[[str], Any] | None = None) -> None:
+def load_list_json(
+    data: Any, where: str, inv: AnsibleInventory, *, complete: bool, host_vars: Callable[[str], Any] | None = None
+) -> None:
     """Groups and hosts from ``--list`` JSON; hostvars from ``_meta.hostvars``, else *host_vars(name)*."""
     if not isinstance(data, dict):
         raise InventoryError(f"{where}: inventory JSON must be an object of groups, not a {type(data).__name__}")
@@ -135,8 +139,10 @@ def load_script(path: Path, inv: AnsibleInventory, timeout: float = SCRIPT_TIMEO
     def host_vars(name: str) -> Any:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise InventoryError(f"{path}: --host calls took longer than {4 * timeout:g} s in all "
-                                 f"(stopped at {printable(name)}); print _meta.hostvars with --list instead")
+            raise InventoryError(
+                f"{path}: --host calls took longer than {4 * timeout:g} s in all "
+                f"(stopped at {printable(name)}); print _meta.hostvars with --list instead"
+            )
         return run_json([argv0, "--host", name], f"{path} --host {printable(name)}", path.parent, min(timeout, left))
 
     data = run_json([argv0, "--list"], f"{path} --list", path.parent, timeout)
@@ -151,18 +157,25 @@ def ansible_inventory_command() -> str | None:
     return shutil.which("ansible-inventory")
 
 
-def load_with_ansible_inventory(path: Path, inv: AnsibleInventory, *, why: str, playbook_dir: Path | None = None,
-                                timeout: float = SCRIPT_TIMEOUT_S) -> None:
+def load_with_ansible_inventory(
+    path: Path, inv: AnsibleInventory, *, why: str, playbook_dir: Path | None = None, timeout: float = SCRIPT_TIMEOUT_S
+) -> None:
     """Let ``ansible-inventory -i PATH --list`` read a source (e.g. a plugin config); its hostvars
     are complete (Ansible applied group_vars/host_vars), so no vars files are added on top."""
     cmd = ansible_inventory_command()
     if cmd is None:
-        raise InventoryError(f"{path}: {why}; reading it needs ansible-inventory (pip install ansible-core), "
-                             "which is not installed")
+        raise InventoryError(
+            f"{path}: {why}; reading it needs ansible-inventory (pip install ansible-core), which is not installed"
+        )
     argv = [cmd, "-i", str(path.resolve()), "--list"]
     if playbook_dir is not None:
         argv += ["--playbook-dir", str(playbook_dir)]
-    env = {**os.environ, "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True", "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True", "LC_ALL": "C.UTF-8"}
+    env = {
+        **os.environ,
+        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True",
+        "LC_ALL": "C.UTF-8",
+    }
     data = run_json(argv, f"ansible-inventory -i {path}", path.parent, timeout, env)
     load_list_json(data, str(path), inv, complete=True)

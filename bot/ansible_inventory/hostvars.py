@@ -8,6 +8,7 @@ Understood: ``ansible_host``, ``ansible_port``, ``ansible_user`` (and their
 and whycant's own ``whycant_services``, ``whycant_aliases``, ``whycant_note`` and ``whycant_zone``
 (the host's network zone, docs/zones.md).
 """
+
 from __future__ import annotations
 
 import re
@@ -47,8 +48,10 @@ def _var(vars_: Mapping[str, Any], where_of: Callable[[str], str], *keys: str) -
         if k in vars_ and vars_[k] is not None:
             v = vars_[k]
             if isinstance(v, Vaulted):
-                raise InventoryError(f"{v.where or where_of(k)}: {k} is vault-encrypted; whycant cannot decrypt it "
-                                     "(give it in plain text or in whycant's own hosts: entry)")
+                raise InventoryError(
+                    f"{v.where or where_of(k)}: {k} is vault-encrypted; whycant cannot decrypt it "
+                    "(give it in plain text or in whycant's own hosts: entry)"
+                )
             return v
     return None
 
@@ -141,7 +144,8 @@ def _proxy_command_jump(command: str, where: str) -> str:
     if not argv or not argv[0].endswith("ssh") or forward != "%h:%p" or dest is None:
         raise InventoryError(
             f"{where}: ProxyCommand {printable(command)!r} is not `ssh -W %h:%p JUMPHOST`; "
-            "whycant only understands that form (or use -J / ProxyJump)")
+            "whycant only understands that form (or use -J / ProxyJump)"
+        )
     if "@" in dest:
         user, _, dest = dest.rpartition("@")
     hop = f"{user}@{dest}" if user else dest
@@ -185,8 +189,9 @@ def ssh_args(text: str, where: str) -> tuple[str | None, list[str]]:
     return jump, keys
 
 
-def host_from_vars(name: str, v: Mapping[str, Any], groups: set[str], where: str,
-                   origins: Mapping[str, str] | None = None) -> Host:
+def host_from_vars(
+    name: str, v: Mapping[str, Any], groups: set[str], where: str, origins: Mapping[str, str] | None = None
+) -> Host:
     """The Host for merged vars *v*; errors name the file a bad variable came from."""
     origin = origins or {}
 
@@ -205,8 +210,11 @@ def host_from_vars(name: str, v: Mapping[str, Any], groups: set[str], where: str
     else:
         address = name
     port_v = var("ansible_port", "ansible_ssh_port")
-    port = check_port(port_v, f"{where_of(first_key('ansible_port', 'ansible_ssh_port'))}: ansible_port") \
-        if port_v is not None else 22
+    port = (
+        check_port(port_v, f"{where_of(first_key('ansible_port', 'ansible_ssh_port'))}: ansible_port")
+        if port_v is not None
+        else 22
+    )
     user = var("ansible_user", "ansible_ssh_user")
     if user is not None:
         check_user(str(user), "ansible_user", where_of(first_key("ansible_user", "ansible_ssh_user")))

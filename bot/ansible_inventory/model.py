@@ -13,6 +13,7 @@ For one host, lowest to highest (Ansible's default ``VARIABLE_PRECEDENCE`` and
 Hosts whose vars Ansible already merged (``ansible-inventory --list`` output) take no
 vars files: their hostvars are used as they are (step 5).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -72,8 +73,9 @@ class AnsibleInventory:
             g = self.groups[name] = AnsibleGroup(name, {}, set(), set(), where)
         return g
 
-    def add_host(self, name: str, group: str, hvars: Mapping[str, Any], where: str, *,
-                 complete: bool = False) -> AnsibleHost:
+    def add_host(
+        self, name: str, group: str, hvars: Mapping[str, Any], where: str, *, complete: bool = False
+    ) -> AnsibleHost:
         if not NAME_RE.match(name):
             raise InventoryError(f"{where}: {printable(name)!r} is not a valid host name")
         h = self.hosts.get(name)
@@ -122,8 +124,9 @@ class AnsibleInventory:
             out[name] = seen
         return out
 
-    def merged_vars(self, name: str, files: VarsFiles | None = None, playbook_dir: Path | None = None
-                    ) -> tuple[dict[str, Any], dict[str, str], set[str]]:
+    def merged_vars(
+        self, name: str, files: VarsFiles | None = None, playbook_dir: Path | None = None
+    ) -> tuple[dict[str, Any], dict[str, str], set[str]]:
         """(vars, origin of each var, groups) for host *name*, in Ansible's precedence order."""
         return self._merge(name, self._memberships()[name], self._depths(), files, playbook_dir)
 
@@ -136,11 +139,14 @@ class AnsibleInventory:
                 member[h] |= ancestors.get(g.name, {g.name})
         return member
 
-    def _merge(self, name: str, groups: set[str], depths: dict[str, int], files: VarsFiles | None,
-               playbook_dir: Path | None) -> tuple[dict[str, Any], dict[str, str], set[str]]:
+    def _merge(
+        self, name: str, groups: set[str], depths: dict[str, int], files: VarsFiles | None, playbook_dir: Path | None
+    ) -> tuple[dict[str, Any], dict[str, str], set[str]]:
         host = self.hosts[name]
-        ordered = sorted((self.groups[g] for g in groups if g in self.groups and g != "all"),
-                         key=lambda g: (depths.get(g.name, 1), g.priority, g.name))
+        ordered = sorted(
+            (self.groups[g] for g in groups if g in self.groups and g != "all"),
+            key=lambda g: (depths.get(g.name, 1), g.priority, g.name),
+        )
         merged: dict[str, Any] = {}
         origin: dict[str, str] = {}
 

@@ -1,4 +1,5 @@
 """Static Ansible inventory files: INI and YAML (``all:``/``hosts:``/``children:``/``vars:``), host ranges."""
+
 from __future__ import annotations
 
 import re
@@ -184,7 +185,9 @@ def load_yaml(text: str, path: str, inv: AnsibleInventory, data: Any = None) -> 
         if body is None:
             return
         if not isinstance(body, dict):
-            raise InventoryError(f"{where}: group {printable(str(name))!r} must be a mapping (hosts:, children:, vars:)")
+            raise InventoryError(
+                f"{where}: group {printable(str(name))!r} must be a mapping (hosts:, children:, vars:)"
+            )
         for key in body:
             if key not in ("hosts", "children", "vars"):
                 raise InventoryError(
@@ -205,7 +208,9 @@ def load_yaml(text: str, path: str, inv: AnsibleInventory, data: Any = None) -> 
         gvars = body.get("vars")
         if gvars is not None:
             if not isinstance(gvars, dict):
-                raise InventoryError(f"{path}:{line_of(body, 'vars', lineno)}: vars of group {name!r} must be a mapping")
+                raise InventoryError(
+                    f"{path}:{line_of(body, 'vars', lineno)}: vars of group {name!r} must be a mapping"
+                )
             g.vars.update(gvars)
         children = body.get("children")
         if children is not None:
@@ -226,4 +231,3 @@ def looks_like_yaml(text: str) -> bool:
             continue
         return s.startswith(("---", "{")) or bool(re.fullmatch(r"[\w.-]+:\s*(\{.*\})?\s*(#.*)?", s))
     return False
-

@@ -6,6 +6,7 @@ else a file ``NAME`` without extension, else the first of ``NAME.yml``, ``NAME.y
 ``NAME.json``. Hidden files and backups (``~``) are ignored. Files are YAML (JSON is
 YAML); a file must hold a mapping; an empty file contributes nothing.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -81,8 +82,10 @@ def load_vars_file(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise InventoryError(f"{path}: vars file is not UTF-8 text") from None
     if text.lstrip().startswith("$ANSIBLE_VAULT"):
-        raise InventoryError(f"{path}: the whole file is encrypted with ansible-vault; whycant cannot decrypt it "
-                             "(keep the variables whycant needs in a plain file beside it)")
+        raise InventoryError(
+            f"{path}: the whole file is encrypted with ansible-vault; whycant cannot decrypt it "
+            "(keep the variables whycant needs in a plain file beside it)"
+        )
     try:
         data = yaml.load(text, Loader=ansible_loader(where=str(path)))
     except yaml.YAMLError as e:
@@ -92,8 +95,7 @@ def load_vars_file(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InventoryError(f"{path}: a vars file must be a mapping of variable: value, "
-                             f"not a {type(data).__name__}")
+        raise InventoryError(f"{path}: a vars file must be a mapping of variable: value, not a {type(data).__name__}")
     return {str(k): v for k, v in data.items()}
 
 

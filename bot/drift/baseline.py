@@ -1,6 +1,7 @@
 """The ``baseline`` lens: per-group policy from the config (``baselines:``): exact values, comparisons and
 expressions of the host's memory/CPUs (``">= mem_gb * 128"``), evaluated in the restricted jinja2 sandbox of
 ``bot.engine.jinja`` (``expression_environment``; never ``eval``)."""
+
 from __future__ import annotations
 
 import re
@@ -12,9 +13,9 @@ from jinja2 import TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 
 from bot.drift.model import Drift, SysctlValue, normalize, same
+from bot.engine.jinja import expression_environment
 from bot.engine.values import fmt_value as fmt  # a value as sysctl files spell it
 from bot.engine.values import kernel_tuple
-from bot.engine.jinja import expression_environment
 
 _LEAD_OP = re.compile(r"^\s*(==|!=|>=|<=|>|<|not\s+in\b|in\b)")
 _MAX_EXPR = 200
@@ -66,7 +67,7 @@ def parse_expectation(spec: Any) -> Expectation:
     m = _LEAD_OP.match(s)
     if m:
         op = " ".join(m.group(1).split())
-        rhs = s[m.end():].strip()
+        rhs = s[m.end() :].strip()
         if not rhs:
             raise BaselineError(f"{s!r}: nothing after {op!r}")
         if op in ("==", "!=") and not re.search(r"[A-Za-z_(\[]", rhs):
@@ -145,8 +146,7 @@ def judge(exp: Expectation, value: Any, hvars: Mapping[str, Any]) -> Judgement:
     except UndefinedError as e:
         return Judgement(ok=None, expected=expected, error=f"cannot evaluate {exp.text!r}: {e.message}")
     except (TypeError, ValueError, ArithmeticError) as e:
-        return Judgement(ok=None, expected=expected,
-                         error=f"cannot evaluate {exp.text!r} for value {fmt(value)}: {e}")
+        return Judgement(ok=None, expected=expected, error=f"cannot evaluate {exp.text!r} for value {fmt(value)}: {e}")
     except SecurityError as e:
         return Judgement(ok=None, expected=expected, error=f"refused {exp.text!r}: {e}")
     if not isinstance(result, bool):
@@ -171,8 +171,13 @@ def baseline_keys(baselines: Mapping[str, Mapping[str, Any]], groups: Sequence[s
     return sorted(group_baselines(baselines, groups))
 
 
-def lens_baseline(host: str, groups: Sequence[str], sysctls: Mapping[str, Any], hvars: Mapping[str, Any],
-                  baselines: Mapping[str, Mapping[str, Any]]) -> tuple[list[Drift], list[dict]]:
+def lens_baseline(
+    host: str,
+    groups: Sequence[str],
+    sysctls: Mapping[str, Any],
+    hvars: Mapping[str, Any],
+    baselines: Mapping[str, Mapping[str, Any]],
+) -> tuple[list[Drift], list[dict]]:
     """Baseline violations of one host, and the baselines it could not judge (as errors)."""
     drifts: list[Drift] = []
     problems: list[dict] = []
@@ -180,23 +185,44 @@ def lens_baseline(host: str, groups: Sequence[str], sysctls: Mapping[str, Any], 
         try:
             exp = parse_expectation(spec)
         except BaselineError as e:
-            problems.append({"host": host, "probe": "baseline", "key": key,
-                             "error": f"baselines.{group}.{key}: {e}", "kind": "config"})
+            problems.append(
+                {
+                    "host": host,
+                    "probe": "baseline",
+                    "key": key,
+                    "error": f"baselines.{group}.{key}: {e}",
+                    "kind": "config",
+                }
+            )
             continue
         value = sysctls.get(key)
         if value is None:
             # absent key: meets "== absent"-like policies only if they say so; report as drift
-            drifts.append(Drift(host, key, None, exp.text, "baseline", detail=f"baseline of group {group}; "
-                                "the key does not exist or could not be read on this host"))
+            drifts.append(
+                Drift(
+                    host,
+                    key,
+                    None,
+                    exp.text,
+                    "baseline",
+                    detail=f"baseline of group {group}; the key does not exist or could not be read on this host",
+                )
+            )
             continue
         j = judge(exp, value, hvars)
         if j.ok is None:
-            problems.append({"host": host, "probe": "baseline", "key": key,
-                             "error": f"baselines.{group}.{key}: {j.error}", "kind": "baseline"})
+            problems.append(
+                {
+                    "host": host,
+                    "probe": "baseline",
+                    "key": key,
+                    "error": f"baselines.{group}.{key}: {j.error}",
+                    "kind": "baseline",
+                }
+            )
         elif not j.ok:
             fix = None
             if exp.expr is None:
                 fix = f"sysctl -w {key}='{fmt(exp.exact)}'"
-            drifts.append(Drift(host, key, value, j.expected, "baseline", detail=f"baseline of group {group}",
-                                fix=fix))
+            drifts.append(Drift(host, key, value, j.expected, "baseline", detail=f"baseline of group {group}", fix=fix))
     return drifts, problems

@@ -18,6 +18,7 @@ are then answered from it and read only what it lacks, each file once:
 
 An unreachable host is a :class:`HostResult` with ``error`` set, never dropped.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -66,9 +67,18 @@ class HostResult:
 def conf_paths(listing: dict[str, list[str] | None]) -> list[str]:
     """``DIR/NAME.conf`` paths from :meth:`Transport.list_dir` output: plain names ending in ``.conf`` (no hidden
     files, no path separators), sorted, at most ``MAX_CONF_FILES``."""
-    out = sorted({posixpath.join(d, name) for d in sysctl_dirs() for name in (listing.get(d) or [])
-                  if name.endswith(".conf") and not name.startswith(".") and "/" not in name
-                  and "\n" not in name and "\x00" not in name})
+    out = sorted(
+        {
+            posixpath.join(d, name)
+            for d in sysctl_dirs()
+            for name in (listing.get(d) or [])
+            if name.endswith(".conf")
+            and not name.startswith(".")
+            and "/" not in name
+            and "\n" not in name
+            and "\x00" not in name
+        }
+    )
     return out[:MAX_CONF_FILES]
 
 
@@ -89,8 +99,14 @@ async def read_persisted(host: Host, transport: Any, timeout: float) -> tuple[di
         text = files.get(path)
         if text is None:
             if path in unreadable:  # exists but the probe user cannot read it: say so (docs/ssh.md)
-                problems.append({"host": host.name, "probe": "persisted_sysctls",
-                                 "error": f"{path}: {unreadable[path]}", "kind": "unreadable"})
+                problems.append(
+                    {
+                        "host": host.name,
+                        "probe": "persisted_sysctls",
+                        "error": f"{path}: {unreadable[path]}",
+                        "kind": "unreadable",
+                    }
+                )
             continue
         try:
             parse_sysctl_conf(text, source=path)
@@ -104,9 +120,16 @@ async def read_persisted(host: Host, transport: Any, timeout: float) -> tuple[di
 class FleetCollector:
     """Collects drift inputs from many hosts with bounded concurrency and per-host timeouts."""
 
-    def __init__(self, transports: Any, settings: Any = None, *, concurrency: int = DEFAULT_CONCURRENCY,
-                 host_timeout: float = DEFAULT_HOST_TIMEOUT, persisted: bool = True,
-                 read_plans: dict[str, list[str]] | None = None):
+    def __init__(
+        self,
+        transports: Any,
+        settings: Any = None,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        host_timeout: float = DEFAULT_HOST_TIMEOUT,
+        persisted: bool = True,
+        read_plans: dict[str, list[str]] | None = None,
+    ):
         self.transports = transports
         # host name -> the extra paths its last sweep read (conf files, keys only they name):
         # read with the first step next time (a speculation: only what the host names now is used)
@@ -119,8 +142,9 @@ class FleetCollector:
         self.host_timeout = host_timeout
         self.persisted = persisted
 
-    async def collect(self, hosts: Sequence[Host], keys_for_host: Callable[[Host], Sequence[str]] | None = None
-                      ) -> list[HostResult]:
+    async def collect(
+        self, hosts: Sequence[Host], keys_for_host: Callable[[Host], Sequence[str]] | None = None
+    ) -> list[HostResult]:
         sem = asyncio.Semaphore(self.concurrency)
 
         async def one(h: Host) -> HostResult:
@@ -194,8 +218,11 @@ class FleetCollector:
 
                 async def extra() -> dict:
                     files = await transport.read_files(host, list(paths), timeout=timeout)
-                    return {paths[p]: psys.parse_value(t.strip()) for p, t in files.items()
-                            if t is not None and t.strip() != ""}
+                    return {
+                        paths[p]: psys.parse_value(t.strip())
+                        for p, t in files.items()
+                        if t is not None and t.strip() != ""
+                    }
 
                 got = await hp.record("sysctls", f"read {len(paths)} files under /proc/sys (persisted keys)", extra)
                 if got:
@@ -213,9 +240,15 @@ class FleetCollector:
     def _classify(result: HostResult) -> None:
         ev = result.evidence
         failed: list[ProbeRecord] = ev.errors()
-        transport_fail = next((p for p in failed if p.error_kind in
-                               ("connect", "auth", "host-key", "host-key-revoked", "jump-host", "ssh-config",
-                                "transport", "ssh")), None)
+        transport_fail = next(
+            (
+                p
+                for p in failed
+                if p.error_kind
+                in ("connect", "auth", "host-key", "host-key-revoked", "jump-host", "ssh-config", "transport", "ssh")
+            ),
+            None,
+        )
         if ev.sysctls is None and transport_fail is not None:
             result.error, result.error_kind = transport_fail.error, transport_fail.error_kind
             return

@@ -1,5 +1,6 @@
 """The ``known-bad`` lens: every playbook rule that can judge a host from sysctls and facts alone, run over
 an Evidence of just those; each fired finding becomes drifts on the keys it is about."""
+
 from __future__ import annotations
 
 import re
@@ -32,11 +33,21 @@ def fix_assignments(runtime: str | None) -> dict[str, str]:
     return out
 
 
-def known_bad_evidence(host: str, sysctls: Mapping[str, Any] | None, facts: Any,
-                       persisted: Mapping[str, Any] | None = None, address: str | None = None):
+def known_bad_evidence(
+    host: str,
+    sysctls: Mapping[str, Any] | None,
+    facts: Any,
+    persisted: Mapping[str, Any] | None = None,
+    address: str | None = None,
+):
     """An Evidence with only the target's sysctls and facts: the known-bad lens's input."""
-    tgt = HostEvidence(host=host, address=address, sysctls=dict(sysctls) if sysctls is not None else None,
-                       facts=facts, persisted_sysctls=dict(persisted) if persisted is not None else None)
+    tgt = HostEvidence(
+        host=host,
+        address=address,
+        sysctls=dict(sysctls) if sysctls is not None else None,
+        facts=facts,
+        persisted_sysctls=dict(persisted) if persisted is not None else None,
+    )
     return Evidence(source="live", target=tgt)
 
 
@@ -59,14 +70,25 @@ def findings_to_drifts(host: str, findings: Iterable[Any], sysctls: Mapping[str,
             keys = [(k, None) for k in named] or [("-", None)]
         for k, want in keys:
             expected = f"{want} ({f.title})" if want is not None else f"see [{f.id}]: {f.title}"
-            out.append(Drift(host, k, sysctls.get(k), expected, "known-bad", finding=f.id,
-                             severity=getattr(f, "severity", "warning"), fix=runtime,
-                             detail=(getattr(f, "explanation", "") or "").strip().split("\n")[0][:300] or None))
+            out.append(
+                Drift(
+                    host,
+                    k,
+                    sysctls.get(k),
+                    expected,
+                    "known-bad",
+                    finding=f.id,
+                    severity=getattr(f, "severity", "warning"),
+                    fix=runtime,
+                    detail=(getattr(f, "explanation", "") or "").strip().split("\n")[0][:300] or None,
+                )
+            )
     return out
 
 
-def lens_known_bad(host: str, sysctls: Mapping[str, Any] | None, facts: Any, rules: Any,
-                   persisted: Mapping[str, Any] | None = None) -> list[Drift]:
+def lens_known_bad(
+    host: str, sysctls: Mapping[str, Any] | None, facts: Any, rules: Any, persisted: Mapping[str, Any] | None = None
+) -> list[Drift]:
     """Run every rule over an Evidence of sysctls + facts only; each fired finding becomes drifts."""
     if not sysctls or rules is None:
         return []

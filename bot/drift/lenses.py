@@ -10,6 +10,7 @@
 
 The last three compare a host with its peers or with itself, and live here.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -24,20 +25,37 @@ MIN_PEERS = 3
 #: Keys the kernel sizes from the machine (RAM, CPUs) by default: peers differ on them
 #: whenever their hardware differs, so the outlier lens compares them only among peers
 #: of the same size (memory rounded to the GB and CPU count).
-AUTO_SIZED_KEYS = frozenset({
-    "net.ipv4.tcp_mem", "net.ipv4.udp_mem", "fs.file-max", "fs.nr_open", "net.ipv4.tcp_max_orphans",
-    "net.ipv4.tcp_max_tw_buckets", "net.netfilter.nf_conntrack_max", "net.netfilter.nf_conntrack_buckets",
-    "net.nf_conntrack_max", "net.ipv4.ipfrag_high_thresh", "net.ipv4.tcp_max_syn_backlog",
-    "net.ipv4.route.max_size", "kernel.threads-max", "kernel.pid_max",
-})
+AUTO_SIZED_KEYS = frozenset(
+    {
+        "net.ipv4.tcp_mem",
+        "net.ipv4.udp_mem",
+        "fs.file-max",
+        "fs.nr_open",
+        "net.ipv4.tcp_max_orphans",
+        "net.ipv4.tcp_max_tw_buckets",
+        "net.netfilter.nf_conntrack_max",
+        "net.netfilter.nf_conntrack_buckets",
+        "net.nf_conntrack_max",
+        "net.ipv4.ipfrag_high_thresh",
+        "net.ipv4.tcp_max_syn_backlog",
+        "net.ipv4.route.max_size",
+        "kernel.threads-max",
+        "kernel.pid_max",
+    }
+)
 
 
 def _key_str(v: Any) -> str:
     return repr(normalize(v))
 
 
-def lens_outlier(values: Mapping[str, Mapping[str, Any]], groups: Mapping[str, Sequence[str]],
-                 sizes: Mapping[str, Any] | None = None, *, min_peers: int = MIN_PEERS) -> list[Drift]:
+def lens_outlier(
+    values: Mapping[str, Mapping[str, Any]],
+    groups: Mapping[str, Sequence[str]],
+    sizes: Mapping[str, Any] | None = None,
+    *,
+    min_peers: int = MIN_PEERS,
+) -> list[Drift]:
     """Hosts whose value of a key differs from the strict majority of their group.
 
     *values*: host -> sysctls; *groups*: group -> hosts; *sizes*: host -> (mem GB, cpus) for
@@ -72,10 +90,15 @@ def lens_outlier(values: Mapping[str, Mapping[str, Any]], groups: Mapping[str, S
                 for h in peer_hosts:
                     if _key_str(values[h][key]) != top and (h, key) not in out:
                         out[(h, key)] = Drift(
-                            h, key, values[h][key], f"== {fmt(majority_val)}", "outlier",
+                            h,
+                            key,
+                            values[h][key],
+                            f"== {fmt(majority_val)}",
+                            "outlier",
                             detail=f"{n} of {len(peer_hosts)} hosts in group {group}{size_note} have "
-                                   f"{fmt(majority_val)}",
-                            fix=f"sysctl -w {key}='{fmt(majority_val)}'")
+                            f"{fmt(majority_val)}",
+                            fix=f"sysctl -w {key}='{fmt(majority_val)}'",
+                        )
     return sorted(out.values(), key=lambda d: (d.host, d.key))
 
 
@@ -86,8 +109,9 @@ def _when(dt: datetime | None) -> str:
     return dt.strftime("%Y-%m-%d %H:%M UTC") if dt else "the previous run"
 
 
-def lens_changed(host: str, current: Mapping[str, Any], previous: Mapping[str, Any] | None,
-                 previous_at: datetime | None = None) -> list[Drift]:
+def lens_changed(
+    host: str, current: Mapping[str, Any], previous: Mapping[str, Any] | None, previous_at: datetime | None = None
+) -> list[Drift]:
     """Keys whose value differs from the previous snapshot (appeared or vanished keys too)."""
     if previous is None:
         return []
@@ -97,17 +121,24 @@ def lens_changed(host: str, current: Mapping[str, Any], previous: Mapping[str, A
             continue
         before, now = previous.get(key), current.get(key)
         if key not in previous or key not in current or not same(before, now):
-            out.append(Drift(host, key, now, f"{fmt(before)} (as on {_when(previous_at)})", "changed",
-                             severity="info",
-                             detail=f"{fmt(before)} → {fmt(now)} since {_when(previous_at)}"))
+            out.append(
+                Drift(
+                    host,
+                    key,
+                    now,
+                    f"{fmt(before)} (as on {_when(previous_at)})",
+                    "changed",
+                    severity="info",
+                    detail=f"{fmt(before)} → {fmt(now)} since {_when(previous_at)}",
+                )
+            )
     return out
 
 
 # ----------------------------------------------------------------------------- persisted
 
 
-def lens_persisted(host: str, running: Mapping[str, Any],
-                   persisted: Mapping[str, tuple[Any, str]]) -> list[Drift]:
+def lens_persisted(host: str, running: Mapping[str, Any], persisted: Mapping[str, tuple[Any, str]]) -> list[Drift]:
     """Running value vs what the sysctl files will apply at the next boot, either direction.
 
     *persisted*: key -> (value, source file). Glob keys (``net.ipv4.conf.*.rp_filter``) and
@@ -120,10 +151,17 @@ def lens_persisted(host: str, running: Mapping[str, Any],
         if key not in running or running[key] is None:
             continue
         if not same(running[key], want):
-            out.append(Drift(host, key, running[key], f"{fmt(want)} (at next boot, from {source})", "persisted",
-                             detail=f"running {fmt(running[key])}, {source} sets {fmt(want)}: either the "
-                                    "running value was changed without persisting it, or the file was "
-                                    "edited and not applied",
-                             fix=f"persist the running value in {source}, or apply the file: "
-                                 f"sysctl -w {key}='{fmt(want)}'"))
+            out.append(
+                Drift(
+                    host,
+                    key,
+                    running[key],
+                    f"{fmt(want)} (at next boot, from {source})",
+                    "persisted",
+                    detail=f"running {fmt(running[key])}, {source} sets {fmt(want)}: either the "
+                    "running value was changed without persisting it, or the file was "
+                    "edited and not applied",
+                    fix=f"persist the running value in {source}, or apply the file: sysctl -w {key}='{fmt(want)}'",
+                )
+            )
     return out

@@ -1,5 +1,6 @@
 """A drift (a host's key that misses an expectation under one lens), the lens kinds, and how sysctl
 values compare (``normalize``, ``same``): what every lens shares."""
+
 from __future__ import annotations
 
 import re
@@ -11,11 +12,20 @@ from bot.findings import SEVERITY_RANK
 KINDS = ("baseline", "known-bad", "outlier", "changed", "persisted")
 
 #: Never compared by the outlier, changed and persisted lenses: they are counts or identities, not settings.
-VOLATILE_KEYS = frozenset({
-    "net.netfilter.nf_conntrack_count", "kernel.random.boot_id", "kernel.hostname", "kernel.ns_last_pid",
-    "fs.file-nr", "fs.inode-nr", "fs.inode-state", "fs.dentry-state", "kernel.random.entropy_avail",
-    "kernel.random.uuid",
-})
+VOLATILE_KEYS = frozenset(
+    {
+        "net.netfilter.nf_conntrack_count",
+        "kernel.random.boot_id",
+        "kernel.hostname",
+        "kernel.ns_last_pid",
+        "fs.file-nr",
+        "fs.inode-nr",
+        "fs.inode-state",
+        "fs.dentry-state",
+        "kernel.random.entropy_avail",
+        "kernel.random.uuid",
+    }
+)
 
 SysctlValue = Any  # int | list[int] | str | None
 
@@ -37,17 +47,29 @@ class Drift:
 
     def contract(self) -> dict[str, Any]:
         """The ``drifts[]`` entry of ``drift --json`` (docs/architecture.md §Front ends and contracts; a few additive keys)."""
-        out: dict[str, Any] = {"host": self.host, "key": self.key, "value": self.value, "expected": self.expected,
-                               "kind": self.kind, "finding": self.finding, "severity": self.severity,
-                               "fix": self.fix, "detail": self.detail}
+        out: dict[str, Any] = {
+            "host": self.host,
+            "key": self.key,
+            "value": self.value,
+            "expected": self.expected,
+            "kind": self.kind,
+            "finding": self.finding,
+            "severity": self.severity,
+            "fix": self.fix,
+            "detail": self.detail,
+        }
         if self.waived is not None:
             out["waived"] = dict(self.waived)
         return out
 
     @property
     def sort_key(self) -> tuple:
-        return (SEVERITY_RANK.get(self.severity, 3), KINDS.index(self.kind) if self.kind in KINDS else 9,
-                self.host, self.key)
+        return (
+            SEVERITY_RANK.get(self.severity, 3),
+            KINDS.index(self.kind) if self.kind in KINDS else 9,
+            self.host,
+            self.key,
+        )
 
 
 def normalize(v: Any) -> SysctlValue:

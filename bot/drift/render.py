@@ -6,6 +6,7 @@ as for diagnoses. This module adds what is drift's own: the "Waive 30 days" butt
 value is validated by the waiver rules, so it never carries markup) and the entry points
 the scheduler, the CLI and the tests call.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,7 @@ def waive_value(host: str, key: str) -> str | None:
     Only a single host (no ``*``, no ``group:``) and a plain sysctl key pass: the same patterns
     ``bot.drift.waivers.check_waiver_target`` applies, so the value never carries markup.
     """
-    if not isinstance(host, str) or not isinstance(key, str) or host == "*" or key == "*" \
-            or host.startswith("group:"):
+    if not isinstance(host, str) or not isinstance(key, str) or host == "*" or key == "*" or host.startswith("group:"):
         return None
     try:
         check_waiver_target(host, key)
@@ -65,27 +65,35 @@ def waive_button(host: str, key: str) -> Button | None:
     value = waive_value(host, key)
     if value is None:
         return None
-    question = (f"Accept {key} on {host} as it is for {WAIVE_DAYS} days? "
-                f"It is shown as waived, not as drift, until then.")
-    return Button(WAIVE, value, text=f"Waive {WAIVE_DAYS} days",
-                  confirm=Confirm("Waive this drift?", question, f"Waive {WAIVE_DAYS} days"))
+    question = (
+        f"Accept {key} on {host} as it is for {WAIVE_DAYS} days? It is shown as waived, not as drift, until then."
+    )
+    return Button(
+        WAIVE,
+        value,
+        text=f"Waive {WAIVE_DAYS} days",
+        confirm=Confirm("Waive this drift?", question, f"Waive {WAIVE_DAYS} days"),
+    )
 
 
 def details_message(report: dict, *, buttons: bool = True, max_buttons: int = MAX_WAIVE_BUTTONS) -> Message:
-    return drift_details_message(report, waive=waive_button if buttons else None, max_buttons=max_buttons,
-                                 cli_hint=CLI_HINT)
+    return drift_details_message(
+        report, waive=waive_button if buttons else None, max_buttons=max_buttons, cli_hint=CLI_HINT
+    )
 
 
-def summary_blocks(report: dict, *, name: str | None = None, late: bool = False,
-                   scheduled_for: str | None = None) -> list[dict]:
+def summary_blocks(
+    report: dict, *, name: str | None = None, late: bool = False, scheduled_for: str | None = None
+) -> list[dict]:
     """The short channel message: counts per lens, the worst items, unreachable hosts."""
     return render_blocks(drift_summary_message(report, name=name, late=late, scheduled_for=scheduled_for))
 
 
 def thread_blocks(report: dict, *, buttons: bool = True, max_buttons: int = MAX_WAIVE_BUTTONS) -> list[dict]:
     """Details, one group per host; not cut at 50 blocks (the poster sends them as several messages)."""
-    return [x for b in details_message(report, buttons=buttons, max_buttons=max_buttons).blocks
-            for x in render_block(b)]
+    return [
+        x for b in details_message(report, buttons=buttons, max_buttons=max_buttons).blocks for x in render_block(b)
+    ]
 
 
 def fallback_text(report: dict, *, name: str | None = None, late: bool = False) -> str:

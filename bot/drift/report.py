@@ -3,6 +3,7 @@
 ``run_drift(svc, selectors) -> dict`` is what the `drift` chat command (bot/commands.py) and the CLI call;
 ``build_report(...)`` is the pure part (lenses + waivers over collected results).
 """
+
 from __future__ import annotations
 
 import logging
@@ -13,10 +14,10 @@ from typing import Any, Mapping, Sequence
 
 from bot import metrics
 from bot.drift.baseline import baseline_keys, host_vars, lens_baseline
+from bot.drift.collect import DEFAULT_CONCURRENCY, FleetCollector, HostResult
 from bot.drift.known_bad import lens_known_bad
 from bot.drift.lenses import lens_changed, lens_outlier, lens_persisted
 from bot.drift.model import Drift
-from bot.drift.collect import DEFAULT_CONCURRENCY, FleetCollector, HostResult
 from bot.drift.store import DriftStore
 from bot.drift.waivers import WaiverMatch, apply_waivers, to_matches
 from bot.drift.zone_sweep import collect_fleet
@@ -28,10 +29,16 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def build_report(results: Sequence[HostResult], *, baselines: Mapping[str, Mapping[str, Any]] | None = None,
-                 rules: Any = None, previous: Mapping[str, tuple[datetime | None, Mapping[str, Any]]] | None = None,
-                 waivers: Sequence[WaiverMatch] = (), now: datetime | None = None,
-                 groups: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
+def build_report(
+    results: Sequence[HostResult],
+    *,
+    baselines: Mapping[str, Mapping[str, Any]] | None = None,
+    rules: Any = None,
+    previous: Mapping[str, tuple[datetime | None, Mapping[str, Any]]] | None = None,
+    waivers: Sequence[WaiverMatch] = (),
+    now: datetime | None = None,
+    groups: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, Any]:
     """The ``drift --json`` document for collected *results* (pure: no I/O).
 
     *groups* (group -> hosts) defaults to the groups of the collected hosts themselves.
@@ -51,8 +58,10 @@ def build_report(results: Sequence[HostResult], *, baselines: Mapping[str, Mappi
         if not r.ok:
             errors.append({"host": name, "error": r.error, "kind": r.error_kind})
             continue
-        errors.extend({"host": p.get("host", name), "probe": p.get("probe"), "error": p.get("error"),
-                       "kind": p.get("kind")} for p in r.problems)
+        errors.extend(
+            {"host": p.get("host", name), "probe": p.get("probe"), "error": p.get("error"), "kind": p.get("kind")}
+            for p in r.problems
+        )
         ev = r.evidence
         sysctls = dict(ev.sysctls or {})
         values[name] = sysctls
@@ -131,12 +140,19 @@ def fleet_collector(svc: Any) -> FleetCollector:
         plans = _READ_PLANS.setdefault(svc.transports, {})
     except TypeError:  # not weak-referenceable: no plans, every sweep reads as the first one
         plans = None
-    return FleetCollector(svc.transports, settings, concurrency=concurrency,
-                          host_timeout=connect_t + 2 * command_t + 5, read_plans=plans)
+    return FleetCollector(
+        svc.transports, settings, concurrency=concurrency, host_timeout=connect_t + 2 * command_t + 5, read_plans=plans
+    )
 
 
-async def run_drift(svc: Any, selectors: Sequence[str] | None = None, *, record: bool = True,
-                    now: datetime | None = None, store: Any = None) -> dict[str, Any]:
+async def run_drift(
+    svc: Any,
+    selectors: Sequence[str] | None = None,
+    *,
+    record: bool = True,
+    now: datetime | None = None,
+    store: Any = None,
+) -> dict[str, Any]:
     """Drift over the hosts *selectors* name (``all``, ``group:NAME``, hosts): the ``drift --json`` dict.
 
     Unknown hosts/groups raise BadInput (from the inventory) before anything is probed. With a
@@ -162,8 +178,14 @@ async def run_drift(svc: Any, selectors: Sequence[str] | None = None, *, record:
 
     results, zone_notes = await collect_fleet(svc, fleet_collector(svc), hosts, _keys_for(svc))
     notes += zone_notes  # zones without runners, late chunks (docs/zones.md)
-    report = build_report(results, baselines=getattr(svc.config, "baselines", {}) or {},
-                          rules=getattr(svc, "rules", None), previous=previous, waivers=waivers, now=now)
+    report = build_report(
+        results,
+        baselines=getattr(svc.config, "baselines", {}) or {},
+        rules=getattr(svc, "rules", None),
+        previous=previous,
+        waivers=waivers,
+        now=now,
+    )
     if store is not None and record:
         snaps = {r.host.name: dict(r.evidence.sysctls) for r in results if r.ok and r.evidence.sysctls}
         try:

@@ -10,6 +10,7 @@
 * A claimed run that fails records its error on the row and is not retried (exactly once,
   not at least once).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -66,9 +67,19 @@ class RunOutcome:
 class ReportScheduler:
     """Runs ``reports:`` entries; ``tick()`` is one pass, ``run(stop)`` loops until *stop* is set."""
 
-    def __init__(self, reports: Sequence[Any], store: Any, run_report: RunReport, post: PostReport, *,
-                 replica: str | None = None, clock: Callable[[], datetime] | None = None,
-                 late_after: float = 60.0, max_sleep: float = 30.0, started_at: datetime | None = None):
+    def __init__(
+        self,
+        reports: Sequence[Any],
+        store: Any,
+        run_report: RunReport,
+        post: PostReport,
+        *,
+        replica: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        late_after: float = 60.0,
+        max_sleep: float = 30.0,
+        started_at: datetime | None = None,
+    ):
         self.reports = list(reports)
         self.store = store
         self.run_report = run_report
@@ -112,12 +123,14 @@ class ReportScheduler:
         outcome = RunOutcome(entry.name, due, claimed=claimed, late=late)
         if not claimed:
             return outcome
-        log.info("report %s due %s claimed by %s%s", entry.name, due.isoformat(), self.replica,
-                 " (late)" if late else "")
+        log.info(
+            "report %s due %s claimed by %s%s", entry.name, due.isoformat(), self.replica, " (late)" if late else ""
+        )
         try:
             report = await self.run_report(entry)
             if getattr(entry, "skip_if_unchanged", False) and not any(
-                    d.get("kind") == "changed" for d in report.get("drifts", [])):
+                d.get("kind") == "changed" for d in report.get("drifts", [])
+            ):
                 outcome.skipped = "nothing changed"
                 await self.store.finish_report_run(entry.name, due, posted=False, error="skipped: nothing changed")
                 return outcome

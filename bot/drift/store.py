@@ -3,6 +3,7 @@
 Works on a :class:`bot.storage.db.Database` (SQLite or PostgreSQL). ``DriftStore.for_service``
 finds the Database behind whatever store object the service holds.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,9 +15,9 @@ from typing import Any, Sequence, overload
 from sqlalchemy import delete, desc, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.storage.models import DriftSnapshot, DriftWaiver, ReportRun
 from bot.storage.claims import claim_report_run
 from bot.storage.db import Database
+from bot.storage.models import DriftSnapshot, DriftWaiver, ReportRun
 
 log = logging.getLogger("whycant.drift")
 
@@ -70,8 +71,12 @@ class DriftStore:
             return {}
 
         async def q(s):
-            newest = (select(DriftSnapshot.host, func.max(DriftSnapshot.id).label("mid"))
-                      .where(DriftSnapshot.host.in_(hosts)).group_by(DriftSnapshot.host).subquery())
+            newest = (
+                select(DriftSnapshot.host, func.max(DriftSnapshot.id).label("mid"))
+                .where(DriftSnapshot.host.in_(hosts))
+                .group_by(DriftSnapshot.host)
+                .subquery()
+            )
             rows = (await s.execute(select(DriftSnapshot).join(newest, DriftSnapshot.id == newest.c.mid))).scalars()
             return {r.host: (_aware(r.taken_at), dict(r.values)) for r in rows}
 
@@ -85,8 +90,12 @@ class DriftStore:
                 s.add(DriftSnapshot(host=host, taken_at=taken_at, values=values, hash=values_hash(values)))
             await s.flush()
             for host in snaps:  # bounded history per host
-                old = (select(DriftSnapshot.id).where(DriftSnapshot.host == host)
-                       .order_by(desc(DriftSnapshot.id)).offset(KEEP_SNAPSHOTS))
+                old = (
+                    select(DriftSnapshot.id)
+                    .where(DriftSnapshot.host == host)
+                    .order_by(desc(DriftSnapshot.id))
+                    .offset(KEEP_SNAPSHOTS)
+                )
                 ids = [i for (i,) in (await s.execute(old)).all()]
                 if ids:
                     await s.execute(delete(DriftSnapshot).where(DriftSnapshot.id.in_(ids)))
@@ -96,12 +105,18 @@ class DriftStore:
     # -- waivers --------------------------------------------------------------------------------
     async def add_waiver(self, host: str, key: str, until: datetime | None, reason: str, who: str | None) -> int:
         """Record a waiver; an active one for the same host and key is extended in place, not duplicated."""
+
         async def w(s):
             now = utcnow()
-            active = (await s.execute(
-                select(DriftWaiver).where(DriftWaiver.host == host, DriftWaiver.key == key)
-                .where((DriftWaiver.until.is_(None)) | (DriftWaiver.until > now))
-                .order_by(DriftWaiver.id.desc()).limit(1))).scalar_one_or_none()
+            active = (
+                await s.execute(
+                    select(DriftWaiver)
+                    .where(DriftWaiver.host == host, DriftWaiver.key == key)
+                    .where((DriftWaiver.until.is_(None)) | (DriftWaiver.until > now))
+                    .order_by(DriftWaiver.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
             if active is not None:
                 active.until, active.reason, active.who = until, reason, who
                 await s.flush()
@@ -127,8 +142,18 @@ class DriftStore:
             stmt = select(DriftWaiver).order_by(desc(DriftWaiver.id))
             if active_at is not None:
                 stmt = stmt.where((DriftWaiver.until.is_(None)) | (DriftWaiver.until > active_at))
-            return [{"id": r.id, "host": r.host, "key": r.key, "until": _aware(r.until), "reason": r.reason,
-                     "who": r.who, "created_at": _aware(r.created_at)} for r in (await s.execute(stmt)).scalars()]
+            return [
+                {
+                    "id": r.id,
+                    "host": r.host,
+                    "key": r.key,
+                    "until": _aware(r.until),
+                    "reason": r.reason,
+                    "who": r.who,
+                    "created_at": _aware(r.created_at),
+                }
+                for r in (await s.execute(stmt)).scalars()
+            ]
 
         return await self.db.read(q)
 
@@ -141,13 +166,17 @@ class DriftStore:
         except IntegrityError:
             return False
 
-    async def finish_report_run(self, name: str, scheduled_for: datetime, *, posted: bool,
-                                error: str | None = None) -> None:
+    async def finish_report_run(
+        self, name: str, scheduled_for: datetime, *, posted: bool, error: str | None = None
+    ) -> None:
         scheduled_for = _aware(scheduled_for)
 
         async def w(s):
-            await s.execute(update(ReportRun).where(ReportRun.name == name, ReportRun.scheduled_for == scheduled_for)
-                            .values(posted_at=utcnow() if posted else None, error=error))
+            await s.execute(
+                update(ReportRun)
+                .where(ReportRun.name == name, ReportRun.scheduled_for == scheduled_for)
+                .values(posted_at=utcnow() if posted else None, error=error)
+            )
 
         await self.db.write(w)
 
@@ -156,9 +185,18 @@ class DriftStore:
             stmt = select(ReportRun).order_by(ReportRun.scheduled_for, ReportRun.id)
             if name is not None:
                 stmt = stmt.where(ReportRun.name == name)
-            return [{"name": r.name, "scheduled_for": _aware(r.scheduled_for), "claimed_by": r.claimed_by,
-                     "claimed_at": _aware(r.claimed_at), "posted_at": _aware(r.posted_at), "late": r.late,
-                     "error": r.error} for r in (await s.execute(stmt)).scalars()]
+            return [
+                {
+                    "name": r.name,
+                    "scheduled_for": _aware(r.scheduled_for),
+                    "claimed_by": r.claimed_by,
+                    "claimed_at": _aware(r.claimed_at),
+                    "posted_at": _aware(r.posted_at),
+                    "late": r.late,
+                    "error": r.error,
+                }
+                for r in (await s.execute(stmt)).scalars()
+            ]
 
         return await self.db.read(q)
 

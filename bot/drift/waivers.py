@@ -1,4 +1,5 @@
 """Waivers: a known, accepted drift (host, key, until, reason, who), shown as waived until it expires."""
+
 from __future__ import annotations
 
 import re
@@ -77,12 +78,22 @@ def check_waiver_target(host: str, key: str, inventory: Any = None) -> str:
 
 
 def to_matches(rows: Sequence[dict[str, Any]]) -> list[WaiverMatch]:
-    return [WaiverMatch(host=r["host"], key=r["key"], until=r.get("until"), reason=r.get("reason") or "",
-                        who=r.get("who"), id=r.get("id")) for r in rows]
+    return [
+        WaiverMatch(
+            host=r["host"],
+            key=r["key"],
+            until=r.get("until"),
+            reason=r.get("reason") or "",
+            who=r.get("who"),
+            id=r.get("id"),
+        )
+        for r in rows
+    ]
 
 
-def apply_waivers(drifts: list[Drift], waivers: Sequence[WaiverMatch], host_groups: Mapping[str, Sequence[str]],
-                  now: datetime) -> tuple[list[Drift], list[Drift]]:
+def apply_waivers(
+    drifts: list[Drift], waivers: Sequence[WaiverMatch], host_groups: Mapping[str, Sequence[str]], now: datetime
+) -> tuple[list[Drift], list[Drift]]:
     """Split drifts into (active, waived); a waived drift carries its waiver (until, reason, who)."""
     active: list[Drift] = []
     waived: list[Drift] = []
@@ -91,7 +102,6 @@ def apply_waivers(drifts: list[Drift], waivers: Sequence[WaiverMatch], host_grou
         if w is None:
             active.append(d)
         else:
-            d.waived = {"until": w.until.isoformat() if w.until else None, "reason": w.reason, "who": w.who,
-                        "id": w.id}
+            d.waived = {"until": w.until.isoformat() if w.until else None, "reason": w.reason, "who": w.who, "id": w.id}
             waived.append(d)
     return active, waived

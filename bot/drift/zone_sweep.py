@@ -1,5 +1,6 @@
 """Drift sweeps across zones: one job per zone and chunk of hosts, assembled once every chunk is in
 or its deadline passed (late or unanswered chunks are named in the report's notes and errors)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,26 +18,39 @@ KeysFn = Callable[[Host], Sequence[str]]
 
 
 def result_to_json(r: HostResult) -> dict:
-    return {"host": r.host.name, "evidence": r.evidence.model_dump(mode="json"),
-            "persisted": None if r.persisted is None else {k: list(v) for k, v in r.persisted.items()},
-            "error": r.error, "error_kind": r.error_kind, "duration_s": r.duration_s, "problems": r.problems}
+    return {
+        "host": r.host.name,
+        "evidence": r.evidence.model_dump(mode="json"),
+        "persisted": None if r.persisted is None else {k: list(v) for k, v in r.persisted.items()},
+        "error": r.error,
+        "error_kind": r.error_kind,
+        "duration_s": r.duration_s,
+        "problems": r.problems,
+    }
 
 
 def result_from_json(host: Host, d: dict) -> HostResult:
     persisted = d.get("persisted")
-    return HostResult(host=host, evidence=HostEvidence.model_validate(d["evidence"]),
-                      persisted=None if persisted is None else {k: (v[0], v[1]) for k, v in persisted.items()},
-                      error=d.get("error"), error_kind=d.get("error_kind"), duration_s=float(d.get("duration_s", 0)),
-                      problems=list(d.get("problems") or []))
+    return HostResult(
+        host=host,
+        evidence=HostEvidence.model_validate(d["evidence"]),
+        persisted=None if persisted is None else {k: (v[0], v[1]) for k, v in persisted.items()},
+        error=d.get("error"),
+        error_kind=d.get("error_kind"),
+        duration_s=float(d.get("duration_s", 0)),
+        problems=list(d.get("problems") or []),
+    )
 
 
 def failed(host: Host, message: str, kind: str) -> HostResult:
-    return HostResult(host=host, evidence=HostEvidence(host=host.name, address=host.address), error=message,
-                      error_kind=kind)
+    return HostResult(
+        host=host, evidence=HostEvidence(host=host.name, address=host.address), error=message, error_kind=kind
+    )
 
 
-async def collect_fleet(svc: Any, local: FleetCollector, hosts: Sequence[Host], keys: KeysFn
-                        ) -> tuple[list[HostResult], list[str]]:
+async def collect_fleet(
+    svc: Any, local: FleetCollector, hosts: Sequence[Host], keys: KeysFn
+) -> tuple[list[HostResult], list[str]]:
     """Drift inputs for *hosts*: in-process without zones; else own-zone hosts here, the rest by zone runners.
 
     Returns the results (in *hosts* order) and notes naming zones without runners and late chunks."""
@@ -81,8 +95,11 @@ async def collect_fleet(svc: Any, local: FleetCollector, hosts: Sequence[Host], 
         ans = answers.get(key)
         label = f"zone {zone} chunk {n}/{counts[zone]}"
         if ans is None or ans["status"] != "ok":
-            why = (f"{label}: no answer within {config.zones.job_timeout:.0f} s (late)" if ans is None
-                   else f"{label}: {ans['payload'].get('error', ans['status'])}")
+            why = (
+                f"{label}: no answer within {config.zones.job_timeout:.0f} s (late)"
+                if ans is None
+                else f"{label}: {ans['payload'].get('error', ans['status'])}"
+            )
             notes.append(why)
             for h in hs:
                 by_name[h.name] = failed(h, why, "late" if ans is None else ans["status"])

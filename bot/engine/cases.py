@@ -19,6 +19,7 @@ Compact evidence keys (all optional)::
                     sources: [198.18.0.20]}]   # traced (attribution defaults to target); or:
     drop_reasons: "unavailable: drop reasons unavailable on db01: tracefs is not mounted"
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -60,8 +61,9 @@ def parse_listener(item: Any) -> Listener:
         a, b = parts[1].split("/", 1)
         recv_q, send_q = int(a), int(b)
     addr = addr.strip("[]")
-    return Listener(local_address=addr, port=int(port), recv_q=recv_q, send_q=send_q,
-                    family="inet6" if ":" in addr else "inet")
+    return Listener(
+        local_address=addr, port=int(port), recv_q=recv_q, send_q=send_q, family="inet6" if ":" in addr else "inet"
+    )
 
 
 def build_evidence(spec: dict[str, Any]) -> Evidence:
@@ -131,14 +133,34 @@ def build_evidence(spec: dict[str, Any]) -> Evidence:
             rec("facts")
     else:
         for p in ("counters_t0", "sysctls", "listeners", "facts", "counters_t1"):
-            probes.append(ProbeRecord(host=name, probe=p, command=f"<case:{p}>",
-                                      error=f"ssh {address}:22: connection refused", error_kind="connect"))
+            probes.append(
+                ProbeRecord(
+                    host=name,
+                    probe=p,
+                    command=f"<case:{p}>",
+                    error=f"ssh {address}:22: connection refused",
+                    error_kind="connect",
+                )
+            )
     for pe in spec.get("probe_errors") or []:
-        probes.append(ProbeRecord(host=pe.get("host", name), probe=pe["probe"], command=f"<case:{pe['probe']}>",
-                                  error=pe.get("error", "failed"), error_kind=pe.get("kind")))
+        probes.append(
+            ProbeRecord(
+                host=pe.get("host", name),
+                probe=pe["probe"],
+                command=f"<case:{pe['probe']}>",
+                error=pe.get("error", "failed"),
+                error_kind=pe.get("kind"),
+            )
+        )
         # a failed probe leaves its evidence absent
-        attr = {"counters_t0": "counters_t0", "counters_t1": "counters_t1", "sysctls": "sysctls",
-                "listeners": "listeners", "sockstat": "sockstat", "facts": "facts"}.get(pe["probe"])
+        attr = {
+            "counters_t0": "counters_t0",
+            "counters_t1": "counters_t1",
+            "sysctls": "sysctls",
+            "listeners": "listeners",
+            "sockstat": "sockstat",
+            "facts": "facts",
+        }.get(pe["probe"])
         if attr:
             setattr(host, attr, None)
     host.probes = probes
@@ -149,18 +171,34 @@ def build_evidence(spec: dict[str, Any]) -> Evidence:
         attempts: list[ConnectAttempt] = []
         for o in get_args(Outcome):
             for _ in range(int(row.get(o, 0))):
-                attempts.append(ConnectAttempt(outcome=o, latency_ms=1.5 if o == "ok" else 2000.0 if o == "timeout" else 0.3))
+                attempts.append(
+                    ConnectAttempt(outcome=o, latency_ms=1.5 if o == "ok" else 2000.0 if o == "timeout" else 0.3)
+                )
         vhost = name if row.get("local") else row.get("host", vantage)
-        connect.append(ConnectResult(vantage=vantage, vantage_host=vhost,
-                                     target_address="127.0.0.1" if row.get("local") else address,
-                                     port=port, attempts=attempts, runner="python3", error=row.get("error"),
-                                     nat=bool(row.get("nat")), note=row.get("note")))
+        connect.append(
+            ConnectResult(
+                vantage=vantage,
+                vantage_host=vhost,
+                target_address="127.0.0.1" if row.get("local") else address,
+                port=port,
+                attempts=attempts,
+                runner="python3",
+                error=row.get("error"),
+                nat=bool(row.get("nat")),
+                note=row.get("note"),
+            )
+        )
 
     touched = bool(probes) or ssh_down
     return Evidence(
         source="replay",
-        request=Request(text=f"why can't I connect to {name}:{port}", target=name, address=address, port=port,
-                        vantages=list((spec.get("connect") or {}).keys())),
+        request=Request(
+            text=f"why can't I connect to {name}:{port}",
+            target=name,
+            address=address,
+            port=port,
+            vantages=list((spec.get("connect") or {}).keys()),
+        ),
         target=host if touched else None,
         connect=connect,
     )
@@ -171,8 +209,12 @@ def build_drop_trace(host: str, spec: Any, window_s: float) -> DropTrace:
     if isinstance(spec, str):
         return DropTrace(status="unavailable", detail=spec.split(":", 1)[1].strip() if ":" in spec else spec)
     reasons = [DropReason(host=host, **{"location": "unknown", "count": 1, **r}) for r in (spec or [])]
-    return DropTrace(status="ok", detail=f"{host}: kernel drop reasons traced for {window_s:.1f} s",
-                     window_s=window_s, reasons=reasons)
+    return DropTrace(
+        status="ok",
+        detail=f"{host}: kernel drop reasons traced for {window_s:.1f} s",
+        window_s=window_s,
+        reasons=reasons,
+    )
 
 
 @dataclass
@@ -205,8 +247,10 @@ def check_case(rule, case, all_rules=None) -> CaseResult:
         failures.append(f"expected skipped={exp.skipped}, got {out.status} (missing: {out.missing})")
     fired = out.status == "fired"
     if fired != exp.fires:
-        failures.append(f"expected fires={exp.fires}, got {out.status}"
-                        + (f" (missing: {', '.join(out.missing)})" if out.missing else ""))
+        failures.append(
+            f"expected fires={exp.fires}, got {out.status}"
+            + (f" (missing: {', '.join(out.missing)})" if out.missing else "")
+        )
     f = out.finding
     if f is not None:
         ev_text = "\n".join(f.evidence)
@@ -242,7 +286,13 @@ def run_cases(rules) -> list[CaseResult]:
     for rule in rules:
         kinds = {c.expect.fires for c in rule.spec.cases}
         if kinds != {True, False}:
-            results.append(CaseResult(rule.id, "(coverage)", False,
-                                      ["a rule needs at least one case that fires and one near-miss that does not"],
-                                      rule.path))
+            results.append(
+                CaseResult(
+                    rule.id,
+                    "(coverage)",
+                    False,
+                    ["a rule needs at least one case that fires and one near-miss that does not"],
+                    rule.path,
+                )
+            )
     return results

@@ -16,6 +16,7 @@ functions (closures over the same data) that playbook expressions call:
 The counter, connect and fix parts are built in ``context_counters``, ``context_connect`` and
 ``context_fixes``; plain value formatting (``fmt_value``, ``kernel_tuple``) is in ``values``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,8 +30,19 @@ from probes.hostport import format_hostport
 
 #: Every evidence name a rule may list in ``requires``.
 EVIDENCE_NAMES = (
-    "target", "counters", "counters_delta", "sysctls", "persisted_sysctls", "listeners", "facts",
-    "kernel", "mem", "sockstat", "conntrack", "connect", "drop_reasons",
+    "target",
+    "counters",
+    "counters_delta",
+    "sysctls",
+    "persisted_sysctls",
+    "listeners",
+    "facts",
+    "kernel",
+    "mem",
+    "sockstat",
+    "conntrack",
+    "connect",
+    "drop_reasons",
 )
 
 #: Which probe produces which evidence (to tell "not collected" from "probe failed").
@@ -51,8 +63,18 @@ PROBES_FOR = {
 
 #: Transport-level failures: the target could not be logged in to at all.
 # a command timeout ("timeout") is not a failed login: the host accepted it (issue 9 point 7)
-SSH_ERROR_KINDS = {"connect", "auth", "host-key", "host-key-revoked", "jump-host", "ssh-config", "transport", "ssh",
-                   "unreachable", "refused"}
+SSH_ERROR_KINDS = {
+    "connect",
+    "auth",
+    "host-key",
+    "host-key-revoked",
+    "jump-host",
+    "ssh-config",
+    "transport",
+    "ssh",
+    "unreachable",
+    "refused",
+}
 
 
 def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = None) -> dict[str, Any]:
@@ -73,8 +95,13 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
     address = (req.address if req else None) or (tgt.address if tgt else None)
     if address is None and evidence.connect:
         address = evidence.connect[0].target_address
-    target = {"name": name, "address": address, "port": port,
-              "label": format_hostport(name, port), "hostport": format_hostport(address or name, port)}
+    target = {
+        "name": name,
+        "address": address,
+        "port": port,
+        "label": format_hostport(name, port),
+        "hostport": format_hostport(address or name, port),
+    }
 
     # ---- counters (bot.engine.context_counters) -----------------------------------
     counter_ctx = counter_context(tgt)
@@ -103,17 +130,27 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
         mem_source = "estimated from net.ipv4.tcp_mem"
     cpus = facts.cpus if facts else None
     port_range = (facts.ip_local_port_range if facts and facts.ip_local_port_range else None) or (
-        sysctl.get("net.ipv4.ip_local_port_range") if isinstance(sysctl.get("net.ipv4.ip_local_port_range"), list) else None)
+        sysctl.get("net.ipv4.ip_local_port_range")
+        if isinstance(sysctl.get("net.ipv4.ip_local_port_range"), list)
+        else None
+    )
 
     # ---- listeners ----------------------------------------------------------------
     listeners = []
     for li in (tgt.listeners or []) if tgt else []:
-        listeners.append({
-            "address": li.local_address, "port": li.port, "recv_q": li.recv_q, "send_q": li.send_q,
-            "family": li.family, "loopback": is_loopback(li.local_address), "wildcard": li.wildcard,
-            "label": format_hostport(li.local_address, li.port),
-            "full": li.send_q > 0 and li.recv_q > 0 and li.recv_q >= li.send_q,
-        })
+        listeners.append(
+            {
+                "address": li.local_address,
+                "port": li.port,
+                "recv_q": li.recv_q,
+                "send_q": li.send_q,
+                "family": li.family,
+                "loopback": is_loopback(li.local_address),
+                "wildcard": li.wildcard,
+                "label": format_hostport(li.local_address, li.port),
+                "full": li.send_q > 0 and li.recv_q > 0 and li.recv_q >= li.send_q,
+            }
+        )
     on_port = [li for li in listeners if port is not None and li["port"] == port]
     listener = None
     for pref in (lambda x: x["wildcard"], lambda x: not x["loopback"], lambda x: True):
@@ -129,8 +166,12 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
     conntrack = None
     if facts and (facts.conntrack_count is not None or facts.conntrack_max is not None or facts.conntrack_stats):
         cnt, mx = facts.conntrack_count, facts.conntrack_max
-        conntrack = {"count": cnt, "max": mx, "stats": dict(facts.conntrack_stats or {}),
-                     "pct": round(100.0 * cnt / mx, 1) if cnt is not None and mx else None}
+        conntrack = {
+            "count": cnt,
+            "max": mx,
+            "stats": dict(facts.conntrack_stats or {}),
+            "pct": round(100.0 * cnt / mx, 1) if cnt is not None and mx else None,
+        }
     sockstat = dict(tgt.sockstat) if tgt and tgt.sockstat else {}
 
     def sock(*keys: str) -> int | None:
@@ -147,8 +188,13 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
 
     def drops(reason: str | None = None, attribution: str = "target", src: str | None = None) -> int:
         """Packets the target dropped (with *reason*; from source address *src*) during the window."""
-        return sum(r["count"] for r in drop_rows if r["attribution"] == attribution
-                   and (reason is None or r["reason"] == reason) and (src is None or src in r["sources"]))
+        return sum(
+            r["count"]
+            for r in drop_rows
+            if r["attribution"] == attribution
+            and (reason is None or r["reason"] == reason)
+            and (src is None or src in r["sources"])
+        )
 
     def drop_cite(reason: str | None = None) -> str:
         """One evidence line: the target's drops (of *reason*) by location, or why there are none."""
@@ -159,9 +205,16 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
         rows = [r for r in drop_rows if r["attribution"] == "target" and (reason is None or r["reason"] == reason)]
         if not rows:
             return f"{name}'s kernel dropped no packet{' with ' + reason if reason else ''} in {trace.window_s or 0:.1f} s (kfree_skb drop reasons)"
-        return "kfree_skb on " + name + ": " + ", ".join(
-            f"{r['reason']} at {r['location']} ×{r['count']}" + (f" (from {', '.join(r['sources'][:3])})" if r["sources"] else "")
-            for r in rows[:4])
+        return (
+            "kfree_skb on "
+            + name
+            + ": "
+            + ", ".join(
+                f"{r['reason']} at {r['location']} ×{r['count']}"
+                + (f" (from {', '.join(r['sources'][:3])})" if r["sources"] else "")
+                for r in rows[:4]
+            )
+        )
 
     # ---- availability -------------------------------------------------------------
     probe_errors = evidence.probe_errors()
@@ -187,23 +240,48 @@ def build_context(evidence: Evidence, vantage_notes: dict[str, str] | None = Non
     failed_probes = {p["probe"].split(":")[0] for p in probe_errors}
     if tgt:
         failed_probes |= {p.probe for p in target_errors}
-    missing_by_error = [k for k in missing if failed_probes & set(PROBES_FOR.get(k, ()))
-                        or (k == "target" and ssh_errors) or (ssh_errors and k != "connect")]
+    missing_by_error = [
+        k
+        for k in missing
+        if failed_probes & set(PROBES_FOR.get(k, ()))
+        or (k == "target" and ssh_errors)
+        or (ssh_errors and k != "connect")
+    ]
 
     return {
-        "target": target, "port": port, "source": evidence.source,
+        "target": target,
+        "port": port,
+        "source": evidence.source,
         **counter_ctx,
-        "sysctl": sysctl, "sysctl_get": sysctl_get, "sv": sv, "fmt": fmt_value,
-        "kernel": kernel, "kernel_release": kernel_release, "kernel_known": kernel is not None,
-        "mem_kb": mem_kb, "mem_gb": mem_gb, "mem_source": mem_source, "cpus": cpus, "port_range": port_range,
-        "listeners": listeners, "listeners_on_port": on_port, "listener": listener,
+        "sysctl": sysctl,
+        "sysctl_get": sysctl_get,
+        "sv": sv,
+        "fmt": fmt_value,
+        "kernel": kernel,
+        "kernel_release": kernel_release,
+        "kernel_known": kernel is not None,
+        "mem_kb": mem_kb,
+        "mem_gb": mem_gb,
+        "mem_source": mem_source,
+        "cpus": cpus,
+        "port_range": port_range,
+        "listeners": listeners,
+        "listeners_on_port": on_port,
+        "listener": listener,
         **connect_ctx,
-        "conntrack": conntrack, "sockstat": sockstat, "sock": sock,
-        "drop_trace": trace.model_dump() if trace else None, "drops_ok": drops_ok, "drop_rows": drop_rows,
-        "drops": drops, "drop_cite": drop_cite,
+        "conntrack": conntrack,
+        "sockstat": sockstat,
+        "sock": sock,
+        "drop_trace": trace.model_dump() if trace else None,
+        "drops_ok": drops_ok,
+        "drop_rows": drop_rows,
+        "drops": drops,
+        "drop_cite": drop_cite,
         "probe_errors": probe_errors,
         "target_errors": [{"probe": p.probe, "error": p.error, "kind": p.error_kind} for p in target_errors],
         "target_ssh_failed": bool(ssh_errors),
-        "available": available, "missing": missing, "missing_by_error": missing_by_error,
+        "available": available,
+        "missing": missing,
+        "missing_by_error": missing_by_error,
         **fix_context(sysctl),  # bot.engine.context_fixes
     }

@@ -1,6 +1,7 @@
 """The counter part of a rule's context: deltas, absolutes, rates, and how a single snapshot is judged
 (``bot.engine.snapshot``): ``d``, ``c``, ``v``, ``rate_of``, ``rising``, ``cite``, ``has_counter``, ``moving``,
 ``judged``, ``unjudged``, ``window_text``."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -82,11 +83,26 @@ def counter_context(tgt: HostEvidence | None) -> dict[str, Any]:
         return f"{key} {c(key)} {window_text()}" + (f" {how}" if how.startswith("=") else f", {how}" if how else "")
 
     return {
-        "counters": counters, "delta": delta, "window_s": window_s, "rate": rate,
-        "has_counters": has_counters, "has_delta": has_delta, "snapshot": has_counters and not has_delta,
-        "d": d, "c": c, "v": v, "rate_of": rate_of, "rising": rising, "cite": cite,
-        "has_counter": has_counter, "moving": moving, "judged": judged, "unjudged": unjudged,
-        "uptime_s": uptime_s, "kernel_log": kernel_log, "window_text": window_text(),
+        "counters": counters,
+        "delta": delta,
+        "window_s": window_s,
+        "rate": rate,
+        "has_counters": has_counters,
+        "has_delta": has_delta,
+        "snapshot": has_counters and not has_delta,
+        "d": d,
+        "c": c,
+        "v": v,
+        "rate_of": rate_of,
+        "rising": rising,
+        "cite": cite,
+        "has_counter": has_counter,
+        "moving": moving,
+        "judged": judged,
+        "unjudged": unjudged,
+        "uptime_s": uptime_s,
+        "kernel_log": kernel_log,
+        "window_text": window_text(),
     }
 
 

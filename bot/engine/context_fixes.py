@@ -1,6 +1,7 @@
 """The fix part of a rule's context: commands built from the host's own values (``runtime_cmds``,
 ``dropin``, ``rollback_cmds``, ``raise_to``, ``differs``, ``merge``) and the sizing functions of
 ``bot.engine.sizing``."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,13 +9,27 @@ from typing import Any
 from bot.engine import sizing
 from bot.engine.values import fmt_value
 
-SIZING = ("scale_backlog", "scale_syn_backlog", "app_backlog", "conntrack_max_for", "conntrack_buckets_for",
-          "port_range_for", "port_range_size", "tw_buckets_for", "rmem_max_for", "tcp_mem_for",
-          "orphans_for", "netdev_backlog_for", "gc_thresh_for", "next_pow2")
+SIZING = (
+    "scale_backlog",
+    "scale_syn_backlog",
+    "app_backlog",
+    "conntrack_max_for",
+    "conntrack_buckets_for",
+    "port_range_for",
+    "port_range_size",
+    "tw_buckets_for",
+    "rmem_max_for",
+    "tcp_mem_for",
+    "orphans_for",
+    "netdev_backlog_for",
+    "gc_thresh_for",
+    "next_pow2",
+)
 
 
 def fix_context(sysctl: dict[str, Any]) -> dict[str, Any]:
     """Fix helpers over the target's current sysctls (*sysctl*; absent keys absent)."""
+
     def runtime_cmds(changes: dict) -> str:
         return "\n".join(f"sysctl -w {k}={_q(fmt_value(val))}" for k, val in changes.items())
 
@@ -50,8 +65,14 @@ def fix_context(sysctl: dict[str, Any]) -> dict[str, Any]:
         """The subset of *wanted* sysctls whose current value differs (absent counts as differing)."""
         return {k: w for k, w in wanted.items() if sysctl.get(k) != w}
 
-    ctx: dict[str, Any] = {"raise_to": raise_to, "differs": differs, "merge": merge, "runtime_cmds": runtime_cmds,
-                           "dropin": dropin, "rollback_cmds": rollback_cmds}
+    ctx: dict[str, Any] = {
+        "raise_to": raise_to,
+        "differs": differs,
+        "merge": merge,
+        "runtime_cmds": runtime_cmds,
+        "dropin": dropin,
+        "rollback_cmds": rollback_cmds,
+    }
     for fn in SIZING:
         ctx[fn] = getattr(sizing, fn)
     return ctx

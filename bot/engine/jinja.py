@@ -1,4 +1,5 @@
 """The project's jinja2 sandboxes, in one place: rule templates and drift baseline expressions."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -44,11 +45,22 @@ def _kver(t: Any) -> str:
 @lru_cache(maxsize=1)
 def environment() -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=True, autoescape=False,
+        undefined=StrictUndefined,
+        trim_blocks=False,
+        lstrip_blocks=True,
+        autoescape=False,
         keep_trailing_newline=False,
     )
-    env.filters.update({"fmt": fmt_value, "signed": _signed, "join_and": _join_and, "human": _human,
-                        "kver": _kver, "hostport": format_hostport})
+    env.filters.update(
+        {
+            "fmt": fmt_value,
+            "signed": _signed,
+            "join_and": _join_and,
+            "human": _human,
+            "kver": _kver,
+            "hostport": format_hostport,
+        }
+    )
     return env
 
 
@@ -58,7 +70,6 @@ def expression_environment() -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
     env.globals.clear()  # no range(), lipsum(), dict(), cycler... : data and arithmetic only
     env.globals.update({"min": min, "max": max, "abs": abs, "int": int, "round": round})
-    env.filters = {k: env.filters[k] for k in ("int", "float", "round", "abs", "length", "min", "max", "first",
-                                                "last")}
+    env.filters = {k: env.filters[k] for k in ("int", "float", "round", "abs", "length", "min", "max", "first", "last")}
     env.tests = {k: env.tests[k] for k in ("defined", "none", "number", "string", "sequence")}
     return env

@@ -5,6 +5,7 @@ A broken file (bad YAML, unknown key, bad jinja, unknown variable) becomes a
 ``LoadError`` naming the file and line; every other rule still loads. A user rule
 whose id matches a built-in one replaces it, with a warning.
 """
+
 from __future__ import annotations
 
 import logging
@@ -103,8 +104,11 @@ def _compile_rule(spec: RuleSpec, path: str, root: yaml.Node | None, builtin: bo
 
     def check_names(source: str, where: list[Any], allowed: AbstractSet[str]):
         try:
-            ast = env.parse(source if not where or where[0] not in ("when", "vars", "score", "confidence", "severity")
-                            else "{{ " + source + " }}")
+            ast = env.parse(
+                source
+                if not where or where[0] not in ("when", "vars", "score", "confidence", "severity")
+                else "{{ " + source + " }}"
+            )
         except TemplateSyntaxError as e:
             raise fail(where, f"jinja syntax error: {e.message}", e.lineno) from None
         unknown = sorted(meta.find_undeclared_variables(ast) - allowed)
@@ -144,8 +148,9 @@ def _compile_rule(spec: RuleSpec, path: str, root: yaml.Node | None, builtin: bo
     for f in _FIX_FIELDS:
         val = getattr(spec.fix, f)
         compiled["fix"][f] = tmpl(val, ["fix", f]) if val else None
-    return Rule(spec=spec, path=path, builtin=builtin, compiled=compiled,
-                lines={"when": node_line(root, ["when"]) or 0})
+    return Rule(
+        spec=spec, path=path, builtin=builtin, compiled=compiled, lines={"when": node_line(root, ["when"]) or 0}
+    )
 
 
 def parse_rule_text(text: str, path: str, builtin: bool = False, stem: str | None = None) -> Rule:
@@ -184,8 +189,9 @@ def _parse_cached(text: str, path: str, builtin: bool, stem: str | None) -> Rule
         where = ".".join(str(p) for p in loc)
         raise RuleLoadError(LoadError(path, line, f"{where}: {msg}{more}")) from None
     if stem is not None and spec.id != stem:
-        raise RuleLoadError(LoadError(path, node_line(root, ["id"]),
-                                      f"id {spec.id!r} must match the file name ({stem!r})"))
+        raise RuleLoadError(
+            LoadError(path, node_line(root, ["id"]), f"id {spec.id!r} must match the file name ({stem!r})")
+        )
     return _compile_rule(spec, path, root, builtin)
 
 
@@ -207,8 +213,9 @@ def _user_files(p: Path) -> list[Path]:
     return []
 
 
-def load_rules(config_paths: Iterable[str | Path] | None = None, *, builtin: bool = True,
-               base_dir: str | Path | None = None) -> RuleSet:
+def load_rules(
+    config_paths: Iterable[str | Path] | None = None, *, builtin: bool = True, base_dir: str | Path | None = None
+) -> RuleSet:
     """Built-in playbooks plus user playbook files/directories, in that order."""
     rs = RuleSet()
     by_id: dict[str, int] = {}

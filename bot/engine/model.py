@@ -1,4 +1,5 @@
 """The playbook file format, validated with pydantic (unknown keys are errors)."""
+
 from __future__ import annotations
 
 import re
@@ -73,8 +74,10 @@ class RuleSpec(_Strict):
     def _vars(cls, v: Any) -> Any:
         """Plain numbers and booleans are expressions too (``want: 300``)."""
         if isinstance(v, dict):
-            return {k: (("true" if x else "false") if isinstance(x, bool) else str(x) if isinstance(x, (int, float)) else x)
-                    for k, x in v.items()}
+            return {
+                k: (("true" if x else "false") if isinstance(x, bool) else str(x) if isinstance(x, (int, float)) else x)
+                for k, x in v.items()
+            }
         return v
 
     @field_validator("requires")

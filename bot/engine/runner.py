@@ -1,4 +1,5 @@
 """Evaluate rules over evidence: findings, ranking, cleared/skipped, and the verdict."""
+
 from __future__ import annotations
 
 import logging
@@ -58,8 +59,13 @@ def evaluate(rule: Rule, ctx: dict[str, Any]) -> RuleOutcome:
             local[name] = fn(**local)
         if not rule.compiled["when"](**local):
             return RuleOutcome(rule, "cleared")
-        evidence = [line.strip() for out in (_render(t, local) for t in rule.compiled["evidence"]) if out
-                    for line in out.splitlines() if line.strip()]
+        evidence = [
+            line.strip()
+            for out in (_render(t, local) for t in rule.compiled["evidence"])
+            if out
+            for line in out.splitlines()
+            if line.strip()
+        ]
         fix = Fix(**{k: _render(t, local) for k, t in rule.compiled["fix"].items()})
         score = rule.compiled["score"]
         score = float(score(**local) if callable(score) else score or 0)
@@ -72,10 +78,16 @@ def evaluate(rule: Rule, ctx: dict[str, Any]) -> RuleOutcome:
             raise ValueError(f"severity expression gave {severity!r}, not critical, warning or info")
         sev = cast(Severity, severity)
         finding = Finding(
-            id=rule.id, severity=sev, title=rule.title,
+            id=rule.id,
+            severity=sev,
+            title=rule.title,
             explanation=_prose(_render(rule.compiled["explain"], local)) or rule.title,
-            evidence=evidence, fix=fix, confidence=max(0.0, min(1.0, conf)),
-            references=list(rule.spec.references), rule_version=str(rule.spec.version), score=score,
+            evidence=evidence,
+            fix=fix,
+            confidence=max(0.0, min(1.0, conf)),
+            references=list(rule.spec.references),
+            rule_version=str(rule.spec.version),
+            score=score,
         )
         return RuleOutcome(rule, "fired", finding=finding, verdict=verdict)
     except Exception as e:  # noqa: BLE001 - a broken rule must not break the diagnosis
@@ -100,13 +112,18 @@ class DiagnosisDetail:
         return [{"id": o.rule.id, "file": o.rule.path, "error": o.error} for o in self.outcomes if o.status == "error"]
 
 
-def diagnose_detail(evidence: Evidence, rules: Iterable[Rule], *,
-                    vantage_notes: dict[str, str] | None = None) -> DiagnosisDetail:
+def diagnose_detail(
+    evidence: Evidence, rules: Iterable[Rule], *, vantage_notes: dict[str, str] | None = None
+) -> DiagnosisDetail:
     ctx = build_context(evidence, vantage_notes=vantage_notes)
     outcomes = [evaluate(r, ctx) for r in rules]
     findings = sorted((o.finding for o in outcomes if o.finding), key=rank_key)
-    skipped_by_error = [o for o in outcomes if o.status == "skipped"
-                        and any(any(a.strip() in ctx["missing_by_error"] for a in m.split("|")) for m in o.missing)]
+    skipped_by_error = [
+        o
+        for o in outcomes
+        if o.status == "skipped"
+        and any(any(a.strip() in ctx["missing_by_error"] for a in m.split("|")) for m in o.missing)
+    ]
     partial = bool(evidence.partial or skipped_by_error)
     diag = Diagnosis(
         verdict=make_verdict(ctx, findings, outcomes, partial),

@@ -3,6 +3,7 @@
 Pure functions, exposed to playbook templates by name (``scale_backlog(mem_gb,
 overflow_rate)``). Every value is a function of evidence, never a canned number.
 """
+
 from __future__ import annotations
 
 import math

@@ -8,6 +8,7 @@ datagram) and compared with a ratio, never with a fixed absolute count.  When th
 paste lacks the traffic counter the snapshot cannot be judged: the counter still
 counts as seen (non-zero), and :func:`confirm_hint` says which output would confirm it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -101,5 +102,7 @@ def describe(j: Judgement, uptime_s: float | None = None) -> str:
 
 def confirm_hint(j: Judgement) -> str:
     """What output would confirm an unjudged snapshot counter."""
-    return (f"not judged: the paste has no {' + '.join(j.traffic_keys)} to weigh it against; the full "
-            "`netstat -s` (or `nstat -az`), or two runs a minute apart, would confirm it")
+    return (
+        f"not judged: the paste has no {' + '.join(j.traffic_keys)} to weigh it against; the full "
+        "`netstat -s` (or `nstat -az`), or two runs a minute apart, would confirm it"
+    )

@@ -1,5 +1,6 @@
 """Plain values as rules, fixes and reports show them: sysctl values (``fmt_value``), kernel releases
 (``kernel_tuple``), loopback addresses. Pure; shared by the engine, drift and the renderers."""
+
 from __future__ import annotations
 
 import ipaddress

@@ -1,14 +1,23 @@
 """The one-line verdict. Never "all clear" when something could not be checked."""
+
 from __future__ import annotations
 
 from typing import Any
 
 #: How evidence names read in "could not check ..." phrases.
 EVIDENCE_WORDS = {
-    "target": "the target host", "counters": "kernel counters", "counters_delta": "counter deltas",
-    "sysctls": "sysctls", "persisted_sysctls": "persisted sysctls", "listeners": "listeners",
-    "facts": "host facts", "kernel": "kernel version", "mem": "memory size", "sockstat": "socket summary",
-    "conntrack": "conntrack", "connect": "connect tests",
+    "target": "the target host",
+    "counters": "kernel counters",
+    "counters_delta": "counter deltas",
+    "sysctls": "sysctls",
+    "persisted_sysctls": "persisted sysctls",
+    "listeners": "listeners",
+    "facts": "host facts",
+    "kernel": "kernel version",
+    "mem": "memory size",
+    "sockstat": "socket summary",
+    "conntrack": "conntrack",
+    "connect": "connect tests",
 }
 
 
@@ -39,7 +48,8 @@ def make_verdict(ctx: dict[str, Any], findings: list, outcomes: list, partial: b
         tail = f" — partial: no SSH to {ctx['target']['name']}, so its counters, sysctls and listeners were not checked"
     elif partial:
         lost = sorted({EVIDENCE_WORDS.get(m, m) for m in ctx["missing_by_error"]}) or [
-            f"{p['probe']} on {p['host']}" for p in ctx["probe_errors"]]
+            f"{p['probe']} on {p['host']}" for p in ctx["probe_errors"]
+        ]
         tail = f" — partial: could not check {_short(lost, 6)}"
     elif skipped:
         tail = f" — not checked (no {_short(not_checked, 5)})"
@@ -55,6 +65,8 @@ def make_verdict(ctx: dict[str, Any], findings: list, outcomes: list, partial: b
     checked = _checks(outcomes, "cleared")
     n = sum(1 for o in outcomes if o.status == "cleared")
     if partial:
-        return (f"Partial diagnosis of {label}: no fault found in what could be checked "
-                f"({_short(checked, 6)}; {n} rules){tail}")
+        return (
+            f"Partial diagnosis of {label}: no fault found in what could be checked "
+            f"({_short(checked, 6)}; {n} rules){tail}"
+        )
     return f"No fault found on {label} — checked: {_short(checked, 12)} ({n} rules){tail}"

@@ -6,6 +6,7 @@
 - ``text.render_text(outcome, color=...)`` -> console text (rich ANSI or plain)
 - ``escape`` -> escaping for Slack mrkdwn and terminals
 """
+
 from bot.render.blockkit import render_home, render_outcome, render_progress
 from bot.render.build import build_message
 from bot.render.text import render_text

@@ -7,6 +7,7 @@ actions block, 150 characters in a header, 2000 in a button value. Anything
 over a limit is cut with a visible "…and N more", never by failing the post.
 Every string from a user or host is escaped (``escape.mrkdwn``).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -166,7 +167,9 @@ def _matrix(m: Matrix) -> list[Json]:
     widths[0] = min(widths[0], 24)
 
     def fmt(row: list[str]) -> str:
-        cells = [esc.truncate(c, widths[i]).ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(row)]
+        cells = [
+            esc.truncate(c, widths[i]).ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(row)
+        ]
         return "  ".join(cells).rstrip()
 
     lines = [esc.code(fmt(m.columns))] + [esc.code(fmt(r)) for r in m.rows]
@@ -206,8 +209,10 @@ def _items(b: Items, *, max_blocks: int) -> list[Json]:
 def _drift_line(d: DriftLine, *, details: bool) -> str:
     """One drift, mrkdwn: host, key, value, expectation, lens, finding id (and detail, fix, waiver)."""
     finding = f" `[{esc.inline_code(d.finding)}]`" if d.finding else ""
-    lines = [f"{SEVERITY_EMOJI.get(d.severity, '•')} *{esc.mrkdwn(d.host)}* `{esc.inline_code(d.key)}` = "
-             f"`{esc.inline_code(d.value)}`, expected {esc.mrkdwn(d.expected)} — _{esc.mrkdwn(d.lens)}_{finding}"]
+    lines = [
+        f"{SEVERITY_EMOJI.get(d.severity, '•')} *{esc.mrkdwn(d.host)}* `{esc.inline_code(d.key)}` = "
+        f"`{esc.inline_code(d.value)}`, expected {esc.mrkdwn(d.expected)} — _{esc.mrkdwn(d.lens)}_{finding}"
+    ]
     if details and d.detail:
         lines.append(f"> {esc.mrkdwn(d.detail)}")
     if details and d.fix:
@@ -295,7 +300,7 @@ def render_blocks(msg: Message, *, max_blocks: int = MAX_BLOCKS) -> list[Json]:
     if shown < len(units):
         dropped = msg.findings[shown:]
         if len(body) + 1 > room and body:  # make room for the notice
-            body = body[:room - 1]
+            body = body[: room - 1]
         ids = ", ".join(f"[{esc.inline_code(f.id)}]" for f in dropped)
         body.append(context([f"…and {len(dropped)} more findings: {ids}"]))
     return head + body + tail

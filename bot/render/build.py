@@ -1,5 +1,6 @@
 """``build_message(outcome)``: the reply for any ``Outcome`` kind, dispatched to the builder for its kind;
 the short answers (acks, refusals, errors) and the progress line are built here."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,5 +1,6 @@
 """The diagnosis -> message builder: verdict, partial-evidence notice, ranked findings, connect matrix,
 what was cleared, the incident line and its buttons."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -88,7 +89,12 @@ def connect_matrix(evidence: Evidence | None) -> Matrix | None:
         rows.append([c.vantage, f"{s['ok']}/{n}", *(str(s[o]) for o in OUTCOMES[1:]), p50])
         if c.error:
             notes.append(f"{c.vantage} ({c.vantage_host}): {c.error}")
-    return Matrix(title=f"Connect matrix → {format_hostport(first.target_address, first.port)}", columns=columns, rows=rows, notes=notes)
+    return Matrix(
+        title=f"Connect matrix → {format_hostport(first.target_address, first.port)}",
+        columns=columns,
+        rows=rows,
+        notes=notes,
+    )
 
 
 def finding_block(rank: int, f: Finding) -> FindingBlock:
@@ -155,8 +161,9 @@ def diagnosis_message(outcome: Outcome) -> Message:
     fallback = f"{SEVERITY_EMOJI[level]} {d.verdict}" + (f" {ids}" if ids else "")
     if outcome.data.get("auto_resolved"):
         fallback += f" · verified: findings gone, incident #{inc_id} resolved"
-    return Message(head=head, findings=[finding_block(i + 1, f) for i, f in enumerate(ranked)], tail=tail,
-                   fallback=fallback)
+    return Message(
+        head=head, findings=[finding_block(i + 1, f) for i, f in enumerate(ranked)], tail=tail, fallback=fallback
+    )
 
 
 def before_after_text(outcome: Outcome) -> str | None:

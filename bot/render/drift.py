@@ -1,5 +1,6 @@
 """Drift report -> message builders: the channel summary, the thread's details, and the ``drift`` chat answer.
 ``bot/drift/render.py`` adds the Waive button's value and the entry points."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -8,23 +9,51 @@ from typing import Callable
 from bot.engine.values import fmt_value
 from bot.findings import SEVERITY_RANK
 from bot.outcome import Outcome
-from bot.render.message import (Block, Button, Context, DriftGroup, DriftLine, Heading, Item, Items, Message,
-                                 Notice, Paragraph)
+from bot.render.message import (
+    Block,
+    Button,
+    Context,
+    DriftGroup,
+    DriftLine,
+    Heading,
+    Item,
+    Items,
+    Message,
+    Notice,
+    Paragraph,
+)
 
-LENS_LABEL = {"baseline": "baseline", "known-bad": "known-bad", "outlier": "outlier", "changed": "changed",
-              "persisted": "running ≠ persisted"}
+LENS_LABEL = {
+    "baseline": "baseline",
+    "known-bad": "known-bad",
+    "outlier": "outlier",
+    "changed": "changed",
+    "persisted": "running ≠ persisted",
+}
 WORST_DRIFTS = 5
 Waivable = Callable[[str, str], "Button | None"]  # (host, key) -> the Waive button, or None
 
 
 def drift_line(d: dict, button: Button | None = None) -> DriftLine:
     w = d.get("waived")
-    waived = (f"until {w.get('until') or 'removed'} by {w.get('who') or '?'}: {w.get('reason') or ''}".rstrip(": ")
-              if isinstance(w, dict) else None)
-    return DriftLine(host=str(d.get("host")), key=str(d.get("key")), value=fmt_value(d.get("value")),
-                     expected=str(d.get("expected")), lens=LENS_LABEL.get(d.get("kind") or "", str(d.get("kind"))),
-                     severity=d.get("severity") or "warning", finding=d.get("finding"), detail=d.get("detail"),
-                     fix=str(d["fix"]).strip() if d.get("fix") else None, waived=waived, button=button)
+    waived = (
+        f"until {w.get('until') or 'removed'} by {w.get('who') or '?'}: {w.get('reason') or ''}".rstrip(": ")
+        if isinstance(w, dict)
+        else None
+    )
+    return DriftLine(
+        host=str(d.get("host")),
+        key=str(d.get("key")),
+        value=fmt_value(d.get("value")),
+        expected=str(d.get("expected")),
+        lens=LENS_LABEL.get(d.get("kind") or "", str(d.get("kind"))),
+        severity=d.get("severity") or "warning",
+        finding=d.get("finding"),
+        detail=d.get("detail"),
+        fix=str(d["fix"]).strip() if d.get("fix") else None,
+        waived=waived,
+        button=button,
+    )
 
 
 def drift_counts(report: dict) -> dict[str, int]:
@@ -48,9 +77,15 @@ def drift_fallback(report: dict, *, name: str | None = None, late: bool = False)
 
 def _worst(report: dict, n: int) -> list[dict]:
     kinds = list(LENS_LABEL)
-    return sorted(report.get("drifts", []), key=lambda d: (
-        SEVERITY_RANK.get(d.get("severity") or "warning", 3), kinds.index(d["kind"]) if d.get("kind") in kinds else 9,
-        str(d.get("host")), str(d.get("key"))))[:n]
+    return sorted(
+        report.get("drifts", []),
+        key=lambda d: (
+            SEVERITY_RANK.get(d.get("severity") or "warning", 3),
+            kinds.index(d["kind"]) if d.get("kind") in kinds else 9,
+            str(d.get("host")),
+            str(d.get("key")),
+        ),
+    )[:n]
 
 
 def _drift_errors(report: dict) -> list[Block]:
@@ -63,8 +98,14 @@ def _drift_errors(report: dict) -> list[Block]:
     return [Notice(f"unreachable: {shown}{more}", "warning")]
 
 
-def drift_summary_message(report: dict, *, name: str | None = None, late: bool = False,
-                          scheduled_for: str | None = None, worst: int = WORST_DRIFTS) -> Message:
+def drift_summary_message(
+    report: dict,
+    *,
+    name: str | None = None,
+    late: bool = False,
+    scheduled_for: str | None = None,
+    worst: int = WORST_DRIFTS,
+) -> Message:
     """The short channel message of a drift report: counts per lens, the worst drifts, unreachable hosts."""
     c = drift_counts(report)
     parts = [f"{LENS_LABEL[k]}: {c[k]}" for k in LENS_LABEL]
@@ -86,8 +127,9 @@ def drift_summary_message(report: dict, *, name: str | None = None, late: bool =
     return Message(head=head, fallback=drift_fallback(report, name=name, late=late))
 
 
-def drift_details_message(report: dict, *, waive: Waivable | None = None, max_buttons: int = 50,
-                          cli_hint: str = "") -> Message:
+def drift_details_message(
+    report: dict, *, waive: Waivable | None = None, max_buttons: int = 50, cli_hint: str = ""
+) -> Message:
     """The thread: every drift per host (the first of each waivable host/key with a Waive button, at most
     *max_buttons*), the waived ones, and every error."""
     by_host: dict[str, list[dict]] = {}
@@ -110,15 +152,32 @@ def drift_details_message(report: dict, *, waive: Waivable | None = None, max_bu
         head.append(DriftGroup(f"{host} — {len(lines)} drift(s)", lines))
     if over:
         n = len(over)
-        head.append(Context([f"…and {n} more drift{'s' if n != 1 else ''} without a Waive button "
-                             f"(at most {max_buttons} per report){': ' + cli_hint if cli_hint else ''}"]))
+        head.append(
+            Context(
+                [
+                    f"…and {n} more drift{'s' if n != 1 else ''} without a Waive button "
+                    f"(at most {max_buttons} per report){': ' + cli_hint if cli_hint else ''}"
+                ]
+            )
+        )
     if report.get("waived"):
         head.append(DriftGroup("Waived", [drift_line(d) for d in report["waived"]]))
     errors = report.get("errors") or []
     if errors:
-        head.append(Items("Errors", [Item(f"{e.get('host')}{(' ' + e['probe']) if e.get('probe') else ''}: "
-                                          f"{e.get('error')}" if isinstance(e, dict) else str(e), "error")
-                                     for e in errors]))
+        head.append(
+            Items(
+                "Errors",
+                [
+                    Item(
+                        f"{e.get('host')}{(' ' + e['probe']) if e.get('probe') else ''}: {e.get('error')}"
+                        if isinstance(e, dict)
+                        else str(e),
+                        "error",
+                    )
+                    for e in errors
+                ],
+            )
+        )
     if not head:
         head.append(Paragraph("Nothing to report."))
     return Message(head=head, fallback=drift_fallback(report))

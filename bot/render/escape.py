@@ -5,6 +5,7 @@ output, error messages) goes through one of these before it is rendered, so
 ``<!channel>`` or ``<https://evil|db01>`` can never become a mention or a
 link, and host output can never move a terminal's cursor.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,11 +1,25 @@
 """Incident messages: the incident line and its buttons, incident lists, history and App Home."""
+
 from __future__ import annotations
 
 from typing import Iterable
 
 from bot.outcome import Outcome
-from bot.render.message import (ACTIONS, SEVERITY_EMOJI, Block, Button, Buttons, Context, Divider, Heading, Item,
-                                 Items, Message, Notice, Paragraph)
+from bot.render.message import (
+    ACTIONS,
+    SEVERITY_EMOJI,
+    Block,
+    Button,
+    Buttons,
+    Context,
+    Divider,
+    Heading,
+    Item,
+    Items,
+    Message,
+    Notice,
+    Paragraph,
+)
 from probes.hostport import format_hostport
 
 
@@ -90,8 +104,9 @@ def history_message(outcome: Outcome) -> Message:
 def home_model(incidents: list[dict], drift_summary: str | None = None) -> Message:
     """App Home: open incidents (with buttons) and a recent drift summary slot."""
     head: list[Block] = [Heading("whycant")]
-    head.append(Items("Open incidents", [incident_item(i, with_buttons=True) for i in incidents],
-                      empty="no open incidents 🎉"))
+    head.append(
+        Items("Open incidents", [incident_item(i, with_buttons=True) for i in incidents], empty="no open incidents 🎉")
+    )
     head.append(Divider())
     head.append(Heading("Recent drift"))
     head.append(Paragraph(drift_summary or "no drift report yet"))

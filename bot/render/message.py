@@ -11,6 +11,7 @@ that renderers keep or drop whole) and ``tail`` (connect matrix, cleared,
 incident line, buttons). Renderers that must drop findings drop the lowest
 ranked ones and say "…and N more findings" with their ids.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -159,8 +160,7 @@ class DriftGroup:
     more: str | None = None  # "…and 7 more in the thread"
 
 
-Block = Union[Verdict, Notice, Paragraph, Heading, FindingBlock, Matrix, Context, Buttons, Items, Divider,
-              DriftGroup]
+Block = Union[Verdict, Notice, Paragraph, Heading, FindingBlock, Matrix, Context, Buttons, Items, Divider, DriftGroup]
 
 
 @dataclass

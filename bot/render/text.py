@@ -6,6 +6,7 @@ the same content as the Slack reply, including every finding's ``[id]``.
 Host and user text is stripped of control characters (no terminal escape
 injection); nothing is truncated (a terminal scrolls).
 """
+
 from __future__ import annotations
 
 import io
@@ -32,8 +33,13 @@ from bot.render.message import (
     Verdict,
 )
 
-SEVERITY_STYLE = {"critical": "bold red", "warning": "bold yellow", "info": "bold blue", "ok": "bold green",
-                  "error": "bold red"}
+SEVERITY_STYLE = {
+    "critical": "bold red",
+    "warning": "bold yellow",
+    "info": "bold blue",
+    "ok": "bold green",
+    "error": "bold red",
+}
 SEVERITY_WORD = {"critical": "CRITICAL", "warning": "WARNING", "info": "INFO", "ok": "OK", "error": "ERROR"}
 WIDTH = 100
 
@@ -47,8 +53,9 @@ def _indent(text: str, prefix: str) -> list[str]:
 def _lines(b: Block) -> list[Line]:
     if isinstance(b, Verdict):
         word = SEVERITY_WORD.get(b.level or "", "")
-        out: list[Line] = [[(f"{word} " if word else "", SEVERITY_STYLE.get(b.level or "", "")),
-                            (esc.terminal(b.text), "bold")]]
+        out: list[Line] = [
+            [(f"{word} " if word else "", SEVERITY_STYLE.get(b.level or "", "")), (esc.terminal(b.text), "bold")]
+        ]
         sub = []
         if b.subtitle:
             sub.append(esc.terminal(b.subtitle))
@@ -75,8 +82,11 @@ def _lines(b: Block) -> list[Line]:
         if not b.buttons:
             return []
         inc = b.buttons[0].value
-        cmds = [f"{a} {inc}" for a in ("incident", "ack", "resolve") if any(x.action == a for x in b.buttons)
-                or a == "incident"]
+        cmds = [
+            f"{a} {inc}"
+            for a in ("incident", "ack", "resolve")
+            if any(x.action == a for x in b.buttons) or a == "incident"
+        ]
         return [[("next: " + " · ".join(cmds), "dim")]]
     if isinstance(b, Items):
         out = [[(esc.terminal(b.title), "bold")]] if b.title else []
@@ -96,8 +106,12 @@ def _lines(b: Block) -> list[Line]:
 
 def _finding(f: FindingBlock) -> list[Line]:
     word = SEVERITY_WORD.get(f.severity, f.severity.upper())
-    head: Line = [(f"{f.rank}. ", "bold"), (f"[{esc.terminal(f.id)}] ", "bold cyan"),
-                  (esc.terminal(f.title), "bold"), (f"  {word}", SEVERITY_STYLE.get(f.severity, ""))]
+    head: Line = [
+        (f"{f.rank}. ", "bold"),
+        (f"[{esc.terminal(f.id)}] ", "bold cyan"),
+        (esc.terminal(f.title), "bold"),
+        (f"  {word}", SEVERITY_STYLE.get(f.severity, "")),
+    ]
     if f.confidence < 1.0:
         head.append((f" · confidence {f.confidence:.0%}", "dim"))
     out: list[Line] = [head]
@@ -118,9 +132,17 @@ def _drift_group(g: DriftGroup) -> list[Line]:
     out: list[Line] = [[(esc.terminal(g.title), "bold")]] if g.title else []
     for d in g.drifts:
         finding = f" [{esc.terminal(d.finding)}]" if d.finding else ""
-        out.append([("  • ", ""), (f"{esc.terminal(d.host)} {esc.terminal(d.key)} = {esc.terminal(d.value)}, "
-                                  f"expected {esc.terminal(d.expected)} ({esc.terminal(d.lens)})",
-                                  SEVERITY_STYLE.get(d.severity, "")), (finding, "bold cyan")])
+        out.append(
+            [
+                ("  • ", ""),
+                (
+                    f"{esc.terminal(d.host)} {esc.terminal(d.key)} = {esc.terminal(d.value)}, "
+                    f"expected {esc.terminal(d.expected)} ({esc.terminal(d.lens)})",
+                    SEVERITY_STYLE.get(d.severity, ""),
+                ),
+                (finding, "bold cyan"),
+            ]
+        )
         if g.details and d.detail:
             out += [[(line, "dim")] for line in _indent(d.detail, "      ")]
         if g.details and d.fix:
@@ -166,8 +188,16 @@ def render_message_text(msg: Message, *, color: bool) -> str:
     if not color:
         return "\n".join("".join(t for t, _ in line).rstrip() for line in lines) + "\n"
     buf = io.StringIO()
-    console = Console(file=buf, force_terminal=True, color_system="standard", width=WIDTH, soft_wrap=True,
-                      highlight=False, emoji=False, markup=False)
+    console = Console(
+        file=buf,
+        force_terminal=True,
+        color_system="standard",
+        width=WIDTH,
+        soft_wrap=True,
+        highlight=False,
+        emoji=False,
+        markup=False,
+    )
     for line in lines:
         t = Text()
         for chunk, style in line:

@@ -15,6 +15,7 @@ Two steps, apart from any capability (StackStorm style):
 
 Errors are ``BadInput`` (exit 2) with a one-line reason.
 """
+
 from __future__ import annotations
 
 from bot.request.grammar import INTENTS, MAX_PASTE, ParsedRequest, parse_request

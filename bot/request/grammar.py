@@ -1,6 +1,7 @@
 """``parse_request(text)``: a chat line -> ``ParsedRequest`` (intent, raw target, port or service, vantage
 tokens), before the inventory is consulted. Commands come from the registry (``bot.commands``); anything
 else is a diagnosis. Pure."""
+
 from __future__ import annotations
 
 import re
@@ -30,40 +31,215 @@ class ParsedRequest:
 
 
 _GREETING = r"(?:(?:hey|hi|hello|yo|whycant|please|pls)[\s,:]+)*"
-_ANALYZE = re.compile(r"\s*(?:<@[A-Z0-9]+(?:\|[^>]*)?>[\s,:]*)*" + _GREETING + r"analy[sz]e\b:?(.*)\Z",
-                      re.IGNORECASE | re.DOTALL)
+_ANALYZE = re.compile(
+    r"\s*(?:<@[A-Z0-9]+(?:\|[^>]*)?>[\s,:]*)*" + _GREETING + r"analy[sz]e\b:?(.*)\Z", re.IGNORECASE | re.DOTALL
+)
 _FENCE = re.compile(r"```[ \t]*(?:[A-Za-z0-9_+-]*[ \t]*\n)?(.*?)```", re.DOTALL)
 
 
 # --------------------------------------------------------------------------- vocabulary
 
 _MODALS = {
-    "can't", "cant", "cannot", "can", "not", "couldn't", "couldnt", "could", "won't", "wont",
-    "doesn't", "doesnt", "does", "don't", "dont", "do", "isn't", "isnt", "is", "are", "aren't",
-    "arent", "why", "how", "come", "still", "suddenly", "no", "longer", "never", "unable",
+    "can't",
+    "cant",
+    "cannot",
+    "can",
+    "not",
+    "couldn't",
+    "couldnt",
+    "could",
+    "won't",
+    "wont",
+    "doesn't",
+    "doesnt",
+    "does",
+    "don't",
+    "dont",
+    "do",
+    "isn't",
+    "isnt",
+    "is",
+    "are",
+    "aren't",
+    "arent",
+    "why",
+    "how",
+    "come",
+    "still",
+    "suddenly",
+    "no",
+    "longer",
+    "never",
+    "unable",
 }
 _VERBS = {
-    "connect", "connecting", "connects", "reach", "reaching", "reaches", "access", "accessing",
-    "talk", "talking", "get", "getting", "hit", "ping", "contact", "open", "see", "ssh", "login",
-    "log", "use",
+    "connect",
+    "connecting",
+    "connects",
+    "reach",
+    "reaching",
+    "reaches",
+    "access",
+    "accessing",
+    "talk",
+    "talking",
+    "get",
+    "getting",
+    "hit",
+    "ping",
+    "contact",
+    "open",
+    "see",
+    "ssh",
+    "login",
+    "log",
+    "use",
 }
 _PRONOUNS = {
-    "i", "we", "you", "they", "he", "she", "it", "me", "us", "users", "user", "people", "anyone",
-    "someone", "nobody", "clients", "client", "customers", "folks", "everyone", "this", "that",
+    "i",
+    "we",
+    "you",
+    "they",
+    "he",
+    "she",
+    "it",
+    "me",
+    "us",
+    "users",
+    "user",
+    "people",
+    "anyone",
+    "someone",
+    "nobody",
+    "clients",
+    "client",
+    "customers",
+    "folks",
+    "everyone",
+    "this",
+    "that",
 }
-_FILLER = {
-    "why", "what", "what's", "whats", "where", "when", "how", "is", "are", "was", "were", "be", "been",
-    "the", "a", "an", "to", "into", "with", "at", "of", "for", "in", "on", "over", "via", "using", "by",
-    "and", "or", "but", "so", "please", "pls", "plz", "hey", "hi", "hello", "yo", "ok", "okay",
-    "whycant", "ask", "check", "diagnose", "debug", "look", "again", "now", "today",
-    "anymore", "any", "more", "reachable", "unreachable", "reachability", "up", "down", "working",
-    "work", "works", "broken", "failing", "fails", "fail", "failed", "slow", "timing", "times",
-    "timeout", "timeouts", "out", "refused", "refusing", "refuses", "connection", "connections",
-    "host", "server", "there", "here", "my", "our", "your", "their", "its",
-    "both", "either", "all", "some", "just", "even", "only", "also", "tcp", "me?", "thanks", "thx",
-    "port", "service", "from", "have", "has", "had", "keep", "keeps", "randomly",
-    "intermittent", "intermittently", "sometimes", "always", "lately", "suddenly", "else",
-} | _MODALS | _VERBS | _PRONOUNS
+_FILLER = (
+    {
+        "why",
+        "what",
+        "what's",
+        "whats",
+        "where",
+        "when",
+        "how",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "the",
+        "a",
+        "an",
+        "to",
+        "into",
+        "with",
+        "at",
+        "of",
+        "for",
+        "in",
+        "on",
+        "over",
+        "via",
+        "using",
+        "by",
+        "and",
+        "or",
+        "but",
+        "so",
+        "please",
+        "pls",
+        "plz",
+        "hey",
+        "hi",
+        "hello",
+        "yo",
+        "ok",
+        "okay",
+        "whycant",
+        "ask",
+        "check",
+        "diagnose",
+        "debug",
+        "look",
+        "again",
+        "now",
+        "today",
+        "anymore",
+        "any",
+        "more",
+        "reachable",
+        "unreachable",
+        "reachability",
+        "up",
+        "down",
+        "working",
+        "work",
+        "works",
+        "broken",
+        "failing",
+        "fails",
+        "fail",
+        "failed",
+        "slow",
+        "timing",
+        "times",
+        "timeout",
+        "timeouts",
+        "out",
+        "refused",
+        "refusing",
+        "refuses",
+        "connection",
+        "connections",
+        "host",
+        "server",
+        "there",
+        "here",
+        "my",
+        "our",
+        "your",
+        "their",
+        "its",
+        "both",
+        "either",
+        "all",
+        "some",
+        "just",
+        "even",
+        "only",
+        "also",
+        "tcp",
+        "me?",
+        "thanks",
+        "thx",
+        "port",
+        "service",
+        "from",
+        "have",
+        "has",
+        "had",
+        "keep",
+        "keeps",
+        "randomly",
+        "intermittent",
+        "intermittently",
+        "sometimes",
+        "always",
+        "lately",
+        "suddenly",
+        "else",
+    }
+    | _MODALS
+    | _VERBS
+    | _PRONOUNS
+)
 _LIST_FILLER = {"and", "or", "&", "+", "both", "the", "either", "nor", "also", "our", "my", "vantage", "vantages"}
 _ALL_VANTAGES = {"everywhere", "anywhere", "all", "every", "*"}
 
@@ -93,11 +269,14 @@ def _paste(text: str) -> ParsedRequest | None:
     body = body.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")  # Slack's escaping
     body = body.strip("\n")
     if not body.strip():
-        raise BadInput("analyze needs the output to read: paste it after `analyze` (a code block is best) "
-                       "or attach a text file")
+        raise BadInput(
+            "analyze needs the output to read: paste it after `analyze` (a code block is best) or attach a text file"
+        )
     if len(body) > MAX_PASTE:
-        raise BadInput(f"the paste is too large ({len(body):,} characters; at most {MAX_PASTE:,}): "
-                       "keep only the command outputs, or run `whycant analyze FILE` on the host")
+        raise BadInput(
+            f"the paste is too large ({len(body):,} characters; at most {MAX_PASTE:,}): "
+            "keep only the command outputs, or run `whycant analyze FILE` on the host"
+        )
     return ParsedRequest(intent="analyze", paste=body, text=text)
 
 
@@ -188,7 +367,9 @@ def parse_request(text: str) -> ParsedRequest:
             ports.insert(0, tport)
         if tservice is not None:
             if service is not None and service.lower() != tservice.lower():
-                raise BadInput(f"two services given ({show_token(tservice)} and {show_token(service)}): ask about one at a time")
+                raise BadInput(
+                    f"two services given ({show_token(tservice)} and {show_token(service)}): ask about one at a time"
+                )
             service = tservice
         extras = [words[k] for k in cands if k != tk]
     uniq = list(dict.fromkeys(ports))

@@ -1,5 +1,6 @@
 """``resolve_request(parsed, inventory)``: a parsed diagnosis -> inventory ``Request``s (target, address,
 service, port, vantages, every string taken from the inventory); ``resolve_hosts`` for drift and history."""
+
 from __future__ import annotations
 
 from bot.inventory import BOT_VANTAGE, Inventory, UnknownHost, with_bot_vantage
@@ -99,7 +100,9 @@ def resolve_request(parsed: ParsedRequest, inventory: Inventory) -> list[Request
             f"{host.name} is not an inventory host, so only connect tests can run: give a port, e.g. {host.name}:443"
         )
     if len(host.services) > MAX_SERVICES:
-        raise BadInput(f"{host.name} has {len(host.services)} services; name one or give a port. {_services_text(host)}")
+        raise BadInput(
+            f"{host.name} has {len(host.services)} services; name one or give a port. {_services_text(host)}"
+        )
     return [req(p, n) for n, p in sorted(host.services.items(), key=lambda kv: (kv[1], kv[0]))] or [req(None, None)]
 
 

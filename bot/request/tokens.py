@@ -1,6 +1,7 @@
 """Chat text -> tokens: Slack's wrapping undone (mentions, ``<http://db01|db01>`` links, curly quotes,
 zero-width characters), URLs and ``user@host`` reduced to the host, ``host:port`` / ``host:service`` split,
 port numbers checked. Pure."""
+
 from __future__ import annotations
 
 import re
@@ -10,12 +11,24 @@ from urllib.parse import urlsplit
 from probes.errors import BadInput
 
 MAX_TEXT = 4000
-EXAMPLE = "e.g. \"why can't I connect to db01:5432\""
+EXAMPLE = 'e.g. "why can\'t I connect to db01:5432"'
 
-_QUOTES = str.maketrans({
-    "\u2018": "'", "\u2019": "'", "\u201b": "'", "\u02bc": "'", "\u00b4": "'", "\u2032": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
-})
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201b": "'",
+        "\u02bc": "'",
+        "\u00b4": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2033": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+    }
+)
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _SLACK = re.compile(r"<([^<>]*)>")
 _LEAD = "\"'([{<*~`"

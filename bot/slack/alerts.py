@@ -12,6 +12,7 @@ it twice); a target whose diagnosis is running or whose alert thread is open wit
 window gets the new alerts noted in that thread (the diagnosis joins the open incident); a
 resolved alert is noted in its thread.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -87,7 +88,8 @@ class Credentials:
             except (binascii.Error, UnicodeDecodeError):
                 return "malformed basic credentials"
             ok = hmac.compare_digest(user.encode(), self.username.encode()) & hmac.compare_digest(
-                pw.encode(), self.password.encode())
+                pw.encode(), self.password.encode()
+            )
             return None if ok else "bad username or password"
         return f"unsupported Authorization scheme {scheme[:16]!r}"
 
@@ -119,8 +121,9 @@ def _paragraph(text: str) -> dict:
 class AlertIntake:
     """The webhook handler and the diagnoses it starts."""
 
-    def __init__(self, service: Any, frontend: SlackFrontEnd, client: AsyncWebClient, config: Config,
-                 credentials: Credentials):
+    def __init__(
+        self, service: Any, frontend: SlackFrontEnd, client: AsyncWebClient, config: Config, credentials: Credentials
+    ):
         self.service, self.fe, self.client, self.config = service, frontend, client, config
         self.credentials = credentials
         self.sem = asyncio.Semaphore(config.alertmanager.max_concurrent)
@@ -135,8 +138,11 @@ class AlertIntake:
         if why is not None:
             metrics.ALERT_NOTIFICATIONS.labels("unauthorized").inc()
             log.warning("alertmanager webhook refused: %s", why)
-            return web.json_response({"error": why}, status=401,
-                                     headers={"WWW-Authenticate": 'Bearer realm="whycant", Basic realm="whycant"'})
+            return web.json_response(
+                {"error": why},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="whycant", Basic realm="whycant"'},
+            )
         try:
             n = parse_notification(json.loads(await request.read() or b"null"))
         except (ValueError, AlertError) as e:
@@ -149,17 +155,28 @@ class AlertIntake:
     async def accept(self, n: Notification) -> dict[str, Any]:
         """Sort the alerts, start what must run, and say what became of each."""
         p = plan(n, self.service.inventory, self.config)
-        summary: dict[str, list] = {"diagnosing": [], "joined": [], "duplicate": [], "resolved": [],
-                                    "refused": [], "skipped": []}
+        summary: dict[str, list] = {
+            "diagnosing": [],
+            "joined": [],
+            "duplicate": [],
+            "resolved": [],
+            "refused": [],
+            "skipped": [],
+        }
         for alert, reason in p.refused:
             metrics.ALERTS.labels(alert.status, "refused").inc()
             log.warning("alert %s (%s) refused: %s", alert.name, alert.key(), reason)
             summary["refused"].append({"alert": alert.name, "fingerprint": alert.key(), "reason": reason})
         for alert, target in p.skipped:
             metrics.ALERTS.labels(alert.status, "skipped").inc()
-            summary["skipped"].append({"alert": alert.name, "fingerprint": alert.key(), "target": target.text,
-                                       "reason": f"more than {self.config.alertmanager.max_targets} targets "
-                                                 "in one notification"})
+            summary["skipped"].append(
+                {
+                    "alert": alert.name,
+                    "fingerprint": alert.key(),
+                    "target": target.text,
+                    "reason": f"more than {self.config.alertmanager.max_targets} targets in one notification",
+                }
+            )
         for item in p.diagnose:
             fresh = [a for a in item.alerts if await self._claim(a.claim_id())]
             for a in item.alerts:
@@ -176,8 +193,9 @@ class AlertIntake:
                 continue
             self.running[item.target] = list(fresh)
             metrics.ALERTS.labels("firing", "diagnosed").inc(len(fresh))
-            summary["diagnosing"].append({"target": item.target.text, "channel": item.channel,
-                                          "alerts": [a.name for a in fresh]})
+            summary["diagnosing"].append(
+                {"target": item.target.text, "channel": item.channel, "alerts": [a.name for a in fresh]}
+            )
             self.fe.spawn(self._diagnose(item, n.receiver))
         for alert, about, channel in p.resolved:
             if not await self._claim(alert.claim_id("resolved")):
@@ -222,8 +240,12 @@ class AlertIntake:
         now = datetime.now(timezone.utc)
         for row in rows:
             updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=timezone.utc)
-            if (row.port == target.port and row.channel == channel and row.thread_ts
-                    and (now - updated).total_seconds() <= window):
+            if (
+                row.port == target.port
+                and row.channel == channel
+                and row.thread_ts
+                and (now - updated).total_seconds() <= window
+            ):
                 return Thread(channel=channel, ts=row.thread_ts, incident_id=row.id, at=time.monotonic())
         return None
 
@@ -233,16 +255,24 @@ class AlertIntake:
             async with self.sem:
                 thread = await self._open_thread(target, item.channel)
                 if thread is None:
-                    text = (f"🔔 Alertmanager ({receiver}): {_names(item.alerts)} firing for {target.text}"
-                            f"{self._summary(item.alerts)} — diagnosing")
-                    root = await call("chat.postMessage", self.client.chat_postMessage(
-                        channel=item.channel, **_paragraph(text)))
+                    text = (
+                        f"🔔 Alertmanager ({receiver}): {_names(item.alerts)} firing for {target.text}"
+                        f"{self._summary(item.alerts)} — diagnosing"
+                    )
+                    root = await call(
+                        "chat.postMessage", self.client.chat_postMessage(channel=item.channel, **_paragraph(text))
+                    )
                     channel, ts = item.channel, root.get("ts") if root is not None else None
                 else:
                     channel, ts = thread.channel, thread.ts
-                    await call("chat.postMessage", self.client.chat_postMessage(
-                        channel=channel, thread_ts=ts,
-                        **_paragraph(f"🔁 firing again: {_names(item.alerts)} for {target.text} — re-diagnosing")))
+                    await call(
+                        "chat.postMessage",
+                        self.client.chat_postMessage(
+                            channel=channel,
+                            thread_ts=ts,
+                            **_paragraph(f"🔁 firing again: {_names(item.alerts)} for {target.text} — re-diagnosing"),
+                        ),
+                    )
                 outcome = await self._run(target, item.alerts, channel, ts)
                 incident_id = outcome.incident.id if outcome.incident else None
                 t = Thread(channel=channel, ts=ts, incident_id=incident_id, at=time.monotonic())
@@ -259,19 +289,29 @@ class AlertIntake:
 
     async def _run(self, target: Target, alerts: list[Alert], channel: str, ts: str | None) -> Outcome:
         text = f"alert {_names(alerts)}: {target.text}"
-        request = Request(text=text, target=target.host, address=target.address, port=target.port,
-                          service=target.service)
-        progress = ProgressMessage(self.client, channel, ts, min_interval=self.fe.progress_interval,
-                                   enabled=self.fe.progress_updates)
+        request = Request(
+            text=text, target=target.host, address=target.address, port=target.port, service=target.service
+        )
+        progress = ProgressMessage(
+            self.client, channel, ts, min_interval=self.fe.progress_interval, enabled=self.fe.progress_updates
+        )
         try:
-            outcome = await self.service.diagnose(request, text=text, who=WHO, channel=channel, thread_ts=ts,
-                                                  on_progress=progress)
+            outcome = await self.service.diagnose(
+                request, text=text, who=WHO, channel=channel, thread_ts=ts, on_progress=progress
+            )
         except asyncio.CancelledError:  # shutting down: say so in the thread (bounded), then go
-            note = (f"⏹ whycant stopped before the diagnosis of {target.text} finished; the incident is marked "
-                    "interrupted (`rerun ID` starts it again)")
+            note = (
+                f"⏹ whycant stopped before the diagnosis of {target.text} finished; the incident is marked "
+                "interrupted (`rerun ID` starts it again)"
+            )
             try:
-                await asyncio.wait_for(call("chat.postMessage", self.client.chat_postMessage(
-                    channel=channel, thread_ts=ts, **_paragraph(note))), 1.5)
+                await asyncio.wait_for(
+                    call(
+                        "chat.postMessage",
+                        self.client.chat_postMessage(channel=channel, thread_ts=ts, **_paragraph(note)),
+                    ),
+                    1.5,
+                )
             except (asyncio.TimeoutError, asyncio.CancelledError):
                 pass
             raise
@@ -290,6 +330,11 @@ class AlertIntake:
             return
         inc = f" (incident #{t.incident_id})" if t.incident_id else ""
         what = f" for {target.text}" if target else ""
-        await call("chat.postMessage", self.client.chat_postMessage(
-            channel=t.channel, thread_ts=t.ts,
-            **_paragraph(f"✅ Alertmanager: {alert.name} resolved{what}{inc} at {alert.endsAt or 'now'}")))
+        await call(
+            "chat.postMessage",
+            self.client.chat_postMessage(
+                channel=t.channel,
+                thread_ts=t.ts,
+                **_paragraph(f"✅ Alertmanager: {alert.name} resolved{what}{inc} at {alert.endsAt or 'now'}"),
+            ),
+        )

@@ -13,6 +13,7 @@ Block Kit reply. Permissions are checked on every command and button
 The parts: ``frontend.py`` (tasks, permissions, delivery, App Home), ``buttons.py`` (incident and
 waive buttons), ``files.py`` (attached files as a paste), ``progress.py``, ``client.py`` (Web API calls).
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,15 +49,25 @@ class SlackFrontEnd(ButtonHandlers):
     buttons (``ButtonHandlers``), the App Home, and dropping Slack's redeliveries (``dedup``)."""
 
     # -- conversations
-    async def converse(self, client: AsyncWebClient, text: str, *, user: str, channel: str,
-                       thread_ts: str | None, react_ts: str | None = None, files: list[dict] | None = None) -> None:
+    async def converse(
+        self,
+        client: AsyncWebClient,
+        text: str,
+        *,
+        user: str,
+        channel: str,
+        thread_ts: str | None,
+        react_ts: str | None = None,
+        files: list[dict] | None = None,
+    ) -> None:
         started = time.monotonic()
         if files:
             try:
                 text = await paste_with_files(text, files, token=client.token, api_url=client.base_url)
             except BadInput as e:
-                await self.deliver(client, Outcome(kind="error", text=str(e)), channel=channel, user=user,
-                                   thread_ts=thread_ts)
+                await self.deliver(
+                    client, Outcome(kind="error", text=str(e)), channel=channel, user=user, thread_ts=thread_ts
+                )
                 return
         command = perms.command_of(text)
         permission = perms.required_permission(command)
@@ -65,11 +76,18 @@ class SlackFrontEnd(ButtonHandlers):
             return
         if react_ts and command in ("diagnose", "analyze"):  # in the background: a slow Slack never delays the probes
             self.spawn(call("reactions.add", client.reactions_add(channel=channel, timestamp=react_ts, name="eyes")))
-        progress = ProgressMessage(client, channel, thread_ts, min_interval=self.progress_interval,
-                                   enabled=self.progress_updates)
+        progress = ProgressMessage(
+            client, channel, thread_ts, min_interval=self.progress_interval, enabled=self.progress_updates
+        )
         try:
-            outcome = await self.service.handle(text, who=user, channel=channel, thread_ts=thread_ts,
-                                                on_progress=progress, groups=await self.groups_of(client, user))
+            outcome = await self.service.handle(
+                text,
+                who=user,
+                channel=channel,
+                thread_ts=thread_ts,
+                on_progress=progress,
+                groups=await self.groups_of(client, user),
+            )
         except Exception as e:  # noqa: BLE001
             log.exception("service.handle failed")
             outcome = Outcome(kind="error", text=f"internal error: {type(e).__name__}")
@@ -80,18 +98,35 @@ class SlackFrontEnd(ButtonHandlers):
         metrics.EVENTS.labels("app_mention").inc()
         text = MENTION_RE.sub("", event.get("text") or "").strip()
         ts = event.get("ts")
-        self.spawn(self.converse(client, text, user=event.get("user", ""), channel=event["channel"],
-                                 thread_ts=event.get("thread_ts") or ts, react_ts=ts, files=event.get("files")))
+        self.spawn(
+            self.converse(
+                client,
+                text,
+                user=event.get("user", ""),
+                channel=event["channel"],
+                thread_ts=event.get("thread_ts") or ts,
+                react_ts=ts,
+                files=event.get("files"),
+            )
+        )
 
     async def on_message(self, event: dict, client: AsyncWebClient) -> None:
-        if event.get("channel_type") != "im" or event.get("subtype") not in (None, "file_share") \
-                or event.get("bot_id"):
+        if event.get("channel_type") != "im" or event.get("subtype") not in (None, "file_share") or event.get("bot_id"):
             return
         metrics.EVENTS.labels("message.im").inc()
         text = MENTION_RE.sub("", event.get("text") or "").strip()
         ts = event.get("ts")
-        self.spawn(self.converse(client, text, user=event.get("user", ""), channel=event["channel"],
-                                 thread_ts=event.get("thread_ts") or ts, react_ts=ts, files=event.get("files")))
+        self.spawn(
+            self.converse(
+                client,
+                text,
+                user=event.get("user", ""),
+                channel=event["channel"],
+                thread_ts=event.get("thread_ts") or ts,
+                react_ts=ts,
+                files=event.get("files"),
+            )
+        )
 
     async def on_command(self, ack: Callable, command: dict, client: AsyncWebClient, respond: Callable) -> None:
         await ack()
@@ -103,21 +138,24 @@ class SlackFrontEnd(ButtonHandlers):
         user, channel = command.get("user_id", ""), command.get("channel_id", "")
         permission = perms.required_permission(perms.command_of(text))
         if not await self.permitted(client, permission, user, channel):
-            await call("response_url", respond(text="🚫 " + esc.mrkdwn(perms.refusal(permission)),
-                                               response_type="ephemeral"))
+            await call(
+                "response_url", respond(text="🚫 " + esc.mrkdwn(perms.refusal(permission)), response_type="ephemeral")
+            )
             return
-        root = await call("chat.postMessage", client.chat_postMessage(
-            channel=channel,
-            text=f"{esc.mention(user)} asked: `{esc.inline_code((command.get('command') or '/whycant') + ' ' + text)}`"))
+        root = await call(
+            "chat.postMessage",
+            client.chat_postMessage(
+                channel=channel,
+                text=f"{esc.mention(user)} asked: `{esc.inline_code((command.get('command') or '/whycant') + ' ' + text)}`",
+            ),
+        )
         if root is not None:  # answer in the thread of the echoed command
             await self.converse(client, text, user=user, channel=channel, thread_ts=root.get("ts"))
             return
         # the bot cannot post there (not a member, DM with someone else): answer via response_url
-        outcome = await self.service.handle(text, who=user, channel=channel,
-                                            groups=await self.groups_of(client, user))
+        outcome = await self.service.handle(text, who=user, channel=channel, groups=await self.groups_of(client, user))
         payload = render_outcome(outcome)
-        await call("response_url", respond(response_type="ephemeral" if outcome.ephemeral else "in_channel",
-                                           **payload))
+        await call("response_url", respond(response_type="ephemeral" if outcome.ephemeral else "in_channel", **payload))
 
     # -- Events API retries, replayed commands and buttons
     async def dedup(self, body: dict, request: Any, next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
@@ -151,9 +189,18 @@ def replay_key(body: dict, headers: dict) -> str | None:
     return f"sig:{sig}" if isinstance(sig, str) and sig else None
 
 
-def build_app(service: Service, config: Any = None, *, token: str | None = None, signing_secret: str | None = None,
-              base_url: str | None = None, client: AsyncWebClient | None = None, socket_mode: bool = False,
-              progress_interval: float = 1.0, command: str = "/whycant") -> AsyncApp:
+def build_app(
+    service: Service,
+    config: Any = None,
+    *,
+    token: str | None = None,
+    signing_secret: str | None = None,
+    base_url: str | None = None,
+    client: AsyncWebClient | None = None,
+    socket_mode: bool = False,
+    progress_interval: float = 1.0,
+    command: str = "/whycant",
+) -> AsyncApp:
     """The Bolt app. ``socket_mode`` skips request signing (the socket is authenticated instead)."""
     client = client or make_client(token, base_url=base_url)
     secret = signing_secret if signing_secret is not None else os.environ.get("SLACK_SIGNING_SECRET", "")
@@ -161,8 +208,13 @@ def build_app(service: Service, config: Any = None, *, token: str | None = None,
     # ``logging.getLogger(name)`` to its base logger's. Named "whycant", that silenced every
     # INFO log of the bot (the "whycant" logger) after the first event; use the base logger's own name.
     bolt_logger = logging.getLogger("whycant.slack.bolt")
-    app = AsyncApp(client=client, signing_secret=secret, request_verification_enabled=not socket_mode,
-                   name=bolt_logger.name, logger=bolt_logger)
+    app = AsyncApp(
+        client=client,
+        signing_secret=secret,
+        request_verification_enabled=not socket_mode,
+        name=bolt_logger.name,
+        logger=bolt_logger,
+    )
     fe = SlackFrontEnd(service, config, progress_interval=progress_interval)
     app.whycant = fe  # type: ignore[attr-defined]  # tests and serve: fe.drain()
     app.use(fe.dedup)

@@ -1,5 +1,6 @@
 """The Slack buttons: the five incident buttons (``whycant_<action>``, from replies and the App Home) and the
 drift report's "Waive 30 days"; evidence goes up inline or as a file."""
+
 from __future__ import annotations
 
 import logging
@@ -60,19 +61,27 @@ class ButtonHandlers(SlackBase):
         reply_thread = thread_ts if not from_home else None
         progress = None
         if action in ("rerun", "verify"):
-            progress = ProgressMessage(client, reply_channel, reply_thread, min_interval=self.progress_interval,
-                                       enabled=self.progress_updates)
+            progress = ProgressMessage(
+                client, reply_channel, reply_thread, min_interval=self.progress_interval, enabled=self.progress_updates
+            )
         try:
-            outcome = await self.service.action(action, incident_id, who=user, channel=channel,
-                                                on_progress=progress, groups=await self.groups_of(client, user))
+            outcome = await self.service.action(
+                action,
+                incident_id,
+                who=user,
+                channel=channel,
+                on_progress=progress,
+                groups=await self.groups_of(client, user),
+            )
         except Exception as e:  # noqa: BLE001
             log.exception("service.action failed")
             outcome = Outcome(kind="error", text=f"internal error: {type(e).__name__}")
         if action == "evidence" and outcome.evidence is not None:
             await self.upload_evidence(client, outcome, incident_id, channel=reply_channel, thread_ts=reply_thread)
         else:
-            await self.deliver(client, outcome, channel=reply_channel, user=user, thread_ts=reply_thread,
-                               progress=progress)
+            await self.deliver(
+                client, outcome, channel=reply_channel, user=user, thread_ts=reply_thread, progress=progress
+            )
         if from_home:
             await self.publish_home(client, user)
 
@@ -113,12 +122,12 @@ class ButtonHandlers(SlackBase):
         if waiver and channel and message.get("ts") and message.get("blocks"):
             await self._mark_waived(client, channel, message, act.get("block_id"), waiver)
 
-    async def _mark_waived(self, client: AsyncWebClient, channel: str, message: dict, block_id: str | None,
-                           waiver: dict) -> None:
+    async def _mark_waived(
+        self, client: AsyncWebClient, channel: str, message: dict, block_id: str | None, waiver: dict
+    ) -> None:
         """Replace the clicked button with "waived until … by …" in the report's thread message."""
         blocks = [dict(b) for b in message.get("blocks") or []]
-        note = (f"\n✅ waived until {esc.mrkdwn(str(waiver.get('until', ''))[:10])} by "
-                f"{esc.mention(waiver.get('who'))}")
+        note = f"\n✅ waived until {esc.mrkdwn(str(waiver.get('until', ''))[:10])} by {esc.mention(waiver.get('who'))}"
         changed = False
         for b in blocks:
             acc = b.get("accessory") or {}
@@ -129,19 +138,33 @@ class ButtonHandlers(SlackBase):
                 b["text"] = text
                 changed = True
         if changed:
-            await call("chat.update", client.chat_update(channel=channel, ts=message["ts"], blocks=blocks,
-                                                         text=message.get("text") or "drift report"))
+            await call(
+                "chat.update",
+                client.chat_update(
+                    channel=channel, ts=message["ts"], blocks=blocks, text=message.get("text") or "drift report"
+                ),
+            )
 
-    async def upload_evidence(self, client: AsyncWebClient, outcome: Outcome, incident_id: int, *,
-                              channel: str, thread_ts: str | None) -> None:
+    async def upload_evidence(
+        self, client: AsyncWebClient, outcome: Outcome, incident_id: int, *, channel: str, thread_ts: str | None
+    ) -> None:
         assert outcome.evidence is not None
         data = outcome.evidence.model_dump_json(indent=2)
         if len(data) <= INLINE_EVIDENCE_MAX:
-            payload: dict[str, Any] = {"text": f"Evidence for incident #{incident_id}",
-                       "blocks": [section(f"*Evidence for incident #{incident_id}*\n```{esc.code(data)}```")]}
+            payload: dict[str, Any] = {
+                "text": f"Evidence for incident #{incident_id}",
+                "blocks": [section(f"*Evidence for incident #{incident_id}*\n```{esc.code(data)}```")],
+            }
             await call("chat.postMessage", client.chat_postMessage(channel=channel, thread_ts=thread_ts, **payload))
             return
-        await call("files.upload_v2", client.files_upload_v2(
-            channel=channel, thread_ts=thread_ts, content=data.encode(),
-            filename=f"whycant-incident-{incident_id}-evidence.json", title=f"Evidence, incident #{incident_id}",
-            initial_comment=f"Full evidence for incident #{incident_id} ({len(data):,} bytes)"))
+        await call(
+            "files.upload_v2",
+            client.files_upload_v2(
+                channel=channel,
+                thread_ts=thread_ts,
+                content=data.encode(),
+                filename=f"whycant-incident-{incident_id}-evidence.json",
+                title=f"Evidence, incident #{incident_id}",
+                initial_comment=f"Full evidence for incident #{incident_id} ({len(data):,} bytes)",
+            ),
+        )

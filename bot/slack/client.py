@@ -1,4 +1,5 @@
 """The Slack Web API client: base URL, counted retries (429, 5xx, connection errors), calls that never raise."""
+
 from __future__ import annotations
 
 import asyncio
@@ -60,8 +61,12 @@ def retry_handlers(*, rate_limit_retries: int = 3, server_retries: int = 2, conn
 
 
 def make_client(token: str | None = None, *, base_url: str | None = None, timeout: int = 30) -> AsyncWebClient:
-    return AsyncWebClient(token=token or os.environ.get("SLACK_BOT_TOKEN"), base_url=api_url(base_url),
-                          timeout=timeout, retry_handlers=retry_handlers())
+    return AsyncWebClient(
+        token=token or os.environ.get("SLACK_BOT_TOKEN"),
+        base_url=api_url(base_url),
+        timeout=timeout,
+        retry_handlers=retry_handlers(),
+    )
 
 
 async def call(method: str, coro: Awaitable[Any]) -> Any | None:

@@ -7,6 +7,7 @@ as a bearer token. The token is only ever sent to Slack's file host
 in tests); anything else is refused. Only text files are read, each at most
 ``MAX_FILE_BYTES``; every refusal is a ``BadInput`` naming the file.
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -26,8 +27,9 @@ TEXT_TYPES = ("text", "shell", "bash", "csv", "log", "diff", "json", "yaml", "ma
 
 def is_text(f: dict[str, Any]) -> bool:
     mimetype = str(f.get("mimetype") or "")
-    return (mimetype.startswith("text/") or str(f.get("filetype") or "") in TEXT_TYPES
-            or f.get("mode") == "snippet")  # a Slack text snippet, whatever language it is marked as
+    return (
+        mimetype.startswith("text/") or str(f.get("filetype") or "") in TEXT_TYPES or f.get("mode") == "snippet"
+    )  # a Slack text snippet, whatever language it is marked as
 
 
 def _name(f: dict[str, Any]) -> str:
@@ -45,8 +47,9 @@ def check_url(url: str, api_url: str) -> str:
     return url
 
 
-async def read_shared_files(files: Sequence[dict[str, Any]], *, token: str | None, api_url: str,
-                            timeout: float = 20.0) -> str:
+async def read_shared_files(
+    files: Sequence[dict[str, Any]], *, token: str | None, api_url: str, timeout: float = 20.0
+) -> str:
     """The text of the attached files, joined; ``BadInput`` for binary, too large or unreadable files."""
     if len(files) > MAX_FILES:
         raise BadInput(f"{len(files)} files attached; analyze reads at most {MAX_FILES} at a time")
@@ -55,12 +58,15 @@ async def read_shared_files(files: Sequence[dict[str, Any]], *, token: str | Non
         for f in files:
             name = _name(f)
             if not is_text(f):
-                raise BadInput(f"{name} is not a text file ({f.get('mimetype') or f.get('filetype') or '?'}): "
-                               "attach the command output as text")
+                raise BadInput(
+                    f"{name} is not a text file ({f.get('mimetype') or f.get('filetype') or '?'}): "
+                    "attach the command output as text"
+                )
             size = int(f.get("size") or 0)
             if size > MAX_FILE_BYTES:
-                raise BadInput(f"{name} is too large ({size:,} bytes; at most {MAX_FILE_BYTES:,}): "
-                               "keep only the command outputs")
+                raise BadInput(
+                    f"{name} is too large ({size:,} bytes; at most {MAX_FILE_BYTES:,}): keep only the command outputs"
+                )
             url = check_url(str(f.get("url_private_download") or f.get("url_private") or ""), api_url)
             texts.append(await _download(session, url, name, token))
     return "\n".join(texts)
@@ -68,13 +74,14 @@ async def read_shared_files(files: Sequence[dict[str, Any]], *, token: str | Non
 
 async def _download(session: aiohttp.ClientSession, url: str, name: str, token: str | None) -> str:
     try:
-        async with session.get(url, headers={"Authorization": f"Bearer {token or ''}"},
-                               allow_redirects=False) as r:
+        async with session.get(url, headers={"Authorization": f"Bearer {token or ''}"}, allow_redirects=False) as r:
             if r.status != 200:
                 raise BadInput(f"could not download {name}: HTTP {r.status}")
             if r.content_type == "text/html":  # Slack's sign-in page: the token lacks files:read
-                raise BadInput(f"could not download {name}: Slack answered with a sign-in page "
-                               "(does the app have the files:read scope?)")
+                raise BadInput(
+                    f"could not download {name}: Slack answered with a sign-in page "
+                    "(does the app have the files:read scope?)"
+                )
             data = await r.content.read(MAX_FILE_BYTES + 1)
     except aiohttp.ClientError as e:
         raise BadInput(f"could not download {name}: {type(e).__name__}") from None

@@ -1,5 +1,6 @@
 """What every Slack listener shares: the core service it calls, background tasks after the ack, permission
 checks (with the user's Slack user groups), refusals, delivering a reply, and the App Home view."""
+
 from __future__ import annotations
 
 import asyncio
@@ -22,16 +23,29 @@ log = logging.getLogger("whycant.slack")
 
 
 class Service(Protocol):  # the core (bot/service.py ``Whycant``), as this front end uses it
-    async def handle(self, text: str, *, who: str, channel: str | None = None, thread_ts: str | None = None,
-                     on_progress: Callable[[Progress], Awaitable[None]] | None = None,
-                     groups: Sequence[str] = ()) -> Outcome: ...
+    async def handle(
+        self,
+        text: str,
+        *,
+        who: str,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+        on_progress: Callable[[Progress], Awaitable[None]] | None = None,
+        groups: Sequence[str] = (),
+    ) -> Outcome: ...
 
-    async def action(self, action: str, incident_id: int, *, who: str, channel: str | None = None,
-                     on_progress: Callable[[Progress], Awaitable[None]] | None = None,
-                     groups: Sequence[str] = ()) -> Outcome: ...
+    async def action(
+        self,
+        action: str,
+        incident_id: int,
+        *,
+        who: str,
+        channel: str | None = None,
+        on_progress: Callable[[Progress], Awaitable[None]] | None = None,
+        groups: Sequence[str] = (),
+    ) -> Outcome: ...
 
-    def allowed(self, action: str, *, user: str, channel: str | None = None,
-                groups: Sequence[str] = ()) -> bool: ...
+    def allowed(self, action: str, *, user: str, channel: str | None = None, groups: Sequence[str] = ()) -> bool: ...
 
     async def claim_event(self, event_id: str) -> bool: ...
 
@@ -41,8 +55,9 @@ class Service(Protocol):  # the core (bot/service.py ``Whycant``), as this front
 
 
 class SlackBase:
-    def __init__(self, service: Service, config: Any = None, *, progress_interval: float = 1.0,
-                 group_cache_s: float = 300.0):
+    def __init__(
+        self, service: Service, config: Any = None, *, progress_interval: float = 1.0, group_cache_s: float = 300.0
+    ):
         self.service = service
         self.config = config
         self.progress_interval = progress_interval
@@ -99,8 +114,7 @@ class SlackBase:
                 self._groups_at = time.monotonic()
         return self._groups.get(user, [])
 
-    async def permitted(self, client: AsyncWebClient, permission: str | None, user: str,
-                        channel: str | None) -> bool:
+    async def permitted(self, client: AsyncWebClient, permission: str | None, user: str, channel: str | None) -> bool:
         if permission is None:
             return True
         groups = await self.groups_of(client, user)
@@ -109,26 +123,49 @@ class SlackBase:
             metrics.REFUSALS.labels(permission).inc()
         return ok
 
-    async def refuse(self, client: AsyncWebClient, permission: str | None, user: str, channel: str | None,
-                     thread_ts: str | None, *, text: str | None = None) -> None:
+    async def refuse(
+        self,
+        client: AsyncWebClient,
+        permission: str | None,
+        user: str,
+        channel: str | None,
+        thread_ts: str | None,
+        *,
+        text: str | None = None,
+    ) -> None:
         text = text or perms.refusal(permission)
         msg = Message(head=[Paragraph("🚫 " + text)], fallback=text)
         payload = render_message(msg)
         if channel and not channel.startswith("D"):
-            r = await call("chat.postEphemeral", client.chat_postEphemeral(
-                channel=channel, user=user, thread_ts=thread_ts, **payload))
+            r = await call(
+                "chat.postEphemeral",
+                client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, **payload),
+            )
             if r is not None:
                 return
         await call("chat.postMessage", client.chat_postMessage(channel=channel or user, **payload))
 
-    async def deliver(self, client: AsyncWebClient, outcome: Outcome, *, channel: str, user: str,
-                      thread_ts: str | None, progress: ProgressMessage | None = None) -> None:
+    async def deliver(
+        self,
+        client: AsyncWebClient,
+        outcome: Outcome,
+        *,
+        channel: str,
+        user: str,
+        thread_ts: str | None,
+        progress: ProgressMessage | None = None,
+    ) -> None:
         payload = render_outcome(outcome)
         if progress is not None:
             await progress.settle()
         if outcome.ephemeral and not channel.startswith("D"):
-            if await call("chat.postEphemeral", client.chat_postEphemeral(
-                    channel=channel, user=user, thread_ts=thread_ts, **payload)) is not None:
+            if (
+                await call(
+                    "chat.postEphemeral",
+                    client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, **payload),
+                )
+                is not None
+            ):
                 return
         if progress is not None and progress.ts:
             if await call("chat.update", client.chat_update(channel=channel, ts=progress.ts, **payload)) is not None:

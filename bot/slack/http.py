@@ -6,6 +6,7 @@ window (401 otherwise). ``GET /healthz`` (liveness), ``GET /readyz``
 (``bot.health.Readiness``), ``GET /metrics`` (Prometheus) and ``POST /alertmanager``
 (``bot.slack.alerts``) sit beside it; in Socket Mode the same server runs without the events route.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,9 +29,14 @@ EVENTS_PATH = "/slack/events"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def build_web_app(bolt_app: AsyncApp | None, *, registry: CollectorRegistry = REGISTRY,
-                  readiness: Readiness | None = None, alerts: Handler | None = None,
-                  store: Any = None) -> web.Application:
+def build_web_app(
+    bolt_app: AsyncApp | None,
+    *,
+    registry: CollectorRegistry = REGISTRY,
+    readiness: Readiness | None = None,
+    alerts: Handler | None = None,
+    store: Any = None,
+) -> web.Application:
     async def events(request: web.Request) -> web.Response:
         bolt_req = await to_bolt_request(request)
         bolt_resp = await bolt_app.async_dispatch(bolt_req)  # type: ignore[union-attr]
@@ -63,8 +69,9 @@ def build_web_app(bolt_app: AsyncApp | None, *, registry: CollectorRegistry = RE
     return app
 
 
-async def start_http(bolt_app: AsyncApp | None, port: int, host: str = "127.0.0.1",
-                     **routes: Any) -> tuple[web.AppRunner, int]:
+async def start_http(
+    bolt_app: AsyncApp | None, port: int, host: str = "127.0.0.1", **routes: Any
+) -> tuple[web.AppRunner, int]:
     """Start serving; returns the runner (``await runner.cleanup()`` to stop) and the bound port.
     *routes*: ``readiness``, ``alerts``, ``store`` (see ``build_web_app``)."""
     runner = web.AppRunner(build_web_app(bolt_app, **routes), access_log=None)
@@ -75,6 +82,10 @@ async def start_http(bolt_app: AsyncApp | None, port: int, host: str = "127.0.0.
     server = getattr(site, "_server", None)
     if server is not None and server.sockets:
         bound = server.sockets[0].getsockname()[1]
-    log.info("listening on http://%s:%d (%s, /healthz, /readyz, /metrics, /alertmanager)", host, bound,
-             EVENTS_PATH if bolt_app is not None else "no events route")
+    log.info(
+        "listening on http://%s:%d (%s, /healthz, /readyz, /metrics, /alertmanager)",
+        host,
+        bound,
+        EVENTS_PATH if bolt_app is not None else "no events route",
+    )
     return runner, bound

@@ -5,6 +5,7 @@ reports with a summary and a long thread must not trip that. A ``ChannelPacer``
 serialises posts per channel and spaces them; different channels do not wait
 for each other. 429s past the pacing are retried by the client's retry handlers.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,12 +44,19 @@ DEFAULT_PACER = ChannelPacer()
 
 
 def _chunks(blocks: list[dict], size: int = MAX_BLOCKS) -> list[list[dict]]:
-    return [blocks[i:i + size] for i in range(0, len(blocks), size)] or [[]]
+    return [blocks[i : i + size] for i in range(0, len(blocks), size)] or [[]]
 
 
-async def post_report(client: AsyncWebClient, channel: str, summary_blocks: list[dict],
-                      thread_blocks: list[dict] | None = None, *, text: str = "whycant report",
-                      thread_text: str | None = None, pacer: ChannelPacer | None = None) -> str | None:
+async def post_report(
+    client: AsyncWebClient,
+    channel: str,
+    summary_blocks: list[dict],
+    thread_blocks: list[dict] | None = None,
+    *,
+    text: str = "whycant report",
+    thread_text: str | None = None,
+    pacer: ChannelPacer | None = None,
+) -> str | None:
     """Post a short summary in ``channel`` and the details in its thread, paced.
 
     Returns the summary's ``ts``, or ``None`` when it could not be posted
@@ -70,10 +78,13 @@ def report_poster(client: AsyncWebClient) -> PostReport:
 
     async def post(entry: Any, report: dict, late: bool, scheduled_for: datetime) -> Any:
         when = scheduled_for.astimezone(entry_timezone(entry)).strftime("%Y-%m-%d %H:%M %Z")
-        ts = await post_report(client, entry.channel,
-                               render.summary_blocks(report, name=entry.name, late=late, scheduled_for=when),
-                               render.thread_blocks(report),
-                               text=render.fallback_text(report, name=entry.name, late=late))
+        ts = await post_report(
+            client,
+            entry.channel,
+            render.summary_blocks(report, name=entry.name, late=late, scheduled_for=when),
+            render.thread_blocks(report),
+            text=render.fallback_text(report, name=entry.name, late=late),
+        )
         if ts is None:
             raise RuntimeError(f"could not post to {entry.channel}")
         return ts

@@ -1,4 +1,5 @@
 """The in-thread progress message of a running diagnosis (posted, updated, then replaced by the reply)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,8 +19,15 @@ class ProgressMessage:
     kept and a background task posts it; events that arrive while Slack is slow are coalesced into the next
     update. ``settle()`` (before the reply replaces the message) waits for that task, bounded."""
 
-    def __init__(self, client: AsyncWebClient, channel: str, thread_ts: str | None, *, min_interval: float = 1.0,
-                 enabled: bool = True):
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        channel: str,
+        thread_ts: str | None,
+        *,
+        min_interval: float = 1.0,
+        enabled: bool = True,
+    ):
         self.client, self.channel, self.thread_ts = client, channel, thread_ts
         self.min_interval = min_interval
         self.enabled = enabled
@@ -54,8 +62,10 @@ class ProgressMessage:
         now = time.monotonic()
         payload = render_progress(progress)
         if self.ts is None:
-            r = await call("chat.postMessage", self.client.chat_postMessage(
-                channel=self.channel, thread_ts=self.thread_ts, **payload))
+            r = await call(
+                "chat.postMessage",
+                self.client.chat_postMessage(channel=self.channel, thread_ts=self.thread_ts, **payload),
+            )
             if r is None:
                 self.failed = True  # e.g. channel_not_found: stop trying, the reply will log again
                 return

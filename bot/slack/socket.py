@@ -10,6 +10,7 @@ new URL) when nothing at all — no message, no pong — has arrived for
 Several connections (``connections=N``) let Slack spread events across them;
 duplicates are dropped by the app's ``claim_event`` middleware.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -70,8 +71,9 @@ class Watchdog:
                 elif time.time() - self.last_activity() > self.silence_s:
                     reason = "silent"
                 if reason:
-                    log.warning("socket mode connection %s for %.0fs; reconnecting", reason,
-                                time.time() - self.last_activity())
+                    log.warning(
+                        "socket mode connection %s for %.0fs; reconnecting", reason, time.time() - self.last_activity()
+                    )
                     metrics.RECONNECTS.labels(reason).inc()
                     self.reconnects += 1
                     self.last_message = time.time()  # give the new connection a full window
@@ -85,8 +87,16 @@ class Watchdog:
 class SocketRunner:
     """Start/stop N Socket Mode connections for one Bolt app, each with a watchdog."""
 
-    def __init__(self, app: AsyncApp, app_token: str, *, connections: int = 1, ping_interval: float = 10.0,
-                 silence_s: float = 60.0, check_s: float = 5.0):
+    def __init__(
+        self,
+        app: AsyncApp,
+        app_token: str,
+        *,
+        connections: int = 1,
+        ping_interval: float = 10.0,
+        silence_s: float = 60.0,
+        check_s: float = 5.0,
+    ):
         self.app = app
         self.app_token = app_token
         self.connections = max(1, connections)
@@ -140,8 +150,9 @@ class SocketRunner:
 
     def status(self) -> str | None:
         """None when every connection is open, else what is wrong (for /readyz)."""
-        open_ = sum(1 for h in self.handlers if h.client.current_session is not None
-                    and not h.client.current_session.closed)
+        open_ = sum(
+            1 for h in self.handlers if h.client.current_session is not None and not h.client.current_session.closed
+        )
         if self.handlers and open_ == len(self.handlers):
             return None
         if self.last_error:

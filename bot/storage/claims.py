@@ -7,6 +7,7 @@ Drift snapshots and waivers live in ``bot.drift.store.DriftStore``.
 * ``claim_report_run(db, name, scheduled_for, replica)`` → True for exactly one replica per occurrence:
   the unique (name, scheduled_for) row is the claim.
 """
+
 from __future__ import annotations
 
 import random
@@ -31,8 +32,9 @@ def _utc(dt: datetime) -> datetime:
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
-async def claim_event(db: Database, event_id: str, *, ttl: timedelta = timedelta(hours=2),
-                      replica: str | None = None) -> bool:
+async def claim_event(
+    db: Database, event_id: str, *, ttl: timedelta = timedelta(hours=2), replica: str | None = None
+) -> bool:
     """True if this call is the first to claim *event_id* (kept for *ttl*, then purged)."""
     now = utcnow()
 
@@ -46,15 +48,19 @@ async def claim_event(db: Database, event_id: str, *, ttl: timedelta = timedelta
     return await db.write(tx)
 
 
-async def claim_report_run(db: Database, name: str, scheduled_for: datetime, replica: str,
-                           *, late: bool = False) -> bool:
+async def claim_report_run(
+    db: Database, name: str, scheduled_for: datetime, replica: str, *, late: bool = False
+) -> bool:
     """True for the one replica that gets to post report *name* scheduled at *scheduled_for*."""
     when = _utc(scheduled_for)
 
     async def tx(s: AsyncSession) -> bool:
-        stmt = _insert(db, ReportRun).values(name=name, scheduled_for=when, claimed_by=replica,
-                                             claimed_at=utcnow(), late=late)
-        res = cast(CursorResult[Any], await s.execute(stmt.on_conflict_do_nothing(index_elements=["name", "scheduled_for"])))
+        stmt = _insert(db, ReportRun).values(
+            name=name, scheduled_for=when, claimed_by=replica, claimed_at=utcnow(), late=late
+        )
+        res = cast(
+            CursorResult[Any], await s.execute(stmt.on_conflict_do_nothing(index_elements=["name", "scheduled_for"]))
+        )
         return bool(res.rowcount == 1)
 
     return await db.write(tx)
@@ -62,16 +68,21 @@ async def claim_report_run(db: Database, name: str, scheduled_for: datetime, rep
 
 async def mark_report_posted(db: Database, name: str, scheduled_for: datetime, error: str | None = None) -> None:
     async def tx(s: AsyncSession) -> None:
-        await s.execute(update(ReportRun)
-                        .where(ReportRun.name == name, ReportRun.scheduled_for == _utc(scheduled_for))
-                        .values(posted_at=None if error else utcnow(), error=error))
+        await s.execute(
+            update(ReportRun)
+            .where(ReportRun.name == name, ReportRun.scheduled_for == _utc(scheduled_for))
+            .values(posted_at=None if error else utcnow(), error=error)
+        )
 
     await db.write(tx)
 
 
 async def last_report_run(db: Database, name: str) -> ReportRun | None:
     async def tx(s: AsyncSession) -> ReportRun | None:
-        return (await s.execute(select(ReportRun).where(ReportRun.name == name)
-                                .order_by(ReportRun.scheduled_for.desc()).limit(1))).scalar_one_or_none()
+        return (
+            await s.execute(
+                select(ReportRun).where(ReportRun.name == name).order_by(ReportRun.scheduled_for.desc()).limit(1)
+            )
+        ).scalar_one_or_none()
 
     return await db.read(tx)

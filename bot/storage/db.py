@@ -12,6 +12,7 @@
 on lock contention (SQLite busy, PostgreSQL deadlock / serialization failure).
 Connection failures raise ``DatabaseUnavailable`` naming the URL without its password.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -70,7 +71,7 @@ def normalize_url(url: str) -> URL:
     """Map a configured database URL onto its async driver."""
     raw = url.strip()
     if raw.startswith("postgres://"):
-        raw = "postgresql://" + raw[len("postgres://"):]
+        raw = "postgresql://" + raw[len("postgres://") :]
     try:
         u = make_url(raw)
     except ArgumentError:
@@ -83,15 +84,26 @@ def normalize_url(url: str) -> URL:
         return u.set(drivername="sqlite+aiosqlite", database=db)
     if backend == "postgresql":
         return u.set(drivername="postgresql+asyncpg")
-    raise BadInput(f"database {u.render_as_string(hide_password=True)!r}: unsupported backend {backend!r} "
-                   "(use sqlite:///path or postgresql+asyncpg://...)")
+    raise BadInput(
+        f"database {u.render_as_string(hide_password=True)!r}: unsupported backend {backend!r} "
+        "(use sqlite:///path or postgresql+asyncpg://...)"
+    )
 
 
 class Database:
     """An async engine plus the conventions above. Create inside the event loop that uses it."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 5000, connect_timeout: float = 5.0,
-                 write_retries: int = 8, echo: bool = False, pool_size: int = 5, max_overflow: int = 10):
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout_ms: int = 5000,
+        connect_timeout: float = 5.0,
+        write_retries: int = 8,
+        echo: bool = False,
+        pool_size: int = 5,
+        max_overflow: int = 10,
+    ):
         self.url = normalize_url(url)
         self.display_url = self.url.render_as_string(hide_password=True)
         self.dialect = self.url.get_backend_name()
@@ -109,11 +121,17 @@ class Database:
                     Path(db).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                     create_private(Path(db))  # 0600 from the start (SQLite's -wal/-shm files follow its mode)
                 except OSError as e:
-                    raise DatabaseUnavailable(self.display_url, f"cannot create {Path(db).parent}: {e.strerror}") from None
+                    raise DatabaseUnavailable(
+                        self.display_url, f"cannot create {Path(db).parent}: {e.strerror}"
+                    ) from None
             kw["connect_args"] = {"timeout": busy_timeout_ms / 1000}
         else:
-            kw.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
-                      connect_args={"timeout": connect_timeout})
+            kw.update(
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_pre_ping=True,
+                connect_args={"timeout": connect_timeout},
+            )
         self.engine: AsyncEngine = create_async_engine(self.url, **kw)
         if self.is_sqlite:
             self._install_sqlite_hooks()
@@ -232,6 +250,7 @@ class Database:
     async def run_migration(self, fn: Callable[[Any], T], write: bool = True) -> T:
         """Run ``fn(sync_connection)`` in one transaction, serialised with other migrations (PostgreSQL
         advisory lock; SQLite in-process lock); connection failures become ``DatabaseUnavailable``."""
+
         async def run() -> T:
             try:
                 conn_cm = (self._write_engine if write else self.engine).begin()
@@ -272,8 +291,10 @@ class Database:
             return
         cur = await self.current()
         if cur != self.head():
-            raise SchemaOutOfDate(f"database {self.display_url} is at revision {cur or 'none'}, "
-                                  f"not {self.head()}: run `whycant db upgrade`")
+            raise SchemaOutOfDate(
+                f"database {self.display_url} is at revision {cur or 'none'}, "
+                f"not {self.head()}: run `whycant db upgrade`"
+            )
 
 
 def _schema() -> ModuleType:

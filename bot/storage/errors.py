@@ -1,4 +1,5 @@
 """Incident errors a front end shows as bad input (unknown id, a transition that is not allowed)."""
+
 from __future__ import annotations
 
 from probes.errors import BadInput

@@ -7,6 +7,7 @@
 Each cut-off run gets an ``interrupted`` audit entry; an incident that never got a diagnosis becomes
 ``interrupted``, one that already had one keeps its status.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -28,8 +29,14 @@ async def _cut_off(s: AsyncSession, inc: Incident, now: datetime, detail: dict[s
     previous = inc.status
     if await evidence_count(s, inc.id) == 0 and inc.status in ACTIVE_STATUSES:
         inc.status = "interrupted"
-    add_audit(s, inc.id, "interrupted", "whycant", now,
-              {"runner": inc.runner, **detail, "previous_status": previous, "status": inc.status})
+    add_audit(
+        s,
+        inc.id,
+        "interrupted",
+        "whycant",
+        now,
+        {"runner": inc.runner, **detail, "previous_status": previous, "status": inc.status},
+    )
     inc.diagnosing, inc.runner, inc.diagnosing_since, inc.updated_at = False, None, None, now
 
 
@@ -42,9 +49,15 @@ def _is_dead(inc: Incident, runner: str, now: datetime, stale_after: timedelta) 
     return not (alive is None and inc.diagnosing_since and now - inc.diagnosing_since < stale_after)
 
 
-async def interrupt_dead_runs(db: Database, runner: str, clock: Callable[[], datetime], *,
-                              stale_after: timedelta = timedelta(minutes=15), everything: bool = False,
-                              own: bool = False) -> list[int]:
+async def interrupt_dead_runs(
+    db: Database,
+    runner: str,
+    clock: Callable[[], datetime],
+    *,
+    stale_after: timedelta = timedelta(minutes=15),
+    everything: bool = False,
+    own: bool = False,
+) -> list[int]:
     """Mark the runs of dead processes interrupted (see the module doc); the incident ids."""
 
     async def tx(s: AsyncSession) -> list[int]:

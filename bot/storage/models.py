@@ -7,6 +7,7 @@ about within ``join_window_minutes``) joins it instead of opening another.
 Timestamps are timezone-aware UTC on both backends (``UTCDateTime``). JSON
 columns are ``JSONB`` on PostgreSQL and JSON text on SQLite.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -15,9 +16,9 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    Float,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -113,14 +114,18 @@ class Incident(Base):
     runner: Mapped[str | None] = mapped_column(String(255))  # "hostname:pid:starttime" of the diagnosing process
     diagnosing_since: Mapped[datetime | None] = mapped_column()
 
-    askers: Mapped[list[Asker]] = relationship(back_populates="incident", cascade="all, delete-orphan",
-                                               passive_deletes=True, order_by="Asker.id")
-    findings: Mapped[list[FindingRow]] = relationship(back_populates="incident", cascade="all, delete-orphan",
-                                                      passive_deletes=True, order_by="FindingRow.id")
-    evidence: Mapped[list[EvidenceRow]] = relationship(back_populates="incident", cascade="all, delete-orphan",
-                                                       passive_deletes=True, order_by="EvidenceRow.id")
-    audit: Mapped[list[AuditEntry]] = relationship(back_populates="incident", cascade="all, delete-orphan",
-                                                   passive_deletes=True, order_by="AuditEntry.id")
+    askers: Mapped[list[Asker]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", passive_deletes=True, order_by="Asker.id"
+    )
+    findings: Mapped[list[FindingRow]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", passive_deletes=True, order_by="FindingRow.id"
+    )
+    evidence: Mapped[list[EvidenceRow]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", passive_deletes=True, order_by="EvidenceRow.id"
+    )
+    audit: Mapped[list[AuditEntry]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", passive_deletes=True, order_by="AuditEntry.id"
+    )
 
     __table_args__ = (
         CheckConstraint(_in("status", STATUSES), name="status"),
@@ -130,11 +135,19 @@ class Incident(Base):
         Index("ix_incidents_host_port_id", "host", "port", "id"),
         Index("ix_incidents_created_at", "created_at"),
         # the join lookup and crash recovery touch only a handful of rows: partial indexes
-        Index("ix_incidents_active_target", "host", "port",
-              sqlite_where=text(_in("status", ACTIVE_STATUSES)),
-              postgresql_where=text(_in("status", ACTIVE_STATUSES))),
-        Index("ix_incidents_diagnosing", "diagnosing",
-              sqlite_where=text("diagnosing = 1"), postgresql_where=text("diagnosing")),
+        Index(
+            "ix_incidents_active_target",
+            "host",
+            "port",
+            sqlite_where=text(_in("status", ACTIVE_STATUSES)),
+            postgresql_where=text(_in("status", ACTIVE_STATUSES)),
+        ),
+        Index(
+            "ix_incidents_diagnosing",
+            "diagnosing",
+            sqlite_where=text("diagnosing = 1"),
+            postgresql_where=text("diagnosing"),
+        ),
     )
 
     @property
@@ -277,9 +290,7 @@ class ReportRun(Base):
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (
-        UniqueConstraint("name", "scheduled_for"),
-    )
+    __table_args__ = (UniqueConstraint("name", "scheduled_for"),)
 
 
 WATCH_STATUSES = ("active", "ended", "stopped", "expired")
@@ -315,7 +326,13 @@ class WatchRow(Base):
 
     __table_args__ = (
         CheckConstraint(_in("status", WATCH_STATUSES), name="status"),
-        Index("ix_watches_host_port_active", "host", "port", unique=True,
-              postgresql_where=text("status = 'active'"), sqlite_where=text("status = 'active'")),
+        Index(
+            "ix_watches_host_port_active",
+            "host",
+            "port",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
         Index("ix_watches_status_heartbeat_at", "status", "heartbeat_at"),
     )

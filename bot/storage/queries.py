@@ -2,6 +2,7 @@
 
 ``IncidentQueries`` is the read half of ``bot.storage.incidents.IncidentService``; it needs only ``self.db``.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -50,11 +51,17 @@ class IncidentQueries:
         ids = [i.id for i in items]
 
         async def tx(s: AsyncSession) -> dict[int, builtins.list[str]]:
-            latest = (select(EvidenceRow.incident_id, func.max(EvidenceRow.id).label("eid"))
-                      .where(EvidenceRow.incident_id.in_(ids)).group_by(EvidenceRow.incident_id).subquery())
-            rows = await s.execute(select(FindingRow.incident_id, FindingRow.rule_id)
-                                   .join(latest, and_(FindingRow.evidence_id == latest.c.eid))
-                                   .order_by(FindingRow.incident_id, FindingRow.rank))
+            latest = (
+                select(EvidenceRow.incident_id, func.max(EvidenceRow.id).label("eid"))
+                .where(EvidenceRow.incident_id.in_(ids))
+                .group_by(EvidenceRow.incident_id)
+                .subquery()
+            )
+            rows = await s.execute(
+                select(FindingRow.incident_id, FindingRow.rule_id)
+                .join(latest, and_(FindingRow.evidence_id == latest.c.eid))
+                .order_by(FindingRow.incident_id, FindingRow.rank)
+            )
             out: dict[int, builtins.list[str]] = {}
             for iid, rule in rows:
                 out.setdefault(iid, []).append(rule)
@@ -67,66 +74,108 @@ class IncidentQueries:
 
     async def get(self, incident_id: int) -> IncidentDetail:
         """Everything about one incident: askers, latest findings, evidence summaries, audit."""
+
         async def tx(s: AsyncSession) -> IncidentDetail:
             inc = await get_incident(s, self.db, incident_id)
             askers = (await s.execute(select(Asker).where(Asker.incident_id == inc.id).order_by(Asker.id))).scalars()
-            evs = (await s.execute(select(EvidenceRow).where(EvidenceRow.incident_id == inc.id)
-                                   .order_by(EvidenceRow.id))).scalars().all()
-            audit = (await s.execute(select(AuditEntry).where(AuditEntry.incident_id == inc.id)
-                                     .order_by(AuditEntry.id))).scalars()
+            evs = (
+                (await s.execute(select(EvidenceRow).where(EvidenceRow.incident_id == inc.id).order_by(EvidenceRow.id)))
+                .scalars()
+                .all()
+            )
+            audit = (
+                await s.execute(select(AuditEntry).where(AuditEntry.incident_id == inc.id).order_by(AuditEntry.id))
+            ).scalars()
             findings: builtins.list[FindingRow] = []
             if evs:
-                findings = builtins.list((await s.execute(select(FindingRow).where(FindingRow.evidence_id == evs[-1].id)
-                                                          .order_by(FindingRow.rank))).scalars())
-            ev_summaries = [{"id": e.id, "taken_at": iso(e.taken_at), "source": e.source, "who": e.who,
-                             "verdict": e.verdict, "version": e.version} for e in evs]
+                findings = builtins.list(
+                    (
+                        await s.execute(
+                            select(FindingRow).where(FindingRow.evidence_id == evs[-1].id).order_by(FindingRow.rank)
+                        )
+                    ).scalars()
+                )
+            ev_summaries = [
+                {
+                    "id": e.id,
+                    "taken_at": iso(e.taken_at),
+                    "source": e.source,
+                    "who": e.who,
+                    "verdict": e.verdict,
+                    "version": e.version,
+                }
+                for e in evs
+            ]
             latest = None
             if evs:
                 latest = {"id": evs[-1].id, "taken_at": iso(evs[-1].taken_at), **evidence_summary(evs[-1].data)}
             finding_ids = [f.rule_id for f in findings]
             return IncidentDetail(
-                incident=IncidentSummary.of(inc, finding_ids), vantages=builtins.list(inc.vantages or []),
-                request_text=inc.request_text, opened_by=inc.opened_by, acked_by=inc.acked_by,
-                resolved_by=inc.resolved_by, resolution_note=inc.resolution_note, reply_ts=inc.reply_ts,
+                incident=IncidentSummary.of(inc, finding_ids),
+                vantages=builtins.list(inc.vantages or []),
+                request_text=inc.request_text,
+                opened_by=inc.opened_by,
+                acked_by=inc.acked_by,
+                resolved_by=inc.resolved_by,
+                resolution_note=inc.resolution_note,
+                reply_ts=inc.reply_ts,
                 askers=[{"who": a.who, "asked_at": iso(a.asked_at), "channel": a.channel} for a in askers],
                 findings=[finding_dict(f) for f in findings],
-                evidence=ev_summaries, latest_evidence=latest,
-                audit=[{"id": a.id, "action": a.action, "who": a.who, "at": iso(a.at), "detail": a.detail}
-                       for a in audit],
+                evidence=ev_summaries,
+                latest_evidence=latest,
+                audit=[
+                    {"id": a.id, "action": a.action, "who": a.who, "at": iso(a.at), "detail": a.detail} for a in audit
+                ],
             )
 
         return await self.db.read(tx)
 
     async def evidence(self, incident_id: int, evidence_id: int | None = None) -> Evidence:
         """The stored Evidence (the latest unless *evidence_id*), ready to diagnose again."""
+
         async def tx(s: AsyncSession) -> Evidence:
             await get_incident(s, self.db, incident_id)
             q = select(EvidenceRow).where(EvidenceRow.incident_id == incident_id)
             q = q.where(EvidenceRow.id == evidence_id) if evidence_id else q.order_by(EvidenceRow.id.desc()).limit(1)
             row = (await s.execute(q)).scalar_one_or_none()
             if row is None:
-                raise BadInput(f"incident {incident_id} has no stored evidence"
-                               + (f" with id {evidence_id}" if evidence_id else ""))
+                raise BadInput(
+                    f"incident {incident_id} has no stored evidence"
+                    + (f" with id {evidence_id}" if evidence_id else "")
+                )
             return Evidence.model_validate(row.data)
 
         return await self.db.read(tx)
 
     async def latest_diagnosis(self, incident_id: int) -> tuple[EvidenceRow, builtins.list[FindingRow], str | None]:
         """The latest evidence row, its findings (ranked) and the verdict they gave (what ``replay`` compares)."""
+
         async def tx(s: AsyncSession) -> tuple[EvidenceRow, builtins.list[FindingRow], str | None]:
             inc = await get_incident(s, self.db, incident_id)
-            row = (await s.execute(select(EvidenceRow).where(EvidenceRow.incident_id == incident_id)
-                                   .order_by(EvidenceRow.id.desc()).limit(1))).scalar_one_or_none()
+            row = (
+                await s.execute(
+                    select(EvidenceRow)
+                    .where(EvidenceRow.incident_id == incident_id)
+                    .order_by(EvidenceRow.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
             if row is None:
                 raise BadInput(f"incident {incident_id} has no stored evidence to replay")
-            fs = builtins.list((await s.execute(select(FindingRow).where(FindingRow.evidence_id == row.id)
-                                                .order_by(FindingRow.rank))).scalars())
+            fs = builtins.list(
+                (
+                    await s.execute(
+                        select(FindingRow).where(FindingRow.evidence_id == row.id).order_by(FindingRow.rank)
+                    )
+                ).scalars()
+            )
             return row, fs, row.verdict or inc.verdict
 
         return await self.db.read(tx)
 
-    async def list(self, status: str | Sequence[str] | None = None, host: str | None = None,
-                   limit: int = 50) -> builtins.list[IncidentSummary]:
+    async def list(
+        self, status: str | Sequence[str] | None = None, host: str | None = None, limit: int = 50
+    ) -> builtins.list[IncidentSummary]:
         """Newest first; *status* one or several (``"open,acked"``), *host* the inventory name or address."""
         statuses = parse_statuses(status)
         limit = max(1, min(int(limit), 1000))
@@ -134,8 +183,11 @@ class IncidentQueries:
         if statuses:
             q = q.where(Incident.status.in_(statuses))
         if host:
-            q = q.where((Incident.host == host) | (Incident.address == host) if "." in host or ":" in host
-                        else Incident.host == host)
+            q = q.where(
+                (Incident.host == host) | (Incident.address == host)
+                if "." in host or ":" in host
+                else Incident.host == host
+            )
         q = q.order_by(Incident.id.desc()).limit(limit)
 
         async def tx(s: AsyncSession) -> builtins.list[IncidentSummary]:

@@ -5,6 +5,7 @@ when it cannot (down, locked by another process, dropped), the bot runs without 
 reason, diagnoses are still answered and their incidents go to the spool (``bot/storage/spool.py``).
 When it can, whatever an earlier run spooled is written first (the CLI's "next run").
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,8 +37,13 @@ async def open_store_bounded(config: Any, spool: Spool) -> tuple[Store | None, s
         return None, reason
     flushed = await store.flush_spool()
     if flushed.written or flushed.left or flushed.bad:
-        log.warning("spool %s: %d incident(s) written, %d left, %d unreadable", spool.dir, len(flushed.written),
-                    flushed.left, len(flushed.bad))
+        log.warning(
+            "spool %s: %d incident(s) written, %d left, %d unreadable",
+            spool.dir,
+            len(flushed.written),
+            flushed.left,
+            len(flushed.bad),
+        )
     return store, None
 
 

@@ -4,6 +4,7 @@
 ``ReplayResult`` (a replay's diff). ``to_dict()`` is the JSON contract of ``whycant incidents ... --json``;
 ``chat_dict()`` adds what the chat replies show (``severity``, ``askers``, ``age_s``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -39,9 +40,14 @@ def target_info(request_info: Any, evidence: Evidence | None = None) -> TargetIn
     if request_info is None and evidence is not None and evidence.request is not None:
         request_info = evidence.request
     if isinstance(request_info, Request):
-        return TargetInfo(host=request_info.target, address=request_info.address, port=request_info.port,
-                          service=request_info.service, vantages=list(request_info.vantages),
-                          text=request_info.text or None)
+        return TargetInfo(
+            host=request_info.target,
+            address=request_info.address,
+            port=request_info.port,
+            service=request_info.service,
+            vantages=list(request_info.vantages),
+            text=request_info.text or None,
+        )
     if isinstance(request_info, dict):
         host = request_info.get("host") or request_info.get("target")
         if isinstance(host, dict):  # the ask JSON's {"target": {"host", "address", "port"}}
@@ -50,9 +56,14 @@ def target_info(request_info: Any, evidence: Evidence | None = None) -> TargetIn
         if not host:
             raise BadInput("incident target has no host")
         port = request_info.get("port")
-        return TargetInfo(host=str(host), address=request_info.get("address"),
-                          port=int(port) if port is not None else None, service=request_info.get("service"),
-                          vantages=list(request_info.get("vantages") or []), text=request_info.get("text"))
+        return TargetInfo(
+            host=str(host),
+            address=request_info.get("address"),
+            port=int(port) if port is not None else None,
+            service=request_info.get("service"),
+            vantages=list(request_info.get("vantages") or []),
+            text=request_info.get("text"),
+        )
     raise BadInput(f"cannot tell the incident target from {type(request_info).__name__}")
 
 
@@ -102,11 +113,24 @@ class IncidentSummary:
 
     @classmethod
     def of(cls, i: Incident, finding_ids: list[str] | None = None) -> IncidentSummary:
-        return cls(id=i.id, host=i.host, address=i.address, port=i.port, service=i.service, status=i.status,
-                   verdict=i.verdict, top_severity=i.top_severity, asked_count=i.asked_count,
-                   created_at=i.created_at, updated_at=i.updated_at, resolved_at=i.resolved_at,
-                   channel=i.channel, thread_ts=i.thread_ts, diagnosing=i.diagnosing,
-                   finding_ids=finding_ids or [])
+        return cls(
+            id=i.id,
+            host=i.host,
+            address=i.address,
+            port=i.port,
+            service=i.service,
+            status=i.status,
+            verdict=i.verdict,
+            top_severity=i.top_severity,
+            asked_count=i.asked_count,
+            created_at=i.created_at,
+            updated_at=i.updated_at,
+            resolved_at=i.resolved_at,
+            channel=i.channel,
+            thread_ts=i.thread_ts,
+            diagnosing=i.diagnosing,
+            finding_ids=finding_ids or [],
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -146,13 +170,23 @@ class IncidentDetail:
     def own_request(self) -> Request:
         """The incident's target as a ``Request`` (when no stored evidence carries one)."""
         i = self.incident
-        return Request(text=self.request_text or "", target=i.host, address=i.address or i.host, port=i.port,
-                       service=i.service, vantages=self.vantages)
+        return Request(
+            text=self.request_text or "",
+            target=i.host,
+            address=i.address or i.host,
+            port=i.port,
+            service=i.service,
+            vantages=self.vantages,
+        )
 
     def chat_dict(self, request: Request) -> dict[str, Any]:
         """``to_dict()`` plus ``severity``, ``age_s`` and ``request`` (a ``Request`` as JSON, for re-runs)."""
-        return {**self.to_dict(), "severity": self.incident.top_severity, "age_s": self.incident.age_s(),
-                "request": request.model_dump(mode="json")}
+        return {
+            **self.to_dict(),
+            "severity": self.incident.top_severity,
+            "age_s": self.incident.age_s(),
+            "request": request.model_dump(mode="json"),
+        }
 
 
 @dataclass
@@ -181,10 +215,14 @@ class ReplayResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "incident": self.incident_id, "evidence_id": self.evidence_id,
-            "before_verdict": self.before_verdict, "after_verdict": self.after_verdict,
-            "added": [asdict(c) for c in self.added], "removed": [asdict(c) for c in self.removed],
-            "changed": [asdict(c) for c in self.changed], "unchanged": list(self.unchanged),
+            "incident": self.incident_id,
+            "evidence_id": self.evidence_id,
+            "before_verdict": self.before_verdict,
+            "after_verdict": self.after_verdict,
+            "added": [asdict(c) for c in self.added],
+            "removed": [asdict(c) for c in self.removed],
+            "changed": [asdict(c) for c in self.changed],
+            "unchanged": list(self.unchanged),
             "differs": self.differs,
             "findings": [f.contract_dict() for f in self.diagnosis.findings],
         }
@@ -210,11 +248,22 @@ def evidence_summary(data: dict[str, Any]) -> dict[str, Any]:
 
 def finding_dict(f: FindingRow) -> dict[str, Any]:
     fix = dict(f.fix or {})
-    return {"id": f.rule_id, "severity": f.severity, "title": f.title, "explanation": f.explanation,
-            "evidence": list(f.evidence_lines or []),
-            "fix": {"runtime": fix.get("runtime"), "persistent": fix.get("persistent"),
-                    "rollback": fix.get("rollback"), "app": fix.get("app")},
-            "confidence": f.confidence, "rule_version": f.rule_version, "rank": f.rank}
+    return {
+        "id": f.rule_id,
+        "severity": f.severity,
+        "title": f.title,
+        "explanation": f.explanation,
+        "evidence": list(f.evidence_lines or []),
+        "fix": {
+            "runtime": fix.get("runtime"),
+            "persistent": fix.get("persistent"),
+            "rollback": fix.get("rollback"),
+            "app": fix.get("app"),
+        },
+        "confidence": f.confidence,
+        "rule_version": f.rule_version,
+        "rank": f.rank,
+    }
 
 
 def top_severity(findings: Iterable[Finding]) -> str | None:

@@ -6,6 +6,7 @@ unavailable (retrying)") and the write is retried in the background with bounded
 Every failure is logged (``whycant.storage``); ``on_stored`` / ``on_failed`` let a front end update its
 reply when the write finally lands or is given up.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from bot.findings import Diagnosis
 from bot.storage.db import DatabaseBusy, DatabaseUnavailable, is_lock_error
 from bot.storage.incidents import IncidentService
-from bot.storage.results import IncidentRef
 from bot.storage.models import utcnow
+from bot.storage.results import IncidentRef
 from probes.evidence import Evidence
 
 log = logging.getLogger("whycant.storage")
@@ -70,11 +71,21 @@ async def _call(cb: Callable[..., Any] | None, *args: Any) -> None:
         log.exception("incident store callback failed")
 
 
-async def record_with_retry(service: IncidentService, request_info: Any, evidence: Evidence, diagnosis: Diagnosis,
-                            who: str | None, channel: str | None = None, thread_ts: str | None = None, *,
-                            attempts: int = 6, base_delay: float = 0.5, max_delay: float = 30.0,
-                            on_stored: Callable[[IncidentRef], Any] | None = None,
-                            on_failed: Callable[[BaseException], Any] | None = None) -> StoreOutcome:
+async def record_with_retry(
+    service: IncidentService,
+    request_info: Any,
+    evidence: Evidence,
+    diagnosis: Diagnosis,
+    who: str | None,
+    channel: str | None = None,
+    thread_ts: str | None = None,
+    *,
+    attempts: int = 6,
+    base_delay: float = 0.5,
+    max_delay: float = 30.0,
+    on_stored: Callable[[IncidentRef], Any] | None = None,
+    on_failed: Callable[[BaseException], Any] | None = None,
+) -> StoreOutcome:
     """``service.record_diagnosis(...)``; on a database outage return at once and keep trying in the background.
 
     *attempts* counts the background retries (delays ``base_delay * 2**n``, jittered, capped at *max_delay*).
@@ -82,13 +93,23 @@ async def record_with_retry(service: IncidentService, request_info: Any, evidenc
     at = utcnow()
     return await write_with_retry(
         lambda: service.record_diagnosis(request_info, evidence, diagnosis, who, channel, thread_ts, at=at),
-        attempts=attempts, base_delay=base_delay, max_delay=max_delay, on_stored=on_stored, on_failed=on_failed)
+        attempts=attempts,
+        base_delay=base_delay,
+        max_delay=max_delay,
+        on_stored=on_stored,
+        on_failed=on_failed,
+    )
 
 
-async def write_with_retry(write: Callable[[], Awaitable[IncidentRef]], *, attempts: int = 6,
-                           base_delay: float = 0.5, max_delay: float = 30.0,
-                           on_stored: Callable[[IncidentRef], Any] | None = None,
-                           on_failed: Callable[[BaseException], Any] | None = None) -> StoreOutcome:
+async def write_with_retry(
+    write: Callable[[], Awaitable[IncidentRef]],
+    *,
+    attempts: int = 6,
+    base_delay: float = 0.5,
+    max_delay: float = 30.0,
+    on_stored: Callable[[IncidentRef], Any] | None = None,
+    on_failed: Callable[[BaseException], Any] | None = None,
+) -> StoreOutcome:
     """Run *write* once; on a retryable database failure, retry it in the background (see record_with_retry)."""
     try:
         return StoreOutcome(await write())

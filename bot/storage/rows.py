@@ -1,4 +1,5 @@
 """Row helpers every incident transaction uses: fetch an incident, append an audit entry, count its evidence."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -23,8 +24,9 @@ async def get_incident(s: AsyncSession, db: Database, incident_id: int, *, for_u
     return row
 
 
-def add_audit(s: AsyncSession, incident_id: int, action: str, who: str | None, at: datetime,
-              detail: dict[str, Any] | None = None) -> AuditEntry:
+def add_audit(
+    s: AsyncSession, incident_id: int, action: str, who: str | None, at: datetime, detail: dict[str, Any] | None = None
+) -> AuditEntry:
     entry = AuditEntry(incident_id=incident_id, action=action, who=who, at=at, detail=detail or {})
     s.add(entry)
     return entry

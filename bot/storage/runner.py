@@ -3,6 +3,7 @@
 A runner id is ``host:pid:start``, the start time of the process in clock ticks since boot (so a reused PID
 is not mistaken for the process that started the run).
 """
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,7 @@ def proc_start_time(pid: int) -> str | None:
             data = f.read().decode(errors="replace")
     except OSError:
         return None
-    fields = data[data.rfind(")") + 2:].split()
+    fields = data[data.rfind(")") + 2 :].split()
     if not fields or fields[0] in ("Z", "X"):  # zombie / dead: killed but not reaped yet
         return None
     return fields[19] if len(fields) > 19 else "0"

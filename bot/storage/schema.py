@@ -3,6 +3,7 @@
 ``bot.storage.db.Database`` exposes these as methods (``db.upgrade()``, ``db.ensure_schema()``) and imports
 this module only when one is called: Alembic is not needed to start `whycant --help`.
 """
+
 from __future__ import annotations
 
 from importlib import resources

@@ -10,6 +10,7 @@ that cannot be read is renamed ``*.bad`` and kept (never deleted), and named in 
 Two processes may flush the same spool: each file is locked (``flock``) while it is written, and a file
 already removed by the other process is skipped.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -91,13 +92,34 @@ class Spool:
             os.close(dfd)
         return final
 
-    def keep(self, reason: str, *, pending_id: int | None, request: Request, evidence: Evidence,
-             diagnosis: Diagnosis, who: str | None, channel: str | None, thread_ts: str | None,
-             at: datetime) -> IncidentInfo:
+    def keep(
+        self,
+        reason: str,
+        *,
+        pending_id: int | None,
+        request: Request,
+        evidence: Evidence,
+        diagnosis: Diagnosis,
+        who: str | None,
+        channel: str | None,
+        thread_ts: str | None,
+        at: datetime,
+    ) -> IncidentInfo:
         """Save the incident write the database did not take; the ``IncidentInfo`` a front end shows."""
-        path = self.save(SpooledIncident(kind="finish" if pending_id is not None else "record", incident_id=pending_id,
-                                         request=request, evidence=evidence, diagnosis=diagnosis, who=who,
-                                         channel=channel, thread_ts=thread_ts, at=at, reason=reason))
+        path = self.save(
+            SpooledIncident(
+                kind="finish" if pending_id is not None else "record",
+                incident_id=pending_id,
+                request=request,
+                evidence=evidence,
+                diagnosis=diagnosis,
+                who=who,
+                channel=channel,
+                thread_ts=thread_ts,
+                at=at,
+                reason=reason,
+            )
+        )
         log.warning("incident not stored (%s): saved to %s", reason, path)
         return IncidentInfo(id=pending_id, storage_error=spool_note(reason))
 
@@ -163,4 +185,3 @@ async def write_record(service: IncidentService, r: SpooledIncident) -> Incident
 def spool_note(reason: str) -> str:
     """The line a front end shows for a spooled incident (never "retrying": the spool is written later)."""
     return f"incident not stored yet: {reason}; saved on this host and written when the database is back"
-

@@ -6,6 +6,7 @@ bounded by *wait* seconds and never raise (a database that fails or hangs become
 write goes to the spool or is retried in the background, and the answer goes on). Internals (spool, retry,
 joins) use the lower layer, ``IncidentService``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,8 +53,13 @@ def database_trouble(e: BaseException, wait: float) -> str:
 
 def incident_info(r: IncidentRef) -> IncidentInfo:
     """What an answer shows about the incident its ask was recorded in."""
-    return IncidentInfo(id=r.id, status=r.status, joined=r.joined, askers=r.askers,
-                        askers_text=r.recent_askers_text if r.joined or r.askers > 1 else None)
+    return IncidentInfo(
+        id=r.id,
+        status=r.status,
+        joined=r.joined,
+        askers=r.askers,
+        askers_text=r.recent_askers_text if r.joined or r.askers > 1 else None,
+    )
 
 
 class Store:
@@ -101,53 +107,89 @@ class Store:
         return await claim_report_run(self.db, name, scheduled_for, self.service.runner, late=late)
 
     # -- the ask pipeline: bounded by ``wait``, never raises
-    async def start_diagnosis(self, *, request: Request, who: str | None, channel: str | None = None,
-                              thread_ts: str | None = None) -> IncidentRef | StorageTrouble:
+    async def start_diagnosis(
+        self, *, request: Request, who: str | None, channel: str | None = None, thread_ts: str | None = None
+    ) -> IncidentRef | StorageTrouble:
         """Record the ask before probing (so a crash mid-diagnosis leaves it ``interrupted``)."""
         return await self._bounded("start_diagnosis", self.service.start_diagnosis(request, who, channel, thread_ts))
 
-    async def record_or_retry(self, *, request: Request, evidence: Evidence, diagnosis: Diagnosis, who: str | None,
-                              channel: str | None = None, thread_ts: str | None = None,
-                              pending: IncidentRef | StorageTrouble | None = None, at: datetime | None = None,
-                              **retry: Any) -> IncidentInfo:
+    async def record_or_retry(
+        self,
+        *,
+        request: Request,
+        evidence: Evidence,
+        diagnosis: Diagnosis,
+        who: str | None,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+        pending: IncidentRef | StorageTrouble | None = None,
+        at: datetime | None = None,
+        **retry: Any,
+    ) -> IncidentInfo:
         """Finish the incident begun by ``start_diagnosis`` (*pending*) or record a new/joined one. When
         *pending* is a ``StorageTrouble`` the write goes straight to the spool; on a database outage the answer
         goes on with ``storage_error`` set while the write is spooled or retried in the background.
         *at*: when the ask came (what a record spooled because ``start_diagnosis`` failed keeps)."""
         now = utcnow()
         if isinstance(pending, StorageTrouble) and self.spool is not None:  # the database failed already
-            return self.spool.keep(pending.reason, pending_id=None, request=request, evidence=evidence,
-                                   diagnosis=diagnosis, who=who, channel=channel, thread_ts=thread_ts, at=at or now)
+            return self.spool.keep(
+                pending.reason,
+                pending_id=None,
+                request=request,
+                evidence=evidence,
+                diagnosis=diagnosis,
+                who=who,
+                channel=channel,
+                thread_ts=thread_ts,
+                at=at or now,
+            )
         started = pending if isinstance(pending, IncidentRef) else None
         write: Callable[[], Awaitable[IncidentRef]]
         if started is not None:
+
             def write() -> Awaitable[IncidentRef]:
                 return self.service.finish_diagnosis(started, evidence, diagnosis, who)
         else:
+
             def write() -> Awaitable[IncidentRef]:
                 return self.service.record_diagnosis(request, evidence, diagnosis, who, channel, thread_ts, at=now)
+
         if self.spool is not None:
             try:
                 return incident_info(await asyncio.wait_for(write(), self.wait))
             except Exception as e:  # noqa: BLE001 - any write failure: the record goes to the spool, not lost
-                return self.spool.keep(database_trouble(e, self.wait), pending_id=started.id if started else None,
-                                       request=request, evidence=evidence, diagnosis=diagnosis, who=who,
-                                       channel=channel, thread_ts=thread_ts, at=now)
+                return self.spool.keep(
+                    database_trouble(e, self.wait),
+                    pending_id=started.id if started else None,
+                    request=request,
+                    evidence=evidence,
+                    diagnosis=diagnosis,
+                    who=who,
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    at=now,
+                )
         out = await write_with_retry(write, **retry)
         if out.ref is None:
             return IncidentInfo(id=started.id if started else None, storage_error=out.error)
         return incident_info(out.ref)
 
-    async def join_run(self, leader: IncidentInfo, asks: Sequence[tuple[str | None, str | None, str | None]]
-                       ) -> IncidentInfo:
+    async def join_run(
+        self, leader: IncidentInfo, asks: Sequence[tuple[str | None, str | None, str | None]]
+    ) -> IncidentInfo:
         """Asks that shared *leader*'s running diagnosis, ``(who, channel, thread_ts)`` each: added to its
         incident as askers in one write (bot/storage/joins.py)."""
         if leader.id is None:
             return leader.model_copy(update={"joined": True})
         r = await self._bounded("join_run", add_askers(self.service, leader.id, asks))
         if isinstance(r, StorageTrouble):
-            return leader.model_copy(update={"joined": True, "storage_error": f"incident {leader.id}: your ask "
-                                             "was not added to it (database unavailable; see the log)"})
+            return leader.model_copy(
+                update={
+                    "joined": True,
+                    "storage_error": f"incident {leader.id}: your ask "
+                    "was not added to it (database unavailable; see the log)",
+                }
+            )
         return IncidentInfo(id=r.id, status=r.status, joined=True, askers=r.askers, askers_text=r.recent_askers_text)
 
     async def interrupt_runs(self, reason: str) -> list[int]:
@@ -160,8 +202,9 @@ class Store:
         return await self.service.mark_interrupted_on_start(own=True)
 
     # -- triage
-    async def list_incidents(self, status: str | None = None, host: str | None = None,
-                             limit: int = 50) -> list[IncidentSummary]:
+    async def list_incidents(
+        self, status: str | None = None, host: str | None = None, limit: int = 50
+    ) -> list[IncidentSummary]:
         return await self.service.list(status=status, host=host, limit=limit)
 
     async def open_incidents(self, limit: int = 50) -> list[IncidentSummary]:
@@ -201,21 +244,26 @@ class Store:
     async def resolve(self, incident_id: int, who: str | None = None, note: str | None = None) -> IncidentSummary:
         return await self.service.resolve(incident_id, who, note)
 
-    async def record_action(self, incident_id: int, action: str, who: str | None = None,
-                            detail: dict[str, Any] | None = None) -> int:
+    async def record_action(
+        self, incident_id: int, action: str, who: str | None = None, detail: dict[str, Any] | None = None
+    ) -> int:
         return await self.service.record_action(incident_id, action, who, detail)
 
     async def replay(self, incident_id: int, diagnose_fn: DiagnoseFn, who: str | None = None) -> ReplayResult:
         return await self.service.replay(incident_id, diagnose_fn, who)
 
 
-async def open_store(config: Any, *, mark_interrupted: bool = True, spool: Spool | None = None,
-                     wait: float | None = None) -> Store:
+async def open_store(
+    config: Any, *, mark_interrupted: bool = True, spool: Spool | None = None, wait: float | None = None
+) -> Store:
     """Open the configured database, migrate it (unless ``auto_upgrade_db: false``) and, at bot start,
     mark diagnoses left running by a crashed process ``interrupted``. With *wait*, SQLite's busy timeout
     is kept within it (the caller bounds the whole call with ``asyncio.wait_for``)."""
-    db = Database(config.database) if wait is None else Database(
-        config.database, busy_timeout_ms=int(min(5.0, wait / 2) * 1000), connect_timeout=wait)
+    db = (
+        Database(config.database)
+        if wait is None
+        else Database(config.database, busy_timeout_ms=int(min(5.0, wait / 2) * 1000), connect_timeout=wait)
+    )
     service = IncidentService(db, join_window_minutes=config.join_window_minutes)
     try:
         await service.db.ensure_schema(config.auto_upgrade_db)

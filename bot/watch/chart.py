@@ -1,10 +1,10 @@
 """A PNG of failures over time per vantage (uploaded to the watch's thread)."""
+
 from __future__ import annotations
 
 import io
 from datetime import datetime, timezone
 from typing import Mapping
-
 
 
 def failures_png(buckets: Mapping[str, Mapping[str, list[int]]], *, title: str) -> bytes:
@@ -21,8 +21,7 @@ def failures_png(buckets: Mapping[str, Mapping[str, list[int]]], *, title: str) 
         for vantage in sorted(buckets):
             points = sorted((int(m), c[1]) for m, c in buckets[vantage].items())
             xs = [datetime.fromtimestamp(m, timezone.utc) for m, _ in points]
-            ax.step(mdates.date2num(xs), [f for _, f in points], where="post", label=vantage, marker="o",
-                    markersize=3)
+            ax.step(mdates.date2num(xs), [f for _, f in points], where="post", label=vantage, marker="o", markersize=3)
         ax.set_title(title, fontsize=10)
         ax.set_ylabel("failed attempts / min")
         ax.set_xlabel("UTC")

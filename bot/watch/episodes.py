@@ -1,6 +1,7 @@
 """Episodes: a run of failing rounds, from the first failed attempt (or counter burst) to the
 first clean round. Pure: ``EpisodeTracker.observe`` takes one round and says what changed, so a
 fault that flaps three times makes three episodes, however many attempts failed in each."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,9 +10,17 @@ from typing import Any, Mapping
 # Counters whose rise between two samples explains failed connects: a burst of any of them opens
 # an episode even before an attempt of ours fails.
 BURST_COUNTERS = (
-    "TcpExt.ListenOverflows", "TcpExt.ListenDrops", "TcpExt.PAWSPassive", "TcpExt.PAWSActive",
-    "TcpExt.TCPReqQFullDrop", "TcpExt.TCPBacklogDrop", "TcpExt.TCPTimeWaitOverflow",
-    "TcpExt.TCPMinTTLDrop", "conntrack.drop", "conntrack.early_drop", "conntrack.insert_failed",
+    "TcpExt.ListenOverflows",
+    "TcpExt.ListenDrops",
+    "TcpExt.PAWSPassive",
+    "TcpExt.PAWSActive",
+    "TcpExt.TCPReqQFullDrop",
+    "TcpExt.TCPBacklogDrop",
+    "TcpExt.TCPTimeWaitOverflow",
+    "TcpExt.TCPMinTTLDrop",
+    "conntrack.drop",
+    "conntrack.early_drop",
+    "conntrack.insert_failed",
 )
 
 
@@ -40,10 +49,20 @@ class Episode:
     post_ts: str | None = None  # the episode's message in the watch thread
 
     def as_dict(self) -> dict[str, Any]:
-        return {"number": self.number, "start": self.start, "end": self.end, "vantages": list(self.vantages),
-                "outcomes": dict(self.outcomes), "failed_attempts": self.failed_attempts,
-                "burst": dict(self.burst), "findings": list(self.findings), "verdict": self.verdict,
-                "incident": self.incident, "partial": self.partial, "post_ts": self.post_ts}
+        return {
+            "number": self.number,
+            "start": self.start,
+            "end": self.end,
+            "vantages": list(self.vantages),
+            "outcomes": dict(self.outcomes),
+            "failed_attempts": self.failed_attempts,
+            "burst": dict(self.burst),
+            "findings": list(self.findings),
+            "verdict": self.verdict,
+            "incident": self.incident,
+            "partial": self.partial,
+            "post_ts": self.post_ts,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Episode":

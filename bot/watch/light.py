@@ -2,6 +2,7 @@
 
 Shared by the watch (``bot/watch/runner.py``, its own zone) and ``whycant runner`` (a watch round's job
 for the runner's zone), so both probe the same way."""
+
 from __future__ import annotations
 
 import logging
@@ -18,8 +19,13 @@ CONNTRACK_STAT = "/proc/net/stat/nf_conntrack"
 
 def light_settings(probe: ProbeSettings, connect_timeout: float) -> ProbeSettings:
     """One attempt of at most *connect_timeout* seconds, no window; the command timeout of *probe*."""
-    return ProbeSettings(connect_attempts=1, connect_timeout=connect_timeout, connect_interval=0,
-                         command_timeout=probe.command_timeout, window_seconds=0)
+    return ProbeSettings(
+        connect_attempts=1,
+        connect_timeout=connect_timeout,
+        connect_interval=0,
+        command_timeout=probe.command_timeout,
+        window_seconds=0,
+    )
 
 
 def attempt_outcome(result: ConnectResult) -> str | None:

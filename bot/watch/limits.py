@@ -5,6 +5,7 @@ vantage) and every full collection (attempts × vantages) takes tokens from a sl
 60-second window keyed by target address. Asking for more than is left returns what is
 left; a watch skips the attempts it was not granted and counts them as ``capped``.
 """
+
 from __future__ import annotations
 
 import time

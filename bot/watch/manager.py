@@ -1,5 +1,6 @@
 """Every watch of one process: start or join (``watch``), list (``watches``), stop (``unwatch N``),
 and resume the watches other replicas dropped (``run_resumer``: exactly once, see bot.watch.store)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -50,8 +51,16 @@ def resolve_watch_request(svc: Any, text: str) -> tuple[Request, float | None, f
 
 
 class WatchManager:
-    def __init__(self, svc: Any, sink_for: SinkFactory, *, replica: str, settings: WatchSettings | None = None,
-                 budget: SynBudget | None = None, stale_after: float | None = None):
+    def __init__(
+        self,
+        svc: Any,
+        sink_for: SinkFactory,
+        *,
+        replica: str,
+        settings: WatchSettings | None = None,
+        budget: SynBudget | None = None,
+        stale_after: float | None = None,
+    ):
         if svc.store is None:
             raise BadInput("watches need a database; none is configured")
         self.svc, self.sink_for = svc, sink_for
@@ -61,13 +70,16 @@ class WatchManager:
         self.stale_after = stale_after
         self.running: dict[int, Running] = {}
 
-    def _start(self, rec: WatchRecord, *, joined: bool = False, resumed: bool = False,
-               on_stop: str = "interrupted") -> Running:
-        runner = WatchRunner(self.svc, rec, self.sink_for(rec), budget=self.budget, settings=self.settings,
-                             store=self.store)
+    def _start(
+        self, rec: WatchRecord, *, joined: bool = False, resumed: bool = False, on_stop: str = "interrupted"
+    ) -> Running:
+        runner = WatchRunner(
+            self.svc, rec, self.sink_for(rec), budget=self.budget, settings=self.settings, store=self.store
+        )
         stop = asyncio.Event()
-        task = asyncio.create_task(runner.run(stop, joined=joined, resumed=resumed, on_stop=on_stop),
-                                   name=f"whycant-watch-{rec.id}")
+        task = asyncio.create_task(
+            runner.run(stop, joined=joined, resumed=resumed, on_stop=on_stop), name=f"whycant-watch-{rec.id}"
+        )
         run = Running(runner, task, stop)
         self.running[rec.id] = run
         task.add_done_callback(self._forget(rec.id))
@@ -79,15 +91,25 @@ class WatchManager:
 
         return done
 
-    async def watch(self, text: str, *, who: str, channel: str | None = None, default_interval: float = 10.0,
-                    on_stop: str = "interrupted") -> tuple[WatchRecord, bool, Running | None]:
+    async def watch(
+        self,
+        text: str,
+        *,
+        who: str,
+        channel: str | None = None,
+        default_interval: float = 10.0,
+        on_stop: str = "interrupted",
+    ) -> tuple[WatchRecord, bool, Running | None]:
         """Start a watch, or join the active one on the same target and port (joined=True)."""
         request, duration, interval = resolve_watch_request(self.svc, text)
         for _ in range(2):
-            rec, joined = await self.store.create_or_join(request.model_copy(update={"who": who}),
-                                                          interval_s=interval or default_interval,
-                                                          duration_s=duration or DEFAULT_DURATION, who=who,
-                                                          channel=channel)
+            rec, joined = await self.store.create_or_join(
+                request.model_copy(update={"who": who}),
+                interval_s=interval or default_interval,
+                duration_s=duration or DEFAULT_DURATION,
+                who=who,
+                channel=channel,
+            )
             if not (joined and rec.id not in self.running and await self.resume_once(only=rec.id, on_stop=on_stop)):
                 break
             if rec.id in self.running:  # its owner had died: it runs here now
@@ -122,10 +144,17 @@ class WatchManager:
         return taken
 
     async def _end_expired(self, rec: WatchRecord) -> None:
-        note = (f"this watch expired at {rec.ends_at.isoformat(timespec='seconds')} while no replica was running it "
-                f"(last heartbeat {(rec.taken_over_from or rec.heartbeat_at).isoformat(timespec='seconds')}); ended on resume")
-        body = summary(rec.stats.get("buckets") or {}, rec.episodes, capped=int(rec.stats.get("capped") or 0),
-                       note=note, untested=rec.stats.get("untested"))
+        note = (
+            f"this watch expired at {rec.ends_at.isoformat(timespec='seconds')} while no replica was running it "
+            f"(last heartbeat {(rec.taken_over_from or rec.heartbeat_at).isoformat(timespec='seconds')}); ended on resume"
+        )
+        body = summary(
+            rec.stats.get("buckets") or {},
+            rec.episodes,
+            capped=int(rec.stats.get("capped") or 0),
+            note=note,
+            untested=rec.stats.get("untested"),
+        )
         ev = events.summary(rec.id, f"{rec.host}:{rec.port}", "expired", body)
         await self.sink_for(rec).summary(ev, None)
         await self.store.finish(rec.id, status="expired", note=note, stats=rec.stats, episodes=rec.episodes)
@@ -158,14 +187,20 @@ class WatchManager:
 
 def settings_for(config: Any) -> WatchSettings:
     w = config.watch
-    return WatchSettings(counters_s=w.counters_seconds, syn_per_minute=w.syn_per_minute,
-                         connect_timeout=config.probe.connect_timeout)
+    return WatchSettings(
+        counters_s=w.counters_seconds, syn_per_minute=w.syn_per_minute, connect_timeout=config.probe.connect_timeout
+    )
 
 
 def manager_for(svc: Any, sink_for: SinkFactory, *, replica: str | None = None) -> WatchManager:
     """The process's WatchManager from the service's config (``watch:``)."""
-    return WatchManager(svc, sink_for, replica=replica or replica_id(), settings=settings_for(svc.config),
-                        stale_after=svc.config.watch.stale_seconds)
+    return WatchManager(
+        svc,
+        sink_for,
+        replica=replica or replica_id(),
+        settings=settings_for(svc.config),
+        stale_after=svc.config.watch.stale_seconds,
+    )
 
 
 def start_watches(svc: Any, client: Any, config: Any, stop: asyncio.Event) -> asyncio.Task | None:

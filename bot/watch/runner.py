@@ -7,6 +7,7 @@ attempt or burst opens an episode and runs the full collection at once (``Whycan
 around a burst of attempts, listeners, sysctls, every vantage), stored in the incident; the episode is
 posted once, and updated when a clean round ends it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,9 +23,9 @@ from bot import metrics
 from bot.watch import events
 from bot.watch.chart import failures_png
 from bot.watch.episodes import Episode, EpisodeTracker, counter_burst
+from bot.watch.light import attempt_outcome, can_sample, light_settings, sample_counters
 from bot.watch.limits import SynBudget
 from bot.watch.sinks import WatchSink
-from bot.watch.light import attempt_outcome, can_sample, light_settings, sample_counters
 from bot.watch.stats import Buckets, record, summary
 from bot.watch.store import WatchRecord, WatchStore
 from bot.zones.plan import usable_vantages, zones_in_config
@@ -48,8 +49,16 @@ class WatchSettings:
 
 
 class WatchRunner:
-    def __init__(self, svc: Any, rec: WatchRecord, sink: WatchSink, *, budget: SynBudget,
-                 settings: WatchSettings, store: WatchStore | None):
+    def __init__(
+        self,
+        svc: Any,
+        rec: WatchRecord,
+        sink: WatchSink,
+        *,
+        budget: SynBudget,
+        settings: WatchSettings,
+        store: WatchStore | None,
+    ):
         self.svc, self.rec, self.sink, self.budget, self.s, self.store = svc, rec, sink, budget, settings, store
         self.vantages: list[VantagePoint] = svc.vantages_for(rec.request)
         self.target = svc.inventory.resolve(rec.host)
@@ -114,11 +123,16 @@ class WatchRunner:
                 self._untested(v.name, gap.text)
         n = len(testable)
         granted = self.budget.take(self.rec.address, n)
-        order = testable[self._rotate % n:] + testable[:self._rotate % n] if n else []
+        order = testable[self._rotate % n :] + testable[: self._rotate % n] if n else []
         self._rotate += granted
         chosen = order[:granted]
-        want_remote_counters = (self.zones is not None and self.zones.target_remote and self._counters_due()
-                                and self.zones.plan.target_zone not in gaps and can_sample(self.target))
+        want_remote_counters = (
+            self.zones is not None
+            and self.zones.target_remote
+            and self._counters_due()
+            and self.zones.plan.target_zone not in gaps
+            and can_sample(self.target)
+        )
         self.remote_counters = None
         out: dict[str, str] = {}
         if chosen or want_remote_counters:
@@ -138,8 +152,9 @@ class WatchRunner:
         """The vantage's zone ("" without zones)."""
         return self.zones.zone_of.get(v.name, self.zones.own) if self.zones is not None else ""
 
-    async def _attempts(self, chosen: list[VantagePoint], remote_counters: bool, gaps: dict[str, ZoneGap], *,
-                        deadline: float) -> dict[str, str]:
+    async def _attempts(
+        self, chosen: list[VantagePoint], remote_counters: bool, gaps: dict[str, ZoneGap], *, deadline: float
+    ) -> dict[str, str]:
         """The chosen vantages' attempts: here for the own zone, one job per other zone (and for the counters
         of a target in another zone) due by *deadline* (epoch: the round's end). A zone that answers late or
         refuses is added to *gaps*."""
@@ -152,8 +167,14 @@ class WatchRunner:
         for v in chosen:
             if self._zone(v) != zones.own:
                 far.setdefault(self._zone(v), []).append(v.name)
-        remote = zones.round(far, self.rec.address, self.rec.port, timeout=self.remote_timeout,
-                             counters=remote_counters, deadline=deadline)
+        remote = zones.round(
+            far,
+            self.rec.address,
+            self.rec.port,
+            timeout=self.remote_timeout,
+            counters=remote_counters,
+            deadline=deadline,
+        )
         got, answers = await asyncio.gather(local, remote)
         out = {v.name: o for v, o in zip(here, got) if o is not None}
         for zone, gap in answers.gaps.items():
@@ -181,8 +202,9 @@ class WatchRunner:
             names = [n for n, z in self.zones.zone_of.items() if z == zone]
             text = gap.text if gap else f"zone {zone} answers again"
             log.info("watch %s: %s", self.rec.id, text)
-            await self.sink.note(events.partial(self.rec.id, zone, reason, text, names,
-                                                counters=zone == self.zones.plan.target_zone))
+            await self.sink.note(
+                events.partial(self.rec.id, zone, reason, text, names, counters=zone == self.zones.plan.target_zone)
+            )
 
     def _shared_budget(self, syns: int) -> AbstractAsyncContextManager[None]:
         limiter = getattr(self.svc, "limiter", None)
@@ -218,9 +240,13 @@ class WatchRunner:
             return False
         self.budget.take(self.rec.address, want)
         # the ask path: the shared limiter and one run per target (a concurrent ask joins this run)
-        out = await self.svc.diagnose(self.rec.request, text=f"watch {self.rec.host}:{self.rec.port} (episode "
-                                      f"{ep.number})", who="watch", channel=self.rec.channel,
-                                      thread_ts=self.rec.thread_ts)
+        out = await self.svc.diagnose(
+            self.rec.request,
+            text=f"watch {self.rec.host}:{self.rec.port} (episode {ep.number})",
+            who="watch",
+            channel=self.rec.channel,
+            thread_ts=self.rec.thread_ts,
+        )
         dx, ev = out.diagnosis, out.evidence
         ep.findings = [{"id": f.id, "severity": f.severity, "title": f.title} for f in (dx.findings if dx else [])]
         ep.verdict = dx.verdict if dx else None
@@ -246,8 +272,9 @@ class WatchRunner:
         self._saved_at = time.monotonic()
         incident = next((e.incident for e in reversed(self.tracker.episodes) if e.incident), None)
         try:
-            status = await self.store.heartbeat(self.rec.id, stats=self._stats(), episodes=self._episodes(),
-                                                incident_id=incident)
+            status = await self.store.heartbeat(
+                self.rec.id, stats=self._stats(), episodes=self._episodes(), incident_id=incident
+            )
         except Exception as e:  # noqa: BLE001 - a database hiccup does not stop the watch
             log.warning("watch %s: saving progress failed: %s", self.rec.id, e)
             return
@@ -274,8 +301,9 @@ class WatchRunner:
             ep.post_ts = await self.sink.episode(events.episode(self.rec.id, ep), None)
         await self._save()
 
-    async def run(self, stop: asyncio.Event, *, joined: bool = False, resumed: bool = False,
-                  on_stop: str = "interrupted") -> dict[str, Any]:
+    async def run(
+        self, stop: asyncio.Event, *, joined: bool = False, resumed: bool = False, on_stop: str = "interrupted"
+    ) -> dict[str, Any]:
         """Until the watch ends, *stop* is set or the watch is stopped elsewhere; returns the summary event.
 
         *on_stop*: "interrupted" (serve shutting down: the watch stays active for a resume) or
@@ -320,8 +348,13 @@ class WatchRunner:
             png = failures_png(self.buckets, title=f"watch {self.rec.id}: {self.rec.host}:{self.rec.port} failures")
             await self.sink.summary(ev, png)
             if self.store is not None:
-                await self.store.finish(self.rec.id, status="ended" if status == "ended" else "stopped", note=note,
-                                        stats=self._stats(), episodes=self._episodes())
+                await self.store.finish(
+                    self.rec.id,
+                    status="ended" if status == "ended" else "stopped",
+                    note=note,
+                    stats=self._stats(),
+                    episodes=self._episodes(),
+                )
         elif self.store is not None:  # left active: the next start or another replica resumes it at once
             try:
                 await self.store.release(self.rec.id, stats=self._stats(), episodes=self._episodes())

@@ -2,6 +2,7 @@
 
 A sink gets the event dicts of ``bot.watch.events``; the Slack sink posts one message per
 episode (updated in place when it recovers) and the summary with its PNG chart."""
+
 from __future__ import annotations
 
 import json
@@ -76,8 +77,10 @@ class TextSink(JsonLinesSink):
 
     async def started(self, ev: dict[str, Any]) -> str | None:
         how = "joined" if ev.get("joined") else ("resumed" if ev.get("resumed") else "watching")
-        self._line(f"watch {ev['watch']}: {how} {ev['target']} from {', '.join(ev['vantages'])} "
-                   f"every {ev['interval_s']:g}s until {ev['ends_at']}")
+        self._line(
+            f"watch {ev['watch']}: {how} {ev['target']} from {', '.join(ev['vantages'])} "
+            f"every {ev['interval_s']:g}s until {ev['ends_at']}"
+        )
         return None
 
     async def episode(self, ev: dict[str, Any], post_ts: str | None) -> str | None:
@@ -85,8 +88,10 @@ class TextSink(JsonLinesSink):
         return None
 
     async def recovered(self, ev: dict[str, Any], post_ts: str | None) -> None:
-        self._line(f"Episode {ev['number']} recovered at {ev['end']} after {ev['duration_s']:g}s "
-                   f"({ev['failed_attempts']} failed attempts)")
+        self._line(
+            f"Episode {ev['number']} recovered at {ev['end']} after {ev['duration_s']:g}s "
+            f"({ev['failed_attempts']} failed attempts)"
+        )
 
     async def note(self, ev: dict[str, Any]) -> None:
         self._line(partial_text(ev))
@@ -112,8 +117,10 @@ class SlackSink:
 
     async def started(self, ev: dict[str, Any]) -> str | None:
         how = "Joined the watch" if ev.get("joined") else ("Resumed watching" if ev.get("resumed") else "Watching")
-        ts = await self._post(f"{how} {ev['target']} from {', '.join(ev['vantages'])} every {ev['interval_s']:g}s "
-                              f"until {ev['ends_at']} (watch {ev['watch']}; `unwatch {ev['watch']}` stops it)")
+        ts = await self._post(
+            f"{how} {ev['target']} from {', '.join(ev['vantages'])} every {ev['interval_s']:g}s "
+            f"until {ev['ends_at']} (watch {ev['watch']}; `unwatch {ev['watch']}` stops it)"
+        )
         if self.thread_ts is None:
             self.thread_ts = ts
         return self.thread_ts
@@ -137,8 +144,12 @@ class SlackSink:
         if png is None:
             return
         try:
-            await self.client.files_upload_v2(channel=self.channel, thread_ts=self.thread_ts, content=png,
-                                              filename=f"watch-{ev['watch']}.png",
-                                              title=f"Failures per minute, {ev['target']}")
+            await self.client.files_upload_v2(
+                channel=self.channel,
+                thread_ts=self.thread_ts,
+                content=png,
+                filename=f"watch-{ev['watch']}.png",
+                title=f"Failures per minute, {ev['target']}",
+            )
         except Exception as e:  # noqa: BLE001
             log.warning("watch: chart upload failed: %s", e)

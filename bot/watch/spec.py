@@ -1,4 +1,5 @@
 """Chat text -> ``WatchSpec``: ``watch db01:5432 from office for 4h every 10s``."""
+
 from __future__ import annotations
 
 import re
@@ -6,9 +7,26 @@ from dataclasses import dataclass
 
 from probes.errors import BadInput
 
-_UNIT = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "mins": 60,
-         "minute": 60, "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
-         "d": 86400, "day": 86400, "days": 86400}
+_UNIT = {
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "second": 1,
+    "seconds": 1,
+    "m": 60,
+    "min": 60,
+    "mins": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hr": 3600,
+    "hrs": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
 _CLAUSE = re.compile(r"\b(for|every)\s+((?:\d+(?:\.\d+)?\s*[a-z]+\s*)+)", re.I)
 
@@ -24,7 +42,7 @@ def parse_duration(text: str, *, what: str = "duration") -> float:
         return float(s)
     total, pos = 0.0, 0
     for m in _PART.finditer(s):
-        if s[pos:m.start()].strip() or m.group(2) not in _UNIT:
+        if s[pos : m.start()].strip() or m.group(2) not in _UNIT:
             raise BadInput(f"{what} {text!r}: use e.g. 30s, 10m, 4h, 1h30m")
         total += float(m.group(1)) * _UNIT[m.group(2)]
         pos = m.end()

@@ -1,4 +1,5 @@
 """Attempt counts per vantage in one-minute buckets; the summary and the console table. Pure."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -30,22 +31,41 @@ def per_hour(buckets: Mapping[str, Mapping[str, list[int]]]) -> list[dict[str, A
             cell = acc[(int(minute) // 3600 * 3600, v)]
             cell[0] += a
             cell[1] += f
-    return [{"hour": datetime.fromtimestamp(h, timezone.utc).strftime("%Y-%m-%dT%H:00Z"), "vantage": v,
-             "attempts": a, "failures": f} for (h, v), (a, f) in sorted(acc.items())]
+    return [
+        {
+            "hour": datetime.fromtimestamp(h, timezone.utc).strftime("%Y-%m-%dT%H:00Z"),
+            "vantage": v,
+            "attempts": a,
+            "failures": f,
+        }
+        for (h, v), (a, f) in sorted(acc.items())
+    ]
 
 
-def summary(buckets: Mapping[str, Mapping[str, list[int]]], episodes: list[dict[str, Any]], *,
-            capped: int = 0, note: str | None = None,
-            untested: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+def summary(
+    buckets: Mapping[str, Mapping[str, list[int]]],
+    episodes: list[dict[str, Any]],
+    *,
+    capped: int = 0,
+    note: str | None = None,
+    untested: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The ``summary`` event: attempts and failures per vantage and per hour, episodes, findings."""
     attempts, failures = totals(buckets)
     findings: dict[str, int] = {}
     for ep in episodes:
         for f in ep.get("findings") or []:
             findings[f["id"]] = findings.get(f["id"], 0) + 1
-    return {"attempts": attempts, "failures": failures, "per_hour": per_hour(buckets),
-            "episodes": episodes, "findings": findings, "capped": capped, "note": note,
-            "untested": {v: dict(u) for v, u in (untested or {}).items()}}
+    return {
+        "attempts": attempts,
+        "failures": failures,
+        "per_hour": per_hour(buckets),
+        "episodes": episodes,
+        "findings": findings,
+        "capped": capped,
+        "note": note,
+        "untested": {v: dict(u) for v, u in (untested or {}).items()},
+    }
 
 
 def _when(ts: float | str | None) -> str:
@@ -69,8 +89,10 @@ def text_table(s: Mapping[str, Any]) -> str:
     for ep in s["episodes"]:
         ids = ", ".join(f["id"] for f in ep.get("findings") or []) or "no finding"
         inc = f" incident {ep['incident']}" if ep.get("incident") else ""
-        lines.append(f"  #{ep['number']} {_when(ep.get('start'))}–{_when(ep.get('end'))} "
-                     f"{', '.join(ep.get('vantages') or []) or 'counters'}: {ids}{inc}")
+        lines.append(
+            f"  #{ep['number']} {_when(ep.get('start'))}–{_when(ep.get('end'))} "
+            f"{', '.join(ep.get('vantages') or []) or 'counters'}: {ids}{inc}"
+        )
     for v, u in sorted((s.get("untested") or {}).items()):
         lines.append(f"{v} could not test in {u['rounds']} round(s): {u['last_error']}")
     if s.get("capped"):

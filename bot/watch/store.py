@@ -5,6 +5,7 @@ older than *stale_after* claims ``report_runs ("watch:<id>", heartbeat_at)`` (th
 scheduled reports, ``bot.storage.claims.claim_report_run``); only the replica whose insert wins
 resumes it, and the new heartbeat makes any later take-over a new claim.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,49 +50,94 @@ class WatchRecord:
 
     @classmethod
     def of(cls, r: WatchRow) -> "WatchRecord":
-        return cls(id=r.id, host=r.host, address=r.address, port=r.port, request=Request.model_validate(r.request),
-                   interval_s=r.interval_s, status=r.status, started_at=r.started_at, ends_at=r.ends_at,
-                   askers=list(r.askers or []), channel=r.channel, thread_ts=r.thread_ts, owner=r.owner,
-                   heartbeat_at=r.heartbeat_at, stats=dict(r.stats or {}), episodes=list(r.episodes or []),
-                   incident_id=r.incident_id, ended_at=r.ended_at, end_note=r.end_note)
+        return cls(
+            id=r.id,
+            host=r.host,
+            address=r.address,
+            port=r.port,
+            request=Request.model_validate(r.request),
+            interval_s=r.interval_s,
+            status=r.status,
+            started_at=r.started_at,
+            ends_at=r.ends_at,
+            askers=list(r.askers or []),
+            channel=r.channel,
+            thread_ts=r.thread_ts,
+            owner=r.owner,
+            heartbeat_at=r.heartbeat_at,
+            stats=dict(r.stats or {}),
+            episodes=list(r.episodes or []),
+            incident_id=r.incident_id,
+            ended_at=r.ended_at,
+            end_note=r.end_note,
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "target": f"{self.host}:{self.port}", "vantages": list(self.request.vantages),
-                "interval_s": self.interval_s, "status": self.status, "started_at": self.started_at.isoformat(),
-                "ends_at": self.ends_at.isoformat(), "askers": [a.get("who") for a in self.askers],
-                "owner": self.owner, "episodes": len(self.episodes), "thread_ts": self.thread_ts,
-                "channel": self.channel}
+        return {
+            "id": self.id,
+            "target": f"{self.host}:{self.port}",
+            "vantages": list(self.request.vantages),
+            "interval_s": self.interval_s,
+            "status": self.status,
+            "started_at": self.started_at.isoformat(),
+            "ends_at": self.ends_at.isoformat(),
+            "askers": [a.get("who") for a in self.askers],
+            "owner": self.owner,
+            "episodes": len(self.episodes),
+            "thread_ts": self.thread_ts,
+            "channel": self.channel,
+        }
 
 
 class WatchStore:
     def __init__(self, db: Database, replica: str):
         self.db, self.replica = db, replica
 
-    async def create_or_join(self, request: Request, *, interval_s: float, duration_s: float, who: str,
-                             channel: str | None) -> tuple[WatchRecord, bool]:
+    async def create_or_join(
+        self, request: Request, *, interval_s: float, duration_s: float, who: str, channel: str | None
+    ) -> tuple[WatchRecord, bool]:
         """The active watch of request's host:port with *who* added (joined=True), or a new one owned here."""
         asker = {"who": who, "at": utcnow().isoformat(), "channel": channel}
         for _ in range(3):
             try:
-                return await self.db.write(lambda s: self._create_or_join(s, request, interval_s, duration_s,
-                                                                           asker, channel))
+                return await self.db.write(
+                    lambda s: self._create_or_join(s, request, interval_s, duration_s, asker, channel)
+                )
             except IntegrityError:  # another replica inserted the same target at the same moment: join it
                 continue
         raise BadInput(f"could not start or join the watch of {request.target}:{request.port}; try again")
 
-    async def _create_or_join(self, s: AsyncSession, request: Request, interval_s: float, duration_s: float,
-                              asker: dict, channel: str | None) -> tuple[WatchRecord, bool]:
-        row = (await s.execute(select(WatchRow).where(WatchRow.host == request.target, WatchRow.port == request.port,
-                                                      WatchRow.status == "active"))).scalar_one_or_none()
+    async def _create_or_join(
+        self, s: AsyncSession, request: Request, interval_s: float, duration_s: float, asker: dict, channel: str | None
+    ) -> tuple[WatchRecord, bool]:
+        row = (
+            await s.execute(
+                select(WatchRow).where(
+                    WatchRow.host == request.target, WatchRow.port == request.port, WatchRow.status == "active"
+                )
+            )
+        ).scalar_one_or_none()
         if row is not None:
             if all(a.get("who") != asker["who"] for a in row.askers or []):
                 row.askers = [*(row.askers or []), asker]
             return WatchRecord.of(row), True
         now = utcnow()
-        row = WatchRow(host=request.target, address=request.address, port=request.port or 0,
-                       request=request.model_dump(mode="json"), interval_s=interval_s, status="active",
-                       started_at=now, ends_at=now + timedelta(seconds=duration_s), askers=[asker],
-                       channel=channel, owner=self.replica, heartbeat_at=now, stats={}, episodes=[])
+        row = WatchRow(
+            host=request.target,
+            address=request.address,
+            port=request.port or 0,
+            request=request.model_dump(mode="json"),
+            interval_s=interval_s,
+            status="active",
+            started_at=now,
+            ends_at=now + timedelta(seconds=duration_s),
+            askers=[asker],
+            channel=channel,
+            owner=self.replica,
+            heartbeat_at=now,
+            stats={},
+            episodes=[],
+        )
         s.add(row)
         await s.flush()
         return WatchRecord.of(row), False
@@ -107,17 +153,23 @@ class WatchStore:
 
     async def active(self) -> list[WatchRecord]:
         async def tx(s: AsyncSession) -> list[WatchRecord]:
-            rows = (await s.execute(select(WatchRow).where(WatchRow.status == "active").order_by(WatchRow.id))).scalars()
+            rows = (
+                await s.execute(select(WatchRow).where(WatchRow.status == "active").order_by(WatchRow.id))
+            ).scalars()
             return [WatchRecord.of(r) for r in rows]
 
         return await self.db.read(tx)
 
     async def set_thread(self, watch_id: int, channel: str | None, thread_ts: str | None) -> None:
-        await self.db.write(lambda s: s.execute(update(WatchRow).where(WatchRow.id == watch_id)
-                                                .values(channel=channel, thread_ts=thread_ts)))
+        await self.db.write(
+            lambda s: s.execute(
+                update(WatchRow).where(WatchRow.id == watch_id).values(channel=channel, thread_ts=thread_ts)
+            )
+        )
 
     async def heartbeat(self, watch_id: int, *, stats: dict, episodes: list[dict], incident_id: int | None) -> str:
         """Save progress while this replica owns the watch; returns the row's status ("active" goes on)."""
+
         async def tx(s: AsyncSession) -> str:
             row = await s.get(WatchRow, watch_id)
             if row is None:
@@ -134,6 +186,7 @@ class WatchStore:
     async def release(self, watch_id: int, *, stats: dict, episodes: list[dict]) -> None:
         """A graceful stop: save progress and back-date the heartbeat so any replica resumes it at once
         (the back-dated heartbeat is a fresh claim key, so the take-over is still exactly once)."""
+
         async def tx(s: AsyncSession) -> None:
             row = await s.get(WatchRow, watch_id)
             if row is None or row.owner != self.replica or row.status != "active":
@@ -145,6 +198,7 @@ class WatchStore:
 
     async def stop(self, watch_id: int, who: str) -> WatchRecord:
         """``unwatch N``: mark it stopped; its owner notices on its next round and posts the summary."""
+
         async def tx(s: AsyncSession) -> WatchRecord:
             row = await s.get(WatchRow, watch_id)
             if row is None:
@@ -174,8 +228,9 @@ class WatchStore:
         cutoff = utcnow() - timedelta(seconds=stale_after)
 
         async def find(s: AsyncSession) -> list[tuple[int, datetime]]:
-            q = select(WatchRow.id, WatchRow.heartbeat_at).where(WatchRow.status == "active",
-                                                                 WatchRow.heartbeat_at < cutoff)
+            q = select(WatchRow.id, WatchRow.heartbeat_at).where(
+                WatchRow.status == "active", WatchRow.heartbeat_at < cutoff
+            )
             rows = await s.execute(q if only is None else q.where(WatchRow.id == only))
             return [(i, hb) for i, hb in rows]
 
@@ -185,9 +240,11 @@ class WatchStore:
                 continue
 
             async def take(s: AsyncSession, watch_id: int = watch_id, beat: datetime = beat) -> WatchRecord | None:
-                res = await s.execute(update(WatchRow).where(WatchRow.id == watch_id, WatchRow.heartbeat_at == beat,
-                                                             WatchRow.status == "active")
-                                      .values(owner=self.replica, heartbeat_at=utcnow()))
+                res = await s.execute(
+                    update(WatchRow)
+                    .where(WatchRow.id == watch_id, WatchRow.heartbeat_at == beat, WatchRow.status == "active")
+                    .values(owner=self.replica, heartbeat_at=utcnow())
+                )
                 row = await s.get(WatchRow, watch_id, populate_existing=True)
                 if getattr(res, "rowcount", 0) != 1 or row is None:
                     return None

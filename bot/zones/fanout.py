@@ -4,6 +4,7 @@ A zone with no runner seen in the last ``zones.runner_stale_seconds`` gets no jo
 probed is recorded as a probe error naming the zone, so the reply is partial and says why, and the rest
 of the diagnosis stands. The same happens to a zone whose answer does not arrive in ``zones.job_timeout``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -82,19 +83,45 @@ def no_runner_text(zone: str, stale: float) -> str:
 
 
 def _failed_target(target: Host, message: str, kind: str) -> HostEvidence:
-    return HostEvidence(host=target.name, address=target.address,
-                        probes=[ProbeRecord(host=target.name, probe="zone-job", command=f"zone job for {target.name}", error=message,
-                                            error_kind=kind)])
+    return HostEvidence(
+        host=target.name,
+        address=target.address,
+        probes=[
+            ProbeRecord(
+                host=target.name,
+                probe="zone-job",
+                command=f"zone job for {target.name}",
+                error=message,
+                error_kind=kind,
+            )
+        ],
+    )
 
 
 def _failed_connect(v: VantagePoint, request: Request, message: str, kind: str) -> ConnectResult:
-    return ConnectResult(vantage=v.name, vantage_host=v.host.name, target_address=request.address,
-                         port=request.port or 0, nat=v.nat, note=v.note, error=message, error_kind=kind)
+    return ConnectResult(
+        vantage=v.name,
+        vantage_host=v.host.name,
+        target_address=request.address,
+        port=request.port or 0,
+        nat=v.nat,
+        note=v.note,
+        error=message,
+        error_kind=kind,
+    )
 
 
-async def collect_across_zones(svc: Any, client: ZoneClient, plan: ZonePlan, request: Request, target: Host,
-                               vantages: Sequence[VantagePoint], *, on_progress: Any = None,
-                               extra_sysctls: Sequence[str] = ()) -> Evidence:
+async def collect_across_zones(
+    svc: Any,
+    client: ZoneClient,
+    plan: ZonePlan,
+    request: Request,
+    target: Host,
+    vantages: Sequence[VantagePoint],
+    *,
+    on_progress: Any = None,
+    extra_sysctls: Sequence[str] = (),
+) -> Evidence:
     """Evidence for one diagnosis whose target or vantages lie in other zones."""
     config: Config = svc.config
     require_postgres(config, plan.remote_zones)
@@ -115,9 +142,13 @@ async def collect_across_zones(svc: Any, client: ZoneClient, plan: ZonePlan, req
             unreached[zone] = no_runner_text(zone, stale)
             continue
         if zone == plan.target_zone and target.probe_ssh and not target.adhoc:
-            payload = {"request": request.model_dump(mode="json"), "target": target.name,
-                       "vantages": plan.vantages.get(zone, []), "extra_sysctls": list(extra_sysctls),
-                       "self_vantage": True}
+            payload = {
+                "request": request.model_dump(mode="json"),
+                "target": target.name,
+                "vantages": plan.vantages.get(zone, []),
+                "extra_sysctls": list(extra_sysctls),
+                "self_vantage": True,
+            }
             jobs[await client.submit(zone, "collect", payload, deadline)] = (zone, "collect")
         elif request.port and plan.vantages.get(zone):
             payload = {"vantages": plan.vantages[zone], "address": request.address, "port": request.port}
@@ -139,8 +170,11 @@ async def collect_across_zones(svc: Any, client: ZoneClient, plan: ZonePlan, req
     for key, (zone, kind) in jobs.items():
         ans = answers.get(key)
         if ans is None or ans["status"] != "ok":
-            why = (f"zone {zone}: no answer from its runners within {config.zones.job_timeout:.0f} s" if ans is None
-                   else f"zone {zone}: {ans['payload'].get('error', ans['status'])}")
+            why = (
+                f"zone {zone}: no answer from its runners within {config.zones.job_timeout:.0f} s"
+                if ans is None
+                else f"zone {zone}: {ans['payload'].get('error', ans['status'])}"
+            )
             unreached[zone] = why
             continue
         if kind == "collect":
@@ -165,15 +199,26 @@ async def collect_across_zones(svc: Any, client: ZoneClient, plan: ZonePlan, req
     return evidence
 
 
-async def _connect_only(svc: Any, request: Request, target: Host, vantages: Sequence[VantagePoint],
-                        started: float) -> Evidence:
-    results = await asyncio.gather(*(svc.collector.connect_from(v, request.address, request.port or 0)
-                                     for v in vantages)) if request.port else []
+async def _connect_only(
+    svc: Any, request: Request, target: Host, vantages: Sequence[VantagePoint], started: float
+) -> Evidence:
+    results = (
+        await asyncio.gather(*(svc.collector.connect_from(v, request.address, request.port or 0) for v in vantages))
+        if request.port
+        else []
+    )
     return Evidence(source="live", request=request, target=None, connect=list(results), started_at=started)
 
 
-async def collect(svc: Any, request: Request, target: Host, vantages: Sequence[VantagePoint], *,
-                  on_progress: Any = None, extra_sysctls: Sequence[str] = ()) -> Evidence:
+async def collect(
+    svc: Any,
+    request: Request,
+    target: Host,
+    vantages: Sequence[VantagePoint],
+    *,
+    on_progress: Any = None,
+    extra_sysctls: Sequence[str] = (),
+) -> Evidence:
     """``Collector.collect`` for a config with zones: in-process when every part is in the own zone.
 
     The bot's implicit own vantage is left out for a target in another zone (it cannot reach it by design)."""
@@ -183,8 +228,9 @@ async def collect(svc: Any, request: Request, target: Host, vantages: Sequence[V
         request = request.model_copy(update={"vantages": [v.name for v in vantages]})
     plan = plan_diagnosis(target, [(v.name, v.host) for v in vantages], config)
     if plan.local_only:
-        return await svc.collector.collect(request, target, vantages, on_progress=on_progress,
-                                           extra_sysctls=extra_sysctls)
-    return await collect_across_zones(svc, client_for(svc), plan, request, target, vantages, on_progress=on_progress,
-                                      extra_sysctls=extra_sysctls)
-
+        return await svc.collector.collect(
+            request, target, vantages, on_progress=on_progress, extra_sysctls=extra_sysctls
+        )
+    return await collect_across_zones(
+        svc, client_for(svc), plan, request, target, vantages, on_progress=on_progress, extra_sysctls=extra_sysctls
+    )

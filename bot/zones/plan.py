@@ -1,4 +1,5 @@
 """Which zone probes what: pure functions over the config and inventory hosts."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -74,7 +75,8 @@ def require_postgres(config: Config, zones: Iterable[str]) -> None:
         raise ZonesNeedPostgres(
             f"zone{'s' if len(zones) > 1 else ''} {', '.join(zones)} need{'' if len(zones) > 1 else 's'} PostgreSQL "
             f"(runners take their jobs from it), but the database is {config.database.split('://')[0]}; set "
-            "`database: postgresql+asyncpg://...` and run `whycant db upgrade`")
+            "`database: postgresql+asyncpg://...` and run `whycant db upgrade`"
+        )
 
 
 @dataclass
@@ -113,5 +115,5 @@ def chunk_by_zone(hosts: Sequence[Host], config: Config, chunk: int) -> list[tup
     out: list[tuple[str, list[Host]]] = []
     for zone in sorted(by_zone):
         hs = by_zone[zone]
-        out += [(zone, hs[i:i + chunk]) for i in range(0, len(hs), chunk)]
+        out += [(zone, hs[i : i + chunk]) for i in range(0, len(hs), chunk)]
     return out

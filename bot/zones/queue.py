@@ -5,6 +5,7 @@ One procrastinate queue per zone (``zone.<name>``); every job is the task ``whyc
 ``key`` (unique per request, so a retried job's second answer is ignored), ``kind``, ``payload``
 and ``deadline`` (epoch seconds: a runner drops a job it takes later than that).
 """
+
 from __future__ import annotations
 
 import json
@@ -71,7 +72,9 @@ def make_app(database_url: str, *, application_name: str = "whycant") -> procras
     connector = procrastinate.PsycopgConnector(
         conninfo=conninfo(database_url),
         kwargs={"application_name": application_name, "connect_timeout": 5},
-        min_size=1, max_size=10, reconnect_timeout=5,
+        min_size=1,
+        max_size=10,
+        reconnect_timeout=5,
     )
     app = procrastinate.App(connector=connector)
     app.task(name=TASK_NAME, pass_context=True, retry=procrastinate.RetryStrategy(max_attempts=3, wait=1))(_zone_job)
@@ -94,16 +97,19 @@ async def schema_missing(app: procrastinate.App) -> list[str]:
     """The zone-queue tables absent from the database (empty when `whycant db upgrade` applied them)."""
     row = await app.connector.execute_query_one_async(
         "SELECT to_regclass('procrastinate_jobs') IS NULL AS jobs, to_regclass('whycant_zone_runners') IS NULL AS "
-        "runners, to_regclass('whycant_zone_results') IS NULL AS results")
+        "runners, to_regclass('whycant_zone_results') IS NULL AS results"
+    )
     names = {"jobs": "procrastinate_jobs", "runners": "whycant_zone_runners", "results": "whycant_zone_results"}
     return [names[k] for k in ("jobs", "runners", "results") if row[k]]
 
 
-async def defer(app: procrastinate.App, zone: str, kind: str, payload: dict, deadline: float,
-                key: str | None = None) -> str:
+async def defer(
+    app: procrastinate.App, zone: str, kind: str, payload: dict, deadline: float, key: str | None = None
+) -> str:
     key = key or new_key(kind)
     await app.configure_task(TASK_NAME, queue=queue_name(zone)).defer_async(
-        key=key, kind=kind, payload=payload, deadline=deadline)
+        key=key, kind=kind, payload=payload, deadline=deadline
+    )
     return key
 
 
@@ -113,13 +119,19 @@ async def put_result(app: procrastinate.App, key: str, zone: str, runner: str, s
         "WITH ins AS (INSERT INTO whycant_zone_results (key, zone, runner, status, payload) "
         "VALUES (%(key)s, %(zone)s, %(runner)s, %(status)s, %(payload)s::jsonb) "
         "ON CONFLICT (key) DO NOTHING RETURNING 1) SELECT count(*) AS n FROM ins",
-        key=key, zone=zone, runner=runner, status=status, payload=json.dumps(payload, default=str))
+        key=key,
+        zone=zone,
+        runner=runner,
+        status=status,
+        payload=json.dumps(payload, default=str),
+    )
     return bool(row["n"])
 
 
 async def get_results(app: procrastinate.App, keys: list[str]) -> dict[str, dict]:
     rows = await app.connector.execute_query_all_async(
-        "SELECT key, runner, status, payload FROM whycant_zone_results WHERE key = ANY(%(keys)s)", keys=keys)
+        "SELECT key, runner, status, payload FROM whycant_zone_results WHERE key = ANY(%(keys)s)", keys=keys
+    )
     return {r["key"]: {"runner": r["runner"], "status": r["status"], "payload": r["payload"]} for r in rows}
 
 
@@ -128,7 +140,9 @@ async def live_runners(app: procrastinate.App, stale_seconds: float) -> dict[str
     rows = await app.connector.execute_query_all_async(
         "SELECT name, zone, host, pid, last_seen, in_flight, done, "
         "extract(epoch FROM now() - last_seen) AS age FROM whycant_zone_runners "
-        "WHERE last_seen > now() - make_interval(secs => %(stale)s) ORDER BY zone, name", stale=float(stale_seconds))
+        "WHERE last_seen > now() - make_interval(secs => %(stale)s) ORDER BY zone, name",
+        stale=float(stale_seconds),
+    )
     out: dict[str, list[dict]] = {}
     for r in rows:
         out.setdefault(r["zone"], []).append(dict(r))
@@ -138,7 +152,8 @@ async def live_runners(app: procrastinate.App, stale_seconds: float) -> dict[str
 async def all_runners(app: procrastinate.App) -> list[dict]:
     rows = await app.connector.execute_query_all_async(
         "SELECT name, zone, host, pid, started_at, last_seen, in_flight, done, "
-        "extract(epoch FROM now() - last_seen) AS age FROM whycant_zone_runners ORDER BY zone, name")
+        "extract(epoch FROM now() - last_seen) AS age FROM whycant_zone_runners ORDER BY zone, name"
+    )
     return [dict(r) for r in rows]
 
 
@@ -146,31 +161,41 @@ async def queued_jobs(app: procrastinate.App) -> dict[str, dict[str, int]]:
     """zone -> {status: count} for jobs not finished yet (todo, doing)."""
     rows = await app.connector.execute_query_all_async(
         "SELECT queue_name, status::text AS status, count(*) AS n FROM procrastinate_jobs "
-        "WHERE status IN ('todo', 'doing') AND queue_name LIKE 'zone.%%' GROUP BY queue_name, status")
+        "WHERE status IN ('todo', 'doing') AND queue_name LIKE 'zone.%%' GROUP BY queue_name, status"
+    )
     out: dict[str, dict[str, int]] = {}
     for r in rows:
-        out.setdefault(r["queue_name"][len("zone."):], {})[r["status"]] = int(r["n"])
+        out.setdefault(r["queue_name"][len("zone.") :], {})[r["status"]] = int(r["n"])
     return out
 
 
-async def heartbeat(app: procrastinate.App, name: str, zone: str, host: str, pid: int, in_flight: int,
-                    done: int) -> None:
+async def heartbeat(
+    app: procrastinate.App, name: str, zone: str, host: str, pid: int, in_flight: int, done: int
+) -> None:
     await app.connector.execute_query_async(
         "INSERT INTO whycant_zone_runners (name, zone, host, pid, in_flight, done) "
         "VALUES (%(name)s, %(zone)s, %(host)s, %(pid)s, %(in_flight)s, %(done)s) "
         "ON CONFLICT (name) DO UPDATE SET zone = EXCLUDED.zone, host = EXCLUDED.host, pid = EXCLUDED.pid, "
         "last_seen = now(), in_flight = EXCLUDED.in_flight, done = EXCLUDED.done",
-        name=name, zone=zone, host=host, pid=pid, in_flight=in_flight, done=done)
+        name=name,
+        zone=zone,
+        host=host,
+        pid=pid,
+        in_flight=in_flight,
+        done=done,
+    )
 
 
 async def prune(app: procrastinate.App, keep_seconds: float = RESULT_KEEP_SECONDS) -> None:
     """Forget answers and runner rows older than *keep_seconds* (answers are read within a job's deadline)."""
     await app.connector.execute_query_async(
         "DELETE FROM whycant_zone_results WHERE created_at < now() - make_interval(secs => %(keep)s)",
-        keep=float(keep_seconds))
+        keep=float(keep_seconds),
+    )
     await app.connector.execute_query_async(
         "DELETE FROM whycant_zone_runners WHERE last_seen < now() - make_interval(secs => %(keep)s)",
-        keep=float(keep_seconds))
+        keep=float(keep_seconds),
+    )
 
 
 def expired(deadline: float, now: float | None = None) -> bool:

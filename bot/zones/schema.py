@@ -1,4 +1,5 @@
 """`whycant db upgrade` on PostgreSQL: procrastinate's schema (its own SQL, applied once) and the zone tables."""
+
 from __future__ import annotations
 
 from bot.zones import queue

@@ -5,6 +5,7 @@ The job's deadline is the round interval: an answer that arrives later is never 
 its own jobs). A zone with no runner seen in the last ``zones.runner_stale_seconds`` gets no job; the
 watch names it instead of counting a failure.
 """
+
 from __future__ import annotations
 
 import logging
@@ -88,8 +89,16 @@ class WatchZones:
         stale = self.config.zones.runner_stale_seconds
         return {z: ZoneGap("no-runner", no_runner_text(z, stale)) for z in self.plan.remote_zones if z not in live}
 
-    async def round(self, vantages: Mapping[str, Sequence[str]], address: str, port: int, *, timeout: float,
-                    counters: bool, deadline: float) -> ZoneAnswers:
+    async def round(
+        self,
+        vantages: Mapping[str, Sequence[str]],
+        address: str,
+        port: int,
+        *,
+        timeout: float,
+        counters: bool,
+        deadline: float,
+    ) -> ZoneAnswers:
         """One job per zone in *vantages* (zone -> vantage names), plus the target's zone when *counters*;
         answers that arrive before *deadline* (epoch)."""
         client = self.client()
@@ -101,8 +110,13 @@ class WatchZones:
         jobs: dict[str, str] = {}  # key -> zone
         try:
             for zone, names in zones.items():
-                payload = {"vantages": names, "address": address, "port": port, "timeout": timeout,
-                           "counters": self.target.name if counters and zone == self.plan.target_zone else None}
+                payload = {
+                    "vantages": names,
+                    "address": address,
+                    "port": port,
+                    "timeout": timeout,
+                    "counters": self.target.name if counters and zone == self.plan.target_zone else None,
+                }
                 jobs[await client.submit(zone, "watch", payload, deadline)] = zone
             answers = await client.wait(list(jobs), deadline, poll=WATCH_POLL)
         except Exception as e:  # noqa: BLE001 - the database is down: those zones take no part this round
@@ -111,8 +125,11 @@ class WatchZones:
         for key, zone in jobs.items():
             ans = answers.get(key)
             if ans is None or ans["status"] == "expired":
-                out.gaps[zone] = ZoneGap("late", f"zone {zone}: no answer from its runners within the round "
-                                                 f"({window:.1f} s); a late answer is dropped")
+                out.gaps[zone] = ZoneGap(
+                    "late",
+                    f"zone {zone}: no answer from its runners within the round "
+                    f"({window:.1f} s); a late answer is dropped",
+                )
                 continue
             if ans["status"] != "ok":
                 out.gaps[zone] = ZoneGap("refused", f"zone {zone}: {ans['payload'].get('error', ans['status'])}")

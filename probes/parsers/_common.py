@@ -4,6 +4,7 @@ Every parser calls :func:`check_text` first, so empty output, binary junk,
 HTML pages and shell/tool error messages all end in a :class:`ParseError`
 that names the probe, never in an ``IndexError`` from deeper down.
 """
+
 from __future__ import annotations
 
 import re

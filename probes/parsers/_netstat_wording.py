@@ -11,6 +11,7 @@ titles where those never matched a kernel counter (``TCPLostRetransmits`` ->
 ``TCPLostRetransmit``, ``TCPDSackUndo`` -> ``TCPDSACKUndo``,
 ``TCPRenoRecoveryFailed`` -> ``TCPRenoRecoveryFail``).
 """
+
 from __future__ import annotations
 
 # section -> field -> wordings (printed as "<number> <text>" or "<text> <number> <text>")

@@ -9,6 +9,7 @@ absence means zero is ``netstat -s``: net-tools omits "optional" counters whose
 value is 0 (most of TcpExt, the ICMP histograms, the raw ``Name: N`` lines), so
 a key missing from :func:`parse_netstat_s` output may well be 0 on the host.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,22 @@ CounterFormat = Literal["proc", "netstat-s", "nstat"]
 #: ``IpExtInNoRoutes`` splits as IpExt + InNoRoutes and ``IcmpMsgInType3`` as IcmpMsg + InType3.
 MIB_GROUPS: tuple[str, ...] = tuple(
     sorted(
-        ("TcpExt", "IpExt", "MPTcpExt", "IcmpMsg", "Icmp6", "Icmp", "Ip6", "Ip", "Tcp",
-         "UdpLite6", "UdpLite", "Udp6", "Udp", "Sctp"),
+        (
+            "TcpExt",
+            "IpExt",
+            "MPTcpExt",
+            "IcmpMsg",
+            "Icmp6",
+            "Icmp",
+            "Ip6",
+            "Ip",
+            "Tcp",
+            "UdpLite6",
+            "UdpLite",
+            "Udp6",
+            "Udp",
+            "Sctp",
+        ),
         key=len,
         reverse=True,
     )
@@ -42,7 +57,7 @@ def split_mib_name(name: str) -> tuple[str, str] | None:
     """``"TcpExtListenOverflows"`` -> ``("TcpExt", "ListenOverflows")``; None if no known group."""
     for group in MIB_GROUPS:
         if name.startswith(group) and len(name) > len(group) and name[len(group)].isupper():
-            return group, name[len(group):]
+            return group, name[len(group) :]
     return None
 
 
@@ -71,10 +86,14 @@ def parse_proc_netstat(text: str, probe: str = "proc-net-netstat") -> dict[str, 
                 out[f"{group}.{field}"] = int(nv.group(2))
                 continue
             if pending is not None:
-                raise ParseError(probe, f"{pending[0]} header (line {pending[2]}) is followed by "
-                                 f"{line[:60]!r} instead of its value line", line=n)
-            raise ParseError(probe, f"unexpected line {line[:60]!r}: expected 'Group: names' or "
-                             "'Group: values'", line=n)
+                raise ParseError(
+                    probe,
+                    f"{pending[0]} header (line {pending[2]}) is followed by {line[:60]!r} instead of its value line",
+                    line=n,
+                )
+            raise ParseError(
+                probe, f"unexpected line {line[:60]!r}: expected 'Group: names' or 'Group: values'", line=n
+            )
         group, tokens = m.group(1), m.group(2).split()
         if pending is None:
             if tokens and all(is_int(t) for t in tokens):
@@ -86,11 +105,14 @@ def parse_proc_netstat(text: str, probe: str = "proc-net-netstat") -> dict[str, 
             continue
         hgroup, names, hline = pending
         if group != hgroup:
-            raise ParseError(probe, f"{hgroup} header (line {hline}) has no value line "
-                             "(truncated output?)", line=hline)
+            raise ParseError(probe, f"{hgroup} header (line {hline}) has no value line (truncated output?)", line=hline)
         if len(tokens) != len(names):
-            raise ParseError(probe, f"{group}: header names {len(names)} fields but the value line "
-                             f"has {len(tokens)} (truncated or mismatched)", line=n)
+            raise ParseError(
+                probe,
+                f"{group}: header names {len(names)} fields but the value line "
+                f"has {len(tokens)} (truncated or mismatched)",
+                line=n,
+            )
         for name, tok in zip(names, tokens):
             out[f"{group}.{name}"] = to_int(tok, probe, n, what=f"{group}.{name} value")
         pending = None
@@ -101,9 +123,7 @@ def parse_proc_netstat(text: str, probe: str = "proc-net-netstat") -> dict[str, 
     return out
 
 
-def scan_name_value(
-    text: str, probe: str, allow_rate: bool
-) -> tuple[dict[str, int], list[tuple[int, str]]]:
+def scan_name_value(text: str, probe: str, allow_rate: bool) -> tuple[dict[str, int], list[tuple[int, str]]]:
     """Shared reader for ``Name value [rate]`` lines: (counters, unrecognised (line no, text))."""
     check_text(text, probe)
     out: dict[str, int] = {}
@@ -217,8 +237,8 @@ def scan_netstat_s(text: str, probe: str = "netstat-s") -> tuple[dict[str, int],
             if r:
                 field = r.group(1)
                 # "Icmp6InCsumErrors: 3" under "Icmp6:" is Icmp6.InCsumErrors
-                if field.startswith(section) and field[len(section):][:1].isupper():
-                    field = field[len(section):]
+                if field.startswith(section) and field[len(section) :][:1].isupper():
+                    field = field[len(section) :]
         if field is None:
             unknown.append((n, line))
             continue
@@ -264,8 +284,9 @@ def detect_counter_format(text: str, probe: str = "counters") -> CounterFormat:
             return "netstat-s"
         if _NSTAT_LINE.match(line) and split_mib_name(line.split()[0]):
             return "nstat"
-    raise ParseError(probe, "not /proc/net/netstat, netstat -s or nstat output "
-                     f"(first line {first_line(text)[:60]!r})", line=1)
+    raise ParseError(
+        probe, f"not /proc/net/netstat, netstat -s or nstat output (first line {first_line(text)[:60]!r})", line=1
+    )
 
 
 def parse_counters(text: str, probe: str = "counters") -> dict[str, int]:

@@ -16,10 +16,12 @@ A drop of an skb that was never seen being received was generated locally; its
 addresses come from the last output route lookup (``iif 1``, with ports) of the same
 task on the same CPU, when there is one. See docs/drop-reasons.md.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 
 from probes.parsers._common import check_text
 
@@ -31,9 +33,7 @@ _LINE = re.compile(
     r"^\s*(?P<task>.*?)-(?P<pid>\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(?P<cpu>\d+)\]\s+(?:\S+\s+)?"
     r"(?P<ts>\d+\.\d+):\s+(?P<event>\w+):\s+(?P<rest>.*)$"
 )
-_KFREE = re.compile(
-    r"skbaddr=(?P<skb>\w+)\b.*?\blocation=(?P<loc>\S+)(?:\s+reason:\s+(?P<reason>\w+))?"
-)
+_KFREE = re.compile(r"skbaddr=(?P<skb>\w+)\b.*?\blocation=(?P<loc>\S+)(?:\s+reason:\s+(?P<reason>\w+))?")
 _RX = re.compile(r"dev=(?P<dev>\S+)\s+skbaddr=(?P<skb>\w+)")
 _FIB = re.compile(
     r"table\s+\d+\s+oif\s+(?P<oif>-?\d+)\s+iif\s+(?P<iif>-?\d+)\s+proto\s+(?P<proto>\d+)\s+"
@@ -116,14 +116,19 @@ def parse_trace(text: str) -> TraceResult:
             k = _KFREE.search(rest)
             if not k:
                 continue
-            base = {"cpu": int(m.group("cpu")), "ts": float(m.group("ts")),
-                    "reason": k.group("reason") or "UNKNOWN", "location": symbol(k.group("loc"))}
+            drop = partial(
+                TraceDrop,
+                cpu=int(m.group("cpu")),
+                ts=float(m.group("ts")),
+                reason=k.group("reason") or "UNKNOWN",
+                location=symbol(k.group("loc")),
+            )
             if k.group("skb") == cpu.rx_skb:
                 src, dst = cpu.flow or (None, None)
-                drops.append(TraceDrop(**base, received=True, dev=cpu.rx_dev, src=src, dst=dst))  # type: ignore[arg-type]
+                drops.append(drop(received=True, dev=cpu.rx_dev, src=src, dst=dst))
                 cpu.rx_skb, cpu.flow = None, None
             else:
                 out = (cpu.out_flow or {}).get(m.group("pid"))
-                drops.append(TraceDrop(**base, received=False, src=out[0] if out else None,  # type: ignore[arg-type]
-                                       dst=out[1] if out else None, dport=out[2] if out else None))
+                src, dst, dport = out if out else (None, None, None)
+                drops.append(drop(received=False, src=src, dst=dst, dport=dport))
     return TraceResult(drops=drops, lost=lost)

@@ -1,4 +1,5 @@
 """Host facts: kernel, memory, CPUs, distro, conntrack, sockstat, port range."""
+
 from __future__ import annotations
 
 import re
@@ -9,8 +10,25 @@ from probes.evidence import kernel_version_tuple  # noqa: F401 - still importabl
 from probes.parsers._common import check_text, first_line, is_int, to_int
 
 _HEX = re.compile(r"[0-9A-Fa-f]+\Z")
-_OTHER_OSES = {"FREEBSD", "OPENBSD", "NETBSD", "DRAGONFLY", "DARWIN", "SUNOS", "AIX", "HP-UX", "CYGWIN",
-               "MINGW32", "MINGW64", "MSYS", "WINDOWS", "HAIKU", "GNU", "MINIX", "QNX"}
+_OTHER_OSES = {
+    "FREEBSD",
+    "OPENBSD",
+    "NETBSD",
+    "DRAGONFLY",
+    "DARWIN",
+    "SUNOS",
+    "AIX",
+    "HP-UX",
+    "CYGWIN",
+    "MINGW32",
+    "MINGW64",
+    "MSYS",
+    "WINDOWS",
+    "HAIKU",
+    "GNU",
+    "MINIX",
+    "QNX",
+}
 
 
 def parse_meminfo(text: str, probe: str = "meminfo") -> int:

@@ -4,6 +4,7 @@
 neighbour-table stats ``/proc/net/stat/arp_cache`` / ``ndisc_cache`` (hex,
 header + one row per CPU), summed into ``Group.Name`` counter keys.
 """
+
 from __future__ import annotations
 
 import re

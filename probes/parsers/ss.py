@@ -6,6 +6,7 @@ has no backlog: its Send-Q is always 0 there, so listeners from
 :func:`parse_netstat_listen` carry ``send_q = SEND_Q_UNKNOWN`` (-1) rather than
 a fake limit of 0.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,21 +19,83 @@ from probes.parsers._common import check_text, is_int
 SEND_Q_UNKNOWN = -1
 
 _STATES = {
-    "LISTEN", "ESTAB", "UNCONN", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT",
-    "CLOSE-WAIT", "LAST-ACK", "CLOSING", "CLOSED", "UNKNOWN", "CLOSE",
+    "LISTEN",
+    "ESTAB",
+    "UNCONN",
+    "SYN-SENT",
+    "SYN-RECV",
+    "FIN-WAIT-1",
+    "FIN-WAIT-2",
+    "TIME-WAIT",
+    "CLOSE-WAIT",
+    "LAST-ACK",
+    "CLOSING",
+    "CLOSED",
+    "UNKNOWN",
+    "CLOSE",
 }
-_NETIDS = {"tcp", "tcp6", "udp", "udp6", "raw", "u_str", "u_dgr", "u_seq", "nl", "p_raw", "p_dgr",
-           "mptcp", "sctp", "dccp", "v_str", "v_dgr", "xdp", "tipc", "icmp6", "u_seqpacket"}
+_NETIDS = {
+    "tcp",
+    "tcp6",
+    "udp",
+    "udp6",
+    "raw",
+    "u_str",
+    "u_dgr",
+    "u_seq",
+    "nl",
+    "p_raw",
+    "p_dgr",
+    "mptcp",
+    "sctp",
+    "dccp",
+    "v_str",
+    "v_dgr",
+    "xdp",
+    "tipc",
+    "icmp6",
+    "u_seqpacket",
+}
 _TCP_NETIDS = {"tcp", "tcp6", "mptcp"}
 
 # ss without -n prints service names; the few a diagnosis is likely to meet.
 _SERVICES = {
-    "ssh": 22, "smtp": 25, "domain": 53, "http": 80, "https": 443, "sunrpc": 111, "submission": 587,
-    "imap": 143, "imaps": 993, "pop3": 110, "pop3s": 995, "postgresql": 5432, "postgres": 5432,
-    "mysql": 3306, "ipp": 631, "ldap": 389, "ldaps": 636, "ftp": 21, "telnet": 23, "smtps": 465,
-    "http-alt": 8080, "webcache": 8080, "redis": 6379, "amqp": 5672, "x11": 6000, "rsync": 873,
-    "nfs": 2049, "bgp": 179, "ntp": 123, "snmp": 161, "kerberos": 88, "microsoft-ds": 445,
-    "netbios-ssn": 139, "mongodb": 27017, "memcache": 11211, "zabbix-agent": 10050,
+    "ssh": 22,
+    "smtp": 25,
+    "domain": 53,
+    "http": 80,
+    "https": 443,
+    "sunrpc": 111,
+    "submission": 587,
+    "imap": 143,
+    "imaps": 993,
+    "pop3": 110,
+    "pop3s": 995,
+    "postgresql": 5432,
+    "postgres": 5432,
+    "mysql": 3306,
+    "ipp": 631,
+    "ldap": 389,
+    "ldaps": 636,
+    "ftp": 21,
+    "telnet": 23,
+    "smtps": 465,
+    "http-alt": 8080,
+    "webcache": 8080,
+    "redis": 6379,
+    "amqp": 5672,
+    "x11": 6000,
+    "rsync": 873,
+    "nfs": 2049,
+    "bgp": 179,
+    "ntp": 123,
+    "snmp": 161,
+    "kerberos": 88,
+    "microsoft-ds": 445,
+    "netbios-ssn": 139,
+    "mongodb": 27017,
+    "memcache": 11211,
+    "zabbix-agent": 10050,
 }
 
 
@@ -72,8 +135,14 @@ def split_address(addr: str, probe: str = "ss", line: int | None = None) -> tupl
 
 def _listener(local: str, recv_q: int, send_q: int, probe: str, line: int, v6_hint: bool = False) -> Listener:
     host, port, iface = split_address(local, probe, line)
-    return Listener(local_address=host, port=port, recv_q=recv_q, send_q=send_q,
-                    family="inet6" if (":" in host or v6_hint) else "inet", interface=iface)
+    return Listener(
+        local_address=host,
+        port=port,
+        recv_q=recv_q,
+        send_q=send_q,
+        family="inet6" if (":" in host or v6_hint) else "inet",
+        interface=iface,
+    )
 
 
 def parse_ss_listen(text: str, probe: str = "ss") -> list[Listener]:

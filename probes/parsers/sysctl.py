@@ -7,6 +7,7 @@ prints it: ``net.ipv4.conf.eth0/100.rp_filter`` is
 slash-separated form (``net/ipv4/conf/eth0.100/rp_filter``); it is normalised
 to the dotted form, as systemd-sysctl and procps do.
 """
+
 from __future__ import annotations
 
 import posixpath
@@ -83,7 +84,7 @@ def proc_path_to_key(path: str) -> str:
     p = posixpath.normpath(path)
     if not p.startswith(PROC_SYS):
         raise ValueError(f"not a /proc/sys path: {path!r}")
-    return p[len(PROC_SYS):].translate(str.maketrans("/.", "./"))
+    return p[len(PROC_SYS) :].translate(str.maketrans("/.", "./"))
 
 
 def parse_sysctl_a(text: str, probe: str = "sysctl") -> dict[str, SysctlValue]:
@@ -181,8 +182,9 @@ def merge_sysctl_files(files: dict[str, str], probe: str = "sysctl-conf") -> dic
             if name.endswith(".conf"):
                 conf_d.append(path)
         else:
-            raise ParseError(probe, f"{path!r} is not a sysctl configuration path "
-                             f"({SYSCTL_CONF} or {', '.join(SYSCTL_DIRS)})")
+            raise ParseError(
+                probe, f"{path!r} is not a sysctl configuration path ({SYSCTL_CONF} or {', '.join(SYSCTL_DIRS)})"
+            )
     merged: dict[str, tuple[SysctlValue, str]] = {}
     for path in _conf_order(conf_d) + tail:
         for key, value in parse_sysctl_conf(files[path], source=path, probe=probe).items():

@@ -5,6 +5,7 @@ implementations sit side by side and probes never know which one they got.
 Commands are argv lists, never shell strings; files are read without a shell
 (SFTP over SSH, open() locally).
 """
+
 from __future__ import annotations
 
 import shlex
@@ -39,8 +40,13 @@ class Reads(dict[str, "V | None"], Generic[V]):
     (its reason, e.g. "not readable by whycant"). ``access`` says how ("sftp", "exec", "local").
     """
 
-    def __init__(self, items: dict[str, V | None] | None = None, *, access: str | None = None,
-                 unreadable: dict[str, str] | None = None):
+    def __init__(
+        self,
+        items: dict[str, V | None] | None = None,
+        *,
+        access: str | None = None,
+        unreadable: dict[str, str] | None = None,
+    ):
         super().__init__(items or {})
         self.access = access
         self.unreadable: dict[str, str] = dict(unreadable or {})
@@ -51,7 +57,12 @@ class Transport(Protocol):
     """Runs read-only commands and reads files on a host."""
 
     async def run(
-        self, host: Host, argv: Sequence[str], *, timeout: float, stdin: str | None = None,
+        self,
+        host: Host,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        stdin: str | None = None,
         max_output: int | None = None,
     ) -> CommandResult:
         """Run *argv* (quoted for the remote shell by the transport) and return its output.
@@ -65,15 +76,11 @@ class Transport(Protocol):
         """
         ...
 
-    async def read_files(
-        self, host: Host, paths: Sequence[str], *, timeout: float
-    ) -> dict[str, str | None]:
+    async def read_files(self, host: Host, paths: Sequence[str], *, timeout: float) -> dict[str, str | None]:
         """Read small text files; a missing/unreadable file maps to None."""
         ...
 
-    async def list_dir(
-        self, host: Host, paths: Sequence[str], *, timeout: float
-    ) -> dict[str, list[str] | None]:
+    async def list_dir(self, host: Host, paths: Sequence[str], *, timeout: float) -> dict[str, list[str] | None]:
         """The names in each directory (sorted, no ``.``/``..``), without a shell; missing/unreadable -> None."""
         ...
 

@@ -1,4 +1,5 @@
 """Local transport: the bot's own host, no SSH (argv exec, never a shell)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -42,9 +43,7 @@ async def _each_in_thread(host: Host, fn, paths: Sequence[str], timeout: float, 
     """``{path: fn(path)}`` with blocking file I/O in threads, bounded by *timeout*."""
     loop = asyncio.get_running_loop()
     try:
-        results = await asyncio.wait_for(
-            asyncio.gather(*(loop.run_in_executor(None, fn, p) for p in paths)), timeout
-        )
+        results = await asyncio.wait_for(asyncio.gather(*(loop.run_in_executor(None, fn, p) for p in paths)), timeout)
     except asyncio.TimeoutError:
         raise CommandTimeout(host.name, f"{what.format(n=len(paths))} took over {timeout:g} s") from None
     return dict(zip(paths, results))
@@ -71,7 +70,12 @@ class LocalTransport:
         self.max_output_bytes = max_output_bytes
 
     async def run(
-        self, host: Host, argv: Sequence[str], *, timeout: float, stdin: str | None = None,
+        self,
+        host: Host,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        stdin: str | None = None,
         max_output: int | None = None,
     ) -> CommandResult:
         start = time.monotonic()
@@ -86,8 +90,9 @@ class LocalTransport:
                 start_new_session=True,
             )
         except FileNotFoundError:
-            return CommandResult(host.name, tuple(argv), "", f"{argv[0]}: command not found", 127,
-                                 time.monotonic() - start)
+            return CommandResult(
+                host.name, tuple(argv), "", f"{argv[0]}: command not found", 127, time.monotonic() - start
+            )
         except OSError as e:
             raise ConnectFailed(host.name, f"cannot start {argv[0]}: {e.strerror}") from None
         cap = max_output or self.max_output_bytes
@@ -125,9 +130,13 @@ class LocalTransport:
             await proc.wait()
             raise
         return CommandResult(
-            host.name, tuple(argv), cut_output(bytes(out), cap).decode("utf-8", "replace"),
+            host.name,
+            tuple(argv),
+            cut_output(bytes(out), cap).decode("utf-8", "replace"),
             cut_output(bytes(err), cap).decode("utf-8", "replace"),
-            proc.returncode if proc.returncode is not None else -1, time.monotonic() - start, truncated=truncated,
+            proc.returncode if proc.returncode is not None else -1,
+            time.monotonic() - start,
+            truncated=truncated,
         )
 
     async def read_files(self, host: Host, paths: Sequence[str], *, timeout: float) -> dict[str, str | None]:

@@ -8,6 +8,7 @@ once (the SSH transport pipelines them on one SFTP session), and later ``read_fi
 at most once. A failure of the batch is kept and raised to every call that needed it, as the
 separate reads would each have failed.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,8 +35,10 @@ class PrefetchedTransport:
     async def prefetch(self, host: Host, files: Sequence[str], dirs: Sequence[str] = (), *, timeout: float) -> None:
         """Read *files* and list *dirs* concurrently; keep the results (or the error) for later calls."""
         files, dirs = list(dict.fromkeys(files)), list(dict.fromkeys(dirs))
-        jobs: list[Awaitable[Any]] = [self.inner.read_files(host, files, timeout=timeout) if files else _none(),
-                                      self.inner.list_dir(host, dirs, timeout=timeout) if dirs else _none()]
+        jobs: list[Awaitable[Any]] = [
+            self.inner.read_files(host, files, timeout=timeout) if files else _none(),
+            self.inner.list_dir(host, dirs, timeout=timeout) if dirs else _none(),
+        ]
         got_files, got_dirs = await asyncio.gather(*jobs, return_exceptions=True)
         for got in (got_files, got_dirs):
             if isinstance(got, BaseException) and not isinstance(got, Exception):
@@ -54,8 +57,16 @@ class PrefetchedTransport:
         self._unreadable.update(getattr(got, "unreadable", None) or {})
         self._access = getattr(got, "access", None) or self._access
 
-    async def _serve(self, host: Host, paths: Sequence[str], timeout: float, held: dict[str, Any],
-                     failed: set[str], error: BaseException | None, listing: bool) -> Reads[Any]:
+    async def _serve(
+        self,
+        host: Host,
+        paths: Sequence[str],
+        timeout: float,
+        held: dict[str, Any],
+        failed: set[str],
+        error: BaseException | None,
+        listing: bool,
+    ) -> Reads[Any]:
         paths = list(paths)
         if error is not None and any(p in failed for p in paths):
             raise error
@@ -65,8 +76,11 @@ class PrefetchedTransport:
             got = await (self.inner.list_dir if listing else self.inner.read_files)(host, missing, timeout=timeout)
             self._keep(held, got)
             access = getattr(got, "access", None) or access
-        return Reads({p: held.get(p) for p in paths}, access=access,
-                     unreadable={p: self._unreadable[p] for p in paths if p in self._unreadable})
+        return Reads(
+            {p: held.get(p) for p in paths},
+            access=access,
+            unreadable={p: self._unreadable[p] for p in paths if p in self._unreadable},
+        )
 
     async def read_files(self, host: Host, paths: Sequence[str], *, timeout: float) -> Reads[str]:
         if isinstance(paths, str):
@@ -78,8 +92,15 @@ class PrefetchedTransport:
             raise ValueError("paths must be a sequence of paths, not a string")
         return await self._serve(host, paths, timeout, self._dirs, self._failed_dirs, self._dir_error, True)
 
-    async def run(self, host: Host, argv: Sequence[str], *, timeout: float, stdin: str | None = None,
-                  max_output: int | None = None) -> CommandResult:
+    async def run(
+        self,
+        host: Host,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        stdin: str | None = None,
+        max_output: int | None = None,
+    ) -> CommandResult:
         return await self.inner.run(host, argv, timeout=timeout, stdin=stdin, max_output=max_output)
 
     async def close(self) -> None:

@@ -5,6 +5,7 @@ A recording maps host name -> {"files": {path: text|None}, "commands": {"argv jo
 Unknown commands or hosts behave like an unreachable host, so the code paths for
 partial evidence are exercised too.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,7 +33,12 @@ class ReplayTransport:
         return rec
 
     async def run(
-        self, host: Host, argv: Sequence[str], *, timeout: float, stdin: str | None = None,
+        self,
+        host: Host,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        stdin: str | None = None,
         max_output: int | None = None,
     ) -> CommandResult:
         cmd = shlex.join(argv)
@@ -45,8 +51,14 @@ class ReplayTransport:
             return CommandResult(host.name, tuple(argv), "", f"{argv[0]}: command not found", 127, 0.0)
         if out.get("hang"):
             raise CommandTimeout(host.name, f"{argv[0]} did not finish within {timeout:g} s")
-        return CommandResult(host.name, tuple(argv), out.get("stdout", ""), out.get("stderr", ""),
-                             int(out.get("exit", 0)), float(out.get("duration_s", 0.0)))
+        return CommandResult(
+            host.name,
+            tuple(argv),
+            out.get("stdout", ""),
+            out.get("stderr", ""),
+            int(out.get("exit", 0)),
+            float(out.get("duration_s", 0.0)),
+        )
 
     async def read_files(self, host: Host, paths: Sequence[str], *, timeout: float) -> dict[str, str | None]:
         self.calls.append((host.name, "read:" + ",".join(paths)))

@@ -24,6 +24,7 @@ certificates), ``ssh_files`` (SFTP, or one fixed exec command where SFTP is miss
 
 A transport belongs to the event loop it is first used on.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -84,8 +85,13 @@ class SSHTransport:
 
     name = "ssh"
 
-    def __init__(self, settings: SSHSettings | _HasSettings, *, base_dir: str | Path | None = None,
-                 hosts: Mapping[str, Host] | None = None):
+    def __init__(
+        self,
+        settings: SSHSettings | _HasSettings,
+        *,
+        base_dir: str | Path | None = None,
+        hosts: Mapping[str, Host] | None = None,
+    ):
         if not isinstance(settings, SSHSettings):  # bot.config.SSHConfig builds ours
             settings = settings.settings(base_dir)
         elif base_dir is not None and settings.base_dir is None:
@@ -178,7 +184,12 @@ class SSHTransport:
 
     # ------------------------------------------------------------------ commands
     async def run(
-        self, host: Host, argv: Sequence[str], *, timeout: float | None = None, stdin: str | None = None,
+        self,
+        host: Host,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        stdin: str | None = None,
         max_output: int | None = None,
     ) -> CommandResult:
         """Run argv (quoted with shlex.join) on *host*; *timeout* defaults to ssh.command_timeout,
@@ -202,12 +213,20 @@ class SSHTransport:
                 # the server closed the channel without an exit status (seen once with dropbear
                 # under load): the probes are read-only, so run it once more on a fresh channel
                 log.info("%s: `%s` ended without an exit status (attempt %d)", host.name, command, attempt)
-        raise CommandFailed(host.name, f"`{command}` ended twice without an exit status "
-                                       f"(the SSH server closed the channel early)")
+        raise CommandFailed(
+            host.name, f"`{command}` ended twice without an exit status (the SSH server closed the channel early)"
+        )
 
     async def _communicate(
-        self, host: Host, p: Pooled, proc: asyncssh.SSHClientProcess, argv: tuple[str, ...],
-        command: str, timeout: float, stdin: str | None, max_output: int | None = None,
+        self,
+        host: Host,
+        p: Pooled,
+        proc: asyncssh.SSHClientProcess,
+        argv: tuple[str, ...],
+        command: str,
+        timeout: float,
+        stdin: str | None,
+        max_output: int | None = None,
     ) -> CommandResult | None:
         t0 = time.monotonic()
         cap = max_output or self.config.max_output_bytes
@@ -234,7 +253,7 @@ class SSHTransport:
                     return
                 if not pid and line.startswith(_PID_MARK):
                     with contextlib.suppress(ValueError):
-                        pid.append(int(line[len(_PID_MARK):].strip()))
+                        pid.append(int(line[len(_PID_MARK) :].strip()))
                         continue
                 err.append(line)
                 size["err"] += len(line)
@@ -263,7 +282,9 @@ class SSHTransport:
             await asyncio.wait_for(collect(), timeout)
         except (asyncio.TimeoutError, TimeoutError):
             self._abort_soon(p, proc, pid)
-            raise CommandTimeout(host.name, f"command timed out after {timeout:g} s (remote process killed): {command}") from None
+            raise CommandTimeout(
+                host.name, f"command timed out after {timeout:g} s (remote process killed): {command}"
+            ) from None
         except asyncio.CancelledError:
             self._abort_soon(p, proc, pid)
             raise
@@ -275,8 +296,12 @@ class SSHTransport:
         truncated = over.is_set()
         if truncated:
             self._abort_soon(p, proc, pid)
-            log.warning("%s: output of `%s` exceeded its cap (%d bytes, ssh.max_output_bytes); cut and stopped",
-                        host.name, command, cap)
+            log.warning(
+                "%s: output of `%s` exceeded its cap (%d bytes, ssh.max_output_bytes); cut and stopped",
+                host.name,
+                command,
+                cap,
+            )
         status = proc.returncode
         if status is None and not truncated:
             return None  # closed without an exit status: run() retries once
@@ -311,7 +336,9 @@ class SSHTransport:
             proc.close()
         if not pid or not p.alive:
             return
-        kill = shlex.join(["kill", "-s", "KILL", "--", f"-{pid[0]}", str(pid[0])])  # POSIX form: dash rejects "-KILL --"
+        kill = shlex.join(
+            ["kill", "-s", "KILL", "--", f"-{pid[0]}", str(pid[0])]
+        )  # POSIX form: dash rejects "-KILL --"
         with contextlib.suppress(Exception):
             await asyncio.wait_for(p.conn.run(kill, check=False), min(2.0, self.config.connect_timeout + 1))
 
@@ -336,10 +363,16 @@ class SSHTransport:
                     log.info("%s has no SFTP (%s): reading files over exec", p.hop.name, p.sftp_missing)
             return p.sftp
 
-    async def _files(self, host: Host, paths: list[str], timeout: float, what: str,
-                     sftp_one: Callable[[asyncssh.SFTPClient, str, str], Awaitable[tuple[Any, str | None]]],
-                     exec_argv: Callable[[list[str]], list[str]],
-                     parse: Callable[[str, list[str], str], tuple[dict[str, Any], dict[str, str]]]) -> Reads:
+    async def _files(
+        self,
+        host: Host,
+        paths: list[str],
+        timeout: float,
+        what: str,
+        sftp_one: Callable[[asyncssh.SFTPClient, str, str], Awaitable[tuple[Any, str | None]]],
+        exec_argv: Callable[[list[str]], list[str]],
+        parse: Callable[[str, list[str], str], tuple[dict[str, Any], dict[str, str]]],
+    ) -> Reads:
         user = self.user(host)
         async with self._slot(host):
             try:
@@ -351,8 +384,11 @@ class SSHTransport:
                     reads = asyncio.gather(*(sftp_one(sftp, path, user) for path in paths))
                     got = await asyncio.wait_for(reads, timeout)
                     pairs = list(zip(paths, got, strict=True))
-                    return Reads({path: v for path, (v, _) in pairs}, access="sftp",
-                                 unreadable={path: why for path, (_, why) in pairs if why})
+                    return Reads(
+                        {path: v for path, (v, _) in pairs},
+                        access="sftp",
+                        unreadable={path: why for path, (_, why) in pairs if why},
+                    )
             except (asyncio.TimeoutError, TimeoutError):
                 raise CommandTimeout(host.name, f"{what} timed out after {timeout:g} s") from None
             except self._CHANNEL_ERRORS as e:
@@ -375,14 +411,14 @@ class SSHTransport:
             return Reads(dict.fromkeys(paths), access="exec", unreadable=refused)
         res = await self.run(host, exec_argv(ok), timeout=timeout)
         if res.exit_status == 127 or (res.exit_status != 0 and not res.stdout):
-            raise WhycantError(f"{host.name}: {what} over exec failed (no SFTP on this host; exit "
-                               f"{res.exit_status}): {res.stderr.strip()[:200]}")
+            raise WhycantError(
+                f"{host.name}: {what} over exec failed (no SFTP on this host; exit "
+                f"{res.exit_status}): {res.stderr.strip()[:200]}"
+            )
         values, unreadable = parse(res.stdout, ok, user)
         return Reads({path: values.get(path) for path in paths}, access="exec", unreadable={**unreadable, **refused})
 
-    async def read_files(
-        self, host: Host, paths: Sequence[str], *, timeout: float | None = None
-    ) -> Reads[str]:
+    async def read_files(self, host: Host, paths: Sequence[str], *, timeout: float | None = None) -> Reads[str]:
         """Read small text files (SFTP, or exec without it).
 
         Absent -> None; unreadable -> None and the reason in ``unreadable``."""
@@ -390,24 +426,28 @@ class SSHTransport:
         if isinstance(paths, str):
             raise ValueError("paths must be a sequence of paths, not a string")
         paths = list(paths)
-        return await self._files(host, paths, timeout, f"reading {len(paths)} file(s)",
-                                 sf.sftp_read, sf.read_argv, sf.parse_read_output)
+        return await self._files(
+            host, paths, timeout, f"reading {len(paths)} file(s)", sf.sftp_read, sf.read_argv, sf.parse_read_output
+        )
 
-    async def list_dir(
-        self, host: Host, paths: Sequence[str], *, timeout: float | None = None
-    ) -> Reads[list[str]]:
+    async def list_dir(self, host: Host, paths: Sequence[str], *, timeout: float | None = None) -> Reads[list[str]]:
         """Names in each directory (sorted, no . and ..); absent or unreadable -> None (see read_files)."""
         timeout = self.config.command_timeout if timeout is None else timeout
         if isinstance(paths, str):
             raise ValueError("paths must be a sequence of paths, not a string")
         paths = list(paths)
-        return await self._files(host, paths, timeout, f"listing {len(paths)} directory(ies)",
-                                 sf.sftp_list, sf.list_argv, sf.parse_list_output)
+        return await self._files(
+            host,
+            paths,
+            timeout,
+            f"listing {len(paths)} directory(ies)",
+            sf.sftp_list,
+            sf.list_argv,
+            sf.parse_list_output,
+        )
 
     async def close(self) -> None:
         """Close every pooled connection (after any pending remote kills)."""
         if self._background:
             await asyncio.wait(list(self._background), timeout=3)
         await self.pool.close()
-
-

@@ -7,6 +7,7 @@ arguments (quoted by the transport) and must pass :func:`check_path`; no chat or
 config text reaches it. Contents travel base64-encoded, one record per line, so a
 file's bytes can never forge a record. Parsing is pure.
 """
+
 from __future__ import annotations
 
 import base64
@@ -27,7 +28,7 @@ _PATH_RE = re.compile(r"^/[A-Za-z0-9_.@:+/-]{1,4095}$")
 MARK = "@@whycant"
 
 READ_SCRIPT = (
-    'for f do '
+    "for f do "
     'if [ ! -e "$f" ]; then printf "\\n@@whycant missing %s\\n" "$f"; '
     'elif [ -d "$f" ]; then printf "\\n@@whycant notfile %s\\n" "$f"; '
     'elif [ ! -r "$f" ]; then printf "\\n@@whycant unreadable %s\\n" "$f"; '
@@ -35,7 +36,7 @@ READ_SCRIPT = (
     'else printf "\\n@@whycant unreadable %s\\n" "$f"; fi; done'
 )
 LIST_SCRIPT = (
-    'for d do '
+    "for d do "
     'if [ ! -e "$d" ]; then printf "\\n@@whycant missing %s\\n" "$d"; '
     'elif [ ! -d "$d" ] || [ ! -r "$d" ] || [ ! -x "$d" ]; then printf "\\n@@whycant unreadable %s\\n" "$d"; '
     'else printf "\\n@@whycant dir %s" "$d"; '
@@ -170,5 +171,6 @@ async def sftp_list(sftp: asyncssh.SFTPClient, path: str, user: str) -> tuple[li
         raise
     except asyncssh.SFTPError as e:
         return _sftp_refusal(e, user, "listed")
-    return sorted(n for n in (x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in names)
-                  if n not in (".", "..")), None
+    return sorted(
+        n for n in (x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in names) if n not in (".", "..")
+    ), None

@@ -6,6 +6,7 @@ errors a refused host key turns into.
   host (the transport tries the inventory name, then the address).
 - A ``@revoked`` key is reported as revoked: never "mismatch, run ssh-keygen -R".
 """
+
 from __future__ import annotations
 
 import logging
@@ -63,8 +64,9 @@ def _fp(key: asyncssh.SSHKey) -> str:
     return f"{key.get_algorithm()} {key.get_fingerprint('sha256')}"
 
 
-def host_key_error(for_host: str, hop: Hop, key: asyncssh.SSHKey | None, kh: asyncssh.SSHKnownHosts,
-                   reason: str) -> HostKeyMismatch:
+def host_key_error(
+    for_host: str, hop: Hop, key: asyncssh.SSHKey | None, kh: asyncssh.SSHKnownHosts, reason: str
+) -> HostKeyMismatch:
     """The error for a host key asyncssh refused (*reason* is asyncssh's own wording)."""
     files = ", ".join(hop.known_hosts or ())
     name = hop.address if hop.port == 22 else f"[{hop.address}]:{hop.port}"
@@ -87,8 +89,10 @@ def host_key_error(for_host: str, hop: Hop, key: asyncssh.SSHKey | None, kh: asy
         )
     if "ca key is not trusted" in reason.lower():
         return HostKeyMismatch(
-            for_host, f"{who}: {name} presented a host certificate signed by a CA that no @cert-authority "
-            f"line in known_hosts ({files}) trusts for it; refusing to connect")
+            for_host,
+            f"{who}: {name} presented a host certificate signed by a CA that no @cert-authority "
+            f"line in known_hosts ({files}) trusts for it; refusing to connect",
+        )
     if trusted:
         listed = ", ".join(_fp(k) for k in trusted)
         return HostKeyMismatch(
@@ -122,5 +126,8 @@ def _match(kh: asyncssh.SSHKnownHosts, hop: Hop) -> tuple[list, list, list]:
     port = None if hop.port == 22 else hop.port
     res = kh.match(hop.name, hop.address, port)
     extra = kh.match(hop.address, hop.address, port) if hop.name != hop.address else res
-    return (list(dict.fromkeys([*res[0], *extra[0]])), list(dict.fromkeys([*res[1], *extra[1]])),
-            list(dict.fromkeys([*res[2], *extra[2]])))
+    return (
+        list(dict.fromkeys([*res[0], *extra[0]])),
+        list(dict.fromkeys([*res[1], *extra[1]])),
+        list(dict.fromkeys([*res[2], *extra[2]])),
+    )

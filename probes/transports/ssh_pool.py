@@ -14,6 +14,7 @@
 - ``connect_timeout`` covers TCP connect, SSH banner, key exchange and auth of each
   hop; a server that accepts TCP but never completes the handshake is named as such.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,6 +46,7 @@ from probes.transports.ssh_settings import SSHSettings
 from probes.transports.ssh_wire import cipher_list, coalesce_writes
 
 log = logging.getLogger("probes.transports.ssh")
+
 
 class _Client(asyncssh.SSHClient):
     """Remembers the host key a server presented when known_hosts did not trust it, and how far
@@ -188,16 +190,25 @@ class ConnectionPool:
             if not idle:
                 break  # everything is busy: the pool shrinks back on release
             p = min(idle, key=lambda p: p.last_used)
-            log.debug("SSH pool full (%d): closing the least recently used idle connection to %s",
-                      self.s.pool_max, p.hop.where)
+            log.debug(
+                "SSH pool full (%d): closing the least recently used idle connection to %s",
+                self.s.pool_max,
+                p.hop.where,
+            )
             self.evict(p)  # its jump host stays (idle now, closed later if still needed for room)
             closed += 1
             self.cap_evictions += 1
         return closed
 
     def _maybe_idle(self, p: Pooled) -> None:
-        if p.in_use == 0 and p.dependents == 0 and self.s.idle_timeout > 0 and self._pool.get(p.key) is p \
-                and p.idle_handle is None and not self.closed:
+        if (
+            p.in_use == 0
+            and p.dependents == 0
+            and self.s.idle_timeout > 0
+            and self._pool.get(p.key) is p
+            and p.idle_handle is None
+            and not self.closed
+        ):
             with contextlib.suppress(RuntimeError):
                 loop = asyncio.get_running_loop()
                 p.idle_handle = loop.call_later(self.s.idle_timeout, self._idle_close, p)
@@ -345,14 +356,22 @@ class ConnectionPool:
         return JumpHostFailed(for_host, msg, jump_host=hop.name, cause=err.kind)
 
     @staticmethod
-    def _host_key_error(for_host: str, hop: Hop, client: _Client, kh: asyncssh.SSHKnownHosts | None,
-                        e: Exception) -> TransportError:
+    def _host_key_error(
+        for_host: str, hop: Hop, client: _Client, kh: asyncssh.SSHKnownHosts | None, e: Exception
+    ) -> TransportError:
         if kh is None:  # pragma: no cover - checking off: asyncssh does not verify
             return HostKeyMismatch(for_host, str(e))
         return host_key_error(for_host, hop, client.untrusted_key, kh, getattr(e, "reason", str(e)))
 
-    def connect_error(self, for_host: str, hop: Hop, client: _Client, kh: asyncssh.SSHKnownHosts | None,
-                      e: Exception, jump: Pooled | None) -> TransportError:
+    def connect_error(
+        self,
+        for_host: str,
+        hop: Hop,
+        client: _Client,
+        kh: asyncssh.SSHKnownHosts | None,
+        e: Exception,
+        jump: Pooled | None,
+    ) -> TransportError:
         where = hop.where
         via = f" through jump host {jump.hop.name}" if jump is not None else ""
         if isinstance(e, asyncssh.HostKeyNotVerifiable):
@@ -363,22 +382,30 @@ class ConnectionPool:
                 return err
         if isinstance(e, asyncssh.PermissionDenied):
             keys = ", ".join(hop.client_keys) or "default keys (~/.ssh/id_*) and agent"
-            return AuthFailed(for_host, f"authentication failed for user {hop.user!r} at {where}{via} with {keys}: "
-                                        f"{e.reason}")
+            return AuthFailed(
+                for_host, f"authentication failed for user {hop.user!r} at {where}{via} with {keys}: {e.reason}"
+            )
         if isinstance(e, (asyncio.TimeoutError, TimeoutError)):
             t = f"{self.s.connect_timeout:g} s"
             if client.conn is not None and not client.banner:
-                return ConnectFailed(for_host, f"{where}{via} accepted the TCP connection but sent no SSH banner "
-                                               f"within {t} (sshd stalled, overloaded, or not an SSH server)")
+                return ConnectFailed(
+                    for_host,
+                    f"{where}{via} accepted the TCP connection but sent no SSH banner "
+                    f"within {t} (sshd stalled, overloaded, or not an SSH server)",
+                )
             if client.banner:
-                return ConnectFailed(for_host, f"{where} ({client.banner}){via} did not complete the SSH handshake "
-                                               f"and login within {t}")
+                return ConnectFailed(
+                    for_host, f"{where} ({client.banner}){via} did not complete the SSH handshake and login within {t}"
+                )
             return ConnectFailed(for_host, f"timed out connecting to {where}{via} after {t}")
         if isinstance(e, asyncssh.ChannelOpenError):
             # the jump host could not open the TCP connection onwards
-            return ConnectFailed(for_host, f"jump host {jump.hop.name if jump else '?'} could not open a connection "
-                                           f"to {where} ({e.reason}: the target is down or unreachable from "
-                                           f"there, or TCP forwarding is disabled on the jump host)")
+            return ConnectFailed(
+                for_host,
+                f"jump host {jump.hop.name if jump else '?'} could not open a connection "
+                f"to {where} ({e.reason}: the target is down or unreachable from "
+                f"there, or TCP forwarding is disabled on the jump host)",
+            )
         if isinstance(e, ConnectionRefusedError):
             return ConnectFailed(for_host, f"connection refused by {where}{via} (is sshd running?)")
         if isinstance(e, socket.gaierror):

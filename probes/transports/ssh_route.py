@@ -8,6 +8,7 @@ parser (``Host``/``Match``, ``HostName``, ``Port``, ``User``, ``IdentityFile``,
 address, port, user, keys and known_hosts; otherwise ``[user@]host[:port]`` as OpenSSH
 writes it. Pure: no I/O besides reading the OpenSSH config files.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -95,8 +96,9 @@ class RouteResolver:
         files = cfg.get("UserKnownHostsFile") or [DEFAULT_KNOWN_HOSTS]
         return tuple(str(self.s.path(f)) for f in files)
 
-    def _hop(self, name: str, address: str | None, port: int | None, user: str | None,
-             keys: tuple[str, ...], for_host: str) -> tuple[Hop, Any]:
+    def _hop(
+        self, name: str, address: str | None, port: int | None, user: str | None, keys: tuple[str, ...], for_host: str
+    ) -> tuple[Hop, Any]:
         cfg = self._lookup(name, for_host)
         identity = tuple(keys) or tuple(cfg.get("IdentityFile") or ()) or tuple(self.s.client_keys)
         hop = Hop(
@@ -113,8 +115,9 @@ class RouteResolver:
         # the inventory address wins unless it merely repeats the name (then HostName applies);
         # port 22 in the inventory counts as "not set" so a config Port can apply
         address = host.address if host.address != host.name else None
-        return self._hop(host.name, address, host.port if host.port != 22 else None, host.user,
-                         host.client_keys, host.name)
+        return self._hop(
+            host.name, address, host.port if host.port != 22 else None, host.user, host.client_keys, host.name
+        )
 
     def _jump(self, spec: str, for_host: str) -> Hop:
         if spec in self.hosts:

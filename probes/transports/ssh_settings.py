@@ -3,6 +3,7 @@
 ``bot.config.SSHConfig.settings()`` builds one from the validated YAML; tests and
 benchmarks may build one directly. Every field is documented in docs/ssh.md.
 """
+
 from __future__ import annotations
 
 import os

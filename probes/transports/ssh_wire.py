@@ -5,6 +5,7 @@
 - :class:`CoalescingWriter`: the SSH packets written during one event-loop iteration leave in
   one ``send()`` (bench/README.md "One syscall per SSH packet": 15-20% off a fleet sweep).
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """`whycant analyze` on pasted text: the origin case, a single snapshot, and bad input."""
+
 from __future__ import annotations
 
 import json
@@ -45,10 +46,12 @@ def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
 def origin_files(tmp_path):
     before = tmp_path / "before.txt"
     after = tmp_path / "after.txt"
-    before.write_text(NETSTAT_S.format(active=1000, cookies_bad=3_000_000, paws=1_200_000_000,
-                                       drops=2_200_000_000, collapsed=900_000))
-    after.write_text(NETSTAT_S.format(active=1500, cookies_bad=3_000_010, paws=1_200_004_200,
-                                      drops=2_200_004_300, collapsed=900_020))
+    before.write_text(
+        NETSTAT_S.format(active=1000, cookies_bad=3_000_000, paws=1_200_000_000, drops=2_200_000_000, collapsed=900_000)
+    )
+    after.write_text(
+        NETSTAT_S.format(active=1500, cookies_bad=3_000_010, paws=1_200_004_200, drops=2_200_004_300, collapsed=900_020)
+    )
     sysctl = tmp_path / "sysctl.conf"
     sysctl.write_text(SYSCTL_CONF)
     return before, after, sysctl
@@ -56,8 +59,20 @@ def origin_files(tmp_path):
 
 def test_origin_case_pasted_gives_tcp_tw_recycle_first(origin_files):
     before, after, sysctl = origin_files
-    r = _run("analyze", "--before", str(before), "--after", str(after), "--window", "60",
-             "--sysctl", str(sysctl), "--mem-gb", "512", "--json")
+    r = _run(
+        "analyze",
+        "--before",
+        str(before),
+        "--after",
+        str(after),
+        "--window",
+        "60",
+        "--sysctl",
+        str(sysctl),
+        "--mem-gb",
+        "512",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     ids = [f["id"] for f in out["findings"]]
@@ -68,8 +83,7 @@ def test_origin_case_pasted_gives_tcp_tw_recycle_first(origin_files):
     recycle = out["findings"][0]
     assert "sysctl -w net.ipv4.tcp_tw_recycle=0" in recycle["fix"]["runtime"]
     assert any("PAWSPassive" in line for line in recycle["evidence"])
-    for key in ("incident", "target", "verdict", "findings", "connect", "counters_delta", "probe_errors",
-                "duration_s"):
+    for key in ("incident", "target", "verdict", "findings", "connect", "counters_delta", "probe_errors", "duration_s"):
         assert key in out
 
 
@@ -137,12 +151,15 @@ def test_positional_files_combine_with_flags(tmp_path, origin_files):
     assert "tcp-tw-recycle" in [f["id"] for f in json.loads(r.stdout)["findings"]]
 
 
-@pytest.mark.parametrize("args, stdin, needle", [
-    (["-"], "hello\nworld\n", "nothing recognised in the paste (first line 'hello'); expected netstat -s"),
-    (["-"], "", "standard input is empty"),
-    (["-", "--after", "-"], "x", "standard input (-) can be read only once"),
-    (["/nonexistent/paste.txt"], None, "/nonexistent/paste.txt: cannot read"),
-])
+@pytest.mark.parametrize(
+    "args, stdin, needle",
+    [
+        (["-"], "hello\nworld\n", "nothing recognised in the paste (first line 'hello'); expected netstat -s"),
+        (["-"], "", "standard input is empty"),
+        (["-", "--after", "-"], "x", "standard input (-) can be read only once"),
+        (["/nonexistent/paste.txt"], None, "/nonexistent/paste.txt: cannot read"),
+    ],
+)
 def test_paste_refusals_exit_2_with_one_clear_line(args, stdin, needle):
     r = _run("analyze", *args, stdin=stdin)
     assert r.returncode == 2, (r.stdout, r.stderr)

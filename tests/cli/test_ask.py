@@ -1,4 +1,5 @@
 """`whycant ask` end to end on the bot's own host (local transport, real sockets, SQLite)."""
+
 from __future__ import annotations
 
 import json
@@ -20,15 +21,23 @@ def _run(*args: str, cfg=None, timeout: float = 60) -> subprocess.CompletedProce
 @pytest.fixture
 def cfg(tmp_path):
     path = tmp_path / "whycant.yaml"
-    path.write_text(yaml.safe_dump({
-        "database": f"sqlite:///{tmp_path}/w.db",
-        "hosts": {
-            "localhost": {"address": "127.0.0.1", "transport": "local", "aliases": ["bot01"],
-                          "services": {"web": 0}},  # port filled below
-            "db01": {"address": "198.18.99.10"},
-        },
-        "probe": {"window_seconds": 0.5, "connect_attempts": 4, "connect_timeout": 1},
-    }).replace("web: 0", "web: 1"))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "database": f"sqlite:///{tmp_path}/w.db",
+                "hosts": {
+                    "localhost": {
+                        "address": "127.0.0.1",
+                        "transport": "local",
+                        "aliases": ["bot01"],
+                        "services": {"web": 0},
+                    },  # port filled below
+                    "db01": {"address": "198.18.99.10"},
+                },
+                "probe": {"window_seconds": 0.5, "connect_attempts": 4, "connect_timeout": 1},
+            }
+        ).replace("web: 0", "web: 1")
+    )
     return path
 
 
@@ -45,8 +54,13 @@ def test_ask_json_contract_on_a_closed_port(cfg, closed_port):
     r = _run("ask", f"why can't I connect to bot01:{closed_port}?", "--json", cfg=cfg)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["target"] == {"host": "localhost", "address": "127.0.0.1", "resolved_address": None,
-                             "port": closed_port, "service": None}
+    assert out["target"] == {
+        "host": "localhost",
+        "address": "127.0.0.1",
+        "resolved_address": None,
+        "port": closed_port,
+        "service": None,
+    }
     assert out["findings"][0]["id"] == "port-not-listening"
     assert set(out["findings"][0]["fix"]) >= {"runtime", "persistent", "rollback"}
     bot = next(c for c in out["connect"] if c["vantage"] == "bot")
@@ -100,8 +114,13 @@ def test_finding_ids_survive_terminal_rendering(cfg, closed_port):
     import select
 
     main, sub = pty.openpty()
-    proc = subprocess.Popen([*WHYCANT, "ask", f"localhost:{closed_port}", "--config", str(cfg)],
-                            stdin=sub, stdout=sub, stderr=sub, close_fds=True)
+    proc = subprocess.Popen(
+        [*WHYCANT, "ask", f"localhost:{closed_port}", "--config", str(cfg)],
+        stdin=sub,
+        stdout=sub,
+        stderr=sub,
+        close_fds=True,
+    )
     os.close(sub)
     chunks = []
     try:

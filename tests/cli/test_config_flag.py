@@ -1,13 +1,24 @@
 """Every subcommand accepts `--config F` after its name (docs/architecture.md §Configuration), and a bad one is exit 2."""
+
 from __future__ import annotations
 
 import pytest
 
 from bot.cli import main
 
-COMMANDS = [["ask", "x"], ["analyze", "--after", "/etc/hostname"], ["probe", "localhost"], ["drift"],
-            ["incidents", "list"], ["incidents", "show", "1"], ["playbooks", "list"], ["playbooks", "test"],
-            ["db", "upgrade"], ["serve"], ["console"]]
+COMMANDS = [
+    ["ask", "x"],
+    ["analyze", "--after", "/etc/hostname"],
+    ["probe", "localhost"],
+    ["drift"],
+    ["incidents", "list"],
+    ["incidents", "show", "1"],
+    ["playbooks", "list"],
+    ["playbooks", "test"],
+    ["db", "upgrade"],
+    ["serve"],
+    ["console"],
+]
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a))

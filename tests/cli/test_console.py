@@ -1,4 +1,5 @@
 """`whycant console`: the chat commands in a terminal session, read from stdin (piped: plain text)."""
+
 from __future__ import annotations
 
 import socket
@@ -14,14 +15,25 @@ def test_a_triage_session(tmp_path):
     port = s.getsockname()[1]
     s.close()
     cfg = tmp_path / "whycant.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "database": f"sqlite:///{tmp_path}/w.db",
-        "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local"}},
-        "probe": {"window_seconds": 0.3, "connect_attempts": 2, "connect_timeout": 1},
-    }))
-    script = f"help\nwhy can't I connect to localhost:{port}\nincidents\nack 1\nresolve 1\nincidents\nincident 1\nnosuch:1\n"
-    r = subprocess.run([sys.executable, "-m", "bot.cli", "console", "--config", str(cfg), "--who", "alice"],
-                       input=script, capture_output=True, text=True, timeout=120)
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "database": f"sqlite:///{tmp_path}/w.db",
+                "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local"}},
+                "probe": {"window_seconds": 0.3, "connect_attempts": 2, "connect_timeout": 1},
+            }
+        )
+    )
+    script = (
+        f"help\nwhy can't I connect to localhost:{port}\nincidents\nack 1\nresolve 1\nincidents\nincident 1\nnosuch:1\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "console", "--config", str(cfg), "--who", "alice"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert "\x1b[" not in out  # piped: plain text

@@ -1,6 +1,7 @@
 """The CLI with inventory hosts named by DNS (under a resolver the test controls, never real
 DNS), an unresolvable name, IPv6 text, and the exit status 3 of `probe`/`drift` when a host
 could not be probed."""
+
 from __future__ import annotations
 
 import json
@@ -17,21 +18,28 @@ from tests.resolver import resolver_unavailable_reason, with_hosts
 
 REPO = Path(__file__).resolve().parents[2]
 WHYCANT = [sys.executable, "-m", "bot.cli"]
-needs_resolver = pytest.mark.skipif(resolver_unavailable_reason() is not None,
-                                    reason=str(resolver_unavailable_reason()))
+needs_resolver = pytest.mark.skipif(
+    resolver_unavailable_reason() is not None, reason=str(resolver_unavailable_reason())
+)
 
 
 def write_config(tmp_path: Path, hosts: dict, **extra) -> Path:
-    cfg = {"database": f"sqlite:///{tmp_path}/w.db", "hosts": hosts,
-           "probe": {"window_seconds": 0.2, "connect_attempts": 3, "connect_timeout": 1.0},
-           "ssh": {"connect_timeout": 2}, **extra}
+    cfg = {
+        "database": f"sqlite:///{tmp_path}/w.db",
+        "hosts": hosts,
+        "probe": {"window_seconds": 0.2, "connect_attempts": 3, "connect_timeout": 1.0},
+        "ssh": {"connect_timeout": 2},
+        **extra,
+    }
     path = tmp_path / "whycant.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
 
 
 def run(argv: list[str], prefix: list[str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*(prefix or []), *WHYCANT, *argv], capture_output=True, text=True, timeout=120, cwd=REPO, check=False)
+    return subprocess.run(
+        [*(prefix or []), *WHYCANT, *argv], capture_output=True, text=True, timeout=120, cwd=REPO, check=False
+    )
 
 
 @pytest.fixture
@@ -81,8 +89,7 @@ def test_unresolvable_name_is_a_clear_error_for_that_host(tmp_path: Path):
     r = run(["ask", "ghost:5432", "--json", "--config", str(cfg)], prefix)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["probe_errors"] == [{"host": "ghost", "probe": "resolve",
-                                    "error": out["probe_errors"][0]["error"]}]
+    assert out["probe_errors"] == [{"host": "ghost", "probe": "resolve", "error": out["probe_errors"][0]["error"]}]
     assert out["probe_errors"][0]["error"].startswith("dns: cannot resolve ghost.invalid: ")
     assert out["partial"] is True and out["connect"] == []
     assert not [f for f in out["findings"] if f["severity"] == "critical" or f["id"] == "target-ssh-unreachable"]
@@ -110,8 +117,9 @@ def test_drift_exits_3_and_names_the_unreachable_host(tmp_path: Path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cfg = write_config(tmp_path, {"down": {"address": "127.0.0.1", "port": port},
-                                  "me": {"address": "127.0.0.1", "transport": "local"}})
+    cfg = write_config(
+        tmp_path, {"down": {"address": "127.0.0.1", "port": port}, "me": {"address": "127.0.0.1", "transport": "local"}}
+    )
     r = run(["drift", "--json", "--no-save", "--config", str(cfg)])
     assert r.returncode == 3, r.stderr
     report = json.loads(r.stdout)

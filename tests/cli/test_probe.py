@@ -1,4 +1,5 @@
 """`whycant probe HOST`: versioned evidence with T0/T1 counters and deltas, per probe timing."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,7 @@ import pytest
 
 
 def _probe(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot.cli", "probe", *args], capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run([sys.executable, "-m", "bot.cli", "probe", *args], capture_output=True, text=True, timeout=60)
 
 
 def test_probe_localhost_json():

@@ -1,4 +1,5 @@
 """`analyze` in chat and in the console: pasted output diagnosed, nothing probed, an incident marked as pasted."""
+
 from __future__ import annotations
 
 import subprocess
@@ -14,8 +15,9 @@ from .conftest import OVERFLOWS
 
 async def test_a_pasted_block_is_diagnosed_and_stored_as_pasted(svc):
     text = OVERFLOWS.read_text()
-    out = await svc.handle(f"hey whycant analyze this:\n```\n{text}```", who="U0ALICE", channel="C0OPS",
-                           thread_ts="1.1")
+    out = await svc.handle(
+        f"hey whycant analyze this:\n```\n{text}```", who="U0ALICE", channel="C0OPS", thread_ts="1.1"
+    )
     assert out.kind == "diagnosis", out.text
     ids = [f.id for f in out.diagnosis.findings]
     assert "listen-queue-overflow" in ids
@@ -52,22 +54,37 @@ async def test_bad_pastes_get_a_clear_message_and_store_nothing(svc):
 
 
 async def test_slack_escaping_inside_a_paste_is_undone(svc):
-    out = await svc.handle("analyze\n```\n# sysctl.conf &lt;pasted&gt;\nnet.ipv4.tcp_tw_recycle = 1\n"
-                           "net.ipv4.tcp_timestamps = 1\n```", who="U0ALICE")
+    out = await svc.handle(
+        "analyze\n```\n# sysctl.conf &lt;pasted&gt;\nnet.ipv4.tcp_tw_recycle = 1\nnet.ipv4.tcp_timestamps = 1\n```",
+        who="U0ALICE",
+    )
     assert out.kind == "diagnosis", out.text
     assert out.evidence.target.sysctls["net.ipv4.tcp_tw_recycle"] in (1, "1")
 
 
 def test_console_reads_a_pasted_block(tmp_path):
     cfg = tmp_path / "whycant.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "database": f"sqlite:///{tmp_path}/w.db",
-        "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local"}},
-    }))
-    script = "analyze\n```\n" + OVERFLOWS.read_text() + "```\nincidents\nanalyze\n" \
-             + "TcpExtListenOverflows 12\nTcpPassiveOpens 40\n\nhelp\n"
-    r = subprocess.run([sys.executable, "-m", "bot.cli", "console", "--config", str(cfg), "--who", "alice"],
-                       input=script, capture_output=True, text=True, timeout=120)
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "database": f"sqlite:///{tmp_path}/w.db",
+                "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local"}},
+            }
+        )
+    )
+    script = (
+        "analyze\n```\n"
+        + OVERFLOWS.read_text()
+        + "```\nincidents\nanalyze\n"
+        + "TcpExtListenOverflows 12\nTcpPassiveOpens 40\n\nhelp\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "console", "--config", str(cfg), "--who", "alice"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     out = r.stdout
     first, rest = out.split("Open incidents", 1)

@@ -1,4 +1,5 @@
 """The command registry is the one place commands live: grammar, permissions, help, buttons and dispatch agree."""
+
 from __future__ import annotations
 
 import pytest

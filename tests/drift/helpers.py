@@ -1,4 +1,5 @@
 """Shared fixtures for drift tests: replay recordings, a small service stand-in, databases."""
+
 from __future__ import annotations
 
 import posixpath
@@ -22,17 +23,27 @@ ORIGIN_SYSCTLS = {
 }
 
 
-def host_recording(sysctls: dict[str, Any], *, kernel: str = "5.15.0-91-generic", mem_gb: int = 16,
-                   cpus: int = 8, conf: dict[str, str] | None = None) -> dict[str, Any]:
+def host_recording(
+    sysctls: dict[str, Any],
+    *,
+    kernel: str = "5.15.0-91-generic",
+    mem_gb: int = 16,
+    cpus: int = 8,
+    conf: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """A ReplayTransport entry for one Linux host: /proc/sys values, facts files, sysctl files (and their directories)."""
-    files: dict[str, str | None] = {sysctl_proc_path(k): (" ".join(map(str, v)) if isinstance(v, list) else str(v)) + "\n"
-                                    for k, v in sysctls.items()}
-    files.update({
-        "/proc/sys/kernel/ostype": "Linux\n",
-        "/proc/sys/kernel/osrelease": kernel + "\n",
-        "/proc/meminfo": f"MemTotal:       {mem_gb * GB_KB} kB\nMemFree:        1000 kB\n",
-        "/sys/devices/system/cpu/online": f"0-{cpus - 1}\n",
-    })
+    files: dict[str, str | None] = {
+        sysctl_proc_path(k): (" ".join(map(str, v)) if isinstance(v, list) else str(v)) + "\n"
+        for k, v in sysctls.items()
+    }
+    files.update(
+        {
+            "/proc/sys/kernel/ostype": "Linux\n",
+            "/proc/sys/kernel/osrelease": kernel + "\n",
+            "/proc/meminfo": f"MemTotal:       {mem_gb * GB_KB} kB\nMemFree:        1000 kB\n",
+            "/sys/devices/system/cpu/online": f"0-{cpus - 1}\n",
+        }
+    )
     files.setdefault(sysctl_proc_path("kernel.osrelease"), kernel + "\n")
     conf = conf or {}
     files.update(conf)
@@ -43,8 +54,9 @@ def host_recording(sysctls: dict[str, Any], *, kernel: str = "5.15.0-91-generic"
     return {"files": files, "dirs": dirs}
 
 
-def make_config(hosts: dict[str, dict], *, baselines: dict | None = None, reports: list | None = None,
-                database: str | None = None) -> Any:
+def make_config(
+    hosts: dict[str, dict], *, baselines: dict | None = None, reports: list | None = None, database: str | None = None
+) -> Any:
     data: dict[str, Any] = {"hosts": hosts}
     if baselines:
         data["baselines"] = baselines
@@ -64,9 +76,14 @@ def make_service(config: Any, recording: dict[str, Any], *, store: Any = None, r
 
     transports = TransportSet(ssh=ReplayTransport(recording))
     settings = ProbeSettings(command_timeout=5.0)
-    return SimpleNamespace(config=config, inventory=Inventory.from_config(config),
-                           rules=rules if rules is not None else load_rules([]),
-                           transports=transports, collector=Collector(transports, settings), store=store)
+    return SimpleNamespace(
+        config=config,
+        inventory=Inventory.from_config(config),
+        rules=rules if rules is not None else load_rules([]),
+        transports=transports,
+        collector=Collector(transports, settings),
+        store=store,
+    )
 
 
 async def sqlite_db(path) -> Any:

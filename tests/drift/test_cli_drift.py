@@ -1,4 +1,5 @@
 """`whycant drift` from the command line, on the bot's own host (local transport) and SQLite."""
+
 from __future__ import annotations
 
 import json
@@ -11,9 +12,11 @@ from bot.cli import main
 
 @pytest.fixture
 def cfg_file(tmp_path):
-    cfg = {"database": f"sqlite:///{tmp_path}/w.db",
-           "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local", "groups": ["bots"]}},
-           "baselines": {"bots": {"net.core.somaxconn": ">= 999999999", "net.ipv4.tcp_tw_recycle": 0}}}
+    cfg = {
+        "database": f"sqlite:///{tmp_path}/w.db",
+        "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local", "groups": ["bots"]}},
+        "baselines": {"bots": {"net.core.somaxconn": ">= 999999999", "net.ipv4.tcp_tw_recycle": 0}},
+    }
     p = tmp_path / "whycant.yaml"
     p.write_text(yaml.safe_dump(cfg))
     return str(p)
@@ -37,8 +40,25 @@ def test_drift_selectors_and_text_output(cfg_file, capsys):
 
 
 def test_waive_list_and_show_waived(cfg_file, capsys):
-    assert main(["drift", "waive", "localhost", "net.core.somaxconn", "--until", "30d", "--reason",
-                 "lab box", "--who", "alice", "--config", cfg_file]) == 0
+    assert (
+        main(
+            [
+                "drift",
+                "waive",
+                "localhost",
+                "net.core.somaxconn",
+                "--until",
+                "30d",
+                "--reason",
+                "lab box",
+                "--who",
+                "alice",
+                "--config",
+                cfg_file,
+            ]
+        )
+        == 0
+    )
     assert "waived until" in capsys.readouterr().out
     assert main(["drift", "waivers", "--json", "--config", cfg_file]) == 0
     rows = json.loads(capsys.readouterr().out)
@@ -50,12 +70,15 @@ def test_waive_list_and_show_waived(cfg_file, capsys):
     assert main(["drift", "unwaive", str(rows[0]["id"]), "--config", cfg_file]) == 0
 
 
-@pytest.mark.parametrize("argv", [
-    ["drift", "waive", "localhost", "net.core.somaxconn", "--reason", "x"],  # no --until
-    ["drift", "waive", "localhost", "net.core.somaxconn", "--until", "2001-01-01", "--reason", "x"],  # past
-    ["drift", "waive", "localhost", "Bad Key!", "--until", "30d", "--reason", "x"],
-    ["drift", "waive", "nosuch", "net.core.somaxconn", "--until", "30d", "--reason", "x"],
-    ["drift", "localhost", "--until", "30d"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["drift", "waive", "localhost", "net.core.somaxconn", "--reason", "x"],  # no --until
+        ["drift", "waive", "localhost", "net.core.somaxconn", "--until", "2001-01-01", "--reason", "x"],  # past
+        ["drift", "waive", "localhost", "Bad Key!", "--until", "30d", "--reason", "x"],
+        ["drift", "waive", "nosuch", "net.core.somaxconn", "--until", "30d", "--reason", "x"],
+        ["drift", "localhost", "--until", "30d"],
+    ],
+)
 def test_waive_bad_input_exits_2(cfg_file, argv, capsys):
     assert main([*argv, "--config", cfg_file]) == 2

@@ -1,5 +1,6 @@
 """Drift collection's round trips (docs/sweep-speed.md): the known reads in one step, each file read once,
 a repeat sweep in one step, and the same evidence either way."""
+
 from __future__ import annotations
 
 from bot.drift.collect import FleetCollector, sysctl_dirs
@@ -10,8 +11,10 @@ from probes.transports.replay import ReplayTransport
 from tests.drift.helpers import host_recording
 
 H = Host(name="h1", address="198.18.0.1")
-CONF = {"/etc/sysctl.conf": "net.core.somaxconn = 1024\n",
-        "/etc/sysctl.d/90-web.conf": "vm.swappiness = 10\nkernel.pid_max = 65536\n"}
+CONF = {
+    "/etc/sysctl.conf": "net.core.somaxconn = 1024\n",
+    "/etc/sysctl.d/90-web.conf": "vm.swappiness = 10\nkernel.pid_max = 65536\n",
+}
 
 
 def recording(conf: dict[str, str]) -> dict:
@@ -25,8 +28,14 @@ def reads(t: ReplayTransport) -> list[list[str]]:
 
 def evidence_view(r) -> dict:
     ev = r.evidence
-    return {"sysctls": ev.sysctls, "facts": ev.facts, "persisted": r.persisted, "problems": r.problems,
-            "unreadable": ev.unreadable, "probes": [(p.probe, p.command, p.error) for p in ev.probes]}
+    return {
+        "sysctls": ev.sysctls,
+        "facts": ev.facts,
+        "persisted": r.persisted,
+        "problems": r.problems,
+        "unreadable": ev.unreadable,
+        "probes": [(p.probe, p.command, p.error) for p in ev.probes],
+    }
 
 
 async def sweep(t: ReplayTransport, plans: dict | None) -> object:
@@ -65,8 +74,10 @@ async def test_repeat_sweep_is_one_step_with_the_same_evidence():
 async def test_a_plan_that_no_longer_holds_is_only_a_speculation():
     plans: dict = {}
     await sweep(ReplayTransport(recording(CONF)), plans)
-    changed = {"/etc/sysctl.conf": "net.core.somaxconn = 1024\n",
-               "/etc/sysctl.d/80-new.conf": "net.ipv4.tcp_fin_timeout = 30\n"}  # 90-web.conf removed
+    changed = {
+        "/etc/sysctl.conf": "net.core.somaxconn = 1024\n",
+        "/etc/sysctl.d/80-new.conf": "net.ipv4.tcp_fin_timeout = 30\n",
+    }  # 90-web.conf removed
     t = ReplayTransport(recording(changed))
     res = await sweep(t, plans)
     assert set(res.persisted) == {"net.core.somaxconn", "net.ipv4.tcp_fin_timeout"}  # nothing of 90-web.conf
@@ -86,8 +97,10 @@ async def test_a_first_sweep_guesses_from_the_host_before_it():
     """Hosts without a plan of their own read the files the previous host of the sweep listed, in the first
     step: a fleet of alike hosts is one step per host after the first, with the evidence unchanged."""
     hosts = [Host(name=f"h{i}", address=f"198.18.0.{i}") for i in (1, 2, 3)]
-    other = {"/etc/sysctl.conf": "net.core.somaxconn = 1024\n",
-             "/etc/sysctl.d/80-new.conf": "net.ipv4.tcp_fin_timeout = 30\n"}
+    other = {
+        "/etc/sysctl.conf": "net.core.somaxconn = 1024\n",
+        "/etc/sysctl.d/80-new.conf": "net.ipv4.tcp_fin_timeout = 30\n",
+    }
     rec = recording(CONF)["h1"]
     t = ReplayTransport({"h1": rec, "h2": rec, "h3": recording(other)["h1"]})
     fc = FleetCollector(TransportSet(ssh=t), ProbeSettings(command_timeout=5), concurrency=1, read_plans={})

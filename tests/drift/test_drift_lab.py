@@ -2,6 +2,7 @@
 
 Needs root, ip netns and sshd (the ``lab`` fixture skips with the reason otherwise).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

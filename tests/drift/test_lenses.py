@@ -1,4 +1,5 @@
 """Pure lens tests: baseline expressions, outliers, changes, persisted, waivers."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -15,18 +16,32 @@ from probes.evidence import Facts
 HV_512 = host_vars(Facts(mem_total_kb=512 * 1024 * 1024, cpus=64, kernel_release="3.10.0-1160.el7.x86_64"))
 
 
-@pytest.mark.parametrize("spec,value,ok", [
-    (0, 0, True), (0, 1, False), ("0", 1, False),
-    (">= 4096", 4096, True), (">= 4096", 128, False), ("> 4096", 4096, False),
-    ("== 0", 0, True), ("== 0", 1, False), ("!= 1", 0, True), ("!= 1", 1, False),
-    ("in [0, 1]", 1, True), ("in [0, 1]", 2, False), ("not in [2]", 1, True),
-    ("<= 30", 60, False),
-    ("4096 87380 6291456", [4096, 87380, 6291456], True), ([4096, 87380, 6291456], [4096, 87380, 6291457], False),
-    ("== 1024 65535", [1024, 65535], True),
-    ("value >= 1024 and value <= 65535", 2048, True),
-    ("value[0] >= 10240", [32768, 60999], True),
-    ("bbr", "bbr", True), ("bbr", "cubic", False),
-])
+@pytest.mark.parametrize(
+    "spec,value,ok",
+    [
+        (0, 0, True),
+        (0, 1, False),
+        ("0", 1, False),
+        (">= 4096", 4096, True),
+        (">= 4096", 128, False),
+        ("> 4096", 4096, False),
+        ("== 0", 0, True),
+        ("== 0", 1, False),
+        ("!= 1", 0, True),
+        ("!= 1", 1, False),
+        ("in [0, 1]", 1, True),
+        ("in [0, 1]", 2, False),
+        ("not in [2]", 1, True),
+        ("<= 30", 60, False),
+        ("4096 87380 6291456", [4096, 87380, 6291456], True),
+        ([4096, 87380, 6291456], [4096, 87380, 6291457], False),
+        ("== 1024 65535", [1024, 65535], True),
+        ("value >= 1024 and value <= 65535", 2048, True),
+        ("value[0] >= 10240", [32768, 60999], True),
+        ("bbr", "bbr", True),
+        ("bbr", "cubic", False),
+    ],
+)
 def test_baseline_expressions(spec, value, ok):
     assert judge(parse_expectation(spec), value, HV_512).ok is ok
 
@@ -43,15 +58,18 @@ def test_missing_facts_are_not_judged():
     assert j.ok is None and "mem_gb" in j.error
 
 
-@pytest.mark.parametrize("spec", [
-    ">= ().__class__.__bases__[0].__subclasses__()",
-    ">= {{ 7 }}",
-    "value.__class__",
-    ">= range(10**9) | length",
-    ">= lipsum()",
-    ">= 1 +",
-    "",
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ">= ().__class__.__bases__[0].__subclasses__()",
+        ">= {{ 7 }}",
+        "value.__class__",
+        ">= range(10**9) | length",
+        ">= lipsum()",
+        ">= 1 +",
+        "",
+    ],
+)
 def test_unsafe_or_broken_expressions_are_refused(spec):
     try:
         exp = parse_expectation(spec)
@@ -62,21 +80,27 @@ def test_unsafe_or_broken_expressions_are_refused(spec):
 
 
 def test_lens_baseline_per_group_with_all_default():
-    baselines = {"all": {"net.ipv4.tcp_tw_recycle": 0, "net.core.somaxconn": ">= 1024"},
-                 "db": {"net.core.somaxconn": ">= 4096", "net.ipv4.tcp_max_syn_backlog": ">= mem_gb * 128"}}
+    baselines = {
+        "all": {"net.ipv4.tcp_tw_recycle": 0, "net.core.somaxconn": ">= 1024"},
+        "db": {"net.core.somaxconn": ">= 4096", "net.ipv4.tcp_max_syn_backlog": ">= mem_gb * 128"},
+    }
     sysctls = {"net.ipv4.tcp_tw_recycle": 1, "net.core.somaxconn": 2048, "net.ipv4.tcp_max_syn_backlog": 16192}
     drifts, problems = lens_baseline("db01", ["db"], sysctls, HV_512, baselines)
     assert problems == []
     got = {(d.key, d.expected) for d in drifts}
-    assert got == {("net.ipv4.tcp_tw_recycle", "== 0"), ("net.core.somaxconn", ">= 4096"),
-                   ("net.ipv4.tcp_max_syn_backlog", ">= 65536 (mem_gb * 128)")}
+    assert got == {
+        ("net.ipv4.tcp_tw_recycle", "== 0"),
+        ("net.core.somaxconn", ">= 4096"),
+        ("net.ipv4.tcp_max_syn_backlog", ">= 65536 (mem_gb * 128)"),
+    }
     web, _ = lens_baseline("web1", ["web"], sysctls, HV_512, baselines)
     assert {d.key for d in web} == {"net.ipv4.tcp_tw_recycle"}  # somaxconn 2048 >= 1024 from "all"
 
 
 def test_bad_baseline_is_an_error_naming_the_key():
-    drifts, problems = lens_baseline("db01", ["db"], {"net.core.somaxconn": 1}, HV_512,
-                                       {"db": {"net.core.somaxconn": ">= __import__('os')"}})
+    drifts, problems = lens_baseline(
+        "db01", ["db"], {"net.core.somaxconn": 1}, HV_512, {"db": {"net.core.somaxconn": ">= __import__('os')"}}
+    )
     assert not drifts and problems and "baselines.db.net.core.somaxconn" in problems[0]["error"]
 
 
@@ -86,7 +110,8 @@ def test_outlier_needs_three_peers_and_a_majority():
     groups = {"db": sorted(vals)}
     out = lens_outlier(vals, groups)
     assert [(d.host, d.key, d.value, d.expected, d.kind) for d in out] == [
-        ("db12", "net.ipv4.tcp_tw_recycle", 1, "== 0", "outlier")]
+        ("db12", "net.ipv4.tcp_tw_recycle", 1, "== 0", "outlier")
+    ]
     assert "11 of 12" in out[0].detail
     two = {"a": {"k.x": 0}, "b": {"k.x": 1}}
     assert lens_outlier(two, {"g": ["a", "b"]}) == []  # fewer than 3 reporting
@@ -105,8 +130,9 @@ def test_outlier_auto_sized_keys_compare_same_size_peers_only():
 
 def test_changed_since_previous_snapshot():
     tue = datetime(2025, 11, 18, 9, 0, tzinfo=timezone.utc)
-    out = lens_changed("db01", {"net.core.somaxconn": 4096, "a.b": [1, 2]},
-                         {"net.core.somaxconn": 65535, "a.b": "1\t2"}, tue)
+    out = lens_changed(
+        "db01", {"net.core.somaxconn": 4096, "a.b": [1, 2]}, {"net.core.somaxconn": 65535, "a.b": "1\t2"}, tue
+    )
     assert len(out) == 1
     d = out[0]
     assert (d.key, d.value, d.kind) == ("net.core.somaxconn", 4096, "changed")
@@ -116,11 +142,13 @@ def test_changed_since_previous_snapshot():
 
 def test_persisted_either_direction():
     running = {"net.core.somaxconn": 4096, "net.ipv4.tcp_tw_recycle": 0, "net.ipv4.tcp_rmem": [4096, 87380, 6291456]}
-    persisted = {"net.core.somaxconn": (65535, "/etc/sysctl.d/90-db.conf"),
-                 "net.ipv4.tcp_tw_recycle": (1, "/etc/sysctl.conf"),
-                 "net.ipv4.tcp_rmem": ("4096 87380 6291456", "/etc/sysctl.d/10-net.conf"),
-                 "net.ipv4.conf.*.rp_filter": (2, "/usr/lib/sysctl.d/50-default.conf"),
-                 "net.ipv4.gone": (1, "/etc/sysctl.conf")}
+    persisted = {
+        "net.core.somaxconn": (65535, "/etc/sysctl.d/90-db.conf"),
+        "net.ipv4.tcp_tw_recycle": (1, "/etc/sysctl.conf"),
+        "net.ipv4.tcp_rmem": ("4096 87380 6291456", "/etc/sysctl.d/10-net.conf"),
+        "net.ipv4.conf.*.rp_filter": (2, "/usr/lib/sysctl.d/50-default.conf"),
+        "net.ipv4.gone": (1, "/etc/sysctl.conf"),
+    }
     out = lens_persisted("db01", running, persisted)
     assert {(d.key, d.value) for d in out} == {("net.core.somaxconn", 4096), ("net.ipv4.tcp_tw_recycle", 0)}
     assert all(d.kind == "persisted" for d in out)
@@ -130,11 +158,18 @@ def test_persisted_either_direction():
 def test_known_bad_maps_fix_assignments_to_keys():
     from bot.findings import Finding, Fix
 
-    f = Finding(id="backlog-undersized", severity="warning", title="backlog too small", explanation="x",
-                fix=Fix(runtime="sysctl -w net.core.somaxconn=65535\nsysctl -w net.ipv4.tcp_max_syn_backlog='131072'"))
+    f = Finding(
+        id="backlog-undersized",
+        severity="warning",
+        title="backlog too small",
+        explanation="x",
+        fix=Fix(runtime="sysctl -w net.core.somaxconn=65535\nsysctl -w net.ipv4.tcp_max_syn_backlog='131072'"),
+    )
     out = findings_to_drifts("h", [f], {"net.core.somaxconn": 4096, "net.ipv4.tcp_max_syn_backlog": 16192})
-    assert [(d.key, d.finding, d.kind) for d in out] == [("net.core.somaxconn", "backlog-undersized", "known-bad"),
-                                                         ("net.ipv4.tcp_max_syn_backlog", "backlog-undersized", "known-bad")]
+    assert [(d.key, d.finding, d.kind) for d in out] == [
+        ("net.core.somaxconn", "backlog-undersized", "known-bad"),
+        ("net.ipv4.tcp_max_syn_backlog", "backlog-undersized", "known-bad"),
+    ]
     assert out[1].expected.startswith("131072")
 
 

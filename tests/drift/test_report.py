@@ -1,4 +1,5 @@
 """run_drift end to end over a ReplayTransport: the origin host, the JSON shape, every lens, errors, waivers."""
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,10 @@ def _origin_result():
 def test_origin_host_known_bad_with_no_baseline_builtin_rules():
     rules = load_rules([])
     if rules.get("backlog-undersized") is None:
-        pytest.skip("the built-in backlog-undersized playbook is not written yet (bot/engine owner); "
-                    "test_origin_host_known_bad_with_rule_file covers the lens")
+        pytest.skip(
+            "the built-in backlog-undersized playbook is not written yet (bot/engine owner); "
+            "test_origin_host_known_bad_with_rule_file covers the lens"
+        )
     report = build_report([_origin_result()], baselines={}, rules=rules)
     assert_contract(report)
     known = {(d["finding"], d["key"]) for d in report["drifts"] if d["kind"] == "known-bad"}
@@ -97,13 +100,20 @@ async def test_origin_from_a_recording(tmp_path):
 
 
 def fleet_recording(*, db03_somaxconn: int = 4096) -> dict:
-    base = {"net.ipv4.tcp_tw_recycle": 0, "net.core.somaxconn": 4096, "net.ipv4.tcp_max_syn_backlog": 8192,
-            "net.ipv4.tcp_timestamps": 1}
+    base = {
+        "net.ipv4.tcp_tw_recycle": 0,
+        "net.core.somaxconn": 4096,
+        "net.ipv4.tcp_max_syn_backlog": 8192,
+        "net.ipv4.tcp_timestamps": 1,
+    }
     rec = {}
     for name in ("db01", "db02", "db03", "db04"):
         s = dict(base)
-        conf = {"/etc/sysctl.conf": "# empty\n", "/etc/sysctl.d/90-db.conf": "net.core.somaxconn = 4096\n",
-                "/usr/lib/sysctl.d/50-default.conf": "net.ipv4.conf.*.rp_filter = 2\n"}
+        conf = {
+            "/etc/sysctl.conf": "# empty\n",
+            "/etc/sysctl.d/90-db.conf": "net.core.somaxconn = 4096\n",
+            "/usr/lib/sysctl.d/50-default.conf": "net.ipv4.conf.*.rp_filter = 2\n",
+        }
         if name == "db02":
             s["net.ipv4.tcp_tw_recycle"] = 1  # outlier among peers (and known-bad, and baseline)
         if name == "db03":
@@ -118,10 +128,17 @@ def fleet_recording(*, db03_somaxconn: int = 4096) -> dict:
     return rec
 
 
-FLEET_HOSTS = {n: {"address": f"198.18.0.{10 + i}", "groups": ["db"]}
-               for i, n in enumerate(("db01", "db02", "db03", "db04", "db05"))}
-BASELINES = {"db": {"net.ipv4.tcp_tw_recycle": 0, "net.core.somaxconn": ">= 4096",
-                    "net.ipv4.tcp_max_syn_backlog": ">= mem_gb * 128"}}
+FLEET_HOSTS = {
+    n: {"address": f"198.18.0.{10 + i}", "groups": ["db"]}
+    for i, n in enumerate(("db01", "db02", "db03", "db04", "db05"))
+}
+BASELINES = {
+    "db": {
+        "net.ipv4.tcp_tw_recycle": 0,
+        "net.core.somaxconn": ">= 4096",
+        "net.ipv4.tcp_max_syn_backlog": ">= mem_gb * 128",
+    }
+}
 
 
 async def test_fleet_every_lens_errors_and_shape(tmp_path):
@@ -162,8 +179,9 @@ async def test_waived_until_expiry(tmp_path):
     try:
         store = DriftStore(db)
         now = datetime.now(timezone.utc)
-        await store.add_waiver("db02", "net.ipv4.tcp_tw_recycle", now + timedelta(days=7), "migration ticket OPS-1",
-                               "alice")
+        await store.add_waiver(
+            "db02", "net.ipv4.tcp_tw_recycle", now + timedelta(days=7), "migration ticket OPS-1", "alice"
+        )
         await store.add_waiver("group:db", "net.core.somaxconn", now - timedelta(days=1), "expired", "bob")
         cfg = make_config(FLEET_HOSTS, baselines=BASELINES)
         report = await run_drift(make_service(cfg, fleet_recording(), store=db), ["db01", "db02", "db03", "db04"])
@@ -172,8 +190,7 @@ async def test_waived_until_expiry(tmp_path):
         assert waived and all(d["waived"]["reason"] == "migration ticket OPS-1" for d in waived)
         assert {d["kind"] for d in waived} >= {"baseline", "known-bad"}
         assert any(d["key"] == "net.core.somaxconn" for d in report["drifts"])  # expired waiver: still drift
-        later = await run_drift(make_service(cfg, fleet_recording(), store=db), ["db02"],
-                                now=now + timedelta(days=8))
+        later = await run_drift(make_service(cfg, fleet_recording(), store=db), ["db02"], now=now + timedelta(days=8))
         assert any(d["key"] == "net.ipv4.tcp_tw_recycle" for d in later["drifts"]) and not later["waived"]
     finally:
         await db.dispose()
@@ -210,8 +227,9 @@ async def test_bounded_concurrency_and_host_timeout():
             finally:
                 inflight -= 1
 
-    fc = FleetCollector(TransportSet(ssh=Counting(rec)), ProbeSettings(command_timeout=5), concurrency=3,
-                        host_timeout=0.3)
+    fc = FleetCollector(
+        TransportSet(ssh=Counting(rec)), ProbeSettings(command_timeout=5), concurrency=3, host_timeout=0.3
+    )
     res = await fc.collect([Host(name=n, address="198.18.0.1") for n in rec])
     assert peak <= 3 * 3  # three hosts at a time, each with at most three reads in flight
     assert next(r for r in res if r.host.name == "h0").error_kind == "timeout"
@@ -221,13 +239,28 @@ async def test_bounded_concurrency_and_host_timeout():
 def test_render_escapes_host_text_and_names_everything():
     from bot.drift import render
 
-    report = {"hosts": 2, "drifts": [{"host": "db01", "key": "kernel.x", "value": "<!channel> & co",
-                                      "expected": "== <b>", "kind": "known-bad", "finding": "tcp-tw-recycle",
-                                      "severity": "critical", "fix": "sysctl -w a=<1>", "detail": None}],
-              "errors": [{"host": "db05", "error": "refused <x>", "kind": "connect"}], "waived": [],
-              "taken_at": "2025-01-01T00:00:00Z"}
-    blob = json.dumps(render.summary_blocks(report, name="weekly", late=True, scheduled_for="09:00")
-                      + render.thread_blocks(report))
+    report = {
+        "hosts": 2,
+        "drifts": [
+            {
+                "host": "db01",
+                "key": "kernel.x",
+                "value": "<!channel> & co",
+                "expected": "== <b>",
+                "kind": "known-bad",
+                "finding": "tcp-tw-recycle",
+                "severity": "critical",
+                "fix": "sysctl -w a=<1>",
+                "detail": None,
+            }
+        ],
+        "errors": [{"host": "db05", "error": "refused <x>", "kind": "connect"}],
+        "waived": [],
+        "taken_at": "2025-01-01T00:00:00Z",
+    }
+    blob = json.dumps(
+        render.summary_blocks(report, name="weekly", late=True, scheduled_for="09:00") + render.thread_blocks(report)
+    )
     assert "<!channel>" not in blob and "&lt;!channel&gt; &amp; co" in blob
     assert "[tcp-tw-recycle]" in blob and "db05" in blob and "late" in blob and "&lt;1&gt;" in blob
     assert "[tcp-tw-recycle]" in render.text_report(report)

@@ -3,6 +3,7 @@
 Both backends: a SQLite file, and PostgreSQL at 127.0.0.1:5432 (a throwaway database, dropped
 afterwards; skipped with the reason when PostgreSQL is not reachable).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -11,11 +12,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.pg import throwaway_database
-
 from bot.drift.schedule import ReportScheduler, next_due, previous_due
 from bot.drift.store import DriftStore
-
+from tests.pg import throwaway_database
 
 
 class Clock:
@@ -27,8 +26,14 @@ class Clock:
 
 
 def entry(**kw):
-    base = {"name": "minutely", "cron": "* * * * *", "channel": "#infra", "hosts": ["all"], "timezone": "UTC",
-            "skip_if_unchanged": False}
+    base = {
+        "name": "minutely",
+        "cron": "* * * * *",
+        "channel": "#infra",
+        "hosts": ["all"],
+        "timezone": "UTC",
+        "skip_if_unchanged": False,
+    }
     base.update(kw)
     return SimpleNamespace(**base)
 
@@ -75,6 +80,7 @@ async def test_two_replicas_post_each_minute_exactly_once(db_url):
         def poster(replica):
             async def post(e, report, late, due):
                 posts.append((replica, due, late))
+
             return post
 
         a = ReportScheduler([entry()], DriftStore(db_a), run_report, poster("a"), replica="a", clock=clock)
@@ -151,8 +157,9 @@ async def test_new_report_does_not_post_the_past_and_failures_are_recorded(tmp_p
         async def post(e, report, late, due):
             posted.append(due)
 
-        s = ReportScheduler([entry(name="weekly", cron="0 9 * * MON")], DriftStore(db), boom, post, replica="a",
-                            clock=clock)
+        s = ReportScheduler(
+            [entry(name="weekly", cron="0 9 * * MON")], DriftStore(db), boom, post, replica="a", clock=clock
+        )
         assert await s.tick() == []  # 09:00 Monday was due before this replica (and any run) existed
         clock.t = t0 + timedelta(days=7, seconds=-29)
         out = await s.tick()
@@ -169,8 +176,12 @@ async def test_skip_if_unchanged(tmp_path):
     try:
         clock = Clock(datetime(2025, 11, 24, 9, 0, 0, 500000, tzinfo=timezone.utc))
         posted = []
-        reports = iter([{"hosts": 1, "drifts": [{"kind": "baseline"}], "errors": []},
-                        {"hosts": 1, "drifts": [{"kind": "changed"}], "errors": []}])
+        reports = iter(
+            [
+                {"hosts": 1, "drifts": [{"kind": "baseline"}], "errors": []},
+                {"hosts": 1, "drifts": [{"kind": "changed"}], "errors": []},
+            ]
+        )
 
         async def run_report(e):
             return next(reports)
@@ -178,8 +189,15 @@ async def test_skip_if_unchanged(tmp_path):
         async def post(e, report, late, due):
             posted.append(report)
 
-        s = ReportScheduler([entry(skip_if_unchanged=True)], DriftStore(db), run_report, post, replica="a",
-                            clock=clock, started_at=clock.t - timedelta(minutes=5))
+        s = ReportScheduler(
+            [entry(skip_if_unchanged=True)],
+            DriftStore(db),
+            run_report,
+            post,
+            replica="a",
+            clock=clock,
+            started_at=clock.t - timedelta(minutes=5),
+        )
         out = await s.tick()
         assert out[0].skipped == "nothing changed" and posted == []
         clock.t += timedelta(minutes=1)

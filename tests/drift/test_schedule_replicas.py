@@ -5,6 +5,7 @@ is posted once, marked late, after they start again.
 The schedule is every 10 seconds (croniter's seconds field) so five runs fit in a minute;
 the claim mechanism is the same as for a weekly report.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,14 +53,33 @@ class Replica:
     def __init__(self, cfg: Path, standin, log: Path):
         self.port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-        env.update(SLACK_BOT_TOKEN=si.BOT_TOKEN, SLACK_SIGNING_SECRET=si.SIGNING_SECRET,
-                   SLACK_API_URL=standin.api_url, PYTHONUNBUFFERED="1")
+        env.update(
+            SLACK_BOT_TOKEN=si.BOT_TOKEN,
+            SLACK_SIGNING_SECRET=si.SIGNING_SECRET,
+            SLACK_API_URL=standin.api_url,
+            PYTHONUNBUFFERED="1",
+        )
         self.log = log
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "serve", "--http", str(self.port), "--host", "127.0.0.1",
-                 "--config", str(cfg)], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL)
+                [
+                    sys.executable,
+                    "-m",
+                    "bot.cli",
+                    "serve",
+                    "--http",
+                    str(self.port),
+                    "--host",
+                    "127.0.0.1",
+                    "--config",
+                    str(cfg),
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
 
     async def ready(self) -> None:
         deadline = time.monotonic() + 30
@@ -87,8 +107,11 @@ class Replica:
 
 def _summaries(standin) -> list:
     """Top-level report messages in the report channel (details go in their threads)."""
-    return [c for c in standin.calls_of("chat.postMessage")
-            if c.ok and c.args.get("channel") == CHANNEL and not c.args.get("thread_ts")]
+    return [
+        c
+        for c in standin.calls_of("chat.postMessage")
+        if c.ok and c.args.get("channel") == CHANNEL and not c.args.get("thread_ts")
+    ]
 
 
 async def _report_runs(url: str) -> list[tuple]:
@@ -111,11 +134,17 @@ async def _wait_until_second(mod: int, at: float) -> None:
 
 async def test_two_replicas_post_each_run_once_and_a_missed_run_once_late(pg_url, standin, tmp_path):
     cfg = tmp_path / "whycant.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "database": pg_url,
-        "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local", "groups": ["bots"]}},
-        "reports": [{"name": "every-10s", "cron": "* * * * * */10", "channel": CHANNEL, "hosts": ["localhost"]}],
-    }))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "database": pg_url,
+                "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local", "groups": ["bots"]}},
+                "reports": [
+                    {"name": "every-10s", "cron": "* * * * * */10", "channel": CHANNEL, "hosts": ["localhost"]}
+                ],
+            }
+        )
+    )
     await _wait_until_second(10, 1.0)  # start just after a run is due, so the first claimed run is the next one
     replicas = [Replica(cfg, standin, tmp_path / f"r{i}.log") for i in range(2)]
     await asyncio.gather(*(r.ready() for r in replicas))
@@ -133,8 +162,11 @@ async def test_two_replicas_post_each_run_once_and_a_missed_run_once_late(pg_url
 
     assert {r[1] for r in runs} <= {f"{socket.gethostname()}:{p.proc.pid}" for p in replicas}  # claimed by them
     assert not any("late" in (p.args.get("text") or "") for p in posts)
-    threads = {c.args.get("thread_ts") for c in standin.calls_of("chat.postMessage")
-               if c.ok and c.args.get("channel") == CHANNEL and c.args.get("thread_ts")}
+    threads = {
+        c.args.get("thread_ts")
+        for c in standin.calls_of("chat.postMessage")
+        if c.ok and c.args.get("channel") == CHANNEL and c.args.get("thread_ts")
+    }
     assert len(threads) == len(posts)  # each summary got its details in its own thread
 
     # Both replicas down while two runs fall due; after the restart exactly one late post.

@@ -1,4 +1,5 @@
 """The "Waive 30 days" button in the drift report's thread details (bot/drift/render.py)."""
+
 from __future__ import annotations
 
 import json
@@ -9,15 +10,29 @@ from tests.slack.limits import check_blocks
 
 
 def drift(host: str, key: str, kind: str = "baseline", value=1, **kw) -> dict:
-    d = {"host": host, "key": key, "value": value, "expected": "== 0", "kind": kind, "finding": None,
-         "severity": "warning", "fix": None, "detail": None}
+    d = {
+        "host": host,
+        "key": key,
+        "value": value,
+        "expected": "== 0",
+        "kind": kind,
+        "finding": None,
+        "severity": "warning",
+        "fix": None,
+        "detail": None,
+    }
     d.update(kw)
     return d
 
 
 def report(drifts: list[dict], waived: list[dict] | None = None) -> dict:
-    return {"hosts": len({d["host"] for d in drifts}) or 1, "drifts": drifts, "errors": [], "waived": waived or [],
-            "taken_at": "2025-01-01T00:00:00Z"}
+    return {
+        "hosts": len({d["host"] for d in drifts}) or 1,
+        "drifts": drifts,
+        "errors": [],
+        "waived": waived or [],
+        "taken_at": "2025-01-01T00:00:00Z",
+    }
 
 
 def buttons(blocks: list[dict]) -> list[dict]:
@@ -37,12 +52,21 @@ def targets(blocks: list[dict]) -> list[tuple[str, str]]:
 
 
 def test_each_unwaived_host_key_gets_one_button_and_waived_ones_none():
-    waived = drift("db03", "net.core.somaxconn", "outlier",
-                   waived={"until": "2099-01-01T00:00:00+00:00", "reason": "OPS-1", "who": "alice", "id": 1})
-    r = report([drift("db02", "net.ipv4.tcp_tw_recycle", "baseline"),
-                drift("db02", "net.ipv4.tcp_tw_recycle", "known-bad", finding="tcp-tw-recycle"),
-                drift("db02", "net.ipv4.tcp_tw_recycle", "outlier"),
-                drift("db01", "net.core.somaxconn", "changed", value=1024)], waived=[waived])
+    waived = drift(
+        "db03",
+        "net.core.somaxconn",
+        "outlier",
+        waived={"until": "2099-01-01T00:00:00+00:00", "reason": "OPS-1", "who": "alice", "id": 1},
+    )
+    r = report(
+        [
+            drift("db02", "net.ipv4.tcp_tw_recycle", "baseline"),
+            drift("db02", "net.ipv4.tcp_tw_recycle", "known-bad", finding="tcp-tw-recycle"),
+            drift("db02", "net.ipv4.tcp_tw_recycle", "outlier"),
+            drift("db01", "net.core.somaxconn", "changed", value=1024),
+        ],
+        waived=[waived],
+    )
     blocks = render.thread_blocks(r)
     # one per (host, key), never for the waived item, in report order (hosts sorted)
     assert targets(blocks) == [("db01", "net.core.somaxconn"), ("db02", "net.ipv4.tcp_tw_recycle")]
@@ -66,16 +90,31 @@ def test_value_round_trips_and_bad_values_are_refused():
     v = render.waive_value("db01", "net.ipv4.conf.all.rp_filter")
     assert v is not None and render.parse_waive_value(v) == ("db01", "net.ipv4.conf.all.rp_filter")
     assert render.parse_waive_value("db01|net.core.somaxconn") == ("db01", "net.core.somaxconn")
-    for bad in ("", "nonsense", "{}", '{"host": "db01"}', '{"host": 1, "key": "a"}', "*|net.core.somaxconn",
-                "group:db|net.core.somaxconn", "db01|*", '{"host": "<!channel>", "key": "a.b"}',
-                '{"host": "db01", "key": "a<b"}', "db01|" + "a" * 2100, '["db01", "a.b"]'):
+    for bad in (
+        "",
+        "nonsense",
+        "{}",
+        '{"host": "db01"}',
+        '{"host": 1, "key": "a"}',
+        "*|net.core.somaxconn",
+        "group:db|net.core.somaxconn",
+        "db01|*",
+        '{"host": "<!channel>", "key": "a.b"}',
+        '{"host": "db01", "key": "a<b"}',
+        "db01|" + "a" * 2100,
+        '["db01", "a.b"]',
+    ):
         assert render.parse_waive_value(bad) is None, bad
 
 
 def test_hostile_host_and_key_text_is_escaped_and_gets_no_button():
-    r = report([drift("<!channel>", "net.core.somaxconn", value="<https://evil|x>"),
-                drift("db01", "kernel.<@U0EVIL>&", value="<!here>", expected="== <b>"),
-                drift("db02", "net.core.somaxconn", value="<!everyone> & co", detail="from <#C0X>")])
+    r = report(
+        [
+            drift("<!channel>", "net.core.somaxconn", value="<https://evil|x>"),
+            drift("db01", "kernel.<@U0EVIL>&", value="<!here>", expected="== <b>"),
+            drift("db02", "net.core.somaxconn", value="<!everyone> & co", detail="from <#C0X>"),
+        ]
+    )
     blocks = render.thread_blocks(r)
     assert targets(blocks) == [("db02", "net.core.somaxconn")]  # only the clean target can be waived
     blob = json.dumps(blocks)
@@ -86,8 +125,11 @@ def test_hostile_host_and_key_text_is_escaped_and_gets_no_button():
 
 
 def test_limits_many_drifts_buttons_capped_with_a_visible_more_and_chunks_fit():
-    drifts = [drift(f"db{i:03d}", key, value=i) for i in range(40)
-              for key in ("net.core.somaxconn", "net.ipv4.tcp_tw_recycle", "net.ipv4.tcp_max_syn_backlog")]
+    drifts = [
+        drift(f"db{i:03d}", key, value=i)
+        for i in range(40)
+        for key in ("net.core.somaxconn", "net.ipv4.tcp_tw_recycle", "net.ipv4.tcp_max_syn_backlog")
+    ]
     blocks = render.thread_blocks(report(drifts))
     assert len(buttons(blocks)) == render.MAX_WAIVE_BUTTONS
     more = [b for b in blocks if b["type"] == "context" and "…and" in b["elements"][0]["text"]]

@@ -1,6 +1,7 @@
 """`whycant ask --json` over real SSH against the lab: each reproducible failure mode
 gets the right finding id, and applying the finding's own runtime fix makes a second
 ask come back clean (overflow, SYN queue, ephemeral ports)."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,9 @@ def ask(clean_lab, tmp_path):
     path.write_text(yaml.safe_dump(cfg))
 
     def run(question: str) -> dict:
-        r = subprocess.run([*WHYCANT, "ask", question, "--json", "--config", str(path)],
-                           capture_output=True, text=True, timeout=90)
+        r = subprocess.run(
+            [*WHYCANT, "ask", question, "--json", "--config", str(path)], capture_output=True, text=True, timeout=90
+        )
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout)
 

@@ -2,6 +2,7 @@
 a reproduced failure on a host behind the bastion and on hosts without SFTP gets the right
 finding, with counters read and no target-ssh-unreachable; drift reports every reachable host
 and names every unreachable one with the real reason (the bastion being down)."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,9 @@ def cli(clean_fleet, tmp_path):
     path.write_text(yaml.safe_dump(cfg))
 
     def run(*args: str, ok: tuple[int, ...] = (0,)) -> dict:
-        r = subprocess.run([*WHYCANT, *args, "--json", "--config", str(path)],
-                           capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [*WHYCANT, *args, "--json", "--config", str(path)], capture_output=True, text=True, timeout=120
+        )
         assert r.returncode in ok, (r.returncode, r.stderr)
         return json.loads(r.stdout)
 
@@ -74,10 +76,16 @@ def test_drift_reports_a_sysctl_the_probe_user_cannot_read(clean_fleet, tmp_path
     cfg["baselines"] = {"openssh": {"net.ipv4.tcp_fastopen_key": "0-0-0-0", "net.core.somaxconn": ">= 1"}}
     path = tmp_path / "whycant.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    r = subprocess.run([*WHYCANT, "drift", "nosftp01", "bastion", "--no-save", "--json", "--config", str(path)],
-                       capture_output=True, text=True, timeout=120, check=False)
+    r = subprocess.run(
+        [*WHYCANT, "drift", "nosftp01", "bastion", "--no-save", "--json", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     out = json.loads(r.stdout)
     unreadable = [e for e in out["errors"] if e.get("kind") == "unreadable"]
     assert {e["host"] for e in unreadable} == {"bastion"}, out["errors"]  # nosftp01 is not in group openssh
-    assert unreadable[0]["error"] == ("/proc/sys/net/ipv4/tcp_fastopen_key: "
-                                      f"not readable by {clean_fleet.user}"), unreadable
+    assert unreadable[0]["error"] == (f"/proc/sys/net/ipv4/tcp_fastopen_key: not readable by {clean_fleet.user}"), (
+        unreadable
+    )

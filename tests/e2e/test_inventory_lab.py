@@ -2,6 +2,7 @@
 host's own address gets no critical finding (the target's self-test dials that address), and a
 host from an Ansible inventory (group_vars/host_vars) whose address is a DNS name, resolved from
 a hosts file the test controls (never real DNS), is probed and diagnosed end to end."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,14 @@ def ask(cfg: dict, tmp_path: Path, question: str, prefix: list[str] | None = Non
     cfg = {**cfg, "database": f"sqlite:///{tmp_path}/w.db"}
     path = tmp_path / "whycant.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    r = subprocess.run([*(prefix or []), *WHYCANT, "ask", question, "--json", "--config", str(path)],
-                       capture_output=True, text=True, timeout=120, cwd=REPO, check=False)
+    r = subprocess.run(
+        [*(prefix or []), *WHYCANT, "ask", question, "--json", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 

@@ -11,6 +11,7 @@ port, a service), and names `nosftp01` by a DNS name under `.test`, resolved fro
 the test controls (tests/resolver.py: never real DNS). whycant.yaml only names the inventory,
 the SSH key and known_hosts, and the vantage `dmz`.
 """
+
 from __future__ import annotations
 
 import json
@@ -65,13 +66,10 @@ def write_inventory(fleet: FleetLab, inv: Path, drop01_key: Path) -> None:
     (inv / "group_vars" / "postgres.yml").write_text("---\nwhycant_services:\n  postgres: 5432\n")
     (inv / "host_vars" / "db07.yml").write_text(f"ansible_host: {fleet.address('db07')}\n")
     (inv / "host_vars" / "db08.yml").write_text(
-        f"ansible_host: {fleet.address('db08')}\n"
-        f"whycant_services:\n  postgres: 5432\n  app: {BOUND_PORT}\n"
+        f"ansible_host: {fleet.address('db08')}\nwhycant_services:\n  postgres: 5432\n  app: {BOUND_PORT}\n"
     )
     (inv / "host_vars" / "drop01.yml").write_text(
-        f"ansible_host: {fleet.address('drop01')}\n"
-        "ansible_port: 22\n"
-        f"ansible_ssh_private_key_file: {drop01_key}\n"
+        f"ansible_host: {fleet.address('drop01')}\nansible_port: 22\nansible_ssh_private_key_file: {drop01_key}\n"
     )
 
 
@@ -82,8 +80,9 @@ def prod(fleet: FleetLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     fleet.reset()
     drop01_key = tmp / "keys" / "drop01_ed25519"  # the key the team keeps for the dropbear host
     drop01_key.parent.mkdir()
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "drop01", "-f", str(drop01_key)],
-                   check=True, timeout=30)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "drop01", "-f", str(drop01_key)], check=True, timeout=30
+    )
     # Only drop01's own key opens drop01: the whycant.yaml key's line carries a `from=` option that
     # OpenSSH honours (198.18.0.0/15 covers the bot and the bastion) and dropbear rejects as a bad
     # option line, so dropbear accepts the host_vars key alone (checked: test_drop01_needs_its_host_vars_key).
@@ -97,8 +96,7 @@ def prod(fleet: FleetLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     known.write_text(fleet.known_hosts.read_text() + f"{DNS_NAME} {fleet.hosts['nosftp01'].host_key_pub}\n")
     cfg = {
         "inventory": [str(inv)],
-        "ssh": {"client_keys": [str(fleet.client_key)], "known_hosts": str(known), "config": [],
-                "connect_timeout": 3},
+        "ssh": {"client_keys": [str(fleet.client_key)], "known_hosts": str(known), "config": [], "connect_timeout": 3},
         "vantages": {"dmz": {"host": "bastion", "note": "the DMZ jump host"}},
         "probe": {"window_seconds": 1.0, "connect_attempts": 5, "connect_timeout": 0.5, "connect_interval": 0.05},
         "database": f"sqlite:///{tmp}/w.db",
@@ -169,10 +167,12 @@ def test_drop01_needs_its_host_vars_key(prod: dict[str, Any], lab: FleetLab) -> 
     print("\nwithout its key:", errors["drop01"])
 
 
-@pytest.mark.parametrize(("host", "vantage", "access"),
-                         [("db07", "dmz", "sftp"), ("nosftp01", "bot", "exec"), ("drop01", "bot", "exec")])
-def test_ask_names_the_reproduced_failure(prod: dict[str, Any], lab: FleetLab,
-                                          host: str, vantage: str, access: str) -> None:
+@pytest.mark.parametrize(
+    ("host", "vantage", "access"), [("db07", "dmz", "sftp"), ("nosftp01", "bot", "exec"), ("drop01", "bot", "exec")]
+)
+def test_ask_names_the_reproduced_failure(
+    prod: dict[str, Any], lab: FleetLab, host: str, vantage: str, access: str
+) -> None:
     lab.accept_queue_overflow(host, 5432, backlog=2)
     out = run(prod, "ask", f"why can't I connect to {host}:5432 from {vantage}")
     assert "target-ssh-unreachable" not in ids(out), out["findings"]
@@ -181,8 +181,9 @@ def test_ask_names_the_reproduced_failure(prod: dict[str, Any], lab: FleetLab,
     assert not out.get("probe_errors"), out.get("probe_errors")
     assert out["file_access"] == access
     assert out["unreadable"] == {}
-    assert out["drop_reasons_status"] == (f"drop reasons unavailable on {host}: whycant logs in as "
-                                          f"{lab.user}, not root, and ssh.sudo is off")
+    assert out["drop_reasons_status"] == (
+        f"drop reasons unavailable on {host}: whycant logs in as {lab.user}, not root, and ssh.sudo is off"
+    )
 
 
 def test_dns_named_host_shows_name_and_address(prod: dict[str, Any], lab: FleetLab) -> None:
@@ -248,9 +249,11 @@ def test_what_the_unprivileged_probe_user_sees(prod: dict[str, Any], lab: FleetL
         assert facts["conntrack_max"] and facts["mem_total_kb"] and facts["kernel_release"], (host, facts)
         assert (lab.address(host), 22) in {(row["local_address"], row["port"]) for row in t["listeners"]}
         assert not any(row.get("process") for row in t["listeners"]), t["listeners"]  # root only
-        seen[host] = (f"{t['file_access']}: {len(t['counters_t0'])} counters, {len(t['sysctls'])} sysctls, "
-                      f"{sum(v is not None for v in facts.values())}/{len(facts)} facts, "
-                      f"{len(t['listeners'])} listeners, unreadable {len(t['unreadable'])}")
+        seen[host] = (
+            f"{t['file_access']}: {len(t['counters_t0'])} counters, {len(t['sysctls'])} sysctls, "
+            f"{sum(v is not None for v in facts.values())}/{len(facts)} facts, "
+            f"{len(t['listeners'])} listeners, unreadable {len(t['unreadable'])}"
+        )
     db08 = {(row["local_address"], row["port"]) for row in run(prod, "probe", "db08")["target"]["listeners"]}
     assert (lab.address("db08"), BOUND_PORT) in db08  # another user's socket: listed, not its process
     print(f"\nprobe user {lab.user} sees:", *(f"  {h}: {v}" for h, v in seen.items()), sep="\n")

@@ -26,7 +26,8 @@ def test_playbooks_test_fails_on_a_failing_user_case(tmp_path, capsys):
     (tmp_path / "site-x.yaml").write_text(
         "id: site-x\ntitle: x\nseverity: info\nwhen: 'false'\nexplain: x\n"
         "cases:\n  - {name: should fire, evidence: {}, expect: {fires: true}}\n"
-        "  - {name: quiet, evidence: {}, expect: {fires: false}}\n")
+        "  - {name: quiet, evidence: {}, expect: {fires: false}}\n"
+    )
     cfg = tmp_path.parent / f"{tmp_path.name}-whycant.yaml"
     cfg.write_text(f"playbook_paths: [{tmp_path}]\n")
     assert main(["playbooks", "test", "--config", str(cfg)]) == 1

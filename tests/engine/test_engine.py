@@ -1,4 +1,5 @@
 """diagnose(): ranking, multi-vantage localisation, partial evidence, rule errors, verdicts."""
+
 from __future__ import annotations
 
 import json
@@ -15,16 +16,41 @@ REPO = Path(__file__).resolve().parents[2]
 CATALOG = REPO / "docs" / "catalog.md"
 
 CONTRACT_IDS = [
-    "tcp-tw-recycle", "listen-queue-overflow", "syn-queue-overflow", "syncookies-failing", "rcv-buffer-pressure",
-    "port-not-listening", "listening-on-loopback-only", "filtered-from-vantage", "rejected-from-vantage",
-    "unreachable-from-vantage", "ephemeral-ports-exhausted", "conntrack-table-full", "tw-bucket-overflow",
-    "backlog-undersized", "target-ssh-unreachable",
+    "tcp-tw-recycle",
+    "listen-queue-overflow",
+    "syn-queue-overflow",
+    "syncookies-failing",
+    "rcv-buffer-pressure",
+    "port-not-listening",
+    "listening-on-loopback-only",
+    "filtered-from-vantage",
+    "rejected-from-vantage",
+    "unreachable-from-vantage",
+    "ephemeral-ports-exhausted",
+    "conntrack-table-full",
+    "tw-bucket-overflow",
+    "backlog-undersized",
+    "target-ssh-unreachable",
 ]
 CATALOG_IDS = CONTRACT_IDS + [
-    "conntrack-insert-failed", "conntrack-invalid", "rp-filter-drops", "forwarding-off", "defer-accept-drops",
-    "tcp-memory-pressure", "orphan-sockets", "backlog-drop", "paws-rejects", "pmtu-blackhole", "idle-nat-timeout",
-    "stale-half-open", "app-abortive-close", "udp-rcvbuf-errors", "udp-no-port", "netdev-backlog-drops",
-    "neighbour-table-overflow", "fragment-reassembly-failures",
+    "conntrack-insert-failed",
+    "conntrack-invalid",
+    "rp-filter-drops",
+    "forwarding-off",
+    "defer-accept-drops",
+    "tcp-memory-pressure",
+    "orphan-sockets",
+    "backlog-drop",
+    "paws-rejects",
+    "pmtu-blackhole",
+    "idle-nat-timeout",
+    "stale-half-open",
+    "app-abortive-close",
+    "udp-rcvbuf-errors",
+    "udp-no-port",
+    "netdev-backlog-drops",
+    "neighbour-table-overflow",
+    "fragment-reassembly-failures",
 ]
 
 
@@ -55,22 +81,36 @@ def test_refused_everywhere_without_listener_is_port_not_listening():
 
 
 def test_refused_remote_ok_local_with_loopback_listener():
-    d = diag({"listeners": ["127.0.0.1:5432 0/128"],
-              "connect": {"office": {"refused": 10}, "dc": {"refused": 10}, "db01": {"ok": 10, "local": True}}})
+    d = diag(
+        {
+            "listeners": ["127.0.0.1:5432 0/128"],
+            "connect": {"office": {"refused": 10}, "dc": {"refused": 10}, "db01": {"ok": 10, "local": True}},
+        }
+    )
     assert ids(d)[0] == "listening-on-loopback-only"
     assert not {"port-not-listening", "rejected-from-vantage"} & set(ids(d))
 
 
 def test_timeouts_from_one_vantage_is_filtered():
-    d = diag({"listeners": ["0.0.0.0:5432 0/128"], "delta": {"TcpExt.ListenDrops": 0},
-              "connect": {"office": {"timeout": 10}, "dc": {"ok": 10}}})
+    d = diag(
+        {
+            "listeners": ["0.0.0.0:5432 0/128"],
+            "delta": {"TcpExt.ListenDrops": 0},
+            "connect": {"office": {"timeout": 10}, "dc": {"ok": 10}},
+        }
+    )
     assert ids(d) == ["filtered-from-vantage"]
     assert d.verdict.startswith("db01:5432 is unreachable from office")
 
 
 def test_nat_vantage_with_recycle_ranks_recycle_first_and_suppresses_filtered():
-    d = diag({"sysctls": {"net.ipv4.tcp_tw_recycle": 1}, "kernel": "3.10.0",
-              "connect": {"office": {"ok": 4, "timeout": 6, "nat": True}, "dc": {"ok": 10}}})
+    d = diag(
+        {
+            "sysctls": {"net.ipv4.tcp_tw_recycle": 1},
+            "kernel": "3.10.0",
+            "connect": {"office": {"ok": 4, "timeout": 6, "nat": True}, "dc": {"ok": 10}},
+        }
+    )
     assert ids(d)[0] == "tcp-tw-recycle"
     assert "filtered-from-vantage" not in ids(d)
 
@@ -87,10 +127,18 @@ def test_unreachable_and_addr_not_avail():
 
 # ---- verdicts, partial evidence, errors -----------------------------------------------------
 def test_no_fault_verdict_lists_what_was_checked():
-    d = diag({"kernel": "5.15.0", "mem_gb": 16, "sysctls": {"net.core.somaxconn": 4096},
-              "delta": {"TcpExt.ListenOverflows": 0}, "listeners": ["0.0.0.0:5432 0/4096"],
-              "sockstat": {"TCP.tw": 10, "TCP.orphan": 0}, "conntrack": {"count": 10, "max": 262144, "stats": {}},
-              "connect": {"office": {"ok": 10}, "dc": {"ok": 10}}})
+    d = diag(
+        {
+            "kernel": "5.15.0",
+            "mem_gb": 16,
+            "sysctls": {"net.core.somaxconn": 4096},
+            "delta": {"TcpExt.ListenOverflows": 0},
+            "listeners": ["0.0.0.0:5432 0/4096"],
+            "sockstat": {"TCP.tw": 10, "TCP.orphan": 0},
+            "conntrack": {"count": 10, "max": 262144, "stats": {}},
+            "connect": {"office": {"ok": 10}, "dc": {"ok": 10}},
+        }
+    )
     assert d.findings == []
     assert d.verdict.startswith("No fault found on db01:5432 — checked: ")
     assert "accept queue" in d.verdict and "listener" in d.verdict
@@ -98,8 +146,13 @@ def test_no_fault_verdict_lists_what_was_checked():
 
 
 def test_probe_failure_makes_it_partial_never_all_clear():
-    d = diag({"sysctls": {"net.core.somaxconn": 4096}, "connect": {"office": {"ok": 10}},
-              "probe_errors": [{"probe": "counters_t0", "error": "permission denied", "kind": "command"}]})
+    d = diag(
+        {
+            "sysctls": {"net.core.somaxconn": 4096},
+            "connect": {"office": {"ok": 10}},
+            "probe_errors": [{"probe": "counters_t0", "error": "permission denied", "kind": "command"}],
+        }
+    )
     assert d.partial
     assert "No fault found" not in d.verdict
     assert "partial" in d.verdict.lower()
@@ -117,8 +170,11 @@ def test_ssh_down_is_partial_with_connect_results_standing():
 
 
 def test_a_rule_that_raises_is_a_rule_error_not_a_crash():
-    bad = parse_rule_text("id: boom\ntitle: Boom\nseverity: critical\nwhen: (1 / (port - port)) > 0\nexplain: x\n",
-                          "boom.yaml", stem="boom")
+    bad = parse_rule_text(
+        "id: boom\ntitle: Boom\nseverity: critical\nwhen: (1 / (port - port)) > 0\nexplain: x\n",
+        "boom.yaml",
+        stem="boom",
+    )
     rules = [bad] + list(RULES)
     detail = diagnose_detail(build_evidence({"sysctls": {"net.ipv4.tcp_tw_recycle": 1}}), rules)
     assert ids(detail.diagnosis)[0] == "tcp-tw-recycle"
@@ -128,8 +184,13 @@ def test_a_rule_that_raises_is_a_rule_error_not_a_crash():
 
 
 def test_ranking_severity_then_score_then_confidence():
-    d = diag({"mem_gb": 64, "sysctls": {"net.core.somaxconn": 128},
-              "delta": {"TcpExt.ListenOverflows": 20, "Udp.NoPorts": 50, "TcpExt.TCPTimeWaitOverflow": 5}})
+    d = diag(
+        {
+            "mem_gb": 64,
+            "sysctls": {"net.core.somaxconn": 128},
+            "delta": {"TcpExt.ListenOverflows": 20, "Udp.NoPorts": 50, "TcpExt.TCPTimeWaitOverflow": 5},
+        }
+    )
     sev = {"critical": 0, "warning": 1, "info": 2}
     ranks = [sev[f.severity] for f in d.findings]
     assert ranks == sorted(ranks)
@@ -151,15 +212,27 @@ def test_findings_are_json_serialisable_contract_dicts():
 
 # ---- context ---------------------------------------------------------------------------------
 def test_context_plain_data():
-    ev = build_evidence({"kernel": "3.10.0-1160.el7.x86_64", "mem_gb": 512, "cpus": 64,
-                         "sysctls": {"net.ipv4.ip_local_port_range": [32768, 60999]},
-                         "delta": {"TcpExt.ListenDrops": 10}, "window_s": 5.0,
-                         "listeners": ["0.0.0.0:5432 1/128", "127.0.0.1:5432 0/128"],
-                         "connect": {"office": {"ok": 3, "timeout": 7, "nat": True}, "db01": {"ok": 10, "local": True}}})
+    ev = build_evidence(
+        {
+            "kernel": "3.10.0-1160.el7.x86_64",
+            "mem_gb": 512,
+            "cpus": 64,
+            "sysctls": {"net.ipv4.ip_local_port_range": [32768, 60999]},
+            "delta": {"TcpExt.ListenDrops": 10},
+            "window_s": 5.0,
+            "listeners": ["0.0.0.0:5432 1/128", "127.0.0.1:5432 0/128"],
+            "connect": {"office": {"ok": 3, "timeout": 7, "nat": True}, "db01": {"ok": 10, "local": True}},
+        }
+    )
     ctx = build_context(ev)
     assert ctx["kernel"] == (3, 10, 0) and ctx["mem_gb"] == 512.0 and ctx["cpus"] == 64
-    assert ctx["target"] == {"name": "db01", "address": "198.18.0.10", "port": 5432, "label": "db01:5432",
-                             "hostport": "198.18.0.10:5432"}
+    assert ctx["target"] == {
+        "name": "db01",
+        "address": "198.18.0.10",
+        "port": 5432,
+        "label": "db01:5432",
+        "hostport": "198.18.0.10:5432",
+    }
     assert ctx["delta"]["TcpExt.ListenDrops"] == 10 and ctx["rate"]["TcpExt.ListenDrops"] == 2.0
     assert ctx["has_delta"] and ctx["window_s"] == 5.0
     assert "net.ipv4.tcp_tw_recycle" not in ctx["sysctl"] and ctx["sysctl_get"]("net.ipv4.tcp_tw_recycle") is None

@@ -1,4 +1,5 @@
 """Loading playbooks: built-ins from the package, user dirs, clear errors, overrides."""
+
 from __future__ import annotations
 
 import shutil
@@ -53,15 +54,26 @@ def test_broken_playbooks_name_file_and_line_and_others_still_load(tmp_path):
     write(tmp_path, "a-good.yaml", GOOD.format(id="a-good"))
     write(tmp_path, "bad-yaml.yaml", "id: bad-yaml\ntitle: x\nseverity: info\nwhen: [unclosed\nexplain: x\n")
     write(tmp_path, "bad-key.yaml", "id: bad-key\ntitle: x\nseverity: info\nwhen: 'true'\nexplain: x\nfixx: {}\n")
-    write(tmp_path, "bad-jinja.yaml", "id: bad-jinja\ntitle: x\nseverity: info\nwhen: 'true'\nexplain: |\n  line one\n  {% if %}\n")
+    write(
+        tmp_path,
+        "bad-jinja.yaml",
+        "id: bad-jinja\ntitle: x\nseverity: info\nwhen: 'true'\nexplain: |\n  line one\n  {% if %}\n",
+    )
     write(tmp_path, "bad-expr.yaml", "id: bad-expr\ntitle: x\nseverity: info\n\nwhen: 'd(\"x\") >'\nexplain: x\n")
     write(tmp_path, "bad-name.yaml", "id: bad-name\ntitle: x\nseverity: info\nwhen: conect | length > 0\nexplain: x\n")
     write(tmp_path, "bad-sev.yaml", "id: bad-sev\ntitle: x\nseverity: major\nwhen: 'true'\nexplain: x\n")
     write(tmp_path, "wrong-name.yaml", GOOD.format(id="other-id"))
     rs = load_rules([tmp_path])
     errs = {Path(e.path).name: e for e in rs.errors}
-    assert set(errs) == {"bad-yaml.yaml", "bad-key.yaml", "bad-jinja.yaml", "bad-expr.yaml", "bad-name.yaml",
-                         "bad-sev.yaml", "wrong-name.yaml"}
+    assert set(errs) == {
+        "bad-yaml.yaml",
+        "bad-key.yaml",
+        "bad-jinja.yaml",
+        "bad-expr.yaml",
+        "bad-name.yaml",
+        "bad-sev.yaml",
+        "wrong-name.yaml",
+    }
     assert errs["bad-yaml.yaml"].line in (4, 5) and "YAML" in errs["bad-yaml.yaml"].message
     assert errs["bad-key.yaml"].line == 6 and "unknown key 'fixx'" in errs["bad-key.yaml"].message
     assert errs["bad-jinja.yaml"].line == 7 and "jinja" in errs["bad-jinja.yaml"].message
@@ -102,12 +114,19 @@ def test_builtins_load_through_importlib_resources_from_any_location(tmp_path):
     repo = Path(__file__).resolve().parents[2]
     site = tmp_path / "site-packages"
     shutil.copytree(repo / "playbooks", site / "playbooks", ignore=shutil.ignore_patterns("__pycache__"))
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); "
-            "from bot.engine import load_rules; rs = load_rules([]); "
-            "assert not rs.errors, rs.errors; "
-            "assert all(r.path.startswith(sys.argv[1]) for r in rs), rs.rules[0].path; print(len(rs))")
-    out = subprocess.run([sys.executable, "-c", code, str(site)], cwd=tmp_path, capture_output=True, text=True,
-                         env={"PYTHONPATH": str(repo)})
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "from bot.engine import load_rules; rs = load_rules([]); "
+        "assert not rs.errors, rs.errors; "
+        "assert all(r.path.startswith(sys.argv[1]) for r in rs), rs.rules[0].path; print(len(rs))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(site)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(repo)},
+    )
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.strip()) >= 33
 

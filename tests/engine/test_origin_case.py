@@ -1,9 +1,9 @@
 """The case that started whycant (CATALOG.md "The origin case, precisely")."""
+
 from __future__ import annotations
 
 from bot.engine import build_evidence, diagnose, load_rules
-from probes.evidence import (ConnectAttempt, ConnectResult, Evidence, Facts, HostEvidence, ProbeRecord,
-                             Request)
+from probes.evidence import ConnectAttempt, ConnectResult, Evidence, Facts, HostEvidence, ProbeRecord, Request
 
 RULES = load_rules([])
 
@@ -19,20 +19,35 @@ FACTS = Facts(os="Linux", kernel_release="3.10.0-1160.el7.x86_64", mem_total_kb=
 
 
 def _attempts(ok: int, timeout: int) -> list[ConnectAttempt]:
-    return ([ConnectAttempt(outcome="ok", latency_ms=0.8)] * ok
-            + [ConnectAttempt(outcome="timeout", latency_ms=2000.0)] * timeout)
+    return [ConnectAttempt(outcome="ok", latency_ms=0.8)] * ok + [
+        ConnectAttempt(outcome="timeout", latency_ms=2000.0)
+    ] * timeout
 
 
 def origin_evidence() -> Evidence:
     """Built by hand, the way the collector builds it (not via the case helper)."""
-    t0 = {"TcpExt.PAWSPassive": 81234, "TcpExt.ListenDrops": 91230, "TcpExt.ListenOverflows": 0,
-          "TcpExt.SyncookiesFailed": 12, "Tcp.PassiveOpens": 5_000_000}
+    t0 = {
+        "TcpExt.PAWSPassive": 81234,
+        "TcpExt.ListenDrops": 91230,
+        "TcpExt.ListenOverflows": 0,
+        "TcpExt.SyncookiesFailed": 12,
+        "Tcp.PassiveOpens": 5_000_000,
+    }
     t1 = dict(t0, **{"TcpExt.PAWSPassive": 81241, "TcpExt.ListenDrops": 91237, "Tcp.PassiveOpens": 5_000_013})
     host = HostEvidence(
-        host="db01", address="198.18.0.10", counters_t0=t0, counters_t1=t1, t0_at=1000.0, t1_at=1005.0,
-        sysctls=ORIGIN_SYSCTLS, facts=FACTS, listeners=[],
-        probes=[ProbeRecord(host="db01", probe=p, command="x") for p in
-                ("counters_t0", "counters_t1", "sysctls", "facts", "listeners")],
+        host="db01",
+        address="198.18.0.10",
+        counters_t0=t0,
+        counters_t1=t1,
+        t0_at=1000.0,
+        t1_at=1005.0,
+        sysctls=ORIGIN_SYSCTLS,
+        facts=FACTS,
+        listeners=[],
+        probes=[
+            ProbeRecord(host="db01", probe=p, command="x")
+            for p in ("counters_t0", "counters_t1", "sysctls", "facts", "listeners")
+        ],
     )
     from probes.evidence import Listener
 
@@ -41,10 +56,18 @@ def origin_evidence() -> Evidence:
         request=Request(target="db01", address="198.18.0.10", port=5432, vantages=["office", "dc"]),
         target=host,
         connect=[
-            ConnectResult(vantage="office", vantage_host="office1", target_address="198.18.0.10", port=5432,
-                          attempts=_attempts(3, 7), nat=True, note="office LAN, behind NAT"),
-            ConnectResult(vantage="dc", vantage_host="app01", target_address="198.18.0.10", port=5432,
-                          attempts=_attempts(10, 0)),
+            ConnectResult(
+                vantage="office",
+                vantage_host="office1",
+                target_address="198.18.0.10",
+                port=5432,
+                attempts=_attempts(3, 7),
+                nat=True,
+                note="office LAN, behind NAT",
+            ),
+            ConnectResult(
+                vantage="dc", vantage_host="app01", target_address="198.18.0.10", port=5432, attempts=_attempts(10, 0)
+            ),
         ],
     )
 

@@ -1,4 +1,5 @@
 """Every inline case of every built-in playbook, one pytest test each (promtool-style)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Snapshot judgement: since-boot counters weighed by the traffic they saw; severity expressions."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,14 +11,17 @@ from bot.engine.loader import RuleLoadError, parse_rule_text
 from bot.engine.snapshot import describe, judge
 
 
-@pytest.mark.parametrize("counters, significant, basis", [
-    ({"TcpExt.ListenOverflows": 9, "Tcp.PassiveOpens": 3}, True, "ratio"),
-    ({"TcpExt.ListenOverflows": 9, "Tcp.PassiveOpens": 4_000_000}, False, "ratio"),
-    ({"TcpExt.ListenOverflows": 5_191_585, "Tcp.PassiveOpens": 3_349_020_159}, True, "ratio"),  # 0.16 %
-    ({"TcpExt.ListenOverflows": 9}, True, "unjudged"),
-    ({"TcpExt.ListenOverflows": 0, "Tcp.PassiveOpens": 3}, False, "ratio"),
-    ({"TcpExt.ListenOverflows": 2, "Tcp.PassiveOpens": 0}, True, "ratio"),
-])
+@pytest.mark.parametrize(
+    "counters, significant, basis",
+    [
+        ({"TcpExt.ListenOverflows": 9, "Tcp.PassiveOpens": 3}, True, "ratio"),
+        ({"TcpExt.ListenOverflows": 9, "Tcp.PassiveOpens": 4_000_000}, False, "ratio"),
+        ({"TcpExt.ListenOverflows": 5_191_585, "Tcp.PassiveOpens": 3_349_020_159}, True, "ratio"),  # 0.16 %
+        ({"TcpExt.ListenOverflows": 9}, True, "unjudged"),
+        ({"TcpExt.ListenOverflows": 0, "Tcp.PassiveOpens": 3}, False, "ratio"),
+        ({"TcpExt.ListenOverflows": 2, "Tcp.PassiveOpens": 0}, True, "ratio"),
+    ],
+)
 def test_judge_by_share_of_traffic(counters, significant, basis):
     j = judge("TcpExt.ListenOverflows", counters, min_abs=1000)
     assert (j.significant, j.basis) == (significant, basis)
@@ -30,7 +34,10 @@ def test_counters_without_a_traffic_counter_keep_the_absolute_threshold():
 
 def test_describe_gives_share_uptime_rate_or_what_would_confirm():
     j = judge("Udp.InErrors", {"Udp.InErrors": 500, "Udp.InDatagrams": 100_000}, 1)
-    assert describe(j, uptime_s=10 * 86400) == "= 0.005 per datagram received (Udp.InDatagrams 100000), 50/day over 10.0 days up"
+    assert (
+        describe(j, uptime_s=10 * 86400)
+        == "= 0.005 per datagram received (Udp.InDatagrams 100000), 50/day over 10.0 days up"
+    )
     u = judge("TcpExt.PruneCalled", {"TcpExt.PruneCalled": 7}, 1)
     assert "no Tcp.InSegs" in describe(u) and "would confirm" in describe(u)
 

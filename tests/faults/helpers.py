@@ -1,4 +1,5 @@
 """Shared bits of the fault tests: run the real CLI, hold a SQLite lock from another real process."""
+
 from __future__ import annotations
 
 import os
@@ -24,25 +25,41 @@ time.sleep(float(sys.argv[2]))
 
 
 def env_for(tmp: Path) -> dict[str, str]:
-    return {**os.environ, "HOME": str(tmp), "XDG_STATE_HOME": str(tmp / "state"), "WHYCANT_LOG_LEVEL": os.environ.get("WHYCANT_LOG_LEVEL", "WARNING")}
+    return {
+        **os.environ,
+        "HOME": str(tmp),
+        "XDG_STATE_HOME": str(tmp / "state"),
+        "WHYCANT_LOG_LEVEL": os.environ.get("WHYCANT_LOG_LEVEL", "WARNING"),
+    }
 
 
 def run(tmp: Path, *args: str, cfg: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     extra = ["--config", str(cfg)] if cfg else []
-    return subprocess.run([*WHYCANT, *args, *extra], capture_output=True, text=True, timeout=timeout, check=False,
-                          env=env_for(tmp), cwd=tmp)
+    return subprocess.run(
+        [*WHYCANT, *args, *extra],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env_for(tmp),
+        cwd=tmp,
+    )
 
 
 def write_config(tmp: Path, database: str, **extra) -> Path:
     path = tmp / "whycant.yaml"
-    path.write_text(yaml.safe_dump({
-        "database": database,
-        "spool_dir": str(tmp / "spool"),
-        "database_wait_seconds": 2,
-        "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local"}},
-        "probe": {"window_seconds": 0.2, "connect_attempts": 2, "connect_timeout": 1},
-        **extra,
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "database": database,
+                "spool_dir": str(tmp / "spool"),
+                "database_wait_seconds": 2,
+                "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local"}},
+                "probe": {"window_seconds": 0.2, "connect_attempts": 2, "connect_timeout": 1},
+                **extra,
+            }
+        )
+    )
     path.chmod(0o600)
     return path
 

@@ -1,5 +1,6 @@
 """Secrets and files (issue 11 point 6): warn at start when the config, a key or the database is open to
 other users; the database (and its WAL) and the spool are created 0600. Real files, the real CLI."""
+
 from __future__ import annotations
 
 import stat

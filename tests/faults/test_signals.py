@@ -5,6 +5,7 @@ in tests/faults/test_signals_lab.py) and mark the unfinished diagnosis `interrup
 SIGTERM's clean-up (the default action killed Python mid-diagnosis, incident left `diagnosing`, exit -15)
 and SIGINT printed a KeyboardInterrupt traceback.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,10 +40,13 @@ def _wait_diagnosing(db, proc, timeout=30.0) -> int:
 
 def _incident(db, incident_id):
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
-        status, diagnosing = c.execute("SELECT status, diagnosing FROM incidents WHERE id = ?",
-                                       (incident_id,)).fetchone()
-        audit = [(a, json.loads(d or "{}")) for a, d in
-                 c.execute("SELECT action, detail FROM audit WHERE incident_id = ? ORDER BY id", (incident_id,))]
+        status, diagnosing = c.execute(
+            "SELECT status, diagnosing FROM incidents WHERE id = ?", (incident_id,)
+        ).fetchone()
+        audit = [
+            (a, json.loads(d or "{}"))
+            for a, d in c.execute("SELECT action, detail FROM audit WHERE incident_id = ? ORDER BY id", (incident_id,))
+        ]
     return status, diagnosing, audit
 
 
@@ -63,10 +67,16 @@ def _assert_stopped(proc, sig, db, incident_id, t0):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_ask_stops_on_signal_and_marks_the_incident_interrupted(tmp_path, sig):
     db = tmp_path / "w.db"
-    cfg = write_config(tmp_path, f"sqlite:///{db}", probe={"window_seconds": 60, "connect_attempts": 2,
-                                                           "connect_timeout": 1})
-    proc = subprocess.Popen([*WHYCANT, "ask", f"localhost:{closed_port()}", "--json", "--config", str(cfg)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_for(tmp_path))
+    cfg = write_config(
+        tmp_path, f"sqlite:///{db}", probe={"window_seconds": 60, "connect_attempts": 2, "connect_timeout": 1}
+    )
+    proc = subprocess.Popen(
+        [*WHYCANT, "ask", f"localhost:{closed_port()}", "--json", "--config", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env_for(tmp_path),
+    )
     try:
         incident_id = _wait_diagnosing(db, proc)
         time.sleep(0.5)  # inside the counters window
@@ -82,10 +92,17 @@ def test_ask_stops_on_signal_and_marks_the_incident_interrupted(tmp_path, sig):
 
 def test_console_stops_mid_question_and_while_idle(tmp_path):
     db = tmp_path / "w.db"
-    cfg = write_config(tmp_path, f"sqlite:///{db}", probe={"window_seconds": 60, "connect_attempts": 2,
-                                                           "connect_timeout": 1})
-    proc = subprocess.Popen([*WHYCANT, "console", "--config", str(cfg)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_for(tmp_path))
+    cfg = write_config(
+        tmp_path, f"sqlite:///{db}", probe={"window_seconds": 60, "connect_attempts": 2, "connect_timeout": 1}
+    )
+    proc = subprocess.Popen(
+        [*WHYCANT, "console", "--config", str(cfg)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env_for(tmp_path),
+    )
     try:
         proc.stdin.write(f"localhost:{closed_port()}\n")
         proc.stdin.flush()  # stdin stays open: the console would wait for more
@@ -99,8 +116,14 @@ def test_console_stops_mid_question_and_while_idle(tmp_path):
             proc.communicate()
 
     # idle at the prompt, stdin open (a pipe nobody writes to): SIGINT still ends it at once
-    proc = subprocess.Popen([*WHYCANT, "console", "--config", str(cfg)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_for(tmp_path))
+    proc = subprocess.Popen(
+        [*WHYCANT, "console", "--config", str(cfg)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env_for(tmp_path),
+    )
     try:
         proc.stdin.write("help\n")
         proc.stdin.flush()

@@ -6,6 +6,7 @@ exit 143 within the grace period, leave no connect script alive in office1's (or
 the incident interrupted. Before: SIGTERM's default action killed `ask` at once; sshd kept the remote
 script running to its end (no pty) and the incident stayed `diagnosing`.
 """
+
 from __future__ import annotations
 
 import signal
@@ -42,14 +43,22 @@ def test_sigterm_kills_the_remote_connect_test_and_marks_interrupted(clean_lab, 
     lab = clean_lab
     lab.nft_drop_from("db01", "office1", PORT)
     cfg = lab.whycant_config(command_timeout=60)
-    cfg.update(database=f"sqlite:///{tmp_path}/w.db", spool_dir=str(tmp_path / "spool"),
-               probe={"window_seconds": 20, "connect_attempts": 20, "connect_timeout": 8, "connect_interval": 0.5})
+    cfg.update(
+        database=f"sqlite:///{tmp_path}/w.db",
+        spool_dir=str(tmp_path / "spool"),
+        probe={"window_seconds": 20, "connect_attempts": 20, "connect_timeout": 8, "connect_interval": 0.5},
+    )
     path = tmp_path / "whycant.yaml"
     path.write_text(yaml.safe_dump(cfg))
     path.chmod(0o600)
     db = tmp_path / "w.db"
-    proc = subprocess.Popen([*WHYCANT, "ask", f"db01:{PORT} from office", "--json", "--config", str(path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_for(tmp_path))
+    proc = subprocess.Popen(
+        [*WHYCANT, "ask", f"db01:{PORT} from office", "--json", "--config", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env_for(tmp_path),
+    )
     try:
         incident_id = _wait_diagnosing(db, proc)
         deadline = time.monotonic() + 20

@@ -6,6 +6,7 @@ path; the diagnosis is stored whatever Slack does; progress updates never hold u
 Before: a persistent 500 with a non-JSON body raised inside the reply path: no reply, the diagnosis was
 never stored.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,11 +33,14 @@ def closed_port() -> int:
 
 
 def _cfg(tmp_path):
-    return parse_config({
-        "database": f"sqlite:///{tmp_path}/w.db",
-        "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local"}},
-        "probe": {"window_seconds": 0.5, "connect_attempts": 3, "connect_timeout": 1},
-    }, source=str(tmp_path / "whycant.yaml"))
+    return parse_config(
+        {
+            "database": f"sqlite:///{tmp_path}/w.db",
+            "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local"}},
+            "probe": {"window_seconds": 0.5, "connect_attempts": 3, "connect_timeout": 1},
+        },
+        source=str(tmp_path / "whycant.yaml"),
+    )
 
 
 @pytest.fixture
@@ -91,8 +95,11 @@ async def test_a_transient_html_500_is_retried_and_the_reply_arrives(real_bot, s
     standin.fail("chat.postMessage", "500:html", times=1)
     port = closed_port()
     await standin.envelope("events_api", standin.mention(f"localhost:{port}", channel=OPS))
-    reply = await standin.wait_for(lambda c: c.method in ("chat.postMessage", "chat.update") and c.ok
-                                   and "port-not-listening" in c.dump(), timeout=30, what="the reply")
+    reply = await standin.wait_for(
+        lambda c: c.method in ("chat.postMessage", "chat.update") and c.ok and "port-not-listening" in c.dump(),
+        timeout=30,
+        what="the reply",
+    )
     assert reply.ok
     assert standin.calls_of("chat.postMessage")[0].status == 500  # the first try failed, the retry went through
 
@@ -118,16 +125,20 @@ async def test_slow_slack_does_not_delay_the_probes(real_bot, standin, monkeypat
     took = time.monotonic() - t0
     assert took < 0.5 + 1.2, f"the diagnosis took {took:.1f} s behind a slow Slack"
     # and the reply still arrives, replacing the progress message
-    await standin.wait_for(lambda c: c.method in ("chat.postMessage", "chat.update") and c.ok
-                           and "port-not-listening" in c.dump(), timeout=30, what="the reply")
+    await standin.wait_for(
+        lambda c: c.method in ("chat.postMessage", "chat.update") and c.ok and "port-not-listening" in c.dump(),
+        timeout=30,
+        what="the reply",
+    )
 
 
 @pytest.fixture
 async def real_http_bot(standin, tmp_path):  # noqa: F811
     cfg = _cfg(tmp_path)
     svc = await Whycant.create(cfg)
-    app = build_app(svc, cfg, token=si.BOT_TOKEN, signing_secret=si.SIGNING_SECRET, base_url=standin.api_url,
-                    progress_interval=0.0)
+    app = build_app(
+        svc, cfg, token=si.BOT_TOKEN, signing_secret=si.SIGNING_SECRET, base_url=standin.api_url, progress_interval=0.0
+    )
     runner, port = await start_http(app, 0, host="127.0.0.1")
     try:
         yield app, svc, f"http://127.0.0.1:{port}/slack/events"
@@ -189,10 +200,14 @@ async def test_redelivered_socket_mode_command_is_handled_once(real_bot, standin
 async def test_shutdown_cancels_running_diagnoses_and_marks_them_interrupted(standin, tmp_path, monkeypatch):  # noqa: F811
     """What `serve` does at SIGTERM after its drain: `SlackFrontEnd.cancel()`."""
     monkeypatch.setenv("SLACK_API_URL", standin.api_url)
-    cfg = parse_config({"database": f"sqlite:///{tmp_path}/w.db",
-                        "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local"}},
-                        "probe": {"window_seconds": 60, "connect_attempts": 2, "connect_timeout": 1}},
-                       source=str(tmp_path / "whycant.yaml"))
+    cfg = parse_config(
+        {
+            "database": f"sqlite:///{tmp_path}/w.db",
+            "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local"}},
+            "probe": {"window_seconds": 60, "connect_attempts": 2, "connect_timeout": 1},
+        },
+        source=str(tmp_path / "whycant.yaml"),
+    )
     svc = await Whycant.create(cfg)
     app = build_app(svc, cfg, token=si.BOT_TOKEN, socket_mode=True, progress_interval=0.0)
     runner = SocketRunner(app, si.APP_TOKEN, ping_interval=30, silence_s=60, check_s=0.2)

@@ -1,6 +1,7 @@
 """The spool itself (bot/storage/spool.py) and serve's background writer, on a real SQLite file and a real
 PostgreSQL database that comes back: records are written once (even by two flushers at once), an unreadable
 file is kept as ``*.bad``, and ``serve``'s writer reconnects to a database that was away at start."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,8 +21,17 @@ from tests.storage.factories import make_diagnosis, make_evidence, make_request
 
 
 def _keep(spool: Spool, host: str = "db01", who: str = "alice"):
-    return spool.keep("database locked", pending_id=None, request=make_request(host), evidence=make_evidence(host),
-                      diagnosis=make_diagnosis(), who=who, channel="C1", thread_ts="1.1", at=datetime.now(UTC))
+    return spool.keep(
+        "database locked",
+        pending_id=None,
+        request=make_request(host),
+        evidence=make_evidence(host),
+        diagnosis=make_diagnosis(),
+        who=who,
+        channel="C1",
+        thread_ts="1.1",
+        at=datetime.now(UTC),
+    )
 
 
 async def test_two_flushers_write_each_record_once_and_bad_files_are_kept(tmp_path):
@@ -59,9 +69,15 @@ async def test_serve_writer_reconnects_and_writes_the_spool(tmp_path):
         admin = await admin_connection()
         await admin.execute(f'ALTER DATABASE "{name}" RENAME TO "{name}_away"')
         try:
-            cfg = parse_config({"database": url, "spool_dir": str(tmp_path / "spool"), "database_wait_seconds": 2,
-                                "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local"}}},
-                               source=str(tmp_path / "whycant.yaml"))
+            cfg = parse_config(
+                {
+                    "database": url,
+                    "spool_dir": str(tmp_path / "spool"),
+                    "database_wait_seconds": 2,
+                    "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local"}},
+                },
+                source=str(tmp_path / "whycant.yaml"),
+            )
             svc = await Whycant.create(cfg)
             assert svc.store is None and "does not exist" in (svc.store_error or "")
             out = await svc.handle("help")

@@ -4,6 +4,7 @@ process, a PostgreSQL URL to a closed loopback port, a throwaway PostgreSQL data
 Before: the locked file blocked ``ask`` for ~50 s, then a traceback and no answer; an unreachable database
 at start gave no diagnosis at all; the CLI printed "(retrying)", exited and dropped the evidence.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -104,8 +105,11 @@ async def test_postgres_database_dropped_then_back(tmp_path):
         out2 = json.loads(r2.stdout)
         assert out2["incident"] == json.loads(first.stdout)["incident"]  # spooled write joined, then this one
         assert _spooled(tmp_path) == []
-        shown = json.loads((await asyncio.to_thread(run, tmp_path, "incidents", "show", str(out2["incident"]),
-                                                    "--json", cfg=cfg)).stdout)
+        shown = json.loads(
+            (
+                await asyncio.to_thread(run, tmp_path, "incidents", "show", str(out2["incident"]), "--json", cfg=cfg)
+            ).stdout
+        )
         assert len(shown["evidence"]) == 3
 
 
@@ -117,11 +121,16 @@ async def test_database_locked_after_start_answers_within_the_wait_and_spools(tm
     from bot.service import Whycant
 
     db = tmp_path / "w.db"
-    cfg = parse_config({"database": f"sqlite:///{db}", "spool_dir": str(tmp_path / "spool"),
-                        "database_wait_seconds": 1,
-                        "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local"}},
-                        "probe": {"window_seconds": 0.2, "connect_attempts": 2, "connect_timeout": 1}},
-                       source=str(tmp_path / "whycant.yaml"))
+    cfg = parse_config(
+        {
+            "database": f"sqlite:///{db}",
+            "spool_dir": str(tmp_path / "spool"),
+            "database_wait_seconds": 1,
+            "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local"}},
+            "probe": {"window_seconds": 0.2, "connect_attempts": 2, "connect_timeout": 1},
+        },
+        source=str(tmp_path / "whycant.yaml"),
+    )
     svc = await Whycant.create(cfg)
     try:
         assert svc.store is not None

@@ -1,6 +1,7 @@
 """Inventories as teams write them: group_vars/host_vars with Ansible's precedence (checked
 against the real ``ansible-inventory``), dynamic inventory scripts, saved ``--list`` JSON,
 inventory plugins through ``ansible-inventory``, and Ansible's SSH variables."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,9 @@ from bot.inventory import Inventory, InventoryError
 
 FIX = Path(__file__).parent / "fixtures" / "teamrepo"
 ANSIBLE_INVENTORY = ansible_inventory_command()
-needs_ansible = pytest.mark.skipif(ANSIBLE_INVENTORY is None,
-                                   reason="ansible-inventory (pip ansible-core, a test dependency) is not installed")
+needs_ansible = pytest.mark.skipif(
+    ANSIBLE_INVENTORY is None, reason="ansible-inventory (pip ansible-core, a test dependency) is not installed"
+)
 
 
 @pytest.fixture
@@ -100,8 +102,9 @@ def test_precedence_matches_ansible_inventory(repo: Path, playbook: bool):
     argv = [str(ANSIBLE_INVENTORY), "-i", str(repo / "inventory"), "--list"]
     if playbook:
         argv += ["--playbook-dir", str(repo / "playbooks")]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True,
-                         env={**os.environ, "ANSIBLE_NOCOLOR": "1"})
+    out = subprocess.run(
+        argv, capture_output=True, text=True, timeout=120, check=True, env={**os.environ, "ANSIBLE_NOCOLOR": "1"}
+    )
     theirs = json.loads(out.stdout)["_meta"]["hostvars"]
     ours = merged(repo / "inventory", repo / "playbooks" if playbook else None)
     assert set(ours) == set(theirs)
@@ -119,8 +122,9 @@ def test_config_key_ansible_playbook_dir(repo: Path):
 
 
 def test_config_hosts_keep_ansible_ssh_fields(repo: Path):
-    cfg = parse_config({"inventory": ["inventory/hosts.ini"], "hosts": {"db01": {"note": "primary"}}},
-                       str(repo / "whycant.yaml"))
+    cfg = parse_config(
+        {"inventory": ["inventory/hosts.ini"], "hosts": {"db01": {"note": "primary"}}}, str(repo / "whycant.yaml")
+    )
     db01 = Inventory.from_config(cfg).get("db01")
     assert db01.note == "primary" and db01.proxy_jump == "probe@bastion01:2222"
 
@@ -165,35 +169,46 @@ def ini_host(line: str) -> Any:
     return inv.to_hosts()["h1"]
 
 
-@pytest.mark.parametrize(("args", "jump"), [
-    ("ansible_ssh_common_args='-o ProxyJump=bastion01'", "bastion01"),
-    ("ansible_ssh_common_args='-o \"ProxyJump bob@bastion01:2222\"'", "bob@bastion01:2222"),
-    ("ansible_ssh_extra_args='-J jump1,jump2:2200'", "jump1,jump2:2200"),
-    ("ansible_ssh_extra_args='-Jjump1'", "jump1"),
-    ("ansible_ssh_common_args='-o ProxyJump=[fd00::1]:22'", "[fd00::1]:22"),
-    ("ansible_ssh_common_args='-o ProxyCommand=\"ssh -W %h:%p -q ops@bastion01 -p 2222\"'", "ops@bastion01:2222"),
-    ("ansible_ssh_common_args='-o StrictHostKeyChecking=no -o ProxyJump=a' ansible_ssh_extra_args='-J b'", "b"),
-    ("ansible_ssh_common_args='-o ProxyJump=none'", None),
-    ("ansible_ssh_common_args='-o \"ProxyCommand ssh -o Port=22 -W %h:%p jump9\"'", "jump9"),
-    ("ansible_ssh_common_args='-o ServerAliveInterval=5'", None),
-])
+@pytest.mark.parametrize(
+    ("args", "jump"),
+    [
+        ("ansible_ssh_common_args='-o ProxyJump=bastion01'", "bastion01"),
+        ("ansible_ssh_common_args='-o \"ProxyJump bob@bastion01:2222\"'", "bob@bastion01:2222"),
+        ("ansible_ssh_extra_args='-J jump1,jump2:2200'", "jump1,jump2:2200"),
+        ("ansible_ssh_extra_args='-Jjump1'", "jump1"),
+        ("ansible_ssh_common_args='-o ProxyJump=[fd00::1]:22'", "[fd00::1]:22"),
+        ("ansible_ssh_common_args='-o ProxyCommand=\"ssh -W %h:%p -q ops@bastion01 -p 2222\"'", "ops@bastion01:2222"),
+        ("ansible_ssh_common_args='-o StrictHostKeyChecking=no -o ProxyJump=a' ansible_ssh_extra_args='-J b'", "b"),
+        ("ansible_ssh_common_args='-o ProxyJump=none'", None),
+        ("ansible_ssh_common_args='-o \"ProxyCommand ssh -o Port=22 -W %h:%p jump9\"'", "jump9"),
+        ("ansible_ssh_common_args='-o ServerAliveInterval=5'", None),
+    ],
+)
 def test_ssh_args_fill_proxy_jump(args: str, jump: str | None):
     assert ini_host(f"h1 {args}").proxy_jump == jump
 
 
 def test_ssh_keys_from_vars_and_args():
-    h = ini_host("h1 ansible_ssh_private_key_file=~/.ssh/ops ansible_ssh_common_args='-i /k/one -o IdentityFile=/k/two'")
+    h = ini_host(
+        "h1 ansible_ssh_private_key_file=~/.ssh/ops ansible_ssh_common_args='-i /k/one -o IdentityFile=/k/two'"
+    )
     assert h.client_keys == ("~/.ssh/ops", "/k/one", "/k/two")
     assert ini_host("h1 ansible_private_key_file=/k/x").client_keys == ("/k/x",)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    ("ansible_ssh_common_args='-o ProxyCommand=\"nc -X connect -x proxy:3128 %h %p\"'", "not `ssh -W %h:%p JUMPHOST`"),
-    ("ansible_ssh_common_args='-o ProxyJump=bad;host'", "ProxyJump host 'bad;host' is not a valid host name"),
-    ("ansible_ssh_common_args='-o ProxyJump=a:99999'", "port 99999 is not in 1..65535"),
-    ("ansible_ssh_common_args='-J'", "ssh option -J needs a value"),
-    ("ansible_ssh_common_args='-o ProxyJump=\"unterminated'", "cannot parse ssh arguments"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            "ansible_ssh_common_args='-o ProxyCommand=\"nc -X connect -x proxy:3128 %h %p\"'",
+            "not `ssh -W %h:%p JUMPHOST`",
+        ),
+        ("ansible_ssh_common_args='-o ProxyJump=bad;host'", "ProxyJump host 'bad;host' is not a valid host name"),
+        ("ansible_ssh_common_args='-o ProxyJump=a:99999'", "port 99999 is not in 1..65535"),
+        ("ansible_ssh_common_args='-J'", "ssh option -J needs a value"),
+        ("ansible_ssh_common_args='-o ProxyJump=\"unterminated'", "cannot parse ssh arguments"),
+    ],
+)
 def test_ssh_args_errors(args: str, message: str):
     with pytest.raises(InventoryError, match=r"t\.ini:2: .*" + re.escape(message)):
         ini_host(f"h1 {args}")
@@ -209,8 +224,12 @@ def script(path: Path, body: str) -> Path:
 
 
 LIST = {
-    "_meta": {"hostvars": {"db01": {"ansible_host": "198.18.0.11", "whycant_services": {"postgres": 5432}},
-                           "web01": {"ansible_host": "198.18.0.21"}}},
+    "_meta": {
+        "hostvars": {
+            "db01": {"ansible_host": "198.18.0.11", "whycant_services": {"postgres": 5432}},
+            "web01": {"ansible_host": "198.18.0.21"},
+        }
+    },
     "all": {"children": ["ungrouped", "pg", "web"]},
     "pg": {"hosts": ["db01"], "vars": {"ansible_user": "probe"}},
     "web": ["web01"],  # the old list-only group form
@@ -218,11 +237,14 @@ LIST = {
 
 
 def test_script_with_meta(tmp_path: Path):
-    script(tmp_path / "inv.py", f"""
+    script(
+        tmp_path / "inv.py",
+        f"""
         import json, sys
         assert sys.argv[1:] == ["--list"], sys.argv
         print(json.dumps({LIST!r}))
-    """)
+    """,
+    )
     (tmp_path / "group_vars").mkdir()
     (tmp_path / "group_vars" / "web.yml").write_text("ansible_user: webprobe\n")
     (tmp_path / "host_vars").mkdir()
@@ -236,27 +258,38 @@ def test_script_with_meta(tmp_path: Path):
 
 def test_script_without_meta_asks_host(tmp_path: Path):
     log = tmp_path / "calls.log"
-    script(tmp_path / "inv", f"""
+    script(
+        tmp_path / "inv",
+        f"""
         import json, sys
         open({str(log)!r}, "a").write(" ".join(sys.argv[1:]) + "\\n")
         if sys.argv[1] == "--list":
             print(json.dumps({{"pg": {{"hosts": ["db01", "db02"]}}}}))
         else:
             print(json.dumps({{"ansible_host": "198.18.0.1" + sys.argv[2][-1]}}))
-    """)
+    """,
+    )
     hosts = load_ansible_inventory([tmp_path / "inv"])
     assert {h: x.address for h, x in hosts.items()} == {"db01": "198.18.0.11", "db02": "198.18.0.12"}
     assert log.read_text().split("\n")[:3] == ["--list", "--host db01", "--host db02"]
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("import sys; sys.stderr.write('cloud API said no\\n'); sys.exit(2)", "exited with status 2: cloud API said no"),
-    ("print('not json')", "did not print JSON"),
-    ("import time; time.sleep(30)", "did not finish within 1 s"),
-    ("print('[1, 2]')", "inventory JSON must be an object of groups, not a list"),
-    ("import json; print(json.dumps({'pg': {'hosts': ['db;rm -rf']}, '_meta': {'hostvars': {}}}))",
-     "'db;rm -rf' is not a valid host name"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "import sys; sys.stderr.write('cloud API said no\\n'); sys.exit(2)",
+            "exited with status 2: cloud API said no",
+        ),
+        ("print('not json')", "did not print JSON"),
+        ("import time; time.sleep(30)", "did not finish within 1 s"),
+        ("print('[1, 2]')", "inventory JSON must be an object of groups, not a list"),
+        (
+            "import json; print(json.dumps({'pg': {'hosts': ['db;rm -rf']}, '_meta': {'hostvars': {}}}))",
+            "'db;rm -rf' is not a valid host name",
+        ),
+    ],
+)
 def test_script_failures_are_clear(tmp_path: Path, body: str, message: str):
     script(tmp_path / "inv.py", body + "\n")
     with pytest.raises(InventoryError, match=re.escape(message)) as e:
@@ -292,17 +325,24 @@ def test_non_executable_script_is_read_as_a_file(tmp_path: Path):
 @needs_ansible
 def test_real_ansible_inventory_list_output(repo: Path, tmp_path: Path):
     """Output saved from the real ansible-inventory gives the hosts whycant builds itself."""
-    out = subprocess.run([str(ANSIBLE_INVENTORY), "-i", str(repo / "inventory"), "--playbook-dir",
-                          str(repo / "playbooks"), "--list"], capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [str(ANSIBLE_INVENTORY), "-i", str(repo / "inventory"), "--playbook-dir", str(repo / "playbooks"), "--list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     saved = tmp_path / "saved.json"
     saved.write_text(out.stdout)
-    assert load_ansible_inventory([saved]) == load_ansible_inventory([repo / "inventory"],
-                                                                      playbook_dir=repo / "playbooks")
+    assert load_ansible_inventory([saved]) == load_ansible_inventory(
+        [repo / "inventory"], playbook_dir=repo / "playbooks"
+    )
 
 
 @needs_ansible
 def test_plugin_source_through_ansible_inventory(tmp_path: Path):
-    (tmp_path / "gen.yml").write_text(textwrap.dedent("""\
+    (tmp_path / "gen.yml").write_text(
+        textwrap.dedent("""\
         plugin: ansible.builtin.generator
         hosts:
           name: "{{ role }}{{ n }}"
@@ -311,7 +351,8 @@ def test_plugin_source_through_ansible_inventory(tmp_path: Path):
         layers:
           role: [db, web]
           n: ["01", "02"]
-    """))
+    """)
+    )
     (tmp_path / "group_vars").mkdir()
     (tmp_path / "group_vars" / "db.yml").write_text("whycant_services: {postgres: 5432}\nansible_user: probe\n")
     hosts = load_ansible_inventory([tmp_path / "gen.yml"])
@@ -336,6 +377,9 @@ def test_plugin_errors_are_clear(tmp_path: Path):
 def test_plugin_without_ansible_inventory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(dyn, "ansible_inventory_command", lambda: None)
     (tmp_path / "aws_ec2.yml").write_text("plugin: amazon.aws.aws_ec2\n")
-    with pytest.raises(InventoryError, match=r"aws_ec2\.yml: an inventory plugin config \(plugin: amazon\.aws\."
-                                             r"aws_ec2\); reading it needs ansible-inventory"):
+    with pytest.raises(
+        InventoryError,
+        match=r"aws_ec2\.yml: an inventory plugin config \(plugin: amazon\.aws\."
+        r"aws_ec2\); reading it needs ansible-inventory",
+    ):
         load_ansible_inventory([tmp_path / "aws_ec2.yml"])

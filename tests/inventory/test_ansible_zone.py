@@ -1,5 +1,6 @@
 """A host's zone from Ansible: ``whycant_zone`` in group_vars/host_vars (Ansible's precedence between them),
 below the config's own ``zone:`` and above ``zones.groups`` and ``zones.own`` (docs/zones.md)."""
+
 from __future__ import annotations
 
 import textwrap
@@ -47,10 +48,13 @@ def tree(tmp_path: Path) -> Path:
 
 
 def config(tree: Path, **extra):
-    doc = {"inventory": [str(tree / "inventory")], "zones": {"own": "dc", "groups": {"office": "cfgoffice",
-                                                                                     "lan": "lanzone"}},
-           "hosts": {"pc3": {"zone": "hq"}}, "vantages": {"branch": {"host": "pc2"}, "lanv": {"host": "lan1"}},
-           "database": "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"}
+    doc = {
+        "inventory": [str(tree / "inventory")],
+        "zones": {"own": "dc", "groups": {"office": "cfgoffice", "lan": "lanzone"}},
+        "hosts": {"pc3": {"zone": "hq"}},
+        "vantages": {"branch": {"host": "pc2"}, "lanv": {"host": "lan1"}},
+        "database": "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
+    }
     doc.update(extra)
     return parse_config(doc, source="test")
 

@@ -1,4 +1,5 @@
 """Inventory: config hosts + Ansible INI/YAML, groups, aliases, addresses, vantages."""
+
 from __future__ import annotations
 
 import shutil
@@ -56,8 +57,16 @@ def inv(ansible_dir: Path) -> Inventory:
 def test_ini_hosts_vars_ranges_and_children():
     hosts = load_ansible_inventory([FIX / "hosts.ini"])
     assert set(hosts) == {
-        "jump01", "db01", "db02", "db03.example.com", "web01", "web02", "web03",
-        "redis-a", "redis-b", "control",
+        "jump01",
+        "db01",
+        "db02",
+        "db03.example.com",
+        "web01",
+        "web02",
+        "web03",
+        "redis-a",
+        "redis-b",
+        "control",
     }
     db01 = hosts["db01"]
     assert (db01.address, db01.port, db01.user) == ("198.18.0.10", 2222, "deploy")
@@ -193,7 +202,9 @@ def test_config_wins_and_groups_services_aliases_merge(inv):
 
 def test_config_explicit_fields_win(tmp_path):
     (tmp_path / "h.ini").write_text("[db]\ndb01 ansible_host=10.0.0.1 ansible_port=2222 ansible_user=a\n")
-    inv = make({"hosts": {"db01": {"address": "10.0.0.9", "port": 22, "user": "root"}}, "inventory": ["h.ini"]}, tmp_path)
+    inv = make(
+        {"hosts": {"db01": {"address": "10.0.0.9", "port": 22, "user": "root"}}, "inventory": ["h.ini"]}, tmp_path
+    )
     h = inv.get("db01")
     assert (h.address, h.port, h.user, h.groups) == ("10.0.0.9", 22, "root", ("db",))
     assert inv.lookup("10.0.0.1") is None  # Ansible's address was replaced, not kept
@@ -214,9 +225,17 @@ def test_config_host_names_are_checked():
 @pytest.mark.parametrize(
     "token, name",
     [
-        ("db01", "db01"), ("DB01", "db01"), ("primary", "db01"), ("198.18.0.10", "db01"),
-        ("db02.internal.example", "db02"), ("DB02.Internal.Example", "db02"), ("frontdoor", "lb01"),
-        ("198.18.0.20", "app01"), ("::ffff:198.18.0.20", "app01"), ("web02", "web02"), (" mq1 ", "mq1"),
+        ("db01", "db01"),
+        ("DB01", "db01"),
+        ("primary", "db01"),
+        ("198.18.0.10", "db01"),
+        ("db02.internal.example", "db02"),
+        ("DB02.Internal.Example", "db02"),
+        ("frontdoor", "lb01"),
+        ("198.18.0.20", "app01"),
+        ("::ffff:198.18.0.20", "app01"),
+        ("web02", "web02"),
+        (" mq1 ", "mq1"),
     ],
 )
 def test_resolve_by_name_alias_address(inv, token, name):
@@ -308,8 +327,14 @@ def test_bot_vantage_always_exists_even_without_config():
 
 def test_nat_flag_explicit_and_from_note():
     hosts = [Host("a", "10.0.0.1"), Host("b", "10.0.0.2"), Host("c", "10.0.0.3")]
-    inv = Inventory(hosts, {"x": {"host": "a", "nat": True}, "y": {"host": "b", "note": "NATted branch"},
-                            "z": {"host": "c", "note": "behind NAT", "nat": False}})
+    inv = Inventory(
+        hosts,
+        {
+            "x": {"host": "a", "nat": True},
+            "y": {"host": "b", "note": "NATted branch"},
+            "z": {"host": "c", "note": "behind NAT", "nat": False},
+        },
+    )
     vs = inv.vantages()
     assert (vs["x"].nat, vs["y"].nat, vs["z"].nat) == (True, True, False)
 
@@ -330,6 +355,9 @@ def test_resolve_vantage(inv):
     assert inv.resolve_vantage("bot").name == "bot"
     with pytest.raises(UnknownVantage) as e:
         inv.resolve_vantage("ofice")
-    assert str(e.value) == "ofice is not a vantage or an inventory host; did you mean office or office1? known vantages: bot, office, dc"
+    assert (
+        str(e.value)
+        == "ofice is not a vantage or an inventory host; did you mean office or office1? known vantages: bot, office, dc"
+    )
     with pytest.raises(UnknownVantage, match="known vantages: bot, office, dc"):
         inv.resolve_vantage("10.20.0.1")  # ad-hoc targets are not vantages

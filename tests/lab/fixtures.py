@@ -10,6 +10,7 @@
 - ``lab_hosts`` (function): ``{name: probes.inventory.Host}`` for the sshd hosts.
 - ``lab_transport`` (async, function): an ``SSHTransport`` on the lab, closed after.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -53,9 +54,7 @@ def lab_hosts(lab):
     from probes.inventory import Host
 
     return {
-        h.name: Host(name=h.name, address=h.address, port=22, user="root")
-        for h in lab.hosts.values()
-        if h.sshd_wanted
+        h.name: Host(name=h.name, address=h.address, port=22, user="root") for h in lab.hosts.values() if h.sshd_wanted
     }
 
 

@@ -18,6 +18,7 @@ Extend it with ``add_openssh(name, behind=..., sftp=...)`` / ``add_dropbear(name
 ``whycant_config()`` returns the inventory as whycant.yaml ``hosts`` (group ``dc2`` reaches
 its hosts through ``groups.dc2.proxy_jump: bastion``).
 """
+
 from __future__ import annotations
 
 import os
@@ -98,7 +99,6 @@ class FleetLab(Lab):
     def home(self) -> Path:
         return LAB_ROOT / f"fleet{self.slot}-home"
 
-
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FleetLab:
         reason = fleet_unavailable_reason()
@@ -115,9 +115,23 @@ class FleetLab(Lab):
     def _add_user(self) -> None:
         self._del_user()  # what a crashed run with this slot left
         self.home.mkdir(mode=0o755, parents=True, exist_ok=True)
-        run_command(["useradd", "--system", "--no-create-home", "--home-dir", str(self.home), "--shell", "/bin/sh",
-              "--comment", f"whycant lab probe user (slot {self.slot})", "--user-group",
-              "--password", "*", self.user])  # "*": no password, but not locked (sshd refuses locked accounts)
+        run_command(
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--home-dir",
+                str(self.home),
+                "--shell",
+                "/bin/sh",
+                "--comment",
+                f"whycant lab probe user (slot {self.slot})",
+                "--user-group",
+                "--password",
+                "*",
+                self.user,
+            ]
+        )  # "*": no password, but not locked (sshd refuses locked accounts)
         pw = pwd.getpwnam(self.user)
         ssh = self.home / ".ssh"
         ssh.mkdir(mode=0o700, exist_ok=True)
@@ -152,12 +166,15 @@ class FleetLab(Lab):
         self.bastion = name  # before its sshd_config is written: it allows TCP forwarding
         h = self.add_openssh(name, octet)
         self.netns_exec(h.netns, "ip", "link", "add", BACK_BRIDGE, "type", "bridge")
-        self.netns_exec(h.netns, "ip", "addr", "add", f"{self.net}.{BASTION_BACK_OCTET}/{BACK_PREFIX}", "dev", BACK_BRIDGE)
+        self.netns_exec(
+            h.netns, "ip", "addr", "add", f"{self.net}.{BASTION_BACK_OCTET}/{BACK_PREFIX}", "dev", BACK_BRIDGE
+        )
         self.netns_exec(h.netns, "ip", "link", "set", BACK_BRIDGE, "up")
         return h
 
-    def add_openssh(self, name: str, octet: int | None = None, *, sftp: bool = True,
-                    behind: str | None = None) -> LabHost:
+    def add_openssh(
+        self, name: str, octet: int | None = None, *, sftp: bool = True, behind: str | None = None
+    ) -> LabHost:
         self.kinds[name] = "openssh" if sftp else "nosftp"
         return self._add(name, octet, behind)
 
@@ -170,11 +187,13 @@ class FleetLab(Lab):
             return self.add_host(name, octet)
         if behind != self.bastion:
             raise LabError(f"{name}: only the bastion ({self.bastion}) has a back network")
-        octet = octet or next(o for o in range(BASTION_BACK_OCTET + 1, BACK_LAST)
-                              if o not in {h.octet for h in self.hosts.values()})
+        octet = octet or next(
+            o for o in range(BASTION_BACK_OCTET + 1, BACK_LAST) if o not in {h.octet for h in self.hosts.values()}
+        )
         if not BASTION_BACK_OCTET < octet < BACK_LAST:
-            raise LabError(f"{name}: a host behind the bastion needs an octet in "
-                           f"{BASTION_BACK_OCTET + 1}..{BACK_LAST - 1}")
+            raise LabError(
+                f"{name}: a host behind the bastion needs an octet in {BASTION_BACK_OCTET + 1}..{BACK_LAST - 1}"
+            )
         return self._add_back_host(name, octet, behind)
 
     def _add_back_host(self, name: str, octet: int, behind: str) -> LabHost:
@@ -212,8 +231,9 @@ class FleetLab(Lab):
             self.keygen(key, f"{host.name}@whycant-fleet")
             host.host_key_pub = " ".join(Path(f"{key}.pub").read_text().split()[0:2])
 
-    def add_host(self, name: str, octet: int | None = None, *, sshd: bool = True,
-                 _write_known_hosts: bool = True) -> LabHost:
+    def add_host(
+        self, name: str, octet: int | None = None, *, sshd: bool = True, _write_known_hosts: bool = True
+    ) -> LabHost:
         if octet is None:  # front hosts stay out of the back network's addresses
             used = {h.octet for h in self.hosts.values()}
             octet = next(o for o in range(40, 250) if o not in used and not BACK_FIRST <= o <= BACK_LAST)
@@ -229,8 +249,9 @@ class FleetLab(Lab):
 
     def sshd_config(self, host: LabHost) -> str:
         sftp = "" if self.kinds.get(host.name) == "nosftp" else "Subsystem sftp internal-sftp\n"
-        return textwrap.dedent(
-            f"""\
+        return (
+            textwrap.dedent(
+                f"""\
             # whycant fleet sshd for {host.name} (slot {self.slot}): probe user {self.user}, no root
             ListenAddress {host.address}:22
             HostKey {host.dir}/ssh_host_ed25519_key
@@ -251,7 +272,9 @@ class FleetLab(Lab):
             MaxSessions 64
             LogLevel INFO
             """
-        ) + sftp
+            )
+            + sftp
+        )
 
     def start_sshd(self, host: str) -> None:
         if self.kinds.get(host) != "dropbear":
@@ -265,9 +288,31 @@ class FleetLab(Lab):
         log = open(h.dir / "sshd.log", "ab")
         try:
             h.sshd = subprocess.Popen(
-                ["ip", "netns", "exec", h.netns, "sh", "-c", script, "dropbear", DROPBEAR, "-F", "-E", "-s", "-w",
-                 "-p", f"{h.address}:22", "-r", str(h.dir / "ssh_host_ed25519_key"), "-P", str(h.dir / "dropbear.pid")],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    h.netns,
+                    "sh",
+                    "-c",
+                    script,
+                    "dropbear",
+                    DROPBEAR,
+                    "-F",
+                    "-E",
+                    "-s",
+                    "-w",
+                    "-p",
+                    f"{h.address}:22",
+                    "-r",
+                    str(h.dir / "ssh_host_ed25519_key"),
+                    "-P",
+                    str(h.dir / "dropbear.pid"),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
             )
         finally:
             log.close()
@@ -312,8 +357,14 @@ class FleetLab(Lab):
                 groups.append("dc2")
             hosts[h.name] = {"address": h.address, "groups": groups, "services": {"postgres": 5432}}
         cfg: dict[str, Any] = {
-            "ssh": {"user": self.user, "known_hosts": str(self.known_hosts), "client_keys": [str(self.client_key)],
-                    "config": [], "connect_timeout": 3, **ssh},
+            "ssh": {
+                "user": self.user,
+                "known_hosts": str(self.known_hosts),
+                "client_keys": [str(self.client_key)],
+                "config": [],
+                "connect_timeout": 3,
+                **ssh,
+            },
             "hosts": hosts,
             "groups": {"dc2": {"proxy_jump": self.bastion}} if self.bastion else {},
             "vantages": {"dmz": {"host": self.bastion}} if self.bastion else {},

@@ -6,6 +6,7 @@
 - ``clean_fleet`` (function): the same fleet reset before and after the test.
 - ``fleet_config`` (function): the fleet's validated whycant ``Config``.
 """
+
 from __future__ import annotations
 
 import pytest

@@ -18,6 +18,7 @@ names carrying its prefix and slot) and deletes only its own namespaces and
 links; it runs from ``close()``, the pytest fixture finalizer and ``atexit``.
 A lab that takes a slot first removes what a crashed earlier run left there.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -89,7 +90,9 @@ def lab_unavailable_reason() -> str | None:
     return None
 
 
-def run_command(argv: Sequence[str], *, check: bool = True, timeout: float = 30, input: str | None = None) -> subprocess.CompletedProcess:
+def run_command(
+    argv: Sequence[str], *, check: bool = True, timeout: float = 30, input: str | None = None
+) -> subprocess.CompletedProcess:
     """Run *argv* on the machine (no shell); LabError on a non-zero exit when *check*."""
     p = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, input=input)
     if check and p.returncode != 0:
@@ -452,8 +455,15 @@ class Lab:
         """A new ed25519 key pair at *path* (no passphrase)."""
         run_command(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)])
 
-    def add_host(self, name: str, octet: int | None = None, *, sshd: bool = True, _write_known_hosts: bool = True,
-                 tracefs: bool = False) -> LabHost:
+    def add_host(
+        self,
+        name: str,
+        octet: int | None = None,
+        *,
+        sshd: bool = True,
+        _write_known_hosts: bool = True,
+        tracefs: bool = False,
+    ) -> LabHost:
         """Add a namespace host on the bridge (with its own sshd unless sshd=False).
 
         ``tracefs``: mount tracefs at /sys/kernel/tracing in sshd's own mount namespace
@@ -544,11 +554,15 @@ class Lab:
         h = self.lab_host(host)
         return f"{h.address} {h.host_key_pub}"
 
-    def netns_exec(self, ns: str, *argv: str, check: bool = True, timeout: float = 30, input: str | None = None) -> subprocess.CompletedProcess:
+    def netns_exec(
+        self, ns: str, *argv: str, check: bool = True, timeout: float = 30, input: str | None = None
+    ) -> subprocess.CompletedProcess:
         """Run *argv* inside network namespace *ns* (by namespace name; :meth:`exec` takes a host name)."""
         return run_command(["ip", "netns", "exec", ns, *argv], check=check, timeout=timeout, input=input)
 
-    def exec(self, host: str, *argv: str, check: bool = True, timeout: float = 30, input: str | None = None) -> subprocess.CompletedProcess:
+    def exec(
+        self, host: str, *argv: str, check: bool = True, timeout: float = 30, input: str | None = None
+    ) -> subprocess.CompletedProcess:
         """Run argv inside *host*'s namespace (``ip netns exec``); 'bot' runs in the root namespace."""
         if host == "bot":
             return run_command(list(argv), check=check, timeout=timeout, input=input)
@@ -561,9 +575,22 @@ class Lab:
         log = open(h.dir / "sshd.log", "ab")
         try:
             h.sshd = subprocess.Popen(
-                ["ip", "netns", "exec", h.netns, *(_TRACEFS_EXEC if h.tracefs else ()),
-                 SSHD, "-D", "-e", "-f", str(h.dir / "sshd_config")],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    h.netns,
+                    *(_TRACEFS_EXEC if h.tracefs else ()),
+                    SSHD,
+                    "-D",
+                    "-e",
+                    "-f",
+                    str(h.dir / "sshd_config"),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
             )
         finally:
             log.close()
@@ -634,11 +661,15 @@ class Lab:
         }
 
     # ------------------------------------------------------------------ helpers
-    def spawn_helper(self, host: str, kind: str, port: int | None, script: str, *args: Any, ready_timeout: float = 30) -> Helper:
+    def spawn_helper(
+        self, host: str, kind: str, port: int | None, script: str, *args: Any, ready_timeout: float = 30
+    ) -> Helper:
         """Run Python *script* with *args* inside *host*'s namespace; returns once it prints that it is ready."""
         # helpers run inside lab namespaces only (_netns refuses 'bot')
         argv = ["ip", "netns", "exec", self._netns(host), PYTHON, "-c", script, *map(str, args)]
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        )
         helper = Helper(host, kind, port, proc)
         self._helpers.append(helper)
         deadline = time.monotonic() + ready_timeout
@@ -660,7 +691,11 @@ class Lab:
 
     def stop_helpers(self, host: str | None = None, kind: str | None = None, port: int | None = None) -> None:
         for h in list(self._helpers):
-            if (host is None or h.host == host) and (kind is None or h.kind == kind) and (port is None or h.port == port):
+            if (
+                (host is None or h.host == host)
+                and (kind is None or h.kind == kind)
+                and (port is None or h.port == port)
+            ):
                 self._stop_proc(h.proc)
                 self._helpers.remove(h)
 
@@ -689,7 +724,9 @@ class Lab:
         self.exec(host, "sysctl", "-q", "-w", f"{key}={val}")
 
     # ------------------------------------------------------------------ failure modes
-    def listener(self, host: str, port: int, bind: str = "0.0.0.0", *, backlog: int = 4096, mode: str = "banner") -> int:
+    def listener(
+        self, host: str, port: int, bind: str = "0.0.0.0", *, backlog: int = 4096, mode: str = "banner"
+    ) -> int:
         """A real accepting TCP server on host:port (bind "127.0.0.1" = loopback only). Returns its PID.
 
         mode: "banner" (send a line, close), "close" (close at once: server-side TIME-WAIT),
@@ -700,9 +737,22 @@ class Lab:
         h = self.spawn_helper(host, f"listener-{mode}", port, _LISTENER, bind, port, backlog, mode, HELPER_LIFETIME)
         return h.proc.pid
 
-    def hold_connections(self, vantage: str, target: str, port: int, count: int, *, timeout: float = 0.5, stop_on: str = "-") -> dict[str, int]:
+    def hold_connections(
+        self, vantage: str, target: str, port: int, count: int, *, timeout: float = 0.5, stop_on: str = "-"
+    ) -> dict[str, int]:
         """Open up to *count* connections from vantage to target:port and hold them (bounded)."""
-        h = self.spawn_helper(vantage, "holder", port, _HOLDER, self.address(target), port, min(count, 5000), timeout, stop_on, HELPER_LIFETIME)
+        h = self.spawn_helper(
+            vantage,
+            "holder",
+            port,
+            _HOLDER,
+            self.address(target),
+            port,
+            min(count, 5000),
+            timeout,
+            stop_on,
+            HELPER_LIFETIME,
+        )
         return h.info
 
     def accept_queue_overflow(self, host: str, port: int, backlog: int = 2) -> dict[str, int]:
@@ -723,7 +773,10 @@ class Lab:
     def nft_rule(self, host: str, hook: str, rule: str) -> None:
         """Add nftables *rule* to *hook* (input/output) in the lab's table on *host*."""
         t = self.nft_table
-        self._nft(host, f"add table inet {t}\nadd chain inet {t} {hook} {{ type filter hook {hook} priority 0; policy accept; }}\nadd rule inet {t} {hook} {rule}\n")
+        self._nft(
+            host,
+            f"add table inet {t}\nadd chain inet {t} {hook} {{ type filter hook {hook} priority 0; policy accept; }}\nadd rule inet {t} {hook} {rule}\n",
+        )
 
     def nft_drop_from(self, host: str, src_host: str, port: int) -> None:
         """On *host*, silently drop TCP to *port* from *src_host*'s address (timeouts there)."""
@@ -770,7 +823,9 @@ class Lab:
         self.set_sysctl(target, "net.ipv4.tcp_syncookies", 1 if syncookies else 0)
         self.listener(target, port, backlog=4096, mode="banner")
         lg = self.loadgen()
-        self.nft_rule(lg, "output", f"ip daddr {self.address(target)} tcp dport {port} tcp flags & syn == 0 counter drop")
+        self.nft_rule(
+            lg, "output", f"ip daddr {self.address(target)} tcp dport {port} tcp flags & syn == 0 counter drop"
+        )
         return self.hold_connections(lg, target, port, backlog + 3, timeout=0.3)
 
     def tw_bucket_overflow(self, host: str, port: int, buckets: int = 4, connections: int = 60) -> dict[str, int]:
@@ -779,7 +834,17 @@ class Lab:
         TcpExt.TCPTimeWaitOverflow rises on *host*."""
         self.set_sysctl(host, "net.ipv4.tcp_max_tw_buckets", buckets)
         self.listener(host, port, mode="close")
-        out = self.exec(self.loadgen(), PYTHON, "-c", _CHURN, self.address(host), str(port), str(min(connections, 2000)), "8", timeout=20)
+        out = self.exec(
+            self.loadgen(),
+            PYTHON,
+            "-c",
+            _CHURN,
+            self.address(host),
+            str(port),
+            str(min(connections, 2000)),
+            "8",
+            timeout=20,
+        )
         return json.loads(out.stdout)
 
     # ------------------------------------------------------------------ observation
@@ -788,7 +853,16 @@ class Lab:
 
         Returns ok | refused | timeout | reset | unreachable | addr_not_avail | error:ERRNO.
         """
-        out = self.exec(vantage, PYTHON, "-c", CONNECT_SCRIPT, self._target_address(target), str(port), str(timeout), timeout=timeout + 10)
+        out = self.exec(
+            vantage,
+            PYTHON,
+            "-c",
+            CONNECT_SCRIPT,
+            self._target_address(target),
+            str(port),
+            str(timeout),
+            timeout=timeout + 10,
+        )
         return out.stdout.split()[0]
 
     def _target_address(self, target: str) -> str:

@@ -14,6 +14,7 @@ in mh's namespace only) the kernel drops them with ``IP_RPFILTER``.
 ``lab.remove_host("mh")`` removes it all (the veth pair and the peer's route die with mh's
 namespace). Only namespaces the lab created are changed.
 """
+
 from __future__ import annotations
 
 from tests.lab.lab import Lab, LabHost
@@ -33,8 +34,9 @@ def add_fixed_host(lab: Lab, name: str, octet: int) -> LabHost:
     return host
 
 
-def multihomed(lab: Lab, name: str = "mh", peer: str = "office1", *, octet: int = 232,
-               strict_rp_filter: bool = True) -> LabHost:
+def multihomed(
+    lab: Lab, name: str = "mh", peer: str = "office1", *, octet: int = 232, strict_rp_filter: bool = True
+) -> LabHost:
     """Add *name* with eth0 on the bridge and eth1 on a point-to-point link to *peer*."""
     host = add_fixed_host(lab, name, octet)
     try:
@@ -45,12 +47,24 @@ def multihomed(lab: Lab, name: str = "mh", peer: str = "office1", *, octet: int 
         lab.exec(name, "ip", "link", "set", "eth1", "up")
         lab.exec(peer, "ip", "addr", "add", f"{net2}.{p.octet}/24", "dev", PEER_LINK)
         lab.exec(peer, "ip", "link", "set", PEER_LINK, "up")
-        lab.exec(peer, "ip", "route", "add", f"{host.address}/32", "via", f"{net2}.{host.octet}",
-                 "dev", PEER_LINK, "src", p.address)
+        lab.exec(
+            peer,
+            "ip",
+            "route",
+            "add",
+            f"{host.address}/32",
+            "via",
+            f"{net2}.{host.octet}",
+            "dev",
+            PEER_LINK,
+            "src",
+            p.address,
+        )
         # a static neighbour: an ARP request from the bridge address would itself fail rp_filter on eth1
         mac = lab.exec(name, "cat", "/sys/class/net/eth1/address").stdout.strip()
-        lab.exec(peer, "ip", "neigh", "replace", f"{net2}.{host.octet}", "lladdr", mac, "dev", PEER_LINK,
-                 "nud", "permanent")
+        lab.exec(
+            peer, "ip", "neigh", "replace", f"{net2}.{host.octet}", "lladdr", mac, "dev", PEER_LINK, "nud", "permanent"
+        )
         if strict_rp_filter:
             lab.set_sysctl(name, "net.ipv4.conf.all.rp_filter", 1)
             lab.set_sysctl(name, "net.ipv4.conf.eth1.rp_filter", 1)

@@ -5,6 +5,7 @@ tracing instance removed after normal, failed, timed-out and abandoned runs.
 Tracefs is global: other labs running at the same time add their drops to every trace,
 so assertions are about this lab's addresses and attributions, never about totals.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -54,8 +55,7 @@ def _drtgt(lab):
 
 
 def _tracefs_sh(lab, host: str, script: str, *args: str) -> str:
-    return lab.exec(host, "sh", "-c", "mount -t tracefs nodev /sys/kernel/tracing && " + script,
-                    "drtest", *args).stdout
+    return lab.exec(host, "sh", "-c", "mount -t tracefs nodev /sys/kernel/tracing && " + script, "drtest", *args).stdout
 
 
 def _instances_now(lab, host: str) -> list[str]:
@@ -65,8 +65,13 @@ def _instances_now(lab, host: str) -> list[str]:
 
 def _remove_instances(lab, host: str, names: list[str]) -> None:
     for n in names:
-        _tracefs_sh(lab, host, 'I=/sys/kernel/tracing/instances/$1; for e in $I/events/*/*/enable; do '
-                    'echo 0 > "$e"; done 2>/dev/null; rmdir "$I"', n)
+        _tracefs_sh(
+            lab,
+            host,
+            "I=/sys/kernel/tracing/instances/$1; for e in $I/events/*/*/enable; do "
+            'echo 0 > "$e"; done 2>/dev/null; rmdir "$I"',
+            n,
+        )
 
 
 @pytest.fixture
@@ -84,8 +89,13 @@ def ask(clean_lab, tmp_path):
         cfg["ssh"].update(connect_timeout=10, command_timeout=30)  # two cores shared by parallel labs
         path = tmp_path / "whycant.yaml"
         path.write_text(yaml.safe_dump(cfg))
-        r = subprocess.run([*WHYCANT, "ask", question, "--json", "--config", str(path)],
-                           capture_output=True, text=True, timeout=240, check=False)
+        r = subprocess.run(
+            [*WHYCANT, "ask", question, "--json", "--config", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout)
 
@@ -155,8 +165,9 @@ def test_unavailable_is_one_line_and_the_diagnosis_goes_on(clean_lab, ask):
     clean_lab.nft_drop_from("db01", "office1", PORT)  # db01's sshd sees no tracefs
     out = ask(f"why can't office connect to db01:{PORT}")
     assert out["drop_reasons"] == []
-    assert out["drop_reasons_status"] == ("drop reasons unavailable on db01: tracefs is not mounted at "
-                                          "/sys/kernel/tracing (whycant mounts nothing)")
+    assert out["drop_reasons_status"] == (
+        "drop reasons unavailable on db01: tracefs is not mounted at /sys/kernel/tracing (whycant mounts nothing)"
+    )
     assert "filtered-from-vantage" in ids(out), out["findings"]
     f = next(f for f in out["findings"] if f["id"] == "filtered-from-vantage")
     assert out["drop_reasons_status"] in f["evidence"]
@@ -168,8 +179,7 @@ def test_unavailable_is_one_line_and_the_diagnosis_goes_on(clean_lab, ask):
 async def rig(traced):
     cfg = parse_config(traced.whycant_config(connect_timeout=10), source="lab")
     t = SSHTransport(cfg.ssh)
-    hosts = {h.name: Host(name=h.name, address=h.address, user="root") for h in traced.hosts.values()
-             if h.sshd_wanted}
+    hosts = {h.name: Host(name=h.name, address=h.address, user="root") for h in traced.hosts.values() if h.sshd_wanted}
     before = set(await instances(t, hosts["drtgt"]))
     try:
         yield traced, t, hosts, before
@@ -190,8 +200,11 @@ def collector(t: SSHTransport, settings: ProbeSettings = FAST, **overrides) -> C
 async def test_instance_gone_after_a_normal_run(rig):
     lab, t, hosts, before = rig
     lab.listener("drtgt", PORT)
-    ev = await collector(t).collect(Request(target="drtgt", address=hosts["drtgt"].address, port=PORT),
-                                    hosts["drtgt"], [VantagePoint("dc", hosts["app01"])])
+    ev = await collector(t).collect(
+        Request(target="drtgt", address=hosts["drtgt"].address, port=PORT),
+        hosts["drtgt"],
+        [VantagePoint("dc", hosts["app01"])],
+    )
     assert ev.target.drops.status == "ok", (ev.target.drops, ev.target.probes)
     assert ev.target.drops.instance.startswith(f"{INSTANCES}/whycant-")
     assert set(await instances(t, hosts["drtgt"])) <= before
@@ -224,8 +237,11 @@ async def test_instance_gone_after_a_failed_run(rig):
     broken = _Broken(t, hosts["drtgt"])
     c = collector(t, app01=broken)
     with pytest.raises(RuntimeError, match="vantage exploded"):
-        await c.collect(Request(target="drtgt", address=hosts["drtgt"].address, port=PORT), hosts["drtgt"],
-                        [VantagePoint("office", hosts["office1"]), VantagePoint("dc", hosts["app01"])])
+        await c.collect(
+            Request(target="drtgt", address=hosts["drtgt"].address, port=PORT),
+            hosts["drtgt"],
+            [VantagePoint("office", hosts["office1"]), VantagePoint("dc", hosts["app01"])],
+        )
     assert len(set(broken.seen_during) - before) == 1, "the instance existed during the run"
     assert set(await instances(t, hosts["drtgt"])) <= before
 
@@ -233,9 +249,13 @@ async def test_instance_gone_after_a_failed_run(rig):
 async def test_instance_gone_after_a_timed_out_run(rig):
     _, t, hosts, before = rig
     slow = ProbeSettings(window_seconds=60, connect_attempts=2, connect_timeout=0.5, command_timeout=15)
-    task = asyncio.ensure_future(collector(t, slow).collect(
-        Request(target="drtgt", address=hosts["drtgt"].address, port=PORT), hosts["drtgt"],
-        [VantagePoint("dc", hosts["app01"])]))
+    task = asyncio.ensure_future(
+        collector(t, slow).collect(
+            Request(target="drtgt", address=hosts["drtgt"].address, port=PORT),
+            hosts["drtgt"],
+            [VantagePoint("dc", hosts["app01"])],
+        )
+    )
     deadline = time.monotonic() + 20
     while not set(await instances(t, hosts["drtgt"])) - before:
         assert time.monotonic() < deadline, "the trace never started"

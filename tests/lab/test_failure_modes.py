@@ -1,5 +1,6 @@
 """Each lab failure mode, observed the way whycant will see it: plain socket connects
 from vantages (through ``lab.exec``) and MIB counters read over SSH/SFTP before/after."""
+
 from __future__ import annotations
 
 from pathlib import Path

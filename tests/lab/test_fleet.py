@@ -1,6 +1,7 @@
 """The SSH transport on a production-like fleet (issue 9 points 1, 2, 3, 6, 7; issue 11 point 1):
 bastions and OpenSSH config, hosts without SFTP (OpenSSH and dropbear), an unprivileged probe
 user, host keys as OpenSSH judges them, timeouts and output caps. Real sshd/dropbear in netns."""
+
 from __future__ import annotations
 
 import asyncio
@@ -61,8 +62,9 @@ async def transport(clean_fleet):
 async def test_hosts_behind_the_bastion_share_one_jump_connection(clean_fleet, transport):
     inv = hosts(clean_fleet)
     assert clean_fleet.try_connect("bot", "db07", 22) != "ok"  # the bot has no path of its own
-    r7, r8 = await asyncio.gather(transport.run(inv["db07"], ["cat", "/proc/sys/kernel/hostname"]),
-                                  transport.run(inv["db08"], ["id", "-un"]))
+    r7, r8 = await asyncio.gather(
+        transport.run(inv["db07"], ["cat", "/proc/sys/kernel/hostname"]), transport.run(inv["db08"], ["id", "-un"])
+    )
     assert r7.exit_status == 0 and r8.stdout.strip() == clean_fleet.user
     assert transport.connects == 3  # bastion once, then db07 and db08 through it
     jump_key = transport.route(inv["db07"]).key(0)
@@ -334,8 +336,10 @@ async def test_silent_sshd_fails_the_target_probes_while_connect_tests_report(cl
     f.listener("nosftp01", 2222, mode="noaccept")
     f.listener("nosftp01", 5432)
     silent = dataclasses.replace(hosts(f)["nosftp01"], port=2222)
-    col = Collector(TransportSet(ssh=transport), ProbeSettings(window_seconds=0.2, connect_attempts=3,
-                                                               connect_timeout=0.5, command_timeout=5))
+    col = Collector(
+        TransportSet(ssh=transport),
+        ProbeSettings(window_seconds=0.2, connect_attempts=3, connect_timeout=0.5, command_timeout=5),
+    )
     vantage = VantagePoint("dmz", hosts(f)["bastion"])
     ev = await col.collect(Request(target="nosftp01", address=silent.address, port=5432), silent, [vantage])
     errs = {p.probe: p.error for p in ev.target.errors()}

@@ -1,4 +1,5 @@
 """The lab itself: topology, real sshd, isolation, slots, stale cleanup, teardown."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -29,7 +30,11 @@ def test_topology(lab):
     assert ipaddress.ip_network(lab.subnet).subnet_of(block)
     assert lab.bot_address == f"198.18.{lab.slot}.1"
     assert {"db01", "office1", "app01"} <= set(lab.hosts)
-    assert lab.address("db01").endswith(".10") and lab.address("office1").endswith(".20") and lab.address("app01").endswith(".30")
+    assert (
+        lab.address("db01").endswith(".10")
+        and lab.address("office1").endswith(".20")
+        and lab.address("app01").endswith(".30")
+    )
     assert lab.bridge in link_names()
     for h in lab.hosts.values():
         assert ipaddress.ip_address(h.address) in block
@@ -57,7 +62,10 @@ def test_known_hosts_and_client_key(lab):
     cfg = lab.whycant_config()
     assert cfg["ssh"]["known_hosts"] == str(lab.known_hosts) and cfg["ssh"]["client_keys"] == [str(lab.client_key)]
     assert cfg["hosts"]["db01"]["address"] == lab.address("db01")
-    assert cfg["vantages"] == {"office": {"host": "office1", "note": "office LAN (lab)"}, "dc": {"host": "app01", "note": "data centre (lab)"}}
+    assert cfg["vantages"] == {
+        "office": {"host": "office1", "note": "office LAN (lab)"},
+        "dc": {"host": "app01", "note": "data centre (lab)"},
+    }
 
 
 def test_lab_config_validates(lab_config, lab):

@@ -7,6 +7,7 @@ people ask at once. Allowed: the SYNs of one ask plus a margin of ``connect_atte
 vantage's worth, for SYN retransmissions on a loaded machine; docs/load.md). Before the change
 the twenty asks sent twenty times the SYNs of one.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,10 +32,17 @@ class SynCounter:
         self.table = f"{lab.prefix}syn"
 
     def install(self) -> None:
-        self.lab.exec(self.host, "nft", "-f", "-", input=(
-            f"add table inet {self.table}\n"
-            f"add chain inet {self.table} input {{ type filter hook input priority -10; policy accept; }}\n"
-            f"add rule inet {self.table} input tcp dport {self.port} tcp flags & (syn | ack) == syn counter\n"))
+        self.lab.exec(
+            self.host,
+            "nft",
+            "-f",
+            "-",
+            input=(
+                f"add table inet {self.table}\n"
+                f"add chain inet {self.table} input {{ type filter hook input priority -10; policy accept; }}\n"
+                f"add rule inet {self.table} input tcp dport {self.port} tcp flags & (syn | ack) == syn counter\n"
+            ),
+        )
 
     def read(self) -> int:
         out = self.lab.exec(self.host, "nft", "-j", "list", "table", "inet", self.table).stdout

@@ -9,6 +9,7 @@ Each test runs on its own fresh host (a new network namespace, so its counters s
 ``WHYCANT_SAVE_CAPTURES=1`` rewrites the saved captures in tests/fixtures/pastes/lab/, which
 tests/pastes/test_lab_captures.py diagnoses on machines without the lab.
 """
+
 from __future__ import annotations
 
 import json
@@ -77,8 +78,13 @@ def test_netstat_s_before_after_with_omitted_zero_line(clean_lab, fresh_host, tm
     b.write_text(before)
     a.write_text(after)
     for args in ([str(b), str(a)], ["--before", str(b), "--after", str(a)]):
-        r = subprocess.run([sys.executable, "-m", "bot.cli", "analyze", *args, "--port", str(PORT), "--json"],
-                           check=False, capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "analyze", *args, "--port", str(PORT), "--json"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 0, r.stderr
         out = json.loads(r.stdout)
         ids = [f["id"] for f in out["findings"]]

@@ -7,6 +7,7 @@
 * ten watches and twenty askers on one target: the SYNs counted by an nftables counter in the
   target's namespace stay under the cap.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,7 +36,7 @@ INTERVAL = 1.0
 JITTER = 0.1
 
 # A listener whose accept loop SIGUSR1 pauses and SIGUSR2 resumes (an application that stalls).
-PAUSABLE = r'''
+PAUSABLE = r"""
 import signal, socket, sys, time
 host, port, backlog, life = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 s = socket.socket()
@@ -57,7 +58,7 @@ while time.time() < end:
         c.close()
     except OSError:
         pass
-'''
+"""
 
 
 def lab_config(lab, tmp_path, **watch) -> dict:
@@ -73,9 +74,12 @@ class CliWatch:
     def __init__(self, cfg: dict, tmp_path, text: str, duration: str):
         path = tmp_path / "whycant.yaml"
         path.write_text(yaml.safe_dump(cfg))
-        self.proc = subprocess.Popen([*WHYCANT, "watch", text, "--every", str(INTERVAL), "--for", duration, "--json",
-                                      "--config", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+        self.proc = subprocess.Popen(
+            [*WHYCANT, "watch", text, "--every", str(INTERVAL), "--for", duration, "--json", "--config", str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.events: list[dict] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -185,10 +189,17 @@ async def test_syn_cap_holds_with_ten_watches_and_twenty_askers(clean_lab, tmp_p
         lab.listener("db01", p)
     cap = 30
     table = "wcwatchsyn"
-    lab.exec("db01", "nft", "-f", "-", input=(
-        f"add table inet {table}\n"
-        f"add chain inet {table} input {{ type filter hook input priority -10; policy accept; }}\n"
-        f"add rule inet {table} input tcp dport {ports[0]}-{ports[-1]} tcp flags & (syn | ack) == syn counter\n"))
+    lab.exec(
+        "db01",
+        "nft",
+        "-f",
+        "-",
+        input=(
+            f"add table inet {table}\n"
+            f"add chain inet {table} input {{ type filter hook input priority -10; policy accept; }}\n"
+            f"add rule inet {table} input tcp dport {ports[0]}-{ports[-1]} tcp flags & (syn | ack) == syn counter\n"
+        ),
+    )
     cfg = parse_config(lab_config(lab, tmp_path, syn_per_minute=cap, counters_seconds=60), source="lab")
     svc = await Whycant.create(cfg)
     sink = Collect()
@@ -219,10 +230,17 @@ async def test_the_shared_limiter_caps_a_watch_too(clean_lab, tmp_path):
     lab = clean_lab
     port, table = 7120, "wcwatchsyn2"
     lab.listener("db01", port)
-    lab.exec("db01", "nft", "-f", "-", input=(
-        f"add table inet {table}\n"
-        f"add chain inet {table} input {{ type filter hook input priority -10; policy accept; }}\n"
-        f"add rule inet {table} input tcp dport {port} tcp flags & (syn | ack) == syn counter\n"))
+    lab.exec(
+        "db01",
+        "nft",
+        "-f",
+        "-",
+        input=(
+            f"add table inet {table}\n"
+            f"add chain inet {table} input {{ type filter hook input priority -10; policy accept; }}\n"
+            f"add rule inet {table} input tcp dport {port} tcp flags & (syn | ack) == syn counter\n"
+        ),
+    )
     raw = lab_config(lab, tmp_path, syn_per_minute=10000, counters_seconds=60)
     raw["limits"] = {"syn_per_target_per_minute": 12, "syn_wait_seconds": 0}
     cfg = parse_config(raw, source="lab")

@@ -1,4 +1,5 @@
 """Shared by the load tests: a counting TCP listener on loopback and a real Whycant on it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -40,8 +41,9 @@ def local_config(tmp_path: Path, port: int, **limits: Any):
     """localhost on the local transport (no SSH), SQLite in tmp_path, a short window, 3 attempts."""
     data: dict[str, Any] = {
         "database": f"sqlite:///{tmp_path}/whycant.db",
-        "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local", "aliases": ["bot"],
-                                "services": {"web": port}}},
+        "hosts": {
+            "localhost": {"address": "127.0.0.1", "transport": "local", "aliases": ["bot"], "services": {"web": port}}
+        },
         "probe": {"window_seconds": 0.3, "connect_attempts": 3, "connect_timeout": 1, "connect_interval": 0.01},
     }
     if limits:

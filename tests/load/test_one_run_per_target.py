@@ -8,6 +8,7 @@
 - "100 concurrent asks": 100 asks about 20 targets are 20 collections and 20 incidents (the p95 is
   bench_load's figure, not a test's).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -105,16 +106,24 @@ async def standin():
 
 
 async def test_ten_mentions_in_a_tenth_of_a_second_give_one_diagnosis_and_friendly_replies(
-        service_factory, listener, standin):
+    service_factory, listener, standin
+):
     svc = await service_factory()
     collections = count_collections(svc)
-    app = build_app(svc, svc.config, token=si.BOT_TOKEN, signing_secret=si.SIGNING_SECRET,
-                    base_url=standin.api_url, progress_interval=0.0)
+    app = build_app(
+        svc,
+        svc.config,
+        token=si.BOT_TOKEN,
+        signing_secret=si.SIGNING_SECRET,
+        base_url=standin.api_url,
+        progress_interval=0.0,
+    )
     runner, port = await start_http(app, 0, host="127.0.0.1")
     try:
         url = f"http://127.0.0.1:{port}/slack/events"
-        payloads = [standin.mention(f"why can't I connect to localhost:{listener.port}", user="U0ALICE")
-                    for _ in range(10)]
+        payloads = [
+            standin.mention(f"why can't I connect to localhost:{listener.port}", user="U0ALICE") for _ in range(10)
+        ]
         statuses = await asyncio.gather(*(standin.deliver_http(url, "events", p) for p in payloads))
         assert [s for s, _, _ in statuses] == [200] * 10
         await app.whycant.drain(20)
@@ -127,8 +136,9 @@ async def test_ten_mentions_in_a_tenth_of_a_second_give_one_diagnosis_and_friend
     assert len(friendly) == 9
     assert all("already diagnosing" in c.dump() or "asks_per_user_per_minute" in c.dump() for c in friendly)
     assert all(c.args.get("user") == "U0ALICE" for c in friendly)
-    finals = [c for c in standin.sent() if c.method in ("chat.update", "chat.postMessage")
-              and "whycant_rerun" in c.dump()]
+    finals = [
+        c for c in standin.sent() if c.method in ("chat.update", "chat.postMessage") and "whycant_rerun" in c.dump()
+    ]
     assert len(finals) == 1  # one diagnosis reply, with its buttons
     assert await db_counts(svc) == {"incidents": 1, "evidence": 1, "askers": 1, "asked_count": 1}
     assert standin.violations == []
@@ -140,17 +150,28 @@ async def test_hundred_concurrent_asks_about_twenty_targets_run_twenty_collectio
     from bot.config import parse_config
 
     listeners = [await CountingListener().start() for _ in range(20)]
-    hosts = {f"t{i:02d}": {"address": "127.0.0.1", "transport": "local", "services": {"web": lst.port}}
-             for i, lst in enumerate(listeners)}
-    cfg = parse_config({"database": f"sqlite:///{tmp_path}/whycant.db", "hosts": hosts,
-                        "probe": {"window_seconds": 0.3, "connect_attempts": 3, "connect_timeout": 1,
-                                  "connect_interval": 0.01}}, source=str(tmp_path / "whycant.yaml"))
+    hosts = {
+        f"t{i:02d}": {"address": "127.0.0.1", "transport": "local", "services": {"web": lst.port}}
+        for i, lst in enumerate(listeners)
+    }
+    cfg = parse_config(
+        {
+            "database": f"sqlite:///{tmp_path}/whycant.db",
+            "hosts": hosts,
+            "probe": {"window_seconds": 0.3, "connect_attempts": 3, "connect_timeout": 1, "connect_interval": 0.01},
+        },
+        source=str(tmp_path / "whycant.yaml"),
+    )
     svc = await Whycant.create(cfg)
     try:
         collections = count_collections(svc)
         asks = [(f"t{i % 20:02d}", listeners[i % 20].port, i) for i in range(100)]
-        outs = await asyncio.gather(*(svc.handle(f"why can't I connect to {name}:{port}", who=f"U{i:03d}",
-                                                 channel=f"C{i % 10}") for name, port, i in asks))
+        outs = await asyncio.gather(
+            *(
+                svc.handle(f"why can't I connect to {name}:{port}", who=f"U{i:03d}", channel=f"C{i % 10}")
+                for name, port, i in asks
+            )
+        )
         assert [o.kind for o in outs] == ["diagnosis"] * 100
         assert collections[0] == 20
         assert [lst.accepted for lst in listeners] == [3] * 20  # one ask's SYNs per target

@@ -1,4 +1,5 @@
 """The load-limit building blocks on their own: single flight, ask rate limits, SYN budget, channel caps."""
+
 from __future__ import annotations
 
 import asyncio
@@ -39,6 +40,7 @@ async def test_concurrent_callers_share_one_run_and_its_progress():
     def progress(i):
         async def fn(stage, message, kw):
             seen[i].append(stage)
+
         return fn
 
     tasks = [asyncio.ensure_future(sf.run("k", work, on_progress=progress(i), who=f"U{i}")) for i in range(5)]
@@ -187,8 +189,9 @@ async def test_channel_cap_holds_across_callers_on_a_real_transport():
     t = LimitedTransport(LocalTransport(), lim)
     host = Host(name="localhost", address="127.0.0.1", transport="local")
     other = Host(name="bot2", address="127.0.0.1", transport="local")
-    outs = await asyncio.gather(*(t.run(host, ["sleep", "0.2"], timeout=5) for _ in range(6)),
-                                t.run(other, ["true"], timeout=5))
+    outs = await asyncio.gather(
+        *(t.run(host, ["sleep", "0.2"], timeout=5) for _ in range(6)), t.run(other, ["true"], timeout=5)
+    )
     assert all(o.exit_status == 0 for o in outs)
     assert lim.stats.max_channels == {"localhost": 2, "bot2": 1}
     await t.close()
@@ -221,8 +224,12 @@ async def test_connect_tests_from_one_vantage_run_as_one_process_each_gets_its_o
     vantage = Host(name="office1", address="127.0.0.1", transport="local")
     b = ConnectBatcher(window=0.1)
     try:
-        outs = await asyncio.gather(*(b.run(t, vantage, "127.0.0.1", p, attempts=3, timeout=1, interval=0.01,
-                                            budget=10) for p in (*ports, closed)))
+        outs = await asyncio.gather(
+            *(
+                b.run(t, vantage, "127.0.0.1", p, attempts=3, timeout=1, interval=0.01, budget=10)
+                for p in (*ports, closed)
+            )
+        )
     finally:
         for s in servers:
             s.close()
@@ -252,8 +259,14 @@ async def test_batches_form_across_collectors_transport_wrappers():
     vantage = Host(name="office1", address="127.0.0.1", transport="local")
     b = ConnectBatcher(window=0.1)
     port = socket_free_port()
-    await asyncio.gather(*(b.run(LimitedTransport(inner, lim), vantage, "127.0.0.1", port, attempts=1, timeout=1,
-                                 interval=0, budget=10) for _ in range(4)))
+    await asyncio.gather(
+        *(
+            b.run(
+                LimitedTransport(inner, lim), vantage, "127.0.0.1", port, attempts=1, timeout=1, interval=0, budget=10
+            )
+            for _ in range(4)
+        )
+    )
     assert b.batches == 1 and len(inner.runs) == 1
 
 

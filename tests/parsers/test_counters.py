@@ -1,4 +1,5 @@
 """Counter parsers: /proc pairs, snmp6, every netstat -s wording generation, nstat, format detection."""
+
 from __future__ import annotations
 
 import pytest
@@ -47,8 +48,14 @@ def test_split_mib_name(name: str, expected: tuple[str, str] | None) -> None:
 # ---------------------------------------------------------------- /proc
 def test_proc_keeps_maxconn_minus_one_and_forwarding() -> None:
     text = "Tcp: RtoAlgorithm RtoMin RtoMax MaxConn\nTcp: 1 200 120000 -1\nIp: Forwarding DefaultTTL\nIp: 2 64\n"
-    assert parse_proc_netstat(text) == {"Tcp.RtoAlgorithm": 1, "Tcp.RtoMin": 200, "Tcp.RtoMax": 120000,
-                                        "Tcp.MaxConn": -1, "Ip.Forwarding": 2, "Ip.DefaultTTL": 64}
+    assert parse_proc_netstat(text) == {
+        "Tcp.RtoAlgorithm": 1,
+        "Tcp.RtoMin": 200,
+        "Tcp.RtoMax": 120000,
+        "Tcp.MaxConn": -1,
+        "Ip.Forwarding": 2,
+        "Ip.DefaultTTL": 64,
+    }
 
 
 def test_proc_icmpmsg_split_over_several_pairs_and_blank_first_line() -> None:
@@ -65,8 +72,11 @@ def test_proc_parses_by_name_not_position() -> None:
 
 
 def test_proc_concatenated_netstat_snmp_and_snmp6() -> None:
-    text = (read("captured/debian12-kernel6.18-proc-net-netstat.txt") + read("captured/debian12-kernel6.18-proc-net-snmp.txt")
-            + read("captured/debian12-kernel6.18-proc-net-snmp6.txt"))
+    text = (
+        read("captured/debian12-kernel6.18-proc-net-netstat.txt")
+        + read("captured/debian12-kernel6.18-proc-net-snmp.txt")
+        + read("captured/debian12-kernel6.18-proc-net-snmp6.txt")
+    )
     got = parse_proc_netstat(text)
     assert got["TcpExt.TW"] == 55 and got["Tcp.MaxConn"] == -1 and got["Ip6.InReceives"] == 1
     assert got["Icmp6.InMsgs"] == parse_snmp6(read("captured/debian12-kernel6.18-proc-net-snmp6.txt"))["Icmp6.InMsgs"]
@@ -80,53 +90,127 @@ def test_proc_big_counters() -> None:
 # ---------------------------------------------------------------- netstat -s, every generation of wording
 # The same kernel counters printed by different net-tools versions.
 EXPECTED = {
-    "Tcp.ActiveOpens": 11, "Tcp.PassiveOpens": 12, "Tcp.AttemptFails": 13, "Tcp.OutSegs": 14,
-    "Tcp.RetransSegs": 15, "Tcp.InErrs": 16, "Tcp.OutRsts": 17, "Udp.NoPorts": 18,
-    "TcpExt.ListenOverflows": 21, "TcpExt.ListenDrops": 22, "TcpExt.PAWSEstab": 23,
-    "TcpExt.PAWSPassive": 24, "TcpExt.SyncookiesFailed": 25, "TcpExt.TCPRcvCollapsed": 26,
-    "TcpExt.PruneCalled": 27, "TcpExt.RcvPruned": 28, "Ip.FragOKs": 31, "Ip.ReasmFails": 32,
-    "Icmp.InErrors": 33, "Icmp.OutDestUnreachs": 34, "Icmp.InDestUnreachs": 35, "TcpExt.TCPHPHits": 36,
+    "Tcp.ActiveOpens": 11,
+    "Tcp.PassiveOpens": 12,
+    "Tcp.AttemptFails": 13,
+    "Tcp.OutSegs": 14,
+    "Tcp.RetransSegs": 15,
+    "Tcp.InErrs": 16,
+    "Tcp.OutRsts": 17,
+    "Udp.NoPorts": 18,
+    "TcpExt.ListenOverflows": 21,
+    "TcpExt.ListenDrops": 22,
+    "TcpExt.PAWSEstab": 23,
+    "TcpExt.PAWSPassive": 24,
+    "TcpExt.SyncookiesFailed": 25,
+    "TcpExt.TCPRcvCollapsed": 26,
+    "TcpExt.PruneCalled": 27,
+    "TcpExt.RcvPruned": 28,
+    "Ip.FragOKs": 31,
+    "Ip.ReasmFails": 32,
+    "Icmp.InErrors": 33,
+    "Icmp.OutDestUnreachs": 34,
+    "Icmp.InDestUnreachs": 35,
+    "TcpExt.TCPHPHits": 36,
 }
 
 
-def _netstat_s(tcp: tuple[str, ...], ip: tuple[str, ...], icmp_err: str, udp_noports: str, paws_estab: str,
-               listen_drops: str, hp: str) -> str:
-    return "\n".join([
-        "Ip:", *(f"    {line}" for line in ip),
-        "Icmp:", f"    {icmp_err}", "    ICMP input histogram:", "        destination unreachable: 35",
-        "    9 ICMP messages sent", "    ICMP output histogram:", "        destination unreachable: 34",
-        "Tcp:", *(f"    {line}" for line in tcp), "    17 resets sent",
-        "Udp:", f"    {udp_noports}",
-        "TcpExt:", "    25 invalid SYN cookies received",
-        "    27 packets pruned from receive queue because of socket buffer overrun",
-        "    28 packets pruned from receive queue",
-        "    24 passive connections rejected because of time stamp",
-        f"    {paws_estab}", "    21 times the listen queue of a socket overflowed", f"    {listen_drops}",
-        f"    {hp}", "    26 packets collapsed in receive queue due to low socket buffer", "",
-    ])
+def _netstat_s(
+    tcp: tuple[str, ...],
+    ip: tuple[str, ...],
+    icmp_err: str,
+    udp_noports: str,
+    paws_estab: str,
+    listen_drops: str,
+    hp: str,
+) -> str:
+    return "\n".join(
+        [
+            "Ip:",
+            *(f"    {line}" for line in ip),
+            "Icmp:",
+            f"    {icmp_err}",
+            "    ICMP input histogram:",
+            "        destination unreachable: 35",
+            "    9 ICMP messages sent",
+            "    ICMP output histogram:",
+            "        destination unreachable: 34",
+            "Tcp:",
+            *(f"    {line}" for line in tcp),
+            "    17 resets sent",
+            "Udp:",
+            f"    {udp_noports}",
+            "TcpExt:",
+            "    25 invalid SYN cookies received",
+            "    27 packets pruned from receive queue because of socket buffer overrun",
+            "    28 packets pruned from receive queue",
+            "    24 passive connections rejected because of time stamp",
+            f"    {paws_estab}",
+            "    21 times the listen queue of a socket overflowed",
+            f"    {listen_drops}",
+            f"    {hp}",
+            "    26 packets collapsed in receive queue due to low socket buffer",
+            "",
+        ]
+    )
 
 
-OLD_TCP = ("11 active connections openings", "12 passive connection openings", "13 failed connection attempts",
-           "14 segments send out", "15 segments retransmited", "16 bad segments received.")
-NEW_TCP = ("11 active connection openings", "12 passive connection openings", "13 failed connection attempts",
-           "14 segments sent out", "15 segments retransmitted", "16 bad segments received")
+OLD_TCP = (
+    "11 active connections openings",
+    "12 passive connection openings",
+    "13 failed connection attempts",
+    "14 segments send out",
+    "15 segments retransmited",
+    "16 bad segments received.",
+)
+NEW_TCP = (
+    "11 active connection openings",
+    "12 passive connection openings",
+    "13 failed connection attempts",
+    "14 segments sent out",
+    "15 segments retransmitted",
+    "16 bad segments received",
+)
 OLD_IP = ("31 fragments received ok", "32 packet reassembles failed")
 NEW_IP = ("31 outgoing packets fragmented ok", "32 packet reassemblies failed")
 
 VERSIONS = {
-    "pre-2003": _netstat_s(OLD_TCP, OLD_IP, "33 input ICMP message failed.", "18 packets to unknown port received.",
-                           "23 packets rejects in established connections because of timestamp",
-                           "22 SYNs to LISTEN sockets ignored", "36 packets header predicted"),
-    "1.60/2.0-2013": _netstat_s(OLD_TCP, OLD_IP, "33 input ICMP message failed.",
-                                "18 packets to unknown port received.",
-                                "23 packets rejects in established connections because of timestamp",
-                                "22 SYNs to LISTEN sockets dropped", "36 packet headers predicted"),
-    "2015-2019": _netstat_s(NEW_TCP, NEW_IP, "33 input ICMP message failed", "18 packets to unknown port received",
-                            "23 packetes rejected in established connections because of timestamp",
-                            "22 SYNs to LISTEN sockets dropped", "36 packet headers predicted"),
-    "2.10": _netstat_s(NEW_TCP, NEW_IP, "33 input ICMP message failed", "18 packets to unknown port received",
-                       "23 packets rejected in established connections because of timestamp",
-                       "22 SYNs to LISTEN sockets dropped", "36 packet headers predicted"),
+    "pre-2003": _netstat_s(
+        OLD_TCP,
+        OLD_IP,
+        "33 input ICMP message failed.",
+        "18 packets to unknown port received.",
+        "23 packets rejects in established connections because of timestamp",
+        "22 SYNs to LISTEN sockets ignored",
+        "36 packets header predicted",
+    ),
+    "1.60/2.0-2013": _netstat_s(
+        OLD_TCP,
+        OLD_IP,
+        "33 input ICMP message failed.",
+        "18 packets to unknown port received.",
+        "23 packets rejects in established connections because of timestamp",
+        "22 SYNs to LISTEN sockets dropped",
+        "36 packet headers predicted",
+    ),
+    "2015-2019": _netstat_s(
+        NEW_TCP,
+        NEW_IP,
+        "33 input ICMP message failed",
+        "18 packets to unknown port received",
+        "23 packetes rejected in established connections because of timestamp",
+        "22 SYNs to LISTEN sockets dropped",
+        "36 packet headers predicted",
+    ),
+    "2.10": _netstat_s(
+        NEW_TCP,
+        NEW_IP,
+        "33 input ICMP message failed",
+        "18 packets to unknown port received",
+        "23 packets rejected in established connections because of timestamp",
+        "22 SYNs to LISTEN sockets dropped",
+        "36 packet headers predicted",
+    ),
 }
 
 
@@ -161,21 +245,35 @@ def test_netstat_s_negative_32bit_wrapped_numbers() -> None:
 
 
 def test_netstat_s_raw_names_and_sections() -> None:
-    text = ("Ip:\n    Forwarding: 2\nIcmp:\n    InCsumErrors: 3\nIcmpMsg:\n        InType3: 107\n"
-            "TcpExt:\n    TCPReqQFullDrop: 9\n    TCPBacklogDrop: 4\nIpExt:\n    InNoRoutes: 6\n"
-            "MPTcpExt:\n    MPCapableSYNRX: 2\nUdpLite:\n    InErrors: 1\nIcmp6:\n    Icmp6InCsumErrors: 5\n")
+    text = (
+        "Ip:\n    Forwarding: 2\nIcmp:\n    InCsumErrors: 3\nIcmpMsg:\n        InType3: 107\n"
+        "TcpExt:\n    TCPReqQFullDrop: 9\n    TCPBacklogDrop: 4\nIpExt:\n    InNoRoutes: 6\n"
+        "MPTcpExt:\n    MPCapableSYNRX: 2\nUdpLite:\n    InErrors: 1\nIcmp6:\n    Icmp6InCsumErrors: 5\n"
+    )
     assert parse_netstat_s(text) == {
-        "Ip.Forwarding": 2, "Icmp.InCsumErrors": 3, "IcmpMsg.InType3": 107, "TcpExt.TCPReqQFullDrop": 9,
-        "TcpExt.TCPBacklogDrop": 4, "IpExt.InNoRoutes": 6, "MPTcpExt.MPCapableSYNRX": 2, "UdpLite.InErrors": 1,
+        "Ip.Forwarding": 2,
+        "Icmp.InCsumErrors": 3,
+        "IcmpMsg.InType3": 107,
+        "TcpExt.TCPReqQFullDrop": 9,
+        "TcpExt.TCPBacklogDrop": 4,
+        "IpExt.InNoRoutes": 6,
+        "MPTcpExt.MPCapableSYNRX": 2,
+        "UdpLite.InErrors": 1,
         "Icmp6.InCsumErrors": 5,
     }
 
 
 def test_netstat_s_histogram_direction_and_reset() -> None:
-    text = ("Icmp:\n    ICMP input histogram:\n        echo replies: 3\n    4 ICMP messages sent\n"
-            "    ICMP output histogram:\n        echo replies: 5\n        OutRateLimitHost: 6\n")
-    assert parse_netstat_s(text) == {"Icmp.InEchoReps": 3, "Icmp.OutMsgs": 4, "Icmp.OutEchoReps": 5,
-                                     "Icmp.OutRateLimitHost": 6}
+    text = (
+        "Icmp:\n    ICMP input histogram:\n        echo replies: 3\n    4 ICMP messages sent\n"
+        "    ICMP output histogram:\n        echo replies: 5\n        OutRateLimitHost: 6\n"
+    )
+    assert parse_netstat_s(text) == {
+        "Icmp.InEchoReps": 3,
+        "Icmp.OutMsgs": 4,
+        "Icmp.OutEchoReps": 5,
+        "Icmp.OutRateLimitHost": 6,
+    }
 
 
 def test_netstat_s_unknown_lines_are_skipped_and_reported() -> None:
@@ -198,7 +296,9 @@ def test_netstat_s_cr_lf_and_lost_indentation() -> None:
 
 # ---------------------------------------------------------------- nstat and snmp6
 def test_nstat_absolute_with_and_without_rate_column() -> None:
-    text = "#kernel\nTcpExtListenOverflows           12                 0.0\nTcpActiveOpens 3\nIpExtInOctets 5 1.5e+03\n"
+    text = (
+        "#kernel\nTcpExtListenOverflows           12                 0.0\nTcpActiveOpens 3\nIpExtInOctets 5 1.5e+03\n"
+    )
     assert parse_nstat(text) == {"TcpExt.ListenOverflows": 12, "Tcp.ActiveOpens": 3, "IpExt.InOctets": 5}
 
 
@@ -215,8 +315,13 @@ def test_nstat_unknown_group_names_are_skipped() -> None:
 
 def test_snmp6() -> None:
     text = "Ip6InReceives                   \t123\nIcmp6InMsgs 4\nUdp6InDatagrams 5\nUdpLite6InErrors 0\nIcmp6OutType133 2\n"
-    assert parse_snmp6(text) == {"Ip6.InReceives": 123, "Icmp6.InMsgs": 4, "Udp6.InDatagrams": 5,
-                                 "UdpLite6.InErrors": 0, "Icmp6.OutType133": 2}
+    assert parse_snmp6(text) == {
+        "Ip6.InReceives": 123,
+        "Icmp6.InMsgs": 4,
+        "Udp6.InDatagrams": 5,
+        "UdpLite6.InErrors": 0,
+        "Icmp6.OutType133": 2,
+    }
 
 
 # ---------------------------------------------------------------- detection

@@ -1,4 +1,5 @@
 """The kfree_skb trace parser and the attribution of drops (pure functions)."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,8 +20,18 @@ HEADER = "# tracer: nop\n#\n# entries-in-buffer/entries-written: {kept}/{written
 def test_captured_nftables_drop_has_its_device_and_addresses():
     res = parse_trace(read("drop_reasons/lab-nft-drop-shared.trace"))
     nft = [d for d in res.drops if d.reason == "NETFILTER_DROP"]
-    assert nft == [TraceDrop(cpu=1, ts=529.95518, reason="NETFILTER_DROP", location="nft_do_chain", received=True,
-                             dev="eth0", src="198.18.1.20", dst="198.18.1.10")]
+    assert nft == [
+        TraceDrop(
+            cpu=1,
+            ts=529.95518,
+            reason="NETFILTER_DROP",
+            location="nft_do_chain",
+            received=True,
+            dev="eth0",
+            src="198.18.1.20",
+            dst="198.18.1.10",
+        )
+    ]
     assert res.lost == 0
     assert {d.reason for d in res.drops} == {"NETFILTER_DROP", "NOT_SPECIFIED", "QUEUE_PURGE"}
 
@@ -29,8 +40,9 @@ def test_captured_rp_filter_drop_takes_the_forward_lookup_not_the_reverse_check(
     res = parse_trace(read("drop_reasons/lab-rp-filter-multihomed.trace"))
     rp = [d for d in res.drops if d.reason == "IP_RPFILTER"]
     assert len(rp) == 4
-    assert {(d.dev, d.src, d.dst, d.location) for d in rp} == {("eth1", "198.18.1.20", "198.18.1.40",
-                                                                "ip_rcv_finish_core")}
+    assert {(d.dev, d.src, d.dst, d.location) for d in rp} == {
+        ("eth1", "198.18.1.20", "198.18.1.40", "ip_rcv_finish_core")
+    }
 
 
 def test_lines_without_irq_flags_and_without_reason():
@@ -42,8 +54,18 @@ def test_lines_without_irq_flags_and_without_reason():
         "location=0xffffffff81a2b3c4\n"
     )
     res = parse_trace(text)
-    assert res.drops == [TraceDrop(cpu=0, ts=100.000003, reason="UNKNOWN", location="0xffffffff81a2b3c4",
-                                   received=True, dev="ens3", src="10.0.0.9", dst="10.0.0.5")]
+    assert res.drops == [
+        TraceDrop(
+            cpu=0,
+            ts=100.000003,
+            reason="UNKNOWN",
+            location="0xffffffff81a2b3c4",
+            received=True,
+            dev="ens3",
+            src="10.0.0.9",
+            dst="10.0.0.5",
+        )
+    ]
     assert res.lost == 7  # the ring overran: 10 written, 3 kept
 
 
@@ -74,13 +96,15 @@ def test_symbol():
 
 
 def _d(reason="NETFILTER_DROP", received=True, dev="eth0", src="198.18.1.20", dst="198.18.1.10"):
-    return TraceDrop(cpu=0, ts=1.0, reason=reason, location="nft_do_chain", received=received, dev=dev,
-                     src=src, dst=dst)
+    return TraceDrop(
+        cpu=0, ts=1.0, reason=reason, location="nft_do_chain", received=received, dev=dev, src=src, dst=dst
+    )
 
 
 def test_attribution_on_a_kernel_of_its_own_takes_every_drop():
-    reasons, elsewhere, ignored = aggregate("db01", [_d(), _d(src=None, dst=None, dev=None, received=False)],
-                                            {"198.18.1.10"}, {"eth0", "lo"}, shared=False)
+    reasons, elsewhere, ignored = aggregate(
+        "db01", [_d(), _d(src=None, dst=None, dev=None, received=False)], {"198.18.1.10"}, {"eth0", "lo"}, shared=False
+    )
     assert [(r.reason, r.count, r.attribution) for r in reasons] == [("NETFILTER_DROP", 2, "target")]
     assert (elsewhere, ignored) == ([], 0)
 
@@ -97,7 +121,9 @@ def test_attribution_on_a_shared_kernel_goes_by_address_and_device():
     ]
     reasons, elsewhere, ignored = aggregate("db01", drops, ["198.18.1.10"], ["eth0", "lo"], shared=True)
     assert [(r.reason, r.count, r.attribution) for r in reasons] == [
-        ("NETFILTER_DROP", 2, "target"), ("NETFILTER_DROP", 2, "uncertain")]
+        ("NETFILTER_DROP", 2, "target"),
+        ("NETFILTER_DROP", 2, "uncertain"),
+    ]
     assert reasons[0].sources == ["198.18.1.20"] and reasons[0].devices == ["eth0"]
     assert sorted((r.reason, r.count) for r in elsewhere) == [("NETFILTER_DROP", 1), ("TCP_ABORT_ON_DATA", 1)]
     assert ignored == 1
@@ -116,16 +142,25 @@ def test_script_argv_takes_only_a_hex_id_and_bounded_seconds():
         script_argv("mount", "0123456789ab")
 
 
-@pytest.mark.parametrize("status,line", [
-    ("unavailable no-tracefs", "drop reasons unavailable on db01: tracefs is not mounted at /sys/kernel/tracing"),
-    ("unavailable not-root probe",
-     "drop reasons unavailable on db01: whycant logs in as probe, not root, and ssh.sudo is off"),
-    ("unavailable no-reason 5.15.0-91-generic",
-     "the kernel (5.15.0-91-generic) is too old: skb:kfree_skb has no drop reason before Linux 5.17"),
-    ("unavailable lockdown", "drop reasons unavailable on db01: kernel lockdown (confidentiality) forbids tracing"),
-    ("unavailable mkdir mkdir: cannot create directory: Operation not permitted",
-     "could not create a tracing instance: mkdir: cannot create directory: Operation not permitted"),
-])
+@pytest.mark.parametrize(
+    "status,line",
+    [
+        ("unavailable no-tracefs", "drop reasons unavailable on db01: tracefs is not mounted at /sys/kernel/tracing"),
+        (
+            "unavailable not-root probe",
+            "drop reasons unavailable on db01: whycant logs in as probe, not root, and ssh.sudo is off",
+        ),
+        (
+            "unavailable no-reason 5.15.0-91-generic",
+            "the kernel (5.15.0-91-generic) is too old: skb:kfree_skb has no drop reason before Linux 5.17",
+        ),
+        ("unavailable lockdown", "drop reasons unavailable on db01: kernel lockdown (confidentiality) forbids tracing"),
+        (
+            "unavailable mkdir mkdir: cannot create directory: Operation not permitted",
+            "could not create a tracing instance: mkdir: cannot create directory: Operation not permitted",
+        ),
+    ],
+)
 def test_unavailable_lines(status, line):
     assert line in unavailable_line("db01", status)
 

@@ -1,4 +1,5 @@
 """Outputs captured in the lab during a reproduced accept-queue overflow."""
+
 from __future__ import annotations
 
 import json
@@ -45,10 +46,27 @@ def test_ss_shows_the_full_accept_queue_and_loopback_binds():
 
 def test_analyze_on_the_captures_names_listen_queue_overflow():
     r = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "analyze", "--before", str(LAB / "db01-overflow-before-netstat-s.txt"),
-         "--after", str(LAB / "db01-overflow-after-netstat-s.txt"), "--window", "2",
-         "--listeners", str(LAB / "db01-overflow-ss-ltnH.txt"), "--port", "5432", "--json"],
-        capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "analyze",
+            "--before",
+            str(LAB / "db01-overflow-before-netstat-s.txt"),
+            "--after",
+            str(LAB / "db01-overflow-after-netstat-s.txt"),
+            "--window",
+            "2",
+            "--listeners",
+            str(LAB / "db01-overflow-ss-ltnH.txt"),
+            "--port",
+            "5432",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["findings"][0]["id"] == "listen-queue-overflow"

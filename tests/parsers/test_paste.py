@@ -1,4 +1,5 @@
 """The lenient paste reader: noise skipped, outputs recognised line by line, runs split, refusals clear."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,12 +53,17 @@ this line is nobody's output
 def test_session_is_read_whole():
     r = read_paste_text(SESSION)
     assert [run.counters for run in r.counter_runs] == [
-        {"TcpExt.ListenDrops": 12}, {"TcpExt.ListenOverflows": 9, "TcpExt.ListenDrops": 21}]
+        {"TcpExt.ListenDrops": 12},
+        {"TcpExt.ListenOverflows": 9, "TcpExt.ListenDrops": 21},
+    ]
     assert r.sysctls["net.core.somaxconn"] == 128
     assert r.sysctls["net.ipv4.tcp_max_syn_backlog"] == 512
     assert (r.conntrack_count, r.conntrack_max) == (65536, 65536)
     assert [(li.local_address, li.port, li.recv_q, li.send_q) for li in r.listeners or []] == [
-        ("0.0.0.0", 8080, 129, -1), ("::", 22, 0, -1), ("0.0.0.0", 5432, 0, 4096)]
+        ("0.0.0.0", 8080, 129, -1),
+        ("::", 22, 0, -1),
+        ("0.0.0.0", 5432, 0, 4096),
+    ]
     assert r.sockstat["orphaned"] == 10 and r.sockstat["TCP.orphan"] == 126800 and r.sockstat["TCP.mem"] == 102910
     assert r.uptime_s == 35 * 86400 + 3 * 3600 + 2 * 60
     assert r.skipped["date lines"] == 1 and r.skipped["elisions"] == 1 and r.skipped["comments"] == 1
@@ -72,7 +78,7 @@ def test_session_evidence_and_notes():
     assert t.counters_t0 == {"TcpExt.ListenDrops": 12, "TcpExt.ListenOverflows": 0}
     assert t.counters_delta == {"TcpExt.ListenOverflows": 9, "TcpExt.ListenDrops": 9}
     assert t.facts.conntrack_count == 65536 and t.facts.uptime_s
-    assert "ignored 1 line: line 36: \"this line is nobody's output\"" in notes
+    assert 'ignored 1 line: line 36: "this line is nobody\'s output"' in notes
     assert any(n.startswith("skipped ") and "command lines" in n for n in notes)
 
 
@@ -106,19 +112,25 @@ def test_headerless_wordings_go_to_their_section_and_annotations_are_dropped():
 
 def test_zero_fill_only_for_netstat_s_sections_the_before_run_had():
     before = CounterRun("netstat-s", {"Tcp.PassiveOpens": 3}, {"Tcp", "TcpExt"})
-    after = CounterRun("netstat-s", {"Tcp.PassiveOpens": 9, "TcpExt.ListenOverflows": 4, "Udp.InErrors": 1}, {"Tcp", "TcpExt", "Udp"})
+    after = CounterRun(
+        "netstat-s", {"Tcp.PassiveOpens": 9, "TcpExt.ListenOverflows": 4, "Udp.InErrors": 1}, {"Tcp", "TcpExt", "Udp"}
+    )
     assert zero_fill(before, after) == {"Tcp.PassiveOpens": 3, "TcpExt.ListenOverflows": 0}
     nstat_before = CounterRun("nstat", {"Tcp.PassiveOpens": 3})
     assert zero_fill(nstat_before, after) == {"Tcp.PassiveOpens": 3}  # nstat -a prints zeros: absent is unknown
 
 
 def test_commands_that_set_values_count_as_sysctls():
-    r = read_paste_text('sudo bash -c "echo 10 > /proc/sys/net/ipv4/tcp_max_orphans"\n$ sysctl -w net.ipv4.tcp_tw_recycle=1\n')
+    r = read_paste_text(
+        'sudo bash -c "echo 10 > /proc/sys/net/ipv4/tcp_max_orphans"\n$ sysctl -w net.ipv4.tcp_tw_recycle=1\n'
+    )
     assert r.sysctls == {"net.ipv4.tcp_max_orphans": 10, "net.ipv4.tcp_tw_recycle": 1}
 
 
 def test_kernel_log_lines_are_counted_by_kind():
-    r = read_paste_text("[1.2] nf_conntrack: table full, dropping packet\nkernel: possible SYN flooding on port 443. Sending cookies.\n")
+    r = read_paste_text(
+        "[1.2] nf_conntrack: table full, dropping packet\nkernel: possible SYN flooding on port 443. Sending cookies.\n"
+    )
     assert r.kernel_log == {"nf_conntrack_table_full": 1, "syn_flooding": 1}
 
 
@@ -130,12 +142,15 @@ def test_files_are_read_in_order_and_a_file_boundary_ends_an_output():
     assert ev.target.counters_t1["TcpExt.ListenOverflows"] == 4
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("", "the paste is empty"),
-    ("hello\nworld\n", "nothing recognised in the paste (first line 'hello')"),
-    ("$ netstat -s\n", "nothing recognised in the paste (skipped 1 command lines)"),
-    ("abc\x00def", "binary data"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("", "the paste is empty"),
+        ("hello\nworld\n", "nothing recognised in the paste (first line 'hello')"),
+        ("$ netstat -s\n", "nothing recognised in the paste (skipped 1 command lines)"),
+        ("abc\x00def", "binary data"),
+    ],
+)
 def test_refuses_only_when_nothing_is_recognised_and_says_what_it_expected(text, needle):
     with pytest.raises(BadInput) as e:
         read_paste(text)
@@ -145,17 +160,23 @@ def test_refuses_only_when_nothing_is_recognised_and_says_what_it_expected(text,
 
 
 def test_grep_dot_of_proc_sys_files():
-    r = read_paste_text("$ grep . /proc/sys/net/core/somaxconn /proc/sys/net/ipv4/tcp_tw_recycle\n"
-                        "/proc/sys/net/core/somaxconn:128\n/proc/sys/net/ipv4/tcp_tw_recycle:1\n")
+    r = read_paste_text(
+        "$ grep . /proc/sys/net/core/somaxconn /proc/sys/net/ipv4/tcp_tw_recycle\n"
+        "/proc/sys/net/core/somaxconn:128\n/proc/sys/net/ipv4/tcp_tw_recycle:1\n"
+    )
     assert r.sysctls == {"net.core.somaxconn": 128, "net.ipv4.tcp_tw_recycle": 1} and not r.ignored
 
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 WHOLE_OUTPUTS = sorted([*(FIXTURES / "public").rglob("*.txt"), *(FIXTURES / "captured").glob("*.txt")])
 # a bare value means nothing without the command line that printed it
-BARE_VALUES = {"debian12-kernel6.18-ip_local_port_range.txt", "debian12-kernel6.18-nf_conntrack_count.txt",
-               "debian12-kernel6.18-nproc.txt", "node_exporter-proc-sys-net-netfilter-nf_conntrack_count.txt",
-               "node_exporter-proc-sys-net-netfilter-nf_conntrack_max.txt"}
+BARE_VALUES = {
+    "debian12-kernel6.18-ip_local_port_range.txt",
+    "debian12-kernel6.18-nf_conntrack_count.txt",
+    "debian12-kernel6.18-nproc.txt",
+    "node_exporter-proc-sys-net-netfilter-nf_conntrack_count.txt",
+    "node_exporter-proc-sys-net-netfilter-nf_conntrack_max.txt",
+}
 
 
 @pytest.mark.parametrize("path", WHOLE_OUTPUTS, ids=[p.name for p in WHOLE_OUTPUTS])
@@ -168,13 +189,17 @@ def test_every_whole_output_we_hold_is_read_without_ignored_lines(path):
 
 
 def test_proc_net_stat_nf_conntrack_table_is_summed_over_cpus():
-    r = read_paste_text((FIXTURES / "public" / "conntrack" / "node_exporter-proc-net-stat-nf_conntrack.txt").read_text())
+    r = read_paste_text(
+        (FIXTURES / "public" / "conntrack" / "node_exporter-proc-net-stat-nf_conntrack.txt").read_text()
+    )
     assert r.conntrack_stats["entries"] == 0x21 and r.conntrack_stats["invalid"] == 53
 
 
 def test_window_from_date_lines_or_sleep():
-    dated = ("$ date; netstat -s | grep -i listen\nWed Mar  4 10:12:01 UTC 2020\n    12 SYNs to LISTEN sockets dropped\n"
-             "$ date; netstat -s | grep -i listen\nWed Mar  4 10:13:01 UTC 2020\n    21 SYNs to LISTEN sockets dropped\n")
+    dated = (
+        "$ date; netstat -s | grep -i listen\nWed Mar  4 10:12:01 UTC 2020\n    12 SYNs to LISTEN sockets dropped\n"
+        "$ date; netstat -s | grep -i listen\nWed Mar  4 10:13:01 UTC 2020\n    21 SYNs to LISTEN sockets dropped\n"
+    )
     ev, notes = read_paste(dated)
     assert ev.target.window_s == 60 and "60 s between the two snapshots (from the date lines)" in notes
     assert not any(n.startswith("ignored") for n in notes)

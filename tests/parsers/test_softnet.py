@@ -1,4 +1,5 @@
 """softnet_stat and neighbour-cache stats, as captured on a real 2-CPU machine."""
+
 from __future__ import annotations
 
 import pytest

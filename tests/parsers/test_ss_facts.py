@@ -1,4 +1,5 @@
 """ss / netstat listener formats, ss -s, and host facts."""
+
 from __future__ import annotations
 
 import pytest
@@ -40,16 +41,16 @@ def test_split_address(addr: str, host: str, port: int, iface: str | None) -> No
 
 SS_VARIANTS = {
     "iproute2 6.x": "State  Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess\n"
-                    "LISTEN 5      4096       10.0.0.5:5432       0.0.0.0:*          \n",
+    "LISTEN 5      4096       10.0.0.5:5432       0.0.0.0:*          \n",
     "no header (-H)": "LISTEN 5      4096       10.0.0.5:5432       0.0.0.0:*\n",
     "old": "State      Recv-Q Send-Q     Local Address:Port       Peer Address:Port\n"
-           "LISTEN     5      4096       10.0.0.5:5432            *:*\n",
+    "LISTEN     5      4096       10.0.0.5:5432            *:*\n",
     "netid + users": "Netid State Recv-Q Send-Q Local Address:Port Peer Address:Port Process\n"
-                     'tcp LISTEN 5 4096 10.0.0.5:5432 0.0.0.0:* users:(("postgres",pid=1,fd=5)) ino:1 sk:2 <->\n'
-                     "u_str LISTEN 0 128 /run/x.sock 123 * 0\nudp UNCONN 0 0 0.0.0.0:53 0.0.0.0:*\n",
+    'tcp LISTEN 5 4096 10.0.0.5:5432 0.0.0.0:* users:(("postgres",pid=1,fd=5)) ino:1 sk:2 <->\n'
+    "u_str LISTEN 0 128 /run/x.sock 123 * 0\nudp UNCONN 0 0 0.0.0.0:53 0.0.0.0:*\n",
     "with detail lines": "State Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
-                         "LISTEN 5 4096 10.0.0.5:5432 *:*\n\t skmem:(r0,rb87380,t0,tb65536,f0,w0,o0,bl0) cubic\n"
-                         "ESTAB 0 0 10.0.0.5:5432 10.0.0.9:40000\n",
+    "LISTEN 5 4096 10.0.0.5:5432 *:*\n\t skmem:(r0,rb87380,t0,tb65536,f0,w0,o0,bl0) cubic\n"
+    "ESTAB 0 0 10.0.0.5:5432 10.0.0.9:40000\n",
     "no state column": "Recv-Q Send-Q Local Address:Port Peer Address:Port\n5 4096 10.0.0.5:5432 *:*\n",
 }
 
@@ -66,21 +67,28 @@ def test_ss_listen_header_only_means_no_listeners() -> None:
 
 
 def test_ss_listen_loopback_and_wildcard_properties() -> None:
-    got = parse_ss_listen("LISTEN 0 128 127.0.0.1:5432 0.0.0.0:*\nLISTEN 0 128 [::]:5432 [::]:*\n"
-                          "LISTEN 0 128 [::ffff:127.0.0.1]:80 [::]:*\n")
+    got = parse_ss_listen(
+        "LISTEN 0 128 127.0.0.1:5432 0.0.0.0:*\nLISTEN 0 128 [::]:5432 [::]:*\n"
+        "LISTEN 0 128 [::ffff:127.0.0.1]:80 [::]:*\n"
+    )
     assert [(x.loopback_only, x.wildcard, x.family) for x in got] == [
-        (True, False, "inet"), (False, True, "inet6"), (True, False, "inet")]
+        (True, False, "inet"),
+        (False, True, "inet6"),
+        (True, False, "inet"),
+    ]
 
 
 def test_netstat_listen_marks_backlog_unknown() -> None:
-    text = ("(Not all processes could be identified, non-owned process info\n"
-            " will not be shown, you would have to be root to see it all.)\n"
-            "Active Internet connections (only servers)\n"
-            "Proto Recv-Q Send-Q Local Address           Foreign Address         State       PID/Program name\n"
-            "tcp      129      0 0.0.0.0:5432            0.0.0.0:*               LISTEN      1/postgres\n"
-            "tcp6       0      0 :::22                   :::*                    LISTEN      2/sshd\n"
-            "tcp        0      0 10.0.0.5:5432           10.0.0.9:40000          ESTABLISHED 1/postgres\n"
-            "udp        0      0 0.0.0.0:68              0.0.0.0:*                           3/dhclient\n")
+    text = (
+        "(Not all processes could be identified, non-owned process info\n"
+        " will not be shown, you would have to be root to see it all.)\n"
+        "Active Internet connections (only servers)\n"
+        "Proto Recv-Q Send-Q Local Address           Foreign Address         State       PID/Program name\n"
+        "tcp      129      0 0.0.0.0:5432            0.0.0.0:*               LISTEN      1/postgres\n"
+        "tcp6       0      0 :::22                   :::*                    LISTEN      2/sshd\n"
+        "tcp        0      0 10.0.0.5:5432           10.0.0.9:40000          ESTABLISHED 1/postgres\n"
+        "udp        0      0 0.0.0.0:68              0.0.0.0:*                           3/dhclient\n"
+    )
     assert parse_netstat_listen(text) == [
         Listener(local_address="0.0.0.0", port=5432, recv_q=129, send_q=SEND_Q_UNKNOWN),
         Listener(local_address="::", port=22, recv_q=0, send_q=SEND_Q_UNKNOWN, family="inet6"),
@@ -90,10 +98,28 @@ def test_netstat_listen_marks_backlog_unknown() -> None:
 def test_ss_summary_old_and_new() -> None:
     old = "Total: 1336 (kernel 1393)\nTCP:   1384 (estab 1231, closed 89, orphaned 3, synrecv 0, timewait 87/0), ports 0\n"
     new = "Total: 33\nTCP:   16 (estab 2, closed 3, orphaned 0, timewait 2)\n\nTransport Total     IP        IPv6\nTCP\t  13        11        2\n"
-    assert parse_ss_summary(old) == {"total": 1336, "kernel": 1393, "tcp": 1384, "estab": 1231, "closed": 89,
-                                     "orphaned": 3, "synrecv": 0, "timewait": 87, "ports": 0}
-    assert parse_ss_summary(new) == {"total": 33, "tcp": 16, "estab": 2, "closed": 3, "orphaned": 0, "timewait": 2,
-                                     "TCP.total": 13, "TCP.ip": 11, "TCP.ipv6": 2}
+    assert parse_ss_summary(old) == {
+        "total": 1336,
+        "kernel": 1393,
+        "tcp": 1384,
+        "estab": 1231,
+        "closed": 89,
+        "orphaned": 3,
+        "synrecv": 0,
+        "timewait": 87,
+        "ports": 0,
+    }
+    assert parse_ss_summary(new) == {
+        "total": 33,
+        "tcp": 16,
+        "estab": 2,
+        "closed": 3,
+        "orphaned": 0,
+        "timewait": 2,
+        "TCP.total": 13,
+        "TCP.ip": 11,
+        "TCP.ipv6": 2,
+    }
 
 
 @pytest.mark.parametrize(
@@ -117,9 +143,14 @@ def test_kernel_version_tuple(release: str | None, version: tuple[int, int, int]
 
 @pytest.mark.parametrize(
     "text",
-    ["FreeBSD 13.2-RELEASE\n", "Darwin 23.1.0\n",
-     "Darwin mac.local 23.1.0 Darwin Kernel Version 23.1.0: root:xnu x86_64\n", "SunOS 5.11\n",
-     "CYGWIN_NT-10.0-19045 3.4.9-1.x86_64\n", "OpenBSD\n"],
+    [
+        "FreeBSD 13.2-RELEASE\n",
+        "Darwin 23.1.0\n",
+        "Darwin mac.local 23.1.0 Darwin Kernel Version 23.1.0: root:xnu x86_64\n",
+        "SunOS 5.11\n",
+        "CYGWIN_NT-10.0-19045 3.4.9-1.x86_64\n",
+        "OpenBSD\n",
+    ],
 )
 def test_uname_non_linux_is_unsupported(text: str) -> None:
     with pytest.raises(UnsupportedHost, match="not Linux"):
@@ -132,10 +163,20 @@ def test_os_release_fallbacks() -> None:
 
 
 def test_conntrack_S_format() -> None:
-    text = ("cpu=0   \tfound=0 invalid=130 insert=0 insert_failed=2 drop=1 early_drop=0 error=0 search_restart=0\n"
-            "cpu=1   \tfound=1 invalid=5 insert=0 insert_failed=3 drop=4 early_drop=0 error=0 search_restart=2\n")
-    assert parse_nf_conntrack_stat(text) == {"found": 1, "invalid": 135, "insert": 0, "insert_failed": 5, "drop": 5,
-                                             "early_drop": 0, "error": 0, "search_restart": 2}
+    text = (
+        "cpu=0   \tfound=0 invalid=130 insert=0 insert_failed=2 drop=1 early_drop=0 error=0 search_restart=0\n"
+        "cpu=1   \tfound=1 invalid=5 insert=0 insert_failed=3 drop=4 early_drop=0 error=0 search_restart=2\n"
+    )
+    assert parse_nf_conntrack_stat(text) == {
+        "found": 1,
+        "invalid": 135,
+        "insert": 0,
+        "insert_failed": 5,
+        "drop": 5,
+        "early_drop": 0,
+        "error": 0,
+        "search_restart": 2,
+    }
 
 
 @pytest.mark.parametrize(("text", "cpus"), [("0\n", 1), ("0-3\n", 4), ("0-3,6,8-9\n", 7)])

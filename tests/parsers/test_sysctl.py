@@ -1,4 +1,5 @@
 """sysctl -a, sysctl.conf / sysctl.d, systemd-sysctl precedence, key <-> /proc/sys path."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,9 +19,17 @@ from probes.parsers.sysctl import (
 @pytest.mark.parametrize(
     ("raw", "value"),
     [
-        ("1", 1), ("  0 ", 0), ("-1", -1), ("4096\t87380\t6291456", [4096, 87380, 6291456]),
-        ("32768 60999", [32768, 60999]), ("cubic", "cubic"), ("reno cubic", "reno cubic"), ("", ""),
-        ("0x10", "0x10"), ("1.5", "1.5"), ("|/usr/share/apport/apport %p", "|/usr/share/apport/apport %p"),
+        ("1", 1),
+        ("  0 ", 0),
+        ("-1", -1),
+        ("4096\t87380\t6291456", [4096, 87380, 6291456]),
+        ("32768 60999", [32768, 60999]),
+        ("cubic", "cubic"),
+        ("reno cubic", "reno cubic"),
+        ("", ""),
+        ("0x10", "0x10"),
+        ("1.5", "1.5"),
+        ("|/usr/share/apport/apport %p", "|/usr/share/apport/apport %p"),
     ],
 )
 def test_parse_value(raw: str, value: object) -> None:

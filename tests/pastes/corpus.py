@@ -2,6 +2,7 @@
 
 ``python -m tests.pastes.corpus`` prints the score and every miss; the test suite asserts it is perfect.
 """
+
 from __future__ import annotations
 
 import sys
@@ -62,7 +63,10 @@ def main() -> int:
     good = sum(r.ok for r in results)
     for r in results:
         mark = "ok  " if r.ok else "MISS"
-        print(f"{mark} {r.file}: {', '.join(r.ids) or '(no findings)'}" + ("" if r.ok else f"  <- {'; '.join(r.problems)}"))
+        print(
+            f"{mark} {r.file}: {', '.join(r.ids) or '(no findings)'}"
+            + ("" if r.ok else f"  <- {'; '.join(r.problems)}")
+        )
     print(f"corpus score: {good}/{len(results)} pastes diagnosed as expected")
     return 0 if good == len(results) else 1
 

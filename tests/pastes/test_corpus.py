@@ -1,4 +1,5 @@
 """The whole paste corpus: every real paste gives its expected finding ids and none of the forbidden ones."""
+
 from __future__ import annotations
 
 import pytest

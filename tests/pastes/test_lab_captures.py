@@ -1,4 +1,5 @@
 """The lab captures of issue 10's two live cases (tests/lab/test_paste_captures.py saved them), diagnosed."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,23 @@ def test_one_paste_holding_both_runs_is_split_by_its_command_lines():
 
 
 def test_cli_before_after_flags_take_the_omitted_line_as_zero():
-    r = subprocess.run([sys.executable, "-m", "bot.cli", "analyze", "--before", str(LAB / "netstat-s-before.txt"),
-                        "--after", str(LAB / "netstat-s-after.txt"), "--json"], check=False, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "analyze",
+            "--before",
+            str(LAB / "netstat-s-before.txt"),
+            "--after",
+            str(LAB / "netstat-s-after.txt"),
+            "--json",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["counters_delta"]["TcpExt.ListenOverflows"] == 4

@@ -1,5 +1,6 @@
 """Collection over recorded hosts: every failed probe is reported, none hides the others,
 and a diagnosis over partial evidence says it is partial."""
+
 from __future__ import annotations
 
 from pathlib import Path

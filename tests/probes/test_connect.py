@@ -1,4 +1,5 @@
 """Connect tests: the same classification from the in-process, python3 and bash runners."""
+
 from __future__ import annotations
 
 import asyncio
@@ -54,9 +55,12 @@ async def test_script_runners_classify_like_the_local_one(runner, listening_port
 async def test_batched_script_classifies_each_target_like_the_single_one(listening_port, closed_port):
     """MULTI_PY_SCRIPT shares the attempt with PY_SCRIPT: each caller gets its own target's lines."""
     b, t = ConnectBatcher(window=0.05), LocalTransport()
-    ok, refused = await asyncio.gather(*(
-        b.run(t, LOCAL, "127.0.0.1", port, attempts=3, timeout=1.0, interval=0.01, budget=10)
-        for port in (listening_port, closed_port)))
+    ok, refused = await asyncio.gather(
+        *(
+            b.run(t, LOCAL, "127.0.0.1", port, attempts=3, timeout=1.0, interval=0.01, budget=10)
+            for port in (listening_port, closed_port)
+        )
+    )
     assert b.batches == 1
     assert [a.outcome for a in parse_attempts(ok.stdout)] == ["ok"] * 3, ok.stderr
     assert [(a.outcome, a.detail) for a in parse_attempts(refused.stdout)] == [("refused", "ECONNREFUSED")] * 3
@@ -101,8 +105,10 @@ async def test_vantage_without_python_falls_back_to_bash(listening_port, closed_
     from probes.collect import Collector, ProbeSettings, TransportSet, VantagePoint
 
     vantage = Host(name="minimal", address="127.0.0.1", transport="ssh")
-    c = Collector(TransportSet(overrides={"minimal": _NoPython()}),
-                  ProbeSettings(connect_attempts=3, connect_timeout=1, connect_interval=0.01))
+    c = Collector(
+        TransportSet(overrides={"minimal": _NoPython()}),
+        ProbeSettings(connect_attempts=3, connect_timeout=1, connect_interval=0.01),
+    )
     ok = await c.connect_from(VantagePoint("minimal", vantage), "127.0.0.1", listening_port)
     refused = await c.connect_from(VantagePoint("minimal", vantage), "127.0.0.1", closed_port)
     assert ok.runner == refused.runner == "bash"

@@ -1,4 +1,5 @@
 """Golden files: ``pytest tests/render --update-golden`` (or ``WHYCANT_UPDATE_GOLDEN=1``) rewrites them."""
+
 from __future__ import annotations
 
 import os
@@ -8,8 +9,12 @@ import pytest
 
 def pytest_addoption(parser):
     try:
-        parser.addoption("--update-golden", action="store_true", default=False,
-                         help="rewrite tests/render/golden/* from the current renderers")
+        parser.addoption(
+            "--update-golden",
+            action="store_true",
+            default=False,
+            help="rewrite tests/render/golden/* from the current renderers",
+        )
     except ValueError:  # already registered by a root conftest
         pass
 

@@ -3,6 +3,7 @@
 The scheduled report (summary in the channel, details in the thread, Waive buttons), the CLI
 text, and the `drift` chat reply. Regenerate on purpose with ``--update-golden`` and review the diff.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,12 @@ from tests.render.test_golden import GOLDEN, _compare
 from tests.slack.limits import check_message
 
 CASES = {
-    "drift_summary.json": lambda: {"text": render.fallback_text(drift_report(), name="weekly-drift", late=True),
-                                   "blocks": render.summary_blocks(drift_report(), name="weekly-drift", late=True,
-                                                                   scheduled_for="2026-12-02 09:00 UTC")},
+    "drift_summary.json": lambda: {
+        "text": render.fallback_text(drift_report(), name="weekly-drift", late=True),
+        "blocks": render.summary_blocks(
+            drift_report(), name="weekly-drift", late=True, scheduled_for="2026-12-02 09:00 UTC"
+        ),
+    },
     "drift_thread.json": lambda: {"text": "details", "blocks": render.thread_blocks(drift_report(), max_buttons=4)},
     "drift_chat.json": lambda: render_outcome(drift_outcome()),
 }
@@ -35,7 +39,7 @@ TEXT = {
 def test_drift_blockkit_golden(name, update_golden):
     payload = CASES[name]()
     for i in range(0, len(payload["blocks"]), 50):  # the poster sends the thread 50 blocks at a time
-        assert check_message({**payload, "blocks": payload["blocks"][i:i + 50]}) == []
+        assert check_message({**payload, "blocks": payload["blocks"][i : i + 50]}) == []
     _compare(GOLDEN / name, json.dumps(payload, indent=2, ensure_ascii=False) + "\n", update_golden)
 
 
@@ -49,8 +53,9 @@ def test_drift_lenses_and_labels_agree():
 
 
 def test_every_drift_and_error_is_named_and_escaped_everywhere():
-    blocks = json.dumps(render.summary_blocks(drift_report()) + render.thread_blocks(drift_report()),
-                        ensure_ascii=False)
+    blocks = json.dumps(
+        render.summary_blocks(drift_report()) + render.thread_blocks(drift_report()), ensure_ascii=False
+    )
     text = render.text_report(drift_report())
     for d in drift_report()["drifts"]:
         assert d["key"] in blocks and d["key"] in text

@@ -1,4 +1,5 @@
 """Escaping in every renderer, text rendering, limits on odd inputs."""
+
 from __future__ import annotations
 
 import json
@@ -39,14 +40,47 @@ def test_every_outcome_kind_renders_within_limits_and_escaped():
         Outcome(kind="help", text=f"help {INJECT}"),
         Outcome(kind="refused", text=f"you may not {INJECT}", ephemeral=True),
         Outcome(kind="error", text=f"boom {INJECT}"),
-        Outcome(kind="ack", text=f"acked {INJECT}", incident=IncidentInfo(id=3, status="acked"),
-                data={"audit": [{"at": "t", "who": f"U1{INJECT}", "action": "ack"}]}),
-        Outcome(kind="incidents", data={"incidents": [
-            {"id": i, "host": f"db{i}{INJECT}", "port": 5432, "status": "open", "age_s": 4000, "askers": 2,
-             "verdict": f"v {INJECT}"} for i in range(300)]}),
-        Outcome(kind="drift", data={"hosts": 12, "drifts": [
-            {"host": f"db01{INJECT}", "key": "net.ipv4.tcp_tw_recycle", "value": 1, "expected": 0,
-             "kind": "known-bad", "finding": "tcp-tw-recycle"}] * 200, "errors": [{"host": "x", "error": INJECT}]}),
+        Outcome(
+            kind="ack",
+            text=f"acked {INJECT}",
+            incident=IncidentInfo(id=3, status="acked"),
+            data={"audit": [{"at": "t", "who": f"U1{INJECT}", "action": "ack"}]},
+        ),
+        Outcome(
+            kind="incidents",
+            data={
+                "incidents": [
+                    {
+                        "id": i,
+                        "host": f"db{i}{INJECT}",
+                        "port": 5432,
+                        "status": "open",
+                        "age_s": 4000,
+                        "askers": 2,
+                        "verdict": f"v {INJECT}",
+                    }
+                    for i in range(300)
+                ]
+            },
+        ),
+        Outcome(
+            kind="drift",
+            data={
+                "hosts": 12,
+                "drifts": [
+                    {
+                        "host": f"db01{INJECT}",
+                        "key": "net.ipv4.tcp_tw_recycle",
+                        "value": 1,
+                        "expected": 0,
+                        "kind": "known-bad",
+                        "finding": "tcp-tw-recycle",
+                    }
+                ]
+                * 200,
+                "errors": [{"host": "x", "error": INJECT}],
+            },
+        ),
         Outcome(kind="history", data={"incidents": []}),
     ]
     for o in kinds:
@@ -58,8 +92,18 @@ def test_every_outcome_kind_renders_within_limits_and_escaped():
 
 
 def test_home_is_cut_at_100_blocks_with_a_visible_marker():
-    incs = [{"id": i, "host": f"db{i}", "port": 5432, "status": "open", "age_s": 60 * i, "askers": ["U0A"],
-             "verdict": f"verdict {INJECT}"} for i in range(200)]
+    incs = [
+        {
+            "id": i,
+            "host": f"db{i}",
+            "port": 5432,
+            "status": "open",
+            "age_s": 60 * i,
+            "askers": ["U0A"],
+            "verdict": f"verdict {INJECT}",
+        }
+        for i in range(200)
+    ]
     view = render_home(incs, f"drift {INJECT}")
     assert len(view["blocks"]) <= 100
     flat = json.dumps(view, ensure_ascii=False)
@@ -88,9 +132,19 @@ def test_text_shows_every_finding_no_truncation():
 
 def test_manifest_matches_what_the_app_listens_to():
     m = yaml.safe_load((REPO / "slack-app-manifest.yaml").read_text())
-    assert sorted(m["settings"]["event_subscriptions"]["bot_events"]) == ["app_home_opened", "app_mention",
-                                                                          "message.im"]
+    assert sorted(m["settings"]["event_subscriptions"]["bot_events"]) == [
+        "app_home_opened",
+        "app_mention",
+        "message.im",
+    ]
     assert sorted(m["oauth_config"]["scopes"]["bot"]) == [
-        "app_mentions:read", "chat:write", "commands", "files:read", "files:write", "im:history", "reactions:write",
-        "usergroups:read"]
+        "app_mentions:read",
+        "chat:write",
+        "commands",
+        "files:read",
+        "files:write",
+        "im:history",
+        "reactions:write",
+        "usergroups:read",
+    ]
     assert m["features"]["slash_commands"][0]["command"] == "/whycant"

@@ -4,6 +4,7 @@ Paste ``golden/*.json`` into Block Kit Builder to see them. Regenerate on
 purpose with ``--update-golden`` (or ``WHYCANT_UPDATE_GOLDEN=1``) and review
 the diff.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,7 +60,12 @@ def test_many_findings_are_cut_visibly_at_fifty_blocks():
     assert notes and notes[0].startswith("…and ")
     assert blocks[-1]["type"] == "actions"  # buttons survive truncation
     assert {e["action_id"] for e in blocks[-1]["elements"]} == {
-        "whycant_rerun", "whycant_ack", "whycant_resolve", "whycant_evidence", "whycant_verify"}
+        "whycant_rerun",
+        "whycant_ack",
+        "whycant_resolve",
+        "whycant_evidence",
+        "whycant_verify",
+    }
     assert all(e["value"] == "42" for e in blocks[-1]["elements"])
     # the connect matrix and the incident line are kept too
     flat = json.dumps(blocks, ensure_ascii=False)

@@ -1,4 +1,5 @@
 """A small inventory shared by the request tests (built once: hypothesis reuses it)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,6 +1,7 @@
 """A target behind a jump host gets no ``bot`` connect row unless asked for: the bot has no
 direct path to it by design (the production fleet's db08 was reported critical
 "filtered-from-vantage: unreachable from bot" before; tests/e2e/test_production_fleet.py)."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,15 +34,18 @@ def vantages(inv: Inventory, text: str) -> list[str]:
     return r.vantages
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("db07:5432", ["dmz"]),
-    ("db07:5432 from dmz", ["dmz"]),
-    ("db07:5432 from all", ["dmz"]),
-    ("db07:5432 from bot and dmz", ["bot", "dmz"]),
-    ("db07:5432 from bot", ["bot"]),
-    ("db01:5432", ["bot", "dmz"]),
-    ("db01:5432 from dmz", ["bot", "dmz"]),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("db07:5432", ["dmz"]),
+        ("db07:5432 from dmz", ["dmz"]),
+        ("db07:5432 from all", ["dmz"]),
+        ("db07:5432 from bot and dmz", ["bot", "dmz"]),
+        ("db07:5432 from bot", ["bot"]),
+        ("db01:5432", ["bot", "dmz"]),
+        ("db01:5432 from dmz", ["bot", "dmz"]),
+    ],
+)
 def test_bot_row_only_where_the_bot_has_a_path(inv: Inventory, text: str, expected: list[str]) -> None:
     assert vantages(inv, text) == expected
 
@@ -56,8 +60,11 @@ def test_no_other_vantage_keeps_bot() -> None:
 
 def test_service_plans_the_same_vantages(inv: Inventory) -> None:
     svc = Whycant(parse_config(CONFIG, "jump.yaml"))
-    plan = lambda target, vs: [v.name for v in svc.vantages_for(  # noqa: E731
-        Request(text="t", target=target, address="198.18.0.1", port=5432, vantages=vs))]
+
+    def plan(target: str, vs: list[str]) -> list[str]:
+        request = Request(text="t", target=target, address="198.18.0.1", port=5432, vantages=vs)
+        return [v.name for v in svc.vantages_for(request)]
+
     assert plan("db07", []) == ["dmz"]  # e.g. a probe or an alert: every configured vantage
     assert plan("db07", ["bot", "dmz"]) == ["bot", "dmz"]
     assert plan("db01", []) == ["bot", "dmz"]

@@ -1,4 +1,5 @@
 """parse_request: the chat grammar alone (pure, no inventory)."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,7 +22,10 @@ def tpl(p: ParsedRequest) -> tuple:
         ("why can't app01 reach db01 on 443", ("diagnose", "db01", 443, None, ["app01"])),
         ("why can't office connect to db01:9000", ("diagnose", "db01", 9000, None, ["office"])),
         ("is db01:5432 reachable from dc and office", ("diagnose", "db01", 5432, None, ["dc", "office"])),
-        ("is db01:5432 reachable from dc, office & app01?", ("diagnose", "db01", 5432, None, ["dc", "office", "app01"])),
+        (
+            "is db01:5432 reachable from dc, office & app01?",
+            ("diagnose", "db01", 5432, None, ["dc", "office", "app01"]),
+        ),
         ("198.18.0.10:5432", ("diagnose", "198.18.0.10", 5432, None, [])),
         ("WHY CAN'T I CONNECT TO DB01?", ("diagnose", "DB01", None, None, [])),
         ("db01?", ("diagnose", "db01", None, None, [])),

@@ -6,6 +6,7 @@ words in any order), ``parse_request`` + ``resolve_request`` either raise
 address inside ``allowed_targets``) and whose every string field is a string
 *of the inventory* — so no character of the input can reach a command line.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -31,13 +32,59 @@ for _v in VANTAGES.values():
 INVENTORY_CHARS = set("".join(INVENTORY_STRINGS))
 
 KNOWN = sorted(INVENTORY_STRINGS | {s.upper() for s in INVENTORY_STRINGS}) + [
-    "why", "can't", "can’t", "cant", "I", "connect", "to", "reach", "is", "reachable", "from", "and", "on",
-    "port", "service", "everywhere", "all", "help", "ack", "resolve", "incident", "incidents", "show",
-    "drift", "history", "rerun", "verify", "evidence", "analyze", "group:db", "<@U123ABC>", "<!channel>", "?", "!", "5432", "443", "0",
-    "65536", "10.20.3.4", "10.20.255.255", "10.21.0.1", "[2001:db8::10]", "::ffff:198.18.0.10",
-    "fe80::1%eth0", "user@", "mailto:", "http://", "tcp/", "#12",
+    "why",
+    "can't",
+    "can’t",
+    "cant",
+    "I",
+    "connect",
+    "to",
+    "reach",
+    "is",
+    "reachable",
+    "from",
+    "and",
+    "on",
+    "port",
+    "service",
+    "everywhere",
+    "all",
+    "help",
+    "ack",
+    "resolve",
+    "incident",
+    "incidents",
+    "show",
+    "drift",
+    "history",
+    "rerun",
+    "verify",
+    "evidence",
+    "analyze",
+    "group:db",
+    "<@U123ABC>",
+    "<!channel>",
+    "?",
+    "!",
+    "5432",
+    "443",
+    "0",
+    "65536",
+    "10.20.3.4",
+    "10.20.255.255",
+    "10.21.0.1",
+    "[2001:db8::10]",
+    "::ffff:198.18.0.10",
+    "fe80::1%eth0",
+    "user@",
+    "mailto:",
+    "http://",
+    "tcp/",
+    "#12",
 ]
-META = st.text(alphabet=sorted(SHELL_META) + ["\u2019", "\u201c", "\u0000", "\u202e", "é", "ß", "İ", "٣", "🙂"], max_size=6)
+META = st.text(
+    alphabet=sorted(SHELL_META) + ["\u2019", "\u201c", "\u0000", "\u202e", "é", "ß", "İ", "٣", "🙂"], max_size=6
+)
 PIECE = st.one_of(st.sampled_from(KNOWN), META, st.text(max_size=8), st.integers(-5, 70000).map(str))
 SEP = st.sampled_from([" ", " ", ", ", ":", "", "|", "<", ">", "\n", "@"])
 
@@ -114,10 +161,19 @@ def test_inventory_words_mixed_with_metacharacters(text):
     check(text)
 
 
-TARGETS = sorted(set(HOSTS) | {a for h in HOSTS.values() for a in h.aliases} | {h.address for h in HOSTS.values()}
-                 | {"10.20.3.4", "[2001:db8::10]", "DB01", "db01x", "10.21.0.1"})
-VANTAGE_WORDS = sorted(set(VANTAGES) | set(HOSTS) | {n.upper() for n in HOSTS} | {h.address for h in HOSTS.values()}
-                       | {"everywhere", "mars", "OFFICE"})
+TARGETS = sorted(
+    set(HOSTS)
+    | {a for h in HOSTS.values() for a in h.aliases}
+    | {h.address for h in HOSTS.values()}
+    | {"10.20.3.4", "[2001:db8::10]", "DB01", "db01x", "10.21.0.1"}
+)
+VANTAGE_WORDS = sorted(
+    set(VANTAGES)
+    | set(HOSTS)
+    | {n.upper() for n in HOSTS}
+    | {h.address for h in HOSTS.values()}
+    | {"everywhere", "mars", "OFFICE"}
+)
 
 
 @st.composite
@@ -128,8 +184,24 @@ def sentence(draw: st.DrawFn) -> str:
     target = draw(st.sampled_from(TARGETS))
     if draw(st.booleans()):
         target = f"<http://{target}|{target}>"
-    port = draw(st.sampled_from(["", ":5432", ":443", ":postgres", ":PostGres", ":pgbouncer", " PGBOUNCER", " 6432", " on 80",
-                                    " port 0", ":http", " service HTTPS"]))
+    port = draw(
+        st.sampled_from(
+            [
+                "",
+                ":5432",
+                ":443",
+                ":postgres",
+                ":PostGres",
+                ":pgbouncer",
+                " PGBOUNCER",
+                " 6432",
+                " on 80",
+                " port 0",
+                ":http",
+                " service HTTPS",
+            ]
+        )
+    )
     vs = draw(st.lists(st.sampled_from(VANTAGE_WORDS), max_size=3))
     tail = f" from {' and '.join(vs)}" if vs else ""
     verb = " reach " if subject else ""

@@ -1,4 +1,5 @@
 """resolve_request: tokens -> inventory hosts, ports, services and vantages."""
+
 from __future__ import annotations
 
 import pytest
@@ -68,7 +69,9 @@ def test_returned_vantages_resolve(inv):
     [r] = resolve_request(parse_request("db01:5432 from web01, office"), inv)
     vs = [inv.resolve_vantage(v) for v in r.vantages]
     assert [(v.name, v.host.name, v.adhoc) for v in vs] == [
-        ("bot", "localhost", False), ("web01", "web01", True), ("office", "office1", False)
+        ("bot", "localhost", False),
+        ("web01", "web01", True),
+        ("office", "office1", False),
     ]
 
 
@@ -86,7 +89,11 @@ def test_returned_vantages_resolve(inv):
         ("db01 db02", BadInput, "one target at a time: db01 and db02 are both hosts (say 'from db02'"),
         ("big01", BadInput, "big01 has 6 services; name one or give a port. known services of big01: svc0 (8000), "),
         ("10.20.1.2", BadInput, "10.20.1.2 is not an inventory host, so only connect tests can run: give a port"),
-        ("db01 from mars", UnknownVantage, "mars is not a vantage or an inventory host; known vantages: bot, office, dc"),
+        (
+            "db01 from mars",
+            UnknownVantage,
+            "mars is not a vantage or an inventory host; known vantages: bot, office, dc",
+        ),
         ("why can't ofice reach db01", UnknownVantage, "did you mean office or office1?"),
         ("db01 from 10.20.0.1", UnknownVantage, "known vantages: bot, office, dc"),
         ("db01:0", BadInput, "port 0 is not in 1..65535"),

@@ -1,4 +1,5 @@
 """Fixtures: the Slack stand-in (real HTTP + WebSocket on 127.0.0.1)."""
+
 from __future__ import annotations
 
 import pytest

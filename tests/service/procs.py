@@ -3,6 +3,7 @@
 Each binds 127.0.0.1 on a free port, writes its own log and data into the test's tmp dir,
 and is stopped by its own PID (SIGTERM, then SIGKILL after a bound). Nothing else is touched.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -49,8 +50,15 @@ def serve_config(tmp_path: Path, *, port: int, database: str | None = None, **ex
     """A config with one inventory host, db01 (this machine, local transport), its postgres on *port*."""
     cfg: dict[str, Any] = {
         "database": database or f"sqlite:///{tmp_path}/whycant.db",
-        "hosts": {"db01": {"address": "127.0.0.1", "transport": "local", "aliases": ["bot"], "groups": ["db"],
-                           "services": {"postgres": port}}},
+        "hosts": {
+            "db01": {
+                "address": "127.0.0.1",
+                "transport": "local",
+                "aliases": ["bot"],
+                "groups": ["db"],
+                "services": {"postgres": port},
+            }
+        },
         "probe": {"window_seconds": 0.3, "connect_attempts": 3, "connect_timeout": 1, "connect_interval": 0.05},
         "slack": {"progress_updates": False},
         "alertmanager": {"default_channel": "C0ALERTS", "routes": [{"receiver": "dba", "channel": "C0DBA"}]},
@@ -101,8 +109,14 @@ class Proc:
 def _spawn(name: str, argv: list[str], tmp_path: Path, port: int, env: dict[str, str] | None = None) -> Proc:
     log = tmp_path / f"{name}-{port}.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, cwd=tmp_path if name != "serve" else REPO, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            argv,
+            cwd=tmp_path if name != "serve" else REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     return Proc(proc, port, log, name)
 
 
@@ -124,22 +138,30 @@ async def wait_http(p: Proc, path: str, *, timeout: float = 30.0, ok: tuple[int,
 
 
 def serve_env(api_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SLACK_", "WHYCANT_")) and k not in ("XDG_STATE_HOME",)}
-    env.update(SLACK_BOT_TOKEN=si.BOT_TOKEN, SLACK_APP_TOKEN=si.APP_TOKEN, SLACK_API_URL=api_url,
-               WHYCANT_ALERTMANAGER_TOKEN=ALERT_TOKEN, PYTHONUNBUFFERED="1")
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WHYCANT_")) and k not in ("XDG_STATE_HOME",)
+    }
+    env.update(
+        SLACK_BOT_TOKEN=si.BOT_TOKEN,
+        SLACK_APP_TOKEN=si.APP_TOKEN,
+        SLACK_API_URL=api_url,
+        WHYCANT_ALERTMANAGER_TOKEN=ALERT_TOKEN,
+        PYTHONUNBUFFERED="1",
+    )
     env.update(extra)
     return env
 
 
-async def start_serve(tmp_path: Path, config: Path, env: dict[str, str], *, args: tuple[str, ...] = (),
-                      ready_path: str = "/healthz") -> Proc:
+async def start_serve(
+    tmp_path: Path, config: Path, env: dict[str, str], *, args: tuple[str, ...] = (), ready_path: str = "/healthz"
+) -> Proc:
     """``whycant serve`` (Socket Mode unless *args* say ``--http``) with its HTTP server on a free port."""
     port = free_port()
     mode = ["--http", str(port)] if "--http" in args else ["--port", str(port)]
     rest = [a for a in args if a != "--http"]
-    p = _spawn("serve", [sys.executable, "-m", "bot.cli", "serve", *mode, "--config", str(config), *rest],
-               tmp_path, port, env)
+    p = _spawn(
+        "serve", [sys.executable, "-m", "bot.cli", "serve", *mode, "--config", str(config), *rest], tmp_path, port, env
+    )
     await wait_http(p, ready_path)
     return p
 
@@ -149,19 +171,44 @@ async def start_alertmanager(tmp_path: Path, webhook_url: str, *, token: str = A
     port = free_port()
     (tmp_path / "am-token").write_text(token)
     cfg = {
-        "route": {"receiver": "dba", "group_by": ["alertname"], "group_wait": "1s", "group_interval": "2s",
-                  "repeat_interval": "3s"},
-        "receivers": [{"name": "dba", "webhook_configs": [{
-            "url": webhook_url, "send_resolved": True, "max_alerts": 0,
-            "http_config": {"authorization": {"type": "Bearer", "credentials_file": str(tmp_path / "am-token")}},
-        }]}],
+        "route": {
+            "receiver": "dba",
+            "group_by": ["alertname"],
+            "group_wait": "1s",
+            "group_interval": "2s",
+            "repeat_interval": "3s",
+        },
+        "receivers": [
+            {
+                "name": "dba",
+                "webhook_configs": [
+                    {
+                        "url": webhook_url,
+                        "send_resolved": True,
+                        "max_alerts": 0,
+                        "http_config": {
+                            "authorization": {"type": "Bearer", "credentials_file": str(tmp_path / "am-token")}
+                        },
+                    }
+                ],
+            }
+        ],
     }
     (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(cfg))
     (tmp_path / "am-data").mkdir(exist_ok=True)
-    p = _spawn("alertmanager", [binary, f"--config.file={tmp_path / 'alertmanager.yml'}",
-                                f"--storage.path={tmp_path / 'am-data'}",
-                                f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
-                                "--log.level=info"], tmp_path, port)
+    p = _spawn(
+        "alertmanager",
+        [
+            binary,
+            f"--config.file={tmp_path / 'alertmanager.yml'}",
+            f"--storage.path={tmp_path / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+            "--log.level=info",
+        ],
+        tmp_path,
+        port,
+    )
     await wait_http(p, "/-/ready")
     return p
 
@@ -175,8 +222,16 @@ async def start_prometheus(tmp_path: Path, target: str, rules: Path) -> Proc:
         "scrape_configs": [{"job_name": "whycant", "static_configs": [{"targets": [target]}]}],
     }
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(cfg))
-    p = _spawn("prometheus", [binary, f"--config.file={tmp_path / 'prometheus.yml'}",
-                              f"--storage.tsdb.path={tmp_path / 'prom-data'}",
-                              f"--web.listen-address=127.0.0.1:{port}"], tmp_path, port)
+    p = _spawn(
+        "prometheus",
+        [
+            binary,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'prom-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        tmp_path,
+        port,
+    )
     await wait_http(p, "/-/ready")
     return p

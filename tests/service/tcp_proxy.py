@@ -1,4 +1,5 @@
 """A loopback TCP proxy that can be cut and restored (the database "goes away" and comes back)."""
+
 from __future__ import annotations
 
 import asyncio

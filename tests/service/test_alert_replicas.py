@@ -1,6 +1,7 @@
 """Two bot processes (replicas, or one restarted) share one database: a firing alert is diagnosed once,
 a later alert about the same target and the resolution land in the first replica's thread.
 Real core (local transport, SQLite), real Bolt client against the Slack stand-in, in-process."""
+
 from __future__ import annotations
 
 import yaml
@@ -21,9 +22,19 @@ async def _replica(cfg, standin):
 
 
 def _note(status: str, name: str, target: str, fp: str) -> dict:
-    return {"version": "4", "status": status, "receiver": "dba",
-            "alerts": [{"status": status, "labels": {"alertname": name, "whycant_target": target},
-                        "startsAt": "2026-01-01T00:00:00Z", "fingerprint": fp}]}
+    return {
+        "version": "4",
+        "status": status,
+        "receiver": "dba",
+        "alerts": [
+            {
+                "status": status,
+                "labels": {"alertname": name, "whycant_target": target},
+                "startsAt": "2026-01-01T00:00:00Z",
+                "fingerprint": fp,
+            }
+        ],
+    }
 
 
 def _posts(standin) -> list:
@@ -55,8 +66,9 @@ async def test_a_second_replica_joins_the_first_ones_thread(standin, tmp_path):
         assert len([c for c in _posts(standin) if not c.args.get("thread_ts")]) == n_roots  # no new root
         again = [c for c in _posts(standin) if c.args.get("thread_ts") == thread and "PgRefused" in c.dump()]
         assert again, "replica B did not find replica A's thread"
-        joined = [c for c in _posts(standin) if c.args.get("thread_ts") == thread
-                  and "joined the open incident" in c.dump()]
+        joined = [
+            c for c in _posts(standin) if c.args.get("thread_ts") == thread and "joined the open incident" in c.dump()
+        ]
         assert joined
 
         out = await b.accept(parse_notification(_note("resolved", "PgDown", target, "fp1")))

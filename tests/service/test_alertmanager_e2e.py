@@ -1,6 +1,7 @@
 """A real Alertmanager fires its webhook at a real ``whycant serve`` (Socket Mode) and the diagnosis
 appears in the Slack stand-in's channel: once per alert group, joined to the incident on repeat,
 the resolution noted in the thread, unknown targets refused and never probed."""
+
 from __future__ import annotations
 
 import asyncio
@@ -36,25 +37,36 @@ async def metric(base: str, name: str, **labels: str) -> float:
     for line in text.splitlines():
         if line.startswith(name + ("{" if labels else " ")):
             head, _, value = line.rpartition(" ")
-            got = head[len(name):].strip("{}")
+            got = head[len(name) :].strip("{}")
             if all(part in got.split(",") for part in want.split(",") if part):
                 return float(value)
     return 0.0
 
 
 def roots(standin, channel: str) -> list:
-    return [c for c in standin.calls_of("chat.postMessage")
-            if c.ok and c.args.get("channel") == channel and not c.args.get("thread_ts")]
+    return [
+        c
+        for c in standin.calls_of("chat.postMessage")
+        if c.ok and c.args.get("channel") == channel and not c.args.get("thread_ts")
+    ]
 
 
 def in_thread(standin, thread_ts: str) -> list:
-    return [c for c in standin.calls if c.method in ("chat.postMessage", "chat.update") and c.ok
-            and (c.args.get("thread_ts") == thread_ts)]
+    return [
+        c
+        for c in standin.calls
+        if c.method in ("chat.postMessage", "chat.update") and c.ok and (c.args.get("thread_ts") == thread_ts)
+    ]
 
 
 def incidents(cfg) -> list[dict]:
-    r = subprocess.run([sys.executable, "-m", "bot.cli", "incidents", "list", "--json", "--config", str(cfg)],
-                       cwd=REPO, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "incidents", "list", "--json", "--config", str(cfg)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     return data["incidents"] if isinstance(data, dict) else data
@@ -69,20 +81,36 @@ async def test_alertmanager_to_slack_once_per_group_joined_on_repeat(standin, tm
         am = await start_alertmanager(tmp_path, serve.base + "/alertmanager")
         now = datetime.now(timezone.utc)
         group = [  # one group (alertname), two alerts about the same target, one about an unknown host
-            {"labels": {"alertname": "PostgresDown", "whycant_target": f"db01:{port}", "severity": "critical"},
-             "annotations": {"summary": "postgres on db01 is down"}, "startsAt": _iso(now)},
-            {"labels": {"alertname": "PostgresDown", "instance": f"db01:{port}", "job": "pg"},
-             "startsAt": _iso(now)},
-            {"labels": {"alertname": "PostgresDown", "whycant_target": "nosuch.example.invalid:5432"},
-             "startsAt": _iso(now)},
+            {
+                "labels": {"alertname": "PostgresDown", "whycant_target": f"db01:{port}", "severity": "critical"},
+                "annotations": {"summary": "postgres on db01 is down"},
+                "startsAt": _iso(now),
+            },
+            {"labels": {"alertname": "PostgresDown", "instance": f"db01:{port}", "job": "pg"}, "startsAt": _iso(now)},
+            {
+                "labels": {"alertname": "PostgresDown", "whycant_target": "nosuch.example.invalid:5432"},
+                "startsAt": _iso(now),
+            },
         ]
         await post_alerts(am.base, group)
-        root = await standin.wait_for(lambda c: c.method == "chat.postMessage" and c.ok
-                                      and c.args.get("channel") == "C0DBA" and "PostgresDown" in c.dump()
-                                      and not c.args.get("thread_ts"), timeout=30, what="alert root message")
-        reply = await standin.wait_for(lambda c: c.method == "chat.postMessage" and c.ok
-                                       and c.args.get("thread_ts") and "port-not-listening" in c.dump(),
-                                       timeout=30, what="diagnosis in the alert thread")
+        root = await standin.wait_for(
+            lambda c: (
+                c.method == "chat.postMessage"
+                and c.ok
+                and c.args.get("channel") == "C0DBA"
+                and "PostgresDown" in c.dump()
+                and not c.args.get("thread_ts")
+            ),
+            timeout=30,
+            what="alert root message",
+        )
+        reply = await standin.wait_for(
+            lambda c: (
+                c.method == "chat.postMessage" and c.ok and c.args.get("thread_ts") and "port-not-listening" in c.dump()
+            ),
+            timeout=30,
+            what="diagnosis in the alert thread",
+        )
         thread = reply.args["thread_ts"]
         assert f"db01:{port}" in root.dump()
 
@@ -98,11 +126,25 @@ async def test_alertmanager_to_slack_once_per_group_joined_on_repeat(standin, tm
         assert "nosuch.example.invalid" in serve.output()  # ...but logged with the reason
 
         # a new alert (another group) about the same target: its diagnosis joins the open incident, same thread
-        await post_alerts(am.base, [{"labels": {"alertname": "PostgresConnRefused", "whycant_target": f"db01:{port}"},
-                                     "startsAt": _iso(datetime.now(timezone.utc))}])
-        again = await standin.wait_for(lambda c: c.method == "chat.postMessage" and c.ok
-                                       and c.args.get("thread_ts") == thread and "joined the open incident" in c.dump(),
-                                       timeout=30, what="joined diagnosis in the same thread")
+        await post_alerts(
+            am.base,
+            [
+                {
+                    "labels": {"alertname": "PostgresConnRefused", "whycant_target": f"db01:{port}"},
+                    "startsAt": _iso(datetime.now(timezone.utc)),
+                }
+            ],
+        )
+        again = await standin.wait_for(
+            lambda c: (
+                c.method == "chat.postMessage"
+                and c.ok
+                and c.args.get("thread_ts") == thread
+                and "joined the open incident" in c.dump()
+            ),
+            timeout=30,
+            what="joined diagnosis in the same thread",
+        )
         assert "port-not-listening" in again.dump()
         assert len(roots(standin, "C0DBA")) == 1
         rows = [i for i in incidents(cfg) if i.get("port") == port]
@@ -110,9 +152,17 @@ async def test_alertmanager_to_slack_once_per_group_joined_on_repeat(standin, tm
 
         # resolved: noted in the thread
         await post_alerts(am.base, [{**group[0], "endsAt": _iso(datetime.now(timezone.utc) - timedelta(seconds=1))}])
-        await standin.wait_for(lambda c: c.method == "chat.postMessage" and c.ok and c.args.get("thread_ts") == thread
-                               and "resolved" in c.dump() and "PostgresDown" in c.dump(), timeout=30,
-                               what="resolved note in the thread")
+        await standin.wait_for(
+            lambda c: (
+                c.method == "chat.postMessage"
+                and c.ok
+                and c.args.get("thread_ts") == thread
+                and "resolved" in c.dump()
+                and "PostgresDown" in c.dump()
+            ),
+            timeout=30,
+            what="resolved note in the thread",
+        )
         assert standin.violations == []
     finally:
         if am is not None:

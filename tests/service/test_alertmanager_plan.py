@@ -1,5 +1,6 @@
 """Alertmanager notifications → targets, channels, bounds and refusals (pure), and the webhook's
 auth and input errors (real aiohttp server, in-process)."""
+
 from __future__ import annotations
 
 import base64
@@ -14,17 +15,26 @@ from bot.inventory import Inventory
 from bot.slack.alerts import AlertIntake, Credentials
 from bot.slack.http import start_http
 
-HOSTS = {f"db{i:02d}": {"address": f"198.18.7.{i}", "services": {"postgres": 5432}, "groups": ["db"]}
-         for i in range(1, 16)}
+HOSTS = {
+    f"db{i:02d}": {"address": f"198.18.7.{i}", "services": {"postgres": 5432}, "groups": ["db"]} for i in range(1, 16)
+}
 
 
 def config(**am):
-    return parse_config({"hosts": {**HOSTS, "bot": {"address": "127.0.0.1", "transport": "local"}},
-                         "alertmanager": {"default_channel": "C0DEF",
-                                          "routes": [{"receiver": "dba", "match": {"team": "web"}, "channel": "C0WEB"},
-                                                     {"receiver": "dba", "channel": "C0DBA"},
-                                                     {"match": {"severity": "page"}, "channel": "C0PAGE"}],
-                                          **am}})
+    return parse_config(
+        {
+            "hosts": {**HOSTS, "bot": {"address": "127.0.0.1", "transport": "local"}},
+            "alertmanager": {
+                "default_channel": "C0DEF",
+                "routes": [
+                    {"receiver": "dba", "match": {"team": "web"}, "channel": "C0WEB"},
+                    {"receiver": "dba", "channel": "C0DBA"},
+                    {"match": {"severity": "page"}, "channel": "C0PAGE"},
+                ],
+                **am,
+            },
+        }
+    )
 
 
 def alert(status="firing", **labels):
@@ -40,26 +50,32 @@ def inv():
     return Inventory.from_config(config())
 
 
-@pytest.mark.parametrize("labels,want", [
-    ({"whycant_target": "db01:5432"}, ("db01", 5432, "postgres")),
-    ({"whycant_target": "db01:postgres"}, ("db01", 5432, "postgres")),
-    ({"instance": "198.18.7.2:9187"}, ("db02", 9187, None)),  # address → inventory host; the port as given
-    ({"whycant_target": "db03:5432", "instance": "db04:5432"}, ("db03", 5432, "postgres")),  # whycant_target wins
-])
+@pytest.mark.parametrize(
+    "labels,want",
+    [
+        ({"whycant_target": "db01:5432"}, ("db01", 5432, "postgres")),
+        ({"whycant_target": "db01:postgres"}, ("db01", 5432, "postgres")),
+        ({"instance": "198.18.7.2:9187"}, ("db02", 9187, None)),  # address → inventory host; the port as given
+        ({"whycant_target": "db03:5432", "instance": "db04:5432"}, ("db03", 5432, "postgres")),  # whycant_target wins
+    ],
+)
 def test_target_of(inv, labels, want):
     t = target_of(parse_notification(note(alert(**labels))).alerts[0], inv)
     assert (t.host, t.port, t.service) == want
 
 
-@pytest.mark.parametrize("labels,reason", [
-    ({}, "no whycant_target or instance label"),
-    ({"whycant_target": "db99:5432"}, "'db99' is not an inventory host"),
-    ({"instance": "203.0.113.9:5432"}, "is not an inventory host"),
-    ({"whycant_target": "db01"}, "has no port"),
-    ({"whycant_target": "db01:redis"}, "db01 has no service 'redis'"),
-    ({"whycant_target": "db01:5432; rm -rf /"}, "is not host:port"),
-    ({"whycant_target": "db01:70000"}, "70000"),
-])
+@pytest.mark.parametrize(
+    "labels,reason",
+    [
+        ({}, "no whycant_target or instance label"),
+        ({"whycant_target": "db99:5432"}, "'db99' is not an inventory host"),
+        ({"instance": "203.0.113.9:5432"}, "is not an inventory host"),
+        ({"whycant_target": "db01"}, "has no port"),
+        ({"whycant_target": "db01:redis"}, "db01 has no service 'redis'"),
+        ({"whycant_target": "db01:5432; rm -rf /"}, "is not host:port"),
+        ({"whycant_target": "db01:70000"}, "70000"),
+    ],
+)
 def test_unknown_or_malformed_targets_are_refused_with_the_reason(inv, labels, reason):
     p = plan(parse_notification(note(alert(**labels))), inv, config())
     assert p.diagnose == [] and len(p.refused) == 1
@@ -68,11 +84,21 @@ def test_unknown_or_malformed_targets_are_refused_with_the_reason(inv, labels, r
 
 def test_routes_by_receiver_then_labels_then_default(inv):
     cfg = config()
-    p = plan(parse_notification(note(alert(whycant_target="db01:5432", team="web"),
-                                     alert(whycant_target="db02:5432"))), inv, cfg)
+    p = plan(
+        parse_notification(note(alert(whycant_target="db01:5432", team="web"), alert(whycant_target="db02:5432"))),
+        inv,
+        cfg,
+    )
     assert [(i.target.host, i.channel) for i in p.diagnose] == [("db01", "C0WEB"), ("db02", "C0DBA")]
-    p = plan(parse_notification(note(alert(whycant_target="db01:5432", severity="page"),
-                                     alert(whycant_target="db02:5432"), receiver="other")), inv, cfg)
+    p = plan(
+        parse_notification(
+            note(
+                alert(whycant_target="db01:5432", severity="page"), alert(whycant_target="db02:5432"), receiver="other"
+            )
+        ),
+        inv,
+        cfg,
+    )
     assert [(i.target.host, i.channel) for i in p.diagnose] == [("db01", "C0PAGE"), ("db02", "C0DEF")]
 
 
@@ -99,19 +125,26 @@ def test_alerts_past_the_cap_are_refused_not_read(inv):
 
 
 def test_resolved_alerts_are_not_diagnosed(inv):
-    p = plan(parse_notification(note(alert("resolved", whycant_target="db01:5432"),
-                                     alert("resolved", whycant_target="db99:1"))), inv, config())
+    p = plan(
+        parse_notification(
+            note(alert("resolved", whycant_target="db01:5432"), alert("resolved", whycant_target="db99:1"))
+        ),
+        inv,
+        config(),
+    )
     assert p.diagnose == [] and p.refused == []
-    assert [(a.name, t.host if t else None, c) for a, t, c in p.resolved] == [("A", "db01", "C0DBA"),
-                                                                             ("A", None, None)]
+    assert [(a.name, t.host if t else None, c) for a, t, c in p.resolved] == [("A", "db01", "C0DBA"), ("A", None, None)]
 
 
-@pytest.mark.parametrize("body,msg", [
-    ([], "expected a JSON object"),
-    ({"status": "firing", "receiver": "x"}, "alerts: Field required"),
-    ({"version": "3", "status": "firing", "receiver": "x", "alerts": []}, "unsupported notification version '3'"),
-    ({"status": "burning", "receiver": "x", "alerts": []}, "status"),
-])
+@pytest.mark.parametrize(
+    "body,msg",
+    [
+        ([], "expected a JSON object"),
+        ({"status": "firing", "receiver": "x"}, "alerts: Field required"),
+        ({"version": "3", "status": "firing", "receiver": "x", "alerts": []}, "unsupported notification version '3'"),
+        ({"status": "burning", "receiver": "x", "alerts": []}, "status"),
+    ],
+)
 def test_bad_notifications_name_the_field(body, msg):
     with pytest.raises(AlertError, match=None) as e:
         parse_notification(body)
@@ -131,16 +164,19 @@ def _basic(user: str, pw: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
 
 
-@pytest.mark.parametrize("creds,header,ok", [
-    (Credentials(token="t0k"), "Bearer t0k", True),
-    (Credentials(token="t0k"), "Bearer nope", False),
-    (Credentials(token="t0k"), None, False),
-    (Credentials(token="t0k"), _basic("alertmanager", "t0k"), False),  # no password configured
-    (Credentials(password="pw"), _basic("alertmanager", "pw"), True),
-    (Credentials(password="pw"), _basic("mallory", "pw"), False),
-    (Credentials(password="pw"), "Basic !!!", False),
-    (Credentials(), "Bearer ", False),  # nothing configured: everything refused
-])
+@pytest.mark.parametrize(
+    "creds,header,ok",
+    [
+        (Credentials(token="t0k"), "Bearer t0k", True),
+        (Credentials(token="t0k"), "Bearer nope", False),
+        (Credentials(token="t0k"), None, False),
+        (Credentials(token="t0k"), _basic("alertmanager", "t0k"), False),  # no password configured
+        (Credentials(password="pw"), _basic("alertmanager", "pw"), True),
+        (Credentials(password="pw"), _basic("mallory", "pw"), False),
+        (Credentials(password="pw"), "Basic !!!", False),
+        (Credentials(), "Bearer ", False),  # nothing configured: everything refused
+    ],
+)
 def test_credentials(creds, header, ok):
     assert (creds.check(header) is None) is ok
 
@@ -185,15 +221,19 @@ async def test_webhook_http_errors_and_summary():
                 assert r.status == 400 and "not JSON" in (await r.json())["error"]
             async with s.post(url, json={"alerts": []}, headers=auth) as r:
                 assert r.status == 400 and "status" in (await r.json())["error"]
-            body = note(alert(whycant_target="db01:5432"), alert(whycant_target="db01:5432", x="2"),
-                        alert(whycant_target="nope:1"))
+            body = note(
+                alert(whycant_target="db01:5432"),
+                alert(whycant_target="db01:5432", x="2"),
+                alert(whycant_target="nope:1"),
+            )
             async with s.post(url, data=json.dumps(body), headers=auth) as r:
                 out = await r.json()
             assert r.status == 200
             assert [d["target"] for d in out["diagnosing"]] == ["db01:5432"]
             assert out["diagnosing"][0]["alerts"] == ["A", "A"]
             assert [x["reason"] for x in out["refused"]] == [
-                "label whycant_target='nope:1': 'nope' is not an inventory host"]
+                "label whycant_target='nope:1': 'nope' is not an inventory host"
+            ]
             assert len(fe.spawned) == 1 and svc.diagnosed == []
             async with s.post(url, data=json.dumps(body), headers=auth) as r:  # the same firing again
                 out = await r.json()

@@ -1,5 +1,6 @@
 """Secrets and the database URL from the environment or a file (``NAME`` / ``NAME_FILE``); serve's
 usage errors name what is missing; serve binds 127.0.0.1 by default."""
+
 from __future__ import annotations
 
 import subprocess
@@ -49,8 +50,9 @@ def test_database_url_from_env_wins_over_the_file(tmp_path, monkeypatch):
 
 
 def _serve(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot.cli", "serve", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_serve_names_missing_secrets_and_exits_2(tmp_path):
@@ -69,7 +71,13 @@ def test_serve_names_missing_secrets_and_exits_2(tmp_path):
 
 
 def test_serve_listens_on_loopback_by_default():
-    r = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--help"], cwd=REPO, capture_output=True,
-                       text=True, timeout=60, env={**serve_env("x"), "COLUMNS": "200"})
+    r = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**serve_env("x"), "COLUMNS": "200"},
+    )
     assert r.returncode == 0
     assert "127.0.0.1" in r.stdout and "--port" in r.stdout and "--grace" in r.stdout

@@ -1,4 +1,5 @@
 """Readiness checks, each with its reason: database, Slack connection, scheduler (in-process)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -36,8 +37,9 @@ async def test_each_reason():
 
     task = asyncio.ensure_future(boom())
     await asyncio.sleep(0)
-    r = Readiness(store=_Store(_DB(OSError("Connection refused"))), slack=lambda: "socket mode connecting",
-                  scheduler=task)
+    r = Readiness(
+        store=_Store(_DB(OSError("Connection refused"))), slack=lambda: "socket mode connecting", scheduler=task
+    )
     ready, checks = await r.check()
     assert not ready
     assert checks["database"] == "database unreachable: OSError: Connection refused"

@@ -1,5 +1,6 @@
 """A real Prometheus scrapes a real ``whycant serve``'s /metrics; the example rules in docs/ load and
 evaluate, and a rule over a whycant metric fires. ``promtool`` checks the rules file."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,10 +34,15 @@ async def api(base: str, path: str, **params: str) -> dict:
 async def test_prometheus_scrapes_metrics_and_rules_evaluate(standin, tmp_path):
     rules = tmp_path / "rules.yml"
     docs_rules = yaml.safe_load(RULES.read_text())
-    docs_rules["groups"].append({"name": "whycant-test", "rules": [
-        {"alert": "WhycantIsReady", "expr": "whycant_ready == 1"},  # fires at once while serve is ready
-        {"record": "whycant:alert_notifications:sum", "expr": "sum(whycant_alert_notifications_total)"},
-    ]})
+    docs_rules["groups"].append(
+        {
+            "name": "whycant-test",
+            "rules": [
+                {"alert": "WhycantIsReady", "expr": "whycant_ready == 1"},  # fires at once while serve is ready
+                {"record": "whycant:alert_notifications:sum", "expr": "sum(whycant_alert_notifications_total)"},
+            ],
+        }
+    )
     rules.write_text(yaml.safe_dump(docs_rules))
     cfg = serve_config(tmp_path, port=closed_port())
     serve = await start_serve(tmp_path, cfg, serve_env(standin.api_url))
@@ -66,8 +72,9 @@ async def test_prometheus_scrapes_metrics_and_rules_evaluate(standin, tmp_path):
         for name in ("whycant_open_incidents", "whycant_watches", "whycant_ready"):
             got = (await api(prom.base, "/api/v1/query", query=name))["result"]
             assert got, f"{name} not scraped"
-        unauth = (await api(prom.base, "/api/v1/query",
-                            query='whycant_alert_notifications_total{result="unauthorized"}'))["result"]
+        unauth = (
+            await api(prom.base, "/api/v1/query", query='whycant_alert_notifications_total{result="unauthorized"}')
+        )["result"]
         assert float(unauth[0]["value"][1]) == 1
     finally:
         if prom is not None:

@@ -1,5 +1,6 @@
 """``/readyz`` follows the database: not ready (with the reason) while PostgreSQL is unreachable, ready
 again when it is back. Real PostgreSQL behind a loopback TCP proxy that the test cuts and restores."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,5 +1,6 @@
 """SIGTERM/SIGINT in ``serve``: out within the grace period, even while Slack is unreachable; a diagnosis
 cut off by the grace period is marked ``interrupted``; HTTP server on 127.0.0.1 in Socket Mode too."""
+
 from __future__ import annotations
 
 import asyncio
@@ -40,9 +41,11 @@ async def get_json(url: str) -> tuple[int, dict]:
             return r.status, await r.json()
 
 
-@pytest.mark.parametrize("sig,mode", [(signal.SIGTERM, "socket"), (signal.SIGINT, "socket"),
-                                      (signal.SIGTERM, "http")], ids=["SIGTERM-socket", "SIGINT-socket",
-                                                                      "SIGTERM-http"])
+@pytest.mark.parametrize(
+    "sig,mode",
+    [(signal.SIGTERM, "socket"), (signal.SIGINT, "socket"), (signal.SIGTERM, "http")],
+    ids=["SIGTERM-socket", "SIGINT-socket", "SIGTERM-http"],
+)
 async def test_serve_with_slack_unreachable_stops_within_grace(tmp_path, sig, mode):
     dead_slack = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there
     cfg = serve_config(tmp_path, port=closed_port())
@@ -77,12 +80,24 @@ async def test_sigterm_cuts_off_a_running_diagnosis_and_marks_it_interrupted(sta
     cfg = serve_config(tmp_path, port=port, probe={"window_seconds": 60, "connect_attempts": 2, "connect_timeout": 1})
     serve = await start_serve(tmp_path, cfg, serve_env(standin.api_url), args=("--grace", "1"))
     try:
-        note = {"version": "4", "status": "firing", "receiver": "dba", "groupKey": "{}:{}",
-                "alerts": [{"status": "firing", "labels": {"alertname": "Slow", "whycant_target": f"db01:{port}"},
-                            "startsAt": "2026-01-01T00:00:00Z", "fingerprint": "f1"}]}
+        note = {
+            "version": "4",
+            "status": "firing",
+            "receiver": "dba",
+            "groupKey": "{}:{}",
+            "alerts": [
+                {
+                    "status": "firing",
+                    "labels": {"alertname": "Slow", "whycant_target": f"db01:{port}"},
+                    "startsAt": "2026-01-01T00:00:00Z",
+                    "fingerprint": "f1",
+                }
+            ],
+        }
         async with aiohttp.ClientSession() as s:
-            async with s.post(serve.base + "/alertmanager", json=note,
-                              headers={"Authorization": f"Bearer {ALERT_TOKEN}"}) as r:
+            async with s.post(
+                serve.base + "/alertmanager", json=note, headers={"Authorization": f"Bearer {ALERT_TOKEN}"}
+            ) as r:
                 assert r.status == 200
                 assert (await r.json())["diagnosing"][0]["target"] == f"db01:{port}"
         await standin.wait_call("chat.postMessage", lambda c: "Slow" in c.dump(), timeout=10)
@@ -104,8 +119,13 @@ async def test_sigterm_cuts_off_a_running_diagnosis_and_marks_it_interrupted(sta
 
 
 def _incidents(cfg) -> list[dict]:
-    r = subprocess.run([sys.executable, "-m", "bot.cli", "incidents", "list", "--json", "--config", str(cfg)],
-                       cwd=REPO, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "incidents", "list", "--json", "--config", str(cfg)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     return data["incidents"] if isinstance(data, dict) else data

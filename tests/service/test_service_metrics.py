@@ -1,5 +1,6 @@
 """The metrics /metrics gains: probe latency by probe and host group, SSH errors by kind (once per host),
 Slack API retries (against the stand-in), drift counts by kind, watches."""
+
 from __future__ import annotations
 
 from prometheus_client import REGISTRY
@@ -18,13 +19,34 @@ class _Dx:
 
 
 def test_probe_seconds_by_probe_and_group_and_ssh_errors_once_per_host():
-    ev = Evidence(target=HostEvidence(host="db01", probes=[
-        ProbeRecord(host="db01", probe="sysctls", command="read", duration_s=0.3),
-        ProbeRecord(host="db01", probe="listeners", command="ss", duration_s=7.0, error="auth: denied",
-                    error_kind="auth"),
-        ProbeRecord(host="db01", probe="facts", command="read", error="skipped: denied", error_kind="auth"),
-    ]), connect=[ConnectResult(vantage="office", vantage_host="ws01", target_address="198.18.0.1", port=5432,
-                               error="timeout: no banner", error_kind="timeout", duration_s=2.0)])
+    ev = Evidence(
+        target=HostEvidence(
+            host="db01",
+            probes=[
+                ProbeRecord(host="db01", probe="sysctls", command="read", duration_s=0.3),
+                ProbeRecord(
+                    host="db01",
+                    probe="listeners",
+                    command="ss",
+                    duration_s=7.0,
+                    error="auth: denied",
+                    error_kind="auth",
+                ),
+                ProbeRecord(host="db01", probe="facts", command="read", error="skipped: denied", error_kind="auth"),
+            ],
+        ),
+        connect=[
+            ConnectResult(
+                vantage="office",
+                vantage_host="ws01",
+                target_address="198.18.0.1",
+                port=5432,
+                error="timeout: no banner",
+                error_kind="timeout",
+                duration_s=2.0,
+            )
+        ],
+    )
     before = {k: value("whycant_ssh_errors_total", kind=k) for k in ("auth", "timeout")}
     n_sys = value("whycant_probe_seconds_count", probe="sysctls", group="db")
     slow = value("whycant_probe_seconds_bucket", probe="listeners", group="db", le="5.0")
@@ -40,9 +62,15 @@ def test_probe_seconds_by_probe_and_group_and_ssh_errors_once_per_host():
 
 def test_drift_gauge_by_kind_and_its_ssh_errors():
     before = value("whycant_ssh_errors_total", kind="host-key")
-    metrics.observe_drift({"drifts": [{"kind": "outlier"}, {"kind": "outlier"}, {"kind": "baseline"}],
-                           "errors": [{"host": "db02", "error": "host key mismatch", "kind": "host-key"},
-                                      {"host": "db03", "error": "parse", "kind": "parse"}]})
+    metrics.observe_drift(
+        {
+            "drifts": [{"kind": "outlier"}, {"kind": "outlier"}, {"kind": "baseline"}],
+            "errors": [
+                {"host": "db02", "error": "host key mismatch", "kind": "host-key"},
+                {"host": "db03", "error": "parse", "kind": "parse"},
+            ],
+        }
+    )
     assert value("whycant_ssh_errors_total", kind="host-key") == before + 1
     assert value("whycant_drift_items", kind="outlier") == 2
     assert value("whycant_drift_items", kind="baseline") == 1

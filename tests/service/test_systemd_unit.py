@@ -1,5 +1,6 @@
 """docs/deploy/whycant.service: `systemd-analyze verify` finds nothing to complain about, the hardening is
 in place (and `systemd-analyze security` rates it), and its secrets are the variables serve reads."""
+
 from __future__ import annotations
 
 import re
@@ -49,8 +50,18 @@ def test_unit_is_hardened_and_runs_as_its_own_user(tmp_path):
     assert "serve" in settings["ExecStart"] and "--host 127.0.0.1" in settings["ExecStart"]
     grace = float(re.search(r"--grace (\d+)", settings["ExecStart"]).group(1))  # type: ignore[union-attr]
     assert float(settings["TimeoutStopSec"]) > grace  # systemd waits for the graceful stop
-    r = subprocess.run([need("systemd-analyze"), "security", "--offline=true", "--threshold=30",  # 0..100: exposure 3.0
-                        str(_installed_copy(tmp_path))], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            need("systemd-analyze"),
+            "security",
+            "--offline=true",
+            "--threshold=30",  # 0..100: exposure 3.0
+            str(_installed_copy(tmp_path)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr
     m = re.search(r"Overall exposure level for whycant.service: ([\d.]+)", r.stdout)
     assert m and float(m.group(1)) <= 3.0
@@ -58,7 +69,6 @@ def test_unit_is_hardened_and_runs_as_its_own_user(tmp_path):
 
 def test_unit_secrets_are_the_variables_serve_reads():
     env = set(re.findall(r"^Environment=(\w+)_FILE=%d/", UNIT.read_text(), re.M))
-    assert env == {secrets.SLACK_BOT_TOKEN, secrets.SLACK_APP_TOKEN, secrets.ALERTMANAGER_TOKEN,
-                   secrets.DATABASE_URL}
+    assert env == {secrets.SLACK_BOT_TOKEN, secrets.SLACK_APP_TOKEN, secrets.ALERTMANAGER_TOKEN, secrets.DATABASE_URL}
     sysusers = (REPO / "docs" / "deploy" / "whycant.sysusers").read_text()
     assert re.search(r"^u whycant ", sysusers, re.M)

@@ -1,5 +1,6 @@
 """``whycant serve`` runs watches: a watch asked for in Slack is resumed once after the serving process
 is killed (SIGKILL) mid-watch and two replicas start on the same PostgreSQL database."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Fixtures: the Slack stand-in, the fake core, and the real Bolt app in Socket Mode or HTTP mode."""
+
 from __future__ import annotations
 
 import types
@@ -45,8 +46,14 @@ async def socket_bot(standin, service, monkeypatch):
 @pytest.fixture
 async def http_bot(standin, service):
     """The real AsyncApp behind the aiohttp server (HTTP mode); ``.url`` is its POST /slack/events."""
-    app = build_app(service, _config(service), token=si.BOT_TOKEN, signing_secret=si.SIGNING_SECRET,
-                    base_url=standin.api_url, progress_interval=0.0)
+    app = build_app(
+        service,
+        _config(service),
+        token=si.BOT_TOKEN,
+        signing_secret=si.SIGNING_SECRET,
+        base_url=standin.api_url,
+        progress_interval=0.0,
+    )
     runner, port = await start_http(app, 0, host="127.0.0.1")
     app.url = f"http://127.0.0.1:{port}/slack/events"
     app.base = f"http://127.0.0.1:{port}"

@@ -3,6 +3,7 @@
 Independent of the renderer on purpose: the renderer is tested against this,
 not against itself. Returns human-readable violations; tests assert ``[]``.
 """
+
 from __future__ import annotations
 
 import json

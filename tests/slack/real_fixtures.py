@@ -14,6 +14,7 @@ the other Slack tests keep their fake service).
 
 Everything listens on 127.0.0.1; the lab hosts are on 198.18.N.0/24.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -88,8 +89,7 @@ async def real_socket_bot(standin, real_service, real_cfg, monkeypatch):
     from bot.slack.socket import SocketRunner
 
     monkeypatch.setenv("SLACK_API_URL", standin.api_url)
-    app = build_app(real_service, real_service.config, token=si.BOT_TOKEN, socket_mode=True,
-                    progress_interval=0.2)
+    app = build_app(real_service, real_service.config, token=si.BOT_TOKEN, socket_mode=True, progress_interval=0.2)
     runner = SocketRunner(app, si.APP_TOKEN, ping_interval=30, silence_s=60, check_s=0.2)
     await runner.start()
     await standin.wait_sockets(1)
@@ -144,14 +144,33 @@ async def serve_http(standin, real_cfg, tmp_path):
     async def start() -> ServeProcess:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-        env.update(SLACK_BOT_TOKEN=si.BOT_TOKEN, SLACK_SIGNING_SECRET=si.SIGNING_SECRET,
-                   SLACK_API_URL=standin.api_url, PYTHONUNBUFFERED="1")
+        env.update(
+            SLACK_BOT_TOKEN=si.BOT_TOKEN,
+            SLACK_SIGNING_SECRET=si.SIGNING_SECRET,
+            SLACK_API_URL=standin.api_url,
+            PYTHONUNBUFFERED="1",
+        )
         log = tmp_path / f"serve-{port}.log"
         with open(log, "wb") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--http", str(port), "--host",
-                                     "127.0.0.1", "--config", str(real_cfg.path)],
-                                    cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bot.cli",
+                    "serve",
+                    "--http",
+                    str(port),
+                    "--host",
+                    "127.0.0.1",
+                    "--config",
+                    str(real_cfg.path),
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         sp = ServeProcess(proc, port, log)
         started.append(sp)
         deadline = time.monotonic() + 30

@@ -21,6 +21,7 @@ HTTP mode: ``deliver_http(url, kind, payload)`` signs (or mis-signs) and posts
 events, slash commands and interactivity like Slack does, with
 ``X-Slack-Retry-Num`` when asked.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -49,11 +50,15 @@ BOT_ID = "B0WHYCANT"
 MESSAGE_METHODS = {"chat.postMessage", "chat.update", "chat.postEphemeral"}
 # error bodies real proxies and load balancers send (fail(method, "500:html"))
 ERROR_BODIES = {
-    "html": (("<!DOCTYPE html>\n<html><head><title>500 Internal Server Error</title></head>\n"
-              "<body><h1>Internal Server Error</h1><p>The server encountered an internal error.</p></body></html>\n"),
-             "text/html"),
+    "html": (
+        (
+            "<!DOCTYPE html>\n<html><head><title>500 Internal Server Error</title></head>\n"
+            "<body><h1>Internal Server Error</h1><p>The server encountered an internal error.</p></body></html>\n"
+        ),
+        "text/html",
+    ),
     "empty": ("", "text/plain"),
-    "json-garbage": ("{\"ok\": tru", "application/json"),
+    "json-garbage": ('{"ok": tru', "application/json"),
 }
 
 
@@ -90,8 +95,16 @@ class Sock:
 
 
 class StandIn:
-    def __init__(self, *, redeliver_after: float = 2.0, max_redeliveries: int = 3, close_after_disconnect: float = 0.3,
-                 bot_token: str = BOT_TOKEN, app_token: str = APP_TOKEN, signing_secret: str = SIGNING_SECRET):
+    def __init__(
+        self,
+        *,
+        redeliver_after: float = 2.0,
+        max_redeliveries: int = 3,
+        close_after_disconnect: float = 0.3,
+        bot_token: str = BOT_TOKEN,
+        app_token: str = APP_TOKEN,
+        signing_secret: str = SIGNING_SECRET,
+    ):
         self.bot_token, self.app_token, self.signing_secret = bot_token, app_token, signing_secret
         self.redeliver_after = redeliver_after
         self.max_redeliveries = max_redeliveries
@@ -165,8 +178,11 @@ class StandIn:
 
     def sent(self) -> list[Call]:
         """Every message-like call the bot made (for escaping checks)."""
-        return [c for c in self.calls if c.method in MESSAGE_METHODS | {"views.publish", "response_url",
-                                                                        "files.completeUploadExternal"}]
+        return [
+            c
+            for c in self.calls
+            if c.method in MESSAGE_METHODS | {"views.publish", "response_url", "files.completeUploadExternal"}
+        ]
 
     async def wait_for(self, pred: Callable[[Call], bool], timeout: float = 5.0, *, what: str = "call") -> Call:
         deadline = time.monotonic() + timeout
@@ -217,8 +233,9 @@ class StandIn:
             kind, retry_after = queue.pop(0)
             if kind == "ratelimited":
                 call.status, call.error = 429, "ratelimited"
-                return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
-                                         headers={"Retry-After": str(int(retry_after))})
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(int(retry_after))}
+                )
             if kind.isdigit():
                 call.status, call.error = int(kind), f"http {kind}"
                 return web.Response(status=int(kind), text="stand-in server error")
@@ -250,8 +267,16 @@ class StandIn:
         return f"1700000000.{next(self._ts):06d}"
 
     def m_auth_test(self, args):
-        return {"ok": True, "url": "https://standin.slack.example/", "team": "Stand-in", "user": "whycant",
-                "team_id": TEAM_ID, "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}
+        return {
+            "ok": True,
+            "url": "https://standin.slack.example/",
+            "team": "Stand-in",
+            "user": "whycant",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
 
     def m_apps_connections_open(self, args):
         self.connections_opened += 1
@@ -259,8 +284,12 @@ class StandIn:
 
     def m_chat_postMessage(self, args):
         ts = self._next_ts()
-        return {"ok": True, "channel": args.get("channel"), "ts": ts,
-                "message": {"ts": ts, "text": args.get("text"), "thread_ts": args.get("thread_ts")}}
+        return {
+            "ok": True,
+            "channel": args.get("channel"),
+            "ts": ts,
+            "message": {"ts": ts, "text": args.get("text"), "thread_ts": args.get("thread_ts")},
+        }
 
     def m_chat_update(self, args):
         return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text")}
@@ -288,8 +317,11 @@ class StandIn:
 
     def m_files_getUploadURLExternal(self, args):
         file_id = f"F{next(self._ids):06d}"
-        self.files[file_id] = {"filename": args.get("filename"), "length": int(args.get("length", 0)),
-                               "completed": False}
+        self.files[file_id] = {
+            "filename": args.get("filename"),
+            "length": int(args.get("length", 0)),
+            "completed": False,
+        }
         return {"ok": True, "upload_url": f"{self.base_url}upload/{file_id}", "file_id": file_id}
 
     def m_files_completeUploadExternal(self, args):
@@ -301,8 +333,13 @@ class StandIn:
             meta = self.files.get(f.get("id"))
             if meta is None or f.get("id") not in self.uploads:
                 return {"ok": False, "error": "file_not_found"}
-            meta.update(completed=True, title=f.get("title"), channel=args.get("channel_id"),
-                        thread_ts=args.get("thread_ts"), initial_comment=args.get("initial_comment"))
+            meta.update(
+                completed=True,
+                title=f.get("title"),
+                channel=args.get("channel_id"),
+                thread_ts=args.get("thread_ts"),
+                initial_comment=args.get("initial_comment"),
+            )
             out.append({"id": f["id"], "title": f.get("title"), "name": meta["filename"]})
         return {"ok": True, "files": out}
 
@@ -316,22 +353,38 @@ class StandIn:
         return web.Response(text=f"OK - {len(data)}")
 
     # ------------------------------------------------------------ files people share (files:read)
-    def share_file(self, content: bytes | str, *, name: str = "paste.txt", mimetype: str = "text/plain",
-                   filetype: str = "text", size: int | None = None) -> dict:
+    def share_file(
+        self,
+        content: bytes | str,
+        *,
+        name: str = "paste.txt",
+        mimetype: str = "text/plain",
+        filetype: str = "text",
+        size: int | None = None,
+    ) -> dict:
         """A file as Slack describes it in a message event; its ``url_private`` serves it over HTTP
         to the bot token only (like Slack: a request without the token gets an HTML login page)."""
         data = content.encode() if isinstance(content, str) else content
         file_id = f"F{next(self._ids):06d}"
         self.shared[file_id] = (data, mimetype)
-        return {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "filetype": filetype,
-                "size": len(data) if size is None else size, "mode": "hosted",
-                "url_private": f"{self.base_url}files-pri/{file_id}/{name}",
-                "url_private_download": f"{self.base_url}files-pri/{file_id}/download/{name}"}
+        return {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": filetype,
+            "size": len(data) if size is None else size,
+            "mode": "hosted",
+            "url_private": f"{self.base_url}files-pri/{file_id}/{name}",
+            "url_private_download": f"{self.base_url}files-pri/{file_id}/download/{name}",
+        }
 
     async def _download(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]
         auth = request.headers.get("Authorization", "")
-        self.calls.append(Call("files.download", {"file_id": file_id}, auth[7:] if auth.startswith("Bearer ") else None))
+        self.calls.append(
+            Call("files.download", {"file_id": file_id}, auth[7:] if auth.startswith("Bearer ") else None)
+        )
         if auth != f"Bearer {self.bot_token}":
             return web.Response(status=200, content_type="text/html", text="<html><body>Sign in to Slack</body></html>")
         if file_id not in self.shared:
@@ -351,8 +404,14 @@ class StandIn:
         await ws.prepare(request)
         sock = Sock(next(self._ids), ws)
         self.sockets.append(sock)
-        await ws.send_json({"type": "hello", "num_connections": len(self.live_sockets()),
-                            "debug_info": {"host": "standin"}, "connection_info": {"app_id": APP_ID}})
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self.live_sockets()),
+                "debug_info": {"host": "standin"},
+                "connection_info": {"app_id": APP_ID},
+            }
+        )
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.PING:
@@ -388,12 +447,25 @@ class StandIn:
         sock = live[next(self._rr) % len(live)]
         await sock.ws.send_json(envelope)
 
-    async def envelope(self, etype: str, payload: dict, *, retry_attempt: int = 0, retry_reason: str = "",
-                       envelope_id: str | None = None, accepts_response_payload: bool = False) -> str:
+    async def envelope(
+        self,
+        etype: str,
+        payload: dict,
+        *,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+        envelope_id: str | None = None,
+        accepts_response_payload: bool = False,
+    ) -> str:
         eid = envelope_id or f"env-{next(self._ids)}"
-        env = {"envelope_id": eid, "type": etype, "payload": payload,
-               "accepts_response_payload": accepts_response_payload,
-               "retry_attempt": retry_attempt, "retry_reason": retry_reason}
+        env = {
+            "envelope_id": eid,
+            "type": etype,
+            "payload": payload,
+            "accepts_response_payload": accepts_response_payload,
+            "retry_attempt": retry_attempt,
+            "retry_reason": retry_reason,
+        }
         self._pending[eid] = {"envelope": env, "sent": time.monotonic()}
         await self._send_envelope(env)
         return eid
@@ -435,6 +507,7 @@ class StandIn:
             await asyncio.sleep(self.close_after_disconnect)
             for s in old:
                 await s.ws.close()
+
         self._spawn(close_later())
 
     def mute(self) -> None:
@@ -444,54 +517,117 @@ class StandIn:
 
     # ------------------------------------------------------------ payloads
     def event_callback(self, event: dict, *, event_id: str | None = None) -> dict:
-        return {"token": "verification-token", "team_id": TEAM_ID, "api_app_id": APP_ID, "event": event,
-                "type": "event_callback", "event_id": event_id or f"Ev{next(self._ids):08d}",
-                "event_time": int(time.time()),
-                "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER, "is_bot": True}]}
+        return {
+            "token": "verification-token",
+            "team_id": TEAM_ID,
+            "api_app_id": APP_ID,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{next(self._ids):08d}",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER, "is_bot": True}],
+        }
 
-    def mention(self, text: str, *, user: str = "U0ALICE", channel: str = "C0OPS", ts: str | None = None,
-                thread_ts: str | None = None, files: list[dict] | None = None) -> dict:
-        ev = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER}> {text}", "ts": ts or self._next_ts(),
-              "channel": channel, "event_ts": self._next_ts()}
+    def mention(
+        self,
+        text: str,
+        *,
+        user: str = "U0ALICE",
+        channel: str = "C0OPS",
+        ts: str | None = None,
+        thread_ts: str | None = None,
+        files: list[dict] | None = None,
+    ) -> dict:
+        ev = {
+            "type": "app_mention",
+            "user": user,
+            "text": f"<@{BOT_USER}> {text}",
+            "ts": ts or self._next_ts(),
+            "channel": channel,
+            "event_ts": self._next_ts(),
+        }
         if thread_ts:
             ev["thread_ts"] = thread_ts
         if files:
             ev["files"] = files
         return self.event_callback(ev)
 
-    def dm(self, text: str, *, user: str = "U0ALICE", channel: str = "D0ALICE",
-           files: list[dict] | None = None) -> dict:
-        ev = {"type": "message", "channel_type": "im", "user": user, "text": text,
-              "ts": self._next_ts(), "channel": channel, "event_ts": self._next_ts()}
+    def dm(
+        self, text: str, *, user: str = "U0ALICE", channel: str = "D0ALICE", files: list[dict] | None = None
+    ) -> dict:
+        ev = {
+            "type": "message",
+            "channel_type": "im",
+            "user": user,
+            "text": text,
+            "ts": self._next_ts(),
+            "channel": channel,
+            "event_ts": self._next_ts(),
+        }
         if files:
             ev.update(files=files, subtype="file_share")
         return self.event_callback(ev)
 
     def home_opened(self, *, user: str = "U0ALICE") -> dict:
-        return self.event_callback({"type": "app_home_opened", "user": user, "channel": "D0ALICE", "tab": "home",
-                                    "event_ts": self._next_ts()})
+        return self.event_callback(
+            {"type": "app_home_opened", "user": user, "channel": "D0ALICE", "tab": "home", "event_ts": self._next_ts()}
+        )
 
     def slash(self, text: str, *, user: str = "U0ALICE", channel: str = "C0OPS", command: str = "/whycant") -> dict:
         rid = next(self._ids)
-        return {"token": "verification-token", "team_id": TEAM_ID, "team_domain": "standin", "channel_id": channel,
-                "channel_name": "ops", "user_id": user, "user_name": "alice", "command": command, "text": text,
-                "api_app_id": APP_ID, "response_url": f"{self.base_url}response/{rid}",
-                "trigger_id": f"trig.{rid}"}
+        return {
+            "token": "verification-token",
+            "team_id": TEAM_ID,
+            "team_domain": "standin",
+            "channel_id": channel,
+            "channel_name": "ops",
+            "user_id": user,
+            "user_name": "alice",
+            "command": command,
+            "text": text,
+            "api_app_id": APP_ID,
+            "response_url": f"{self.base_url}response/{rid}",
+            "trigger_id": f"trig.{rid}",
+        }
 
-    def button(self, action: str, value: str, *, user: str = "U0ALICE", channel: str = "C0OPS",
-               message_ts: str = "1700000000.000001", thread_ts: str | None = None, home: bool = False) -> dict:
+    def button(
+        self,
+        action: str,
+        value: str,
+        *,
+        user: str = "U0ALICE",
+        channel: str = "C0OPS",
+        message_ts: str = "1700000000.000001",
+        thread_ts: str | None = None,
+        home: bool = False,
+    ) -> dict:
         body: dict[str, Any] = {
-            "type": "block_actions", "team": {"id": TEAM_ID}, "user": {"id": user, "team_id": TEAM_ID},
-            "api_app_id": APP_ID, "token": "verification-token", "trigger_id": f"trig.{next(self._ids)}",
-            "actions": [{"type": "button", "action_id": f"whycant_{action}", "block_id": "whycant_actions",
-                         "value": value, "action_ts": str(time.time())}],
+            "type": "block_actions",
+            "team": {"id": TEAM_ID},
+            "user": {"id": user, "team_id": TEAM_ID},
+            "api_app_id": APP_ID,
+            "token": "verification-token",
+            "trigger_id": f"trig.{next(self._ids)}",
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": f"whycant_{action}",
+                    "block_id": "whycant_actions",
+                    "value": value,
+                    "action_ts": str(time.time()),
+                }
+            ],
         }
         if home:
             body["container"] = {"type": "view", "view_id": "V1"}
             body["view"] = {"id": "V1", "type": "home"}
         else:
-            body["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel,
-                                 "is_ephemeral": False}
+            body["container"] = {
+                "type": "message",
+                "message_ts": message_ts,
+                "channel_id": channel,
+                "is_ephemeral": False,
+            }
             body["channel"] = {"id": channel, "name": "ops"}
             msg = {"type": "message", "ts": message_ts, "text": "reply", "user": BOT_USER}
             if thread_ts:
@@ -506,8 +642,16 @@ class StandIn:
         sig = "v0=" + hmac.new((secret or self.signing_secret).encode(), base, hashlib.sha256).hexdigest()
         return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig}
 
-    async def deliver_http(self, url: str, kind: str, payload: dict, *, retry_num: int | None = None,
-                           secret: str | None = None, timestamp: int | None = None) -> tuple[int, str, float]:
+    async def deliver_http(
+        self,
+        url: str,
+        kind: str,
+        payload: dict,
+        *,
+        retry_num: int | None = None,
+        secret: str | None = None,
+        timestamp: int | None = None,
+    ) -> tuple[int, str, float]:
         """POST like Slack: kind = events | command | interactive. Returns (status, body, seconds)."""
         if kind == "events":
             body, ctype = json.dumps(payload), "application/json"

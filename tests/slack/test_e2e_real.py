@@ -18,6 +18,7 @@ Issue 5 "Done when" items proved here:
 - 429 on chat.postMessage is retried after Retry-After; ``disconnect`` → reconnect and
   the next event is handled; ``channel_not_found`` is logged and nothing crashes.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -40,8 +41,10 @@ from tests.slack.real_fixtures import (  # noqa: F401  (fixtures)
     serve_http,
 )
 
-pytestmark = [pytest.mark.lab,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the network-namespace lab (ip netns, sshd)")]
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the network-namespace lab (ip netns, sshd)"),
+]
 
 OPS = "C0OPS"
 
@@ -82,8 +85,10 @@ async def wait_new(standin, start: int, pred, timeout: float = 10.0, what: str =
             if pred(c):
                 return c
         await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}; calls since: "
-                         f"{[(c.method, c.error, c.dump()[:120]) for c in standin.calls[start:]]}")
+    raise AssertionError(
+        f"timed out waiting for {what}; calls since: "
+        f"{[(c.method, c.error, c.dump()[:120]) for c in standin.calls[start:]]}"
+    )
 
 
 def thread_of(posted: dict, c) -> str | None:
@@ -94,8 +99,9 @@ def thread_of(posted: dict, c) -> str | None:
 
 def timeline(standin, since: float) -> str:
     """Every call with its time since ``since`` (for timing failures)."""
-    return "\n".join(f"  +{c.at - since:6.2f}s {c.method} {c.error or ''} {c.args.get('text', '')[:90]!r}"
-                     for c in standin.calls)
+    return "\n".join(
+        f"  +{c.at - since:6.2f}s {c.method} {c.error or ''} {c.args.get('text', '')[:90]!r}" for c in standin.calls
+    )
 
 
 def incident_id(c) -> int:
@@ -108,8 +114,13 @@ def incident_id(c) -> int:
 
 def cli_incident(cfg, incident: int) -> dict:
     """``whycant incidents show ID --json`` — the audit trail as an operator reads it back."""
-    r = subprocess.run([sys.executable, "-m", "bot.cli", "incidents", "show", str(incident), "--json",
-                        "--config", str(cfg.path)], capture_output=True, text=True, timeout=60, cwd=REPO)
+    r = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "incidents", "show", str(incident), "--json", "--config", str(cfg.path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -118,8 +129,9 @@ def audit_actions(detail: dict) -> list[str]:
     return [a["action"] for a in detail["audit"]]
 
 
-async def ask_socket(standin, posted, text: str, fid: str, *, user: str = ALICE, channel: str = OPS,
-                     timeout: float = 15.0):
+async def ask_socket(
+    standin, posted, text: str, fid: str, *, user: str = ALICE, channel: str = OPS, timeout: float = 15.0
+):
     """Mention the bot; return (reply call, seconds from sending the event, mention ts).
 
     The reply is the first finished reply *in the mention's thread*, so concurrent asks do not mix."""
@@ -128,8 +140,13 @@ async def ask_socket(standin, posted, text: str, fid: str, *, user: str = ALICE,
     mention_ts = payload["event"]["ts"]
     sent = time.monotonic()
     await standin.envelope("events_api", payload)
-    c = await wait_new(standin, start, lambda c: is_reply(c, fid, channel) and thread_of(posted, c) == mention_ts,
-                       timeout, what=f"[{fid}] reply to {text!r}")
+    c = await wait_new(
+        standin,
+        start,
+        lambda c: is_reply(c, fid, channel) and thread_of(posted, c) == mention_ts,
+        timeout,
+        what=f"[{fid}] reply to {text!r}",
+    )
     c.timeline = timeline(standin, sent)  # for timing failures
     c.question = payload  # the event that was answered (to re-deliver it)
     return c, c.at - sent, mention_ts
@@ -137,10 +154,12 @@ async def ask_socket(standin, posted, text: str, fid: str, *, user: str = ALICE,
 
 # ----------------------------------------------------------------- 1. Socket Mode: mention and slash command
 async def test_socket_mention_about_accept_queue_overflow_gets_threaded_reply_in_time(
-        clean_lab, standin, posted, real_socket_bot, real_cfg, real_service):
+    clean_lab, standin, posted, real_socket_bot, real_cfg, real_service
+):
     clean_lab.accept_queue_overflow("db01", 5432, backlog=2)
-    reply, took, mention_ts = await ask_socket(standin, posted, "why can't I connect to db01:5432",
-                                               "listen-queue-overflow")
+    reply, took, mention_ts = await ask_socket(
+        standin, posted, "why can't I connect to db01:5432", "listen-queue-overflow"
+    )
     limit = real_cfg.window_seconds + 3
     assert took <= limit, f"reply after {took:.2f}s, limit window_seconds + 3 = {limit}s:\n{reply.timeline}"
     assert thread_of(posted, reply) == mention_ts  # in the thread of the question
@@ -181,7 +200,8 @@ async def test_socket_slash_command_port_not_listening(clean_lab, standin, poste
 
 # ----------------------------------------------------------------- 2. HTTP mode: `whycant serve --http` subprocess
 async def test_http_serve_subprocess_signed_event_bad_signature_and_retries(
-        clean_lab, standin, posted, serve_http, real_cfg):
+    clean_lab, standin, posted, serve_http, real_cfg
+):
     clean_lab.accept_queue_overflow("db01", 5432, backlog=2)
     bot = await serve_http()
     payload = standin.mention("why can't I connect to db01:5432")
@@ -231,11 +251,16 @@ async def test_http_serve_subprocess_slash_button_and_home(clean_lab, standin, p
     inc = incident_id(reply)
 
     start = len(standin.calls)
-    status, _, _ = await standin.deliver_http(bot.url, "interactive", standin.button("ack", str(inc), user=ONCALL,
-                                                                                      thread_ts=root_ts))
+    status, _, _ = await standin.deliver_http(
+        bot.url, "interactive", standin.button("ack", str(inc), user=ONCALL, thread_ts=root_ts)
+    )
     assert status == 200
-    await wait_new(standin, start, lambda c: c.method == "chat.postMessage" and c.ok
-                   and f"Incident {inc} acked by {ONCALL}" in c.dump(), what="ack reply")
+    await wait_new(
+        standin,
+        start,
+        lambda c: c.method == "chat.postMessage" and c.ok and f"Incident {inc} acked by {ONCALL}" in c.dump(),
+        what="ack reply",
+    )
 
     start = len(standin.calls)
     status, _, _ = await standin.deliver_http(bot.url, "events", standin.home_opened(user=ALICE))
@@ -251,25 +276,31 @@ async def test_http_serve_subprocess_slash_button_and_home(clean_lab, standin, p
 
 
 # ----------------------------------------------------------------- 3. buttons on a real incident
-async def test_each_button_does_what_it_says_and_is_audited(clean_lab, standin, posted, real_socket_bot,
-                                                            real_service, real_cfg):
-    reply, _, mention_ts = await ask_socket(standin, posted, "why can't I connect to db01:5999",
-                                            "port-not-listening")
+async def test_each_button_does_what_it_says_and_is_audited(
+    clean_lab, standin, posted, real_socket_bot, real_service, real_cfg
+):
+    reply, _, mention_ts = await ask_socket(standin, posted, "why can't I connect to db01:5999", "port-not-listening")
     inc = incident_id(reply)
     reply_ts = reply.args["ts"] if reply.method == "chat.update" else None
 
     async def press(action: str, pred, *, user: str = ONCALL, what: str | None = None, timeout: float = 15.0):
         start = len(standin.calls)
-        await standin.envelope("interactive", standin.button(action, str(inc), user=user, message_ts=reply_ts,
-                                                             thread_ts=mention_ts))
+        await standin.envelope(
+            "interactive", standin.button(action, str(inc), user=user, message_ts=reply_ts, thread_ts=mention_ts)
+        )
         return await wait_new(standin, start, pred, timeout, what=what or action)
 
     # Re-run: a fresh diagnosis, answered in the incident's thread
     rerun = await press("rerun", lambda c: is_reply(c, "port-not-listening") and c is not reply)
     assert thread_of(posted, rerun) == mention_ts and incident_id(rerun) == inc
     # Show evidence: the stored evidence document, inline or as a file in the thread
-    ev = await press("evidence", lambda c: (c.method == "files.completeUploadExternal" and c.ok)
-                     or (c.method == "chat.postMessage" and "Evidence for incident" in c.dump()))
+    ev = await press(
+        "evidence",
+        lambda c: (
+            (c.method == "files.completeUploadExternal" and c.ok)
+            or (c.method == "chat.postMessage" and "Evidence for incident" in c.dump())
+        ),
+    )
     if ev.method == "files.completeUploadExternal":
         file_id = json.loads(ev.args["files"])[0]["id"]
         data = json.loads(standin.uploads[file_id])
@@ -304,8 +335,12 @@ async def test_each_button_does_what_it_says_and_is_audited(clean_lab, standin, 
     assert inc2 != inc
     start = len(standin.calls)
     await standin.envelope("interactive", standin.button("resolve", str(inc2), user=ONCALL, thread_ts=mention2))
-    await wait_new(standin, start, lambda c: c.method == "chat.postMessage" and f"Incident {inc2} resolved"
-                   in c.dump(), what="resolve reply")
+    await wait_new(
+        standin,
+        start,
+        lambda c: c.method == "chat.postMessage" and f"Incident {inc2} resolved" in c.dump(),
+        what="resolve reply",
+    )
 
     # the audit trail, read back like an operator would
     detail = await asyncio.to_thread(cli_incident, real_cfg, inc)
@@ -313,8 +348,11 @@ async def test_each_button_does_what_it_says_and_is_audited(clean_lab, standin, 
     for a in ("asked", "rerun", "evidence", "acked", "verified", "resolved"):
         assert a in acts, (a, acts)
     assert acts.count("verified") == 2 and acts[-1] == "resolved"
-    assert all(a["who"] == ONCALL for a in detail["audit"] if a["action"] in ("rerun", "evidence", "acked",
-                                                                                  "verified", "resolved"))
+    assert all(
+        a["who"] == ONCALL
+        for a in detail["audit"]
+        if a["action"] in ("rerun", "evidence", "acked", "verified", "resolved")
+    )
     verified = [a for a in detail["audit"] if a["action"] == "verified"][-1]
     assert verified["detail"]["gone"] == ["port-not-listening"] and verified["detail"]["after"] == []
     detail2 = await asyncio.to_thread(cli_incident, real_cfg, inc2)
@@ -325,7 +363,8 @@ async def test_each_button_does_what_it_says_and_is_audited(clean_lab, standin, 
 
 # ----------------------------------------------------------------- 4. permissions
 async def test_resolve_without_triage_is_refused_ephemerally_and_incident_stays_open(
-        clean_lab, standin, posted, real_socket_bot, real_service, real_cfg):
+    clean_lab, standin, posted, real_socket_bot, real_service, real_cfg
+):
     reply, _, mention_ts = await ask_socket(standin, posted, "db01:5999", "port-not-listening")
     inc = incident_id(reply)
     start = len(standin.calls)
@@ -340,17 +379,23 @@ async def test_resolve_without_triage_is_refused_ephemerally_and_incident_stays_
     # the on-call may
     start = len(standin.calls)
     await standin.envelope("interactive", standin.button("resolve", str(inc), user=ONCALL, thread_ts=mention_ts))
-    await wait_new(standin, start, lambda c: c.method == "chat.postMessage" and f"Incident {inc} resolved"
-                   in c.dump(), what="resolve by on-call")
+    await wait_new(
+        standin,
+        start,
+        lambda c: c.method == "chat.postMessage" and f"Incident {inc} resolved" in c.dump(),
+        what="resolve by on-call",
+    )
     assert (await real_service.store.get(inc)).incident.status == "resolved"
 
 
 # ----------------------------------------------------------------- 5. App Home
-async def test_app_home_lists_open_incidents_from_the_database(clean_lab, standin, posted, real_socket_bot,
-                                                               real_service):
+async def test_app_home_lists_open_incidents_from_the_database(
+    clean_lab, standin, posted, real_socket_bot, real_service
+):
     (r1, _, _), (r2, _, _) = await asyncio.gather(
         ask_socket(standin, posted, "db01:5998", "port-not-listening"),
-        ask_socket(standin, posted, "db01:5999", "port-not-listening"))
+        ask_socket(standin, posted, "db01:5999", "port-not-listening"),
+    )
     open_id, closed_id = incident_id(r1), incident_id(r2)
     await real_service.store.resolve(closed_id, who=ONCALL)
     start = len(standin.calls)
@@ -367,8 +412,7 @@ async def test_app_home_lists_open_incidents_from_the_database(clean_lab, standi
 
 
 # ----------------------------------------------------------------- 6. operations
-async def test_429_on_post_message_is_retried_after_retry_after(clean_lab, standin, posted, real_socket_bot,
-                                                                real_cfg):
+async def test_429_on_post_message_is_retried_after_retry_after(clean_lab, standin, posted, real_socket_bot, real_cfg):
     standin.fail("chat.postMessage", "ratelimited", retry_after=1)
     reply, took, mention_ts = await ask_socket(standin, posted, "db01:5999", "port-not-listening")
     posts = standin.calls_of("chat.postMessage")
@@ -380,8 +424,9 @@ async def test_429_on_post_message_is_retried_after_retry_after(clean_lab, stand
     assert standin.violations == []
 
 
-async def test_disconnect_frame_reconnects_and_next_event_is_handled(clean_lab, standin, posted, real_socket_bot,
-                                                                    caplog):
+async def test_disconnect_frame_reconnects_and_next_event_is_handled(
+    clean_lab, standin, posted, real_socket_bot, caplog
+):
     caplog.set_level(logging.INFO, logger="whycant")  # as `whycant serve` does
     opened = standin.connections_opened
     await standin.disconnect()
@@ -393,15 +438,24 @@ async def test_disconnect_frame_reconnects_and_next_event_is_handled(clean_lab, 
     assert logging.getLogger("whycant").level == logging.INFO
 
 
-async def test_channel_not_found_is_logged_and_nothing_crashes(clean_lab, standin, posted, real_socket_bot,
-                                                               real_service, caplog):
+async def test_channel_not_found_is_logged_and_nothing_crashes(
+    clean_lab, standin, posted, real_socket_bot, real_service, caplog
+):
     standin.missing_channels.add("C0GONE")
     with caplog.at_level(logging.WARNING, logger="whycant.slack"):
         start = len(standin.calls)
         await standin.envelope("events_api", standin.mention("db01:5999", channel="C0GONE"))
-        await wait_new(standin, start, lambda c: c.method in ("chat.postMessage", "chat.update")
-                       and c.error == "channel_not_found" and "whycant_rerun" in c.dump(),
-                       timeout=15, what="final reply refused with channel_not_found")
+        await wait_new(
+            standin,
+            start,
+            lambda c: (
+                c.method in ("chat.postMessage", "chat.update")
+                and c.error == "channel_not_found"
+                and "whycant_rerun" in c.dump()
+            ),
+            timeout=15,
+            what="final reply refused with channel_not_found",
+        )
         await real_socket_bot.whycant.drain(10)
         reply, _, _ = await ask_socket(standin, posted, "db01:5998", "port-not-listening")
     assert any("channel_not_found" in r.getMessage() for r in caplog.records)

@@ -1,4 +1,5 @@
 """HTTP mode: signed requests to POST /slack/events, like Slack sends them."""
+
 from __future__ import annotations
 
 import asyncio

@@ -17,7 +17,14 @@ def test_everyone_user_group_channel_and_admin():
 
 def test_commands_map_to_permissions():
     assert [required_permission(c) for c in ("diagnose", "rerun", "verify", "ack", "resolve", "drift", "help")] == [
-        "diagnose", "diagnose", "diagnose", "triage", "triage", "drift", None]
+        "diagnose",
+        "diagnose",
+        "diagnose",
+        "triage",
+        "triage",
+        "drift",
+        None,
+    ]
     assert command_of("why can't I connect to db01:5432") == "diagnose"
     assert command_of("Resolve 42") == "resolve" and command_of("incident 42 ack") == "ack"
     assert command_of("") == "help" and command_of("drift db") == "drift"

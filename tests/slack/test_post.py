@@ -1,4 +1,5 @@
 """Paced report posting: ≈1 message/s per channel, channels independent, failures logged."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """End to end over real WebSockets: the real AsyncApp in Socket Mode against the stand-in."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,8 +13,13 @@ from tests.slack import standin as si
 
 def _final_reply(standin, channel="C0OPS"):
     """The message carrying the finished reply (a chat.update of the progress message, or a post)."""
-    return lambda c: (c.method in ("chat.update", "chat.postMessage") and c.ok and c.args.get("channel") == channel
-                      and "[port-not-listening]" in c.dump() and "whycant_rerun" in c.dump())
+    return lambda c: (
+        c.method in ("chat.update", "chat.postMessage")
+        and c.ok
+        and c.args.get("channel") == channel
+        and "[port-not-listening]" in c.dump()
+        and "whycant_rerun" in c.dump()
+    )
 
 
 async def test_mention_gets_threaded_progress_then_reply_with_finding_id(standin, socket_bot, service):
@@ -185,9 +191,17 @@ async def test_unacked_envelope_is_redelivered_with_retry_attempt_and_handled_on
     # an envelope Slack sent but never saw acked (lost): the stand-in re-delivers it with retry_attempt=1
     payload = standin.mention("db01:5432")
     eid = "env-redeliver"
-    standin._pending[eid] = {"envelope": {"envelope_id": eid, "type": "events_api", "payload": payload,
-                                          "accepts_response_payload": False, "retry_attempt": 0,
-                                          "retry_reason": ""}, "sent": time.monotonic()}
+    standin._pending[eid] = {
+        "envelope": {
+            "envelope_id": eid,
+            "type": "events_api",
+            "payload": payload,
+            "accepts_response_payload": False,
+            "retry_attempt": 0,
+            "retry_reason": "",
+        },
+        "sent": time.monotonic(),
+    }
     await standin.wait_ack(eid, timeout=3)
     await asyncio.sleep(0.5)
     assert len(service.diagnoses) == 1
@@ -235,8 +249,9 @@ async def test_channel_not_found_is_logged_and_nothing_crashes(standin, socket_b
     standin.missing_channels.add("C0GONE")
     with caplog.at_level(logging.WARNING, logger="whycant.slack"):
         await standin.envelope("events_api", standin.mention("db01:5432", channel="C0GONE"))
-        await standin.wait_for(lambda c: c.error == "channel_not_found" and c.method == "chat.postMessage",
-                               what="channel_not_found")
+        await standin.wait_for(
+            lambda c: c.error == "channel_not_found" and c.method == "chat.postMessage", what="channel_not_found"
+        )
         await standin.envelope("events_api", standin.mention("db01:5432", channel="C0OPS"))
         await standin.wait_for(_final_reply(standin), what="next reply")
     assert any("channel_not_found" in r.getMessage() for r in caplog.records)
@@ -246,8 +261,9 @@ async def test_injection_is_escaped_in_every_payload(standin, socket_bot, servic
     await standin.envelope("events_api", standin.mention(f"hostile db01:5432 {INJECT}"))
     await standin.wait_for(lambda c: c.method == "chat.update" and "whycant_rerun" in c.dump(), what="reply")
     await standin.envelope("slash_commands", standin.slash(f"hostile {INJECT}"))
-    await standin.wait_for(lambda c: len([x for x in standin.calls if "whycant_rerun" in x.dump()]) >= 2,
-                           what="slash reply")
+    await standin.wait_for(
+        lambda c: len([x for x in standin.calls if "whycant_rerun" in x.dump()]) >= 2, what="slash reply"
+    )
     sent = standin.sent()
     assert sent
     for c in sent:
@@ -260,6 +276,7 @@ async def test_injection_is_escaped_in_every_payload(standin, socket_bot, servic
 async def test_several_sockets_share_events(standin, service, monkeypatch):
     from bot.slack.app import build_app
     from bot.slack.socket import SocketRunner
+
     monkeypatch.setenv("SLACK_API_URL", standin.api_url)
     app = build_app(service, None, token=si.BOT_TOKEN, socket_mode=True, progress_interval=0.0)
     runner = SocketRunner(app, si.APP_TOKEN, connections=2, ping_interval=30, check_s=0.5)

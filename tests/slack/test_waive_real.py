@@ -4,6 +4,7 @@
 posted through the stand-in the way the scheduler posts it, the Waive button it carries is clicked
 back over Socket Mode, and the next ``run_drift`` lists the drift under ``waived``.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,8 @@ import pytest
 
 from bot.drift import render
 from bot.drift.report import run_drift
-from bot.slack.post import report_poster
 from bot.drift.store import DriftStore
+from bot.slack.post import report_poster
 from tests.drift.helpers import host_recording
 from tests.slack import standin as si
 
@@ -36,13 +37,18 @@ async def real_service(tmp_path):
     from probes.collect import TransportSet
     from probes.transports.replay import ReplayTransport
 
-    cfg = parse_config({
-        "hosts": {n: {"address": f"198.18.0.{10 + i}", "groups": ["db"]}
-                  for i, n in enumerate(("db01", "db02", "db03", "db04"))},
-        "baselines": {"db": {"net.ipv4.tcp_tw_recycle": 0}},
-        "database": f"sqlite:///{tmp_path}/whycant.db",
-        "permissions": {"diagnose": ["*"], "drift": [ONCALL]},
-    }, "test")
+    cfg = parse_config(
+        {
+            "hosts": {
+                n: {"address": f"198.18.0.{10 + i}", "groups": ["db"]}
+                for i, n in enumerate(("db01", "db02", "db03", "db04"))
+            },
+            "baselines": {"db": {"net.ipv4.tcp_tw_recycle": 0}},
+            "database": f"sqlite:///{tmp_path}/whycant.db",
+            "permissions": {"diagnose": ["*"], "drift": [ONCALL]},
+        },
+        "test",
+    )
     svc = await Whycant.create(cfg, transports=TransportSet(ssh=ReplayTransport(recording())))
     try:
         yield svc
@@ -71,10 +77,20 @@ def click(standin, thread_call, host: str, key: str, user: str) -> dict:
     blocks = thread_call.blocks()
     for i, b in enumerate(blocks):
         b.setdefault("block_id", f"b{i}")
-    block = next(b for b in blocks if (b.get("accessory") or {}).get("action_id") == "whycant_waive"
-                 and render.parse_waive_value(b["accessory"]["value"]) == (host, key))
-    body = standin.button("waive", block["accessory"]["value"], user=user, channel=OPS,
-                          message_ts="1700000000.800001", thread_ts=thread_call.args["thread_ts"])
+    block = next(
+        b
+        for b in blocks
+        if (b.get("accessory") or {}).get("action_id") == "whycant_waive"
+        and render.parse_waive_value(b["accessory"]["value"]) == (host, key)
+    )
+    body = standin.button(
+        "waive",
+        block["accessory"]["value"],
+        user=user,
+        channel=OPS,
+        message_ts="1700000000.800001",
+        thread_ts=thread_call.args["thread_ts"],
+    )
     body["actions"][0]["block_id"] = block["block_id"]
     body["message"]["blocks"] = blocks
     return body
@@ -125,11 +141,13 @@ async def test_waive_button_with_the_real_service(standin, real_bot, real_servic
     second = await run_drift(real_service, ["all"])
     assert not has(second["drifts"], "db02", "net.ipv4.tcp_tw_recycle")
     waived = [d for d in second["waived"] if d["host"] == "db02"]
-    assert waived and all(d["key"] == "net.ipv4.tcp_tw_recycle" and d["waived"]["who"] == ONCALL
-                          for d in waived)
+    assert waived and all(d["key"] == "net.ipv4.tcp_tw_recycle" and d["waived"]["who"] == ONCALL for d in waived)
     blocks = render.thread_blocks(second)
-    assert not any(render.parse_waive_value(b["accessory"]["value"]) == ("db02", "net.ipv4.tcp_tw_recycle")
-                   for b in blocks if b.get("accessory"))
+    assert not any(
+        render.parse_waive_value(b["accessory"]["value"]) == ("db02", "net.ipv4.tcp_tw_recycle")
+        for b in blocks
+        if b.get("accessory")
+    )
     assert "*Waived*" in json.dumps(blocks)
     assert standin.violations == []
 

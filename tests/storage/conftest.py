@@ -4,6 +4,7 @@ PostgreSQL: ``$WHYCANT_PG_URL`` (default ``postgresql+asyncpg://postgres@127.0.0
 admin connection; the session creates ``whycant_test_<random>`` there and drops it at the end. When the
 server is unreachable the PostgreSQL variants are skipped with the reason (CI turns skips into failures).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,10 +16,18 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-
 PG_ADMIN_URL = os.environ.get("WHYCANT_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-TABLES = ("findings", "evidence", "audit", "askers", "incidents", "slack_events", "drift_snapshots",
-          "drift_waivers", "report_runs")
+TABLES = (
+    "findings",
+    "evidence",
+    "audit",
+    "askers",
+    "incidents",
+    "slack_events",
+    "drift_snapshots",
+    "drift_waivers",
+    "report_runs",
+)
 
 
 def _asyncpg_dsn(url: str, database: str | None = None) -> str:
@@ -45,8 +54,10 @@ def pg_url() -> Any:
     try:
         asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
     except Exception as e:  # noqa: BLE001
-        pytest.skip(f"PostgreSQL not reachable at {make_url(PG_ADMIN_URL).render_as_string(hide_password=True)} "
-                    f"(set WHYCANT_PG_URL): {type(e).__name__}: {e}")
+        pytest.skip(
+            f"PostgreSQL not reachable at {make_url(PG_ADMIN_URL).render_as_string(hide_password=True)} "
+            f"(set WHYCANT_PG_URL): {type(e).__name__}: {e}"
+        )
     url = make_url(PG_ADMIN_URL).set(drivername="postgresql+asyncpg", database=name)
     url_s = url.render_as_string(hide_password=False)
 

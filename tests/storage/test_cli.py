@@ -1,4 +1,5 @@
 """`whycant db ...` and `whycant incidents ...` end to end, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,11 +30,13 @@ def seed(url: str) -> dict[str, int]:
     async def go() -> dict[str, int]:
         svc = IncidentService(Database(url), join_window_minutes=10)
         try:
-            a = await svc.record_diagnosis(make_request(), make_evidence(),
-                                           make_diagnosis("listen-queue-overflow", "tcp-tw-recycle"), "alice")
+            a = await svc.record_diagnosis(
+                make_request(), make_evidence(), make_diagnosis("listen-queue-overflow", "tcp-tw-recycle"), "alice"
+            )
             await svc.record_diagnosis(make_request(), make_evidence(), make_diagnosis(), "bob")
-            b = await svc.record_diagnosis(make_request("web01", 443), make_evidence("web01", 443),
-                                           make_diagnosis("port-not-listening"), "carol")
+            b = await svc.record_diagnosis(
+                make_request("web01", 443), make_evidence("web01", 443), make_diagnosis("port-not-listening"), "carol"
+            )
             return {"db01": a.id, "web01": b.id}
         finally:
             await svc.close()
@@ -149,10 +152,12 @@ def test_console_script(capsys, config_file: str, db_url: str):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     assert run(capsys, "db", "upgrade", "-c", config_file)[0] == 0
     seed(db_url)
-    p = subprocess.run([*cmd, "incidents", "list", "--json", "-c", config_file], capture_output=True, text=True,
-                       env=env, timeout=60)
+    p = subprocess.run(
+        [*cmd, "incidents", "list", "--json", "-c", config_file], capture_output=True, text=True, env=env, timeout=60
+    )
     assert p.returncode == 0, p.stderr
     assert len(json.loads(p.stdout)["incidents"]) == 2
-    p = subprocess.run([*cmd, "incidents", "show", "424242", "-c", config_file], capture_output=True, text=True,
-                       env=env, timeout=60)
+    p = subprocess.run(
+        [*cmd, "incidents", "show", "424242", "-c", config_file], capture_output=True, text=True, env=env, timeout=60
+    )
     assert p.returncode == 2 and "no incident 424242" in p.stderr

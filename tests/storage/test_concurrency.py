@@ -1,4 +1,5 @@
 """Concurrent asks and cross-replica claims: nothing lost, nothing duplicated, no "database is locked"."""
+
 from __future__ import annotations
 
 import asyncio
@@ -34,8 +35,9 @@ async def test_50_concurrent_asks_about_10_targets(svc: IncidentService, db: Dat
 
     async def ask(i: int, host: str, port: int):
         await asyncio.sleep(random.random() / 100)
-        return await svc.record_diagnosis(make_request(host, port), make_evidence(host, port), make_diagnosis(),
-                                          f"user{i}")
+        return await svc.record_diagnosis(
+            make_request(host, port), make_evidence(host, port), make_diagnosis(), f"user{i}"
+        )
 
     refs = await asyncio.gather(*(ask(i, h, p) for i, (h, p) in enumerate(asks)))
     assert len({r.id for r in refs}) == 10
@@ -56,8 +58,9 @@ async def test_two_replicas_share_the_database(db_url: str, db: Database):
         for i in range(30):
             svc = a if i % 2 else b
             host = f"app{i % 3}"
-            jobs.append(svc.record_diagnosis(make_request(host, 80), make_evidence(host, 80), make_diagnosis(),
-                                             f"u{i}"))
+            jobs.append(
+                svc.record_diagnosis(make_request(host, 80), make_evidence(host, 80), make_diagnosis(), f"u{i}")
+            )
         refs = await asyncio.gather(*jobs)
     finally:
         await a.close()
@@ -85,8 +88,9 @@ async def test_claim_report_run_once(db_url: str, db: Database):
     when = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
     try:
         dbs = [db, *others]
-        res = await asyncio.gather(*(claim_report_run(dbs[i % 3], "weekly-drift", when, f"replica-{i}")
-                                     for i in range(9)))
+        res = await asyncio.gather(
+            *(claim_report_run(dbs[i % 3], "weekly-drift", when, f"replica-{i}") for i in range(9))
+        )
         assert res.count(True) == 1
         assert await claim_report_run(db, "weekly-drift", when.replace(day=12), "replica-0") is True
         await mark_report_posted(db, "weekly-drift", when)

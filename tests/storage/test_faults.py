@@ -1,4 +1,5 @@
 """A database that is down or locked when a diagnosis finishes never loses the answer."""
+
 from __future__ import annotations
 
 import asyncio
@@ -63,8 +64,16 @@ async def test_postgres_down_answer_given_write_retried_then_given_up(caplog, pg
     svc = IncidentService(Database(_on_port(pg_url, _free_port()), connect_timeout=2))
     failed = []
     t = time.monotonic()
-    out = await record_with_retry(svc, make_request(), make_evidence(), make_diagnosis(), "alice",
-                                  attempts=3, base_delay=0.02, on_failed=failed.append)
+    out = await record_with_retry(
+        svc,
+        make_request(),
+        make_evidence(),
+        make_diagnosis(),
+        "alice",
+        attempts=3,
+        base_delay=0.02,
+        on_failed=failed.append,
+    )
     assert time.monotonic() - t < 3  # the front end is not kept waiting
     assert out.ref is None and out.incident_id is None and not out.stored
     assert out.error == "incident not stored: database unavailable (retrying)"
@@ -82,8 +91,16 @@ async def test_postgres_comes_back_write_lands(pg_url):
     port = _free_port()
     down = IncidentService(Database(_on_port(pg_url, port), connect_timeout=2), join_window_minutes=10)
     stored = []
-    out = await record_with_retry(down, make_request(), make_evidence(), make_diagnosis(), "alice",
-                                  attempts=6, base_delay=0.3, on_stored=stored.append)
+    out = await record_with_retry(
+        down,
+        make_request(),
+        make_evidence(),
+        make_diagnosis(),
+        "alice",
+        attempts=6,
+        base_delay=0.3,
+        on_stored=stored.append,
+    )
     assert out.error == "incident not stored: database unavailable (retrying)"
     u = make_url(pg_url)
     proxy = await _start_proxy(port, u.host or "127.0.0.1", u.port or 5432)  # the database "comes back"
@@ -104,15 +121,15 @@ async def test_postgres_comes_back_write_lands(pg_url):
 async def test_sqlite_locked_answer_given_write_retried(tmp_path: Path, caplog):
     caplog.set_level(logging.INFO, logger="whycant.storage")
     path = tmp_path / "locked.db"
-    svc = IncidentService(Database(f"sqlite:///{path}", busy_timeout_ms=100, write_retries=1),
-                          join_window_minutes=10)
+    svc = IncidentService(Database(f"sqlite:///{path}", busy_timeout_ms=100, write_retries=1), join_window_minutes=10)
     await svc.db.upgrade()
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
     try:
         t = time.monotonic()
-        out = await record_with_retry(svc, make_request(), make_evidence(), make_diagnosis(), "alice",
-                                      attempts=8, base_delay=0.2)
+        out = await record_with_retry(
+            svc, make_request(), make_evidence(), make_diagnosis(), "alice", attempts=8, base_delay=0.2
+        )
         assert time.monotonic() - t < 3
         assert out.error == "incident not stored: database locked (retrying)" and out.pending is not None
         await asyncio.sleep(0.3)

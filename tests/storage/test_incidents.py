@@ -1,4 +1,5 @@
 """Incident lifecycle, joining, triage, history and replay — on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -17,8 +18,12 @@ async def test_lifecycle_open_ack_resolve(svc: IncidentService):
     assert (ref.joined, ref.askers, ref.asked_count, ref.status, ref.target) == (False, 1, 1, "open", "db01:5432")
 
     [item] = await svc.list()
-    assert (item.id, item.status, item.top_severity, item.verdict) == (ref.id, "open", "critical",
-                                                                       "listen-queue-overflow on the target")
+    assert (item.id, item.status, item.top_severity, item.verdict) == (
+        ref.id,
+        "open",
+        "critical",
+        "listen-queue-overflow on the target",
+    )
     d = await svc.get(ref.id)
     assert d.findings[0]["id"] == "listen-queue-overflow" and d.findings[0]["rule_version"] == "2"
     assert d.findings[0]["fix"]["runtime"] == "fix listen-queue-overflow"
@@ -45,10 +50,16 @@ async def test_lifecycle_open_ack_resolve(svc: IncidentService):
 async def test_second_ask_joins_with_text(svc: IncidentService):
     t0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
     a = await svc.record_diagnosis(make_request(), make_evidence(), make_diagnosis(), "alice", at=t0)
-    b = await svc.record_diagnosis(make_request(), make_evidence(overflows=7), make_diagnosis("backlog-undersized",
-                                   severity="warning"), "bob", at=t0 + timedelta(minutes=4))
-    c = await svc.record_diagnosis(make_request(), make_evidence(), make_diagnosis(), "carol",
-                                   at=t0 + timedelta(minutes=9, seconds=30))
+    b = await svc.record_diagnosis(
+        make_request(),
+        make_evidence(overflows=7),
+        make_diagnosis("backlog-undersized", severity="warning"),
+        "bob",
+        at=t0 + timedelta(minutes=4),
+    )
+    c = await svc.record_diagnosis(
+        make_request(), make_evidence(), make_diagnosis(), "carol", at=t0 + timedelta(minutes=9, seconds=30)
+    )
     assert a.id == b.id == c.id and (b.joined, c.joined) == (True, True)
     assert (c.askers, c.asked_count) == (3, 3)
     assert c.recent_askers_text == "3 people asked about db01:5432 in the last 10 minutes"
@@ -99,17 +110,21 @@ async def test_join_window_expires(db):
     t0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
     svc = IncidentService(db, join_window_minutes=10)
     a = await svc.record_diagnosis(make_request(), make_evidence(), make_diagnosis(), "alice", at=t0)
-    b = await svc.record_diagnosis(make_request(), make_evidence(), make_diagnosis(), "bob",
-                                   at=t0 + timedelta(minutes=9))
+    b = await svc.record_diagnosis(
+        make_request(), make_evidence(), make_diagnosis(), "bob", at=t0 + timedelta(minutes=9)
+    )
     # the window counts from the last ask: 9 + 9 minutes still joins, 9 + 11 does not
-    c = await svc.record_diagnosis(make_request(), make_evidence(), make_diagnosis(), "carol",
-                                   at=t0 + timedelta(minutes=18))
-    d = await svc.record_diagnosis(make_request(), make_evidence(), make_diagnosis(), "dave",
-                                   at=t0 + timedelta(minutes=29))
+    c = await svc.record_diagnosis(
+        make_request(), make_evidence(), make_diagnosis(), "carol", at=t0 + timedelta(minutes=18)
+    )
+    d = await svc.record_diagnosis(
+        make_request(), make_evidence(), make_diagnosis(), "dave", at=t0 + timedelta(minutes=29)
+    )
     assert a.id == b.id == c.id and d.id != a.id and not d.joined
     off = IncidentService(db, join_window_minutes=0)  # 0 turns joining off
-    e = await off.record_diagnosis(make_request(), make_evidence(), make_diagnosis(), "eve",
-                                   at=t0 + timedelta(minutes=29, seconds=5))
+    e = await off.record_diagnosis(
+        make_request(), make_evidence(), make_diagnosis(), "eve", at=t0 + timedelta(minutes=29, seconds=5)
+    )
     assert e.id not in (a.id, d.id)
 
 
@@ -136,8 +151,13 @@ async def test_list_filters_and_history(svc: IncidentService):
 
 
 async def test_unknown_id(svc: IncidentService):
-    for call in (svc.get(999), svc.ack(999, "x"), svc.resolve(999, "x"), svc.record_action(999, "verified", "x"),
-                 svc.replay(999, fake_diagnose)):
+    for call in (
+        svc.get(999),
+        svc.ack(999, "x"),
+        svc.resolve(999, "x"),
+        svc.record_action(999, "verified", "x"),
+        svc.replay(999, fake_diagnose),
+    ):
         with pytest.raises(IncidentNotFound, match="no incident 999"):
             await call
 
@@ -147,8 +167,9 @@ async def test_record_action_rerun_and_reply(svc: IncidentService):
     await svc.record_action(a.id, "verified", "bob", {"fix": "sysctl -w net.core.somaxconn=4096"})
     with pytest.raises(BadInput):
         await svc.record_action(a.id, "DROP TABLE", "bob")
-    await svc.attach_evidence(a.id, make_evidence(overflows=0), make_diagnosis("backlog-undersized",
-                              severity="warning"), "bob")
+    await svc.attach_evidence(
+        a.id, make_evidence(overflows=0), make_diagnosis("backlog-undersized", severity="warning"), "bob"
+    )
     await svc.set_reply(a.id, "C9", "9.9", "9.10")
     d = await svc.get(a.id)
     assert [x["action"] for x in d.audit] == ["asked", "verified", "rerun"]
@@ -159,13 +180,18 @@ async def test_record_action_rerun_and_reply(svc: IncidentService):
 
 
 async def test_replay_shows_added_removed_changed(svc: IncidentService):
-    a = await svc.record_diagnosis(make_request(), make_evidence(),
-                                   make_diagnosis("listen-queue-overflow", "tcp-tw-recycle", severity="warning"), "al")
+    a = await svc.record_diagnosis(
+        make_request(),
+        make_evidence(),
+        make_diagnosis("listen-queue-overflow", "tcp-tw-recycle", severity="warning"),
+        "al",
+    )
     r = await svc.replay(a.id, fake_diagnose, who="bob")
     assert [c.id for c in r.added] == ["backlog-undersized"]
     assert [c.id for c in r.removed] == ["tcp-tw-recycle"]
-    assert [(c.id, c.before_severity, c.severity) for c in r.changed] == [("listen-queue-overflow", "warning",
-                                                                          "critical")]
+    assert [(c.id, c.before_severity, c.severity) for c in r.changed] == [
+        ("listen-queue-overflow", "warning", "critical")
+    ]
     assert r.differs and r.to_dict()["added"][0]["id"] == "backlog-undersized"
     d = await svc.get(a.id)
     assert d.audit[-1]["action"] == "replayed" and d.audit[-1]["detail"]["removed"] == ["tcp-tw-recycle"]

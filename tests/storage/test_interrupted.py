@@ -1,4 +1,5 @@
 """A diagnosis cut off by kill -9 is marked `interrupted` at the next start, not left `open` forever."""
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,14 @@ CHILD = textwrap.dedent("""
 async def test_kill_9_mid_diagnosis_leaves_incident_interrupted(svc: IncidentService, db_url: str):
     done = await svc.record_diagnosis(make_request("web01", 443), make_evidence("web01", 443), make_diagnosis(), "x")
     env = {**os.environ, "PYTHONPATH": REPO}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, db_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env=env, cwd=REPO)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, db_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
     try:
         line = child.stdout.readline()
         assert line.strip().isdigit(), child.stderr.read()

@@ -1,4 +1,5 @@
 """Alembic migrations: up, down to base, up again; and the models agree with them (autogenerate finds nothing)."""
+
 from __future__ import annotations
 
 import tomllib
@@ -10,19 +11,30 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, inspect, text
 
 from bot.storage.db import Database, normalize_url
-from bot.storage.schema import migrations_dir
 from bot.storage.models import Base
+from bot.storage.schema import migrations_dir
 from probes.errors import BadInput
 
 REPO = Path(__file__).resolve().parents[2]
-TABLES = {"incidents", "askers", "evidence", "findings", "audit", "slack_events", "drift_snapshots",
-          "drift_waivers", "report_runs", "watches"}
+TABLES = {
+    "incidents",
+    "askers",
+    "evidence",
+    "findings",
+    "audit",
+    "slack_events",
+    "drift_snapshots",
+    "drift_waivers",
+    "report_runs",
+    "watches",
+}
 
 
 async def _diff(db: Database, metadata: MetaData) -> list:
     async with db.engine.connect() as conn:
-        return await conn.run_sync(lambda c: compare_metadata(
-            MigrationContext.configure(c, opts={"compare_type": True}), metadata))
+        return await conn.run_sync(
+            lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), metadata)
+        )
 
 
 async def _tables(db: Database) -> set[str]:

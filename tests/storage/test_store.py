@@ -1,4 +1,5 @@
 """The one storage API front ends use (open_store → Store): typed results, start/finish, outage → storage_error."""
+
 from __future__ import annotations
 
 import socket
@@ -20,12 +21,19 @@ async def test_store_round_trip(db_url: str, db):
     store = await open_store(cfg, mark_interrupted=False)
     try:
         pending = await store.start_diagnosis(request=make_request(), who="alice", channel="C1", thread_ts="1.1")
-        info = await store.record_or_retry(request=make_request(), evidence=make_evidence(),
-                                           diagnosis=make_diagnosis(), who="alice", channel="C1", thread_ts="1.1",
-                                           pending=pending)
+        info = await store.record_or_retry(
+            request=make_request(),
+            evidence=make_evidence(),
+            diagnosis=make_diagnosis(),
+            who="alice",
+            channel="C1",
+            thread_ts="1.1",
+            pending=pending,
+        )
         assert info.id == pending.id and info.storage_error is None and not info.joined
-        info2 = await store.record_or_retry(request=make_request(), evidence=make_evidence(),
-                                            diagnosis=make_diagnosis(), who="bob")
+        info2 = await store.record_or_retry(
+            request=make_request(), evidence=make_evidence(), diagnosis=make_diagnosis(), who="bob"
+        )
         assert info2.id == info.id and info2.joined and info2.askers == 2
         assert info2.askers_text == "2 people asked about db01:5432 in the last minute"
 
@@ -70,8 +78,14 @@ async def test_open_store_marks_interrupted_and_outage_keeps_answer(db_url: str,
     down = await open_store(parse_config({"database": db_url}))
     down.service.db = type(down.db)(f"postgresql://postgres@127.0.0.1:{port}/none", connect_timeout=2)
     try:
-        info = await down.record_or_retry(request=make_request(), evidence=make_evidence(),
-                                          diagnosis=make_diagnosis(), who="alice", attempts=1, base_delay=0.01)
+        info = await down.record_or_retry(
+            request=make_request(),
+            evidence=make_evidence(),
+            diagnosis=make_diagnosis(),
+            who="alice",
+            attempts=1,
+            base_delay=0.01,
+        )
         assert info.id is None and info.storage_error == "incident not stored: database unavailable (retrying)"
         # the ask pipeline's bounded calls never raise: the reason comes back instead
         trouble = await down.start_diagnosis(request=make_request(), who="alice")

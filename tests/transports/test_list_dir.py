@@ -1,4 +1,5 @@
 """``list_dir``: the same answer from the local transport, the SSH transport (SFTP) and a recording."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,10 +20,12 @@ async def test_local_list_dir(tmp_path):
 
 
 async def test_replay_list_dir_from_dirs_and_from_files():
-    t = ReplayTransport({
-        "a": {"dirs": {"/etc/sysctl.d": ["b.conf", "a.conf"], "/run/sysctl.d": None}},
-        "b": {"files": {"/etc/sysctl.d/x.conf": "k = 1\n"}},
-    })
+    t = ReplayTransport(
+        {
+            "a": {"dirs": {"/etc/sysctl.d": ["b.conf", "a.conf"], "/run/sysctl.d": None}},
+            "b": {"files": {"/etc/sysctl.d/x.conf": "k = 1\n"}},
+        }
+    )
     got = await t.list_dir(Host(name="a", address="198.18.0.1"), ["/etc/sysctl.d", "/run/sysctl.d"], timeout=1)
     assert got == {"/etc/sysctl.d": ["a.conf", "b.conf"], "/run/sysctl.d": None}
     got = await t.list_dir(Host(name="b", address="198.18.0.2"), ["/etc/sysctl.d", "/usr/lib/sysctl.d"], timeout=1)
@@ -40,7 +43,14 @@ async def test_ssh_list_dir_matches_the_host(lab, lab_transport, lab_hosts):
 
 async def test_replay_list_dir_does_not_read_recorded_find_output():
     """Recordings list directories with "dirs" (or their recorded files); a recorded `find` is just a command."""
-    t = ReplayTransport({"a": {"commands": {"find /etc/sysctl.d -maxdepth 1 -name '*.conf'": {
-        "stdout": "/etc/sysctl.d/10-a.conf\n", "exit": 0}}}})
+    t = ReplayTransport(
+        {
+            "a": {
+                "commands": {
+                    "find /etc/sysctl.d -maxdepth 1 -name '*.conf'": {"stdout": "/etc/sysctl.d/10-a.conf\n", "exit": 0}
+                }
+            }
+        }
+    )
     got = await t.list_dir(Host(name="a", address="198.18.0.1"), ["/etc/sysctl.d"], timeout=1)
     assert got == {"/etc/sysctl.d": None}

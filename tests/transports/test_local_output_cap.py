@@ -1,4 +1,5 @@
 """The local transport caps command output like the SSH transport does (issue 11: bounded everything)."""
+
 from __future__ import annotations
 
 import sys

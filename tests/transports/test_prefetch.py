@@ -1,4 +1,5 @@
 """``PrefetchedTransport``: one batch up front, later reads answered from it, each path read once."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,13 +18,20 @@ class WithUnreadable(ReplayTransport):
 
     async def read_files(self, host, paths, *, timeout):
         got = await super().read_files(host, paths, timeout=timeout)
-        return Reads({p: (None if p == "/etc/shadowish" else v) for p, v in got.items()}, access="sftp",
-                     unreadable={p: "not readable by whycant" for p in paths if p == "/etc/shadowish"})
+        return Reads(
+            {p: (None if p == "/etc/shadowish" else v) for p, v in got.items()},
+            access="sftp",
+            unreadable={p: "not readable by whycant" for p in paths if p == "/etc/shadowish"},
+        )
 
 
 def recording():
-    return {"a": {"files": {"/f/1": "one\n", "/f/2": "two\n", "/f/3": "three\n", "/etc/shadowish": "x"},
-                  "dirs": {"/d/1": ["b", "a"], "/d/2": None}}}
+    return {
+        "a": {
+            "files": {"/f/1": "one\n", "/f/2": "two\n", "/f/3": "three\n", "/etc/shadowish": "x"},
+            "dirs": {"/d/1": ["b", "a"], "/d/2": None},
+        }
+    }
 
 
 async def test_later_reads_come_from_the_batch_and_only_what_it_lacks_is_read():

@@ -1,4 +1,5 @@
 """SSHTransport against real OpenSSH sshd in the lab (needs root; see tests/lab/README.md)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -41,7 +42,9 @@ async def test_run_and_read_proc_files_over_sftp(lab, lab_transport, lab_hosts, 
     assert r.exit_status == 0 and lab.address(name) in r.stdout
     assert r.host == name and r.command == "ip -4 -o addr show dev eth0" and r.stderr == ""
     files = await lab_transport.read_files(
-        host, ["/proc/net/netstat", "/proc/net/snmp", "/proc/sys/net/core/somaxconn", "/nonexistent/x", "/proc"], timeout=5
+        host,
+        ["/proc/net/netstat", "/proc/net/snmp", "/proc/sys/net/core/somaxconn", "/nonexistent/x", "/proc"],
+        timeout=5,
     )
     # /proc files have st_size 0: the transport reads until EOF
     assert files["/proc/net/netstat"].startswith("TcpExt: ") and "IpExt: " in files["/proc/net/netstat"]
@@ -79,7 +82,9 @@ async def test_host_key_mismatch_refused(lab, lab_hosts, tmp_path):
     kh = tmp_path / "known_hosts"
     kh.write_text(
         "\n".join(
-            f"{h.address} {wrong_pub if h.name == 'db01' else h.host_key_pub}" for h in lab.hosts.values() if h.host_key_pub
+            f"{h.address} {wrong_pub if h.name == 'db01' else h.host_key_pub}"
+            for h in lab.hosts.values()
+            if h.host_key_pub
         )
         + "\n"
     )

@@ -1,5 +1,6 @@
 """Pure parts of the SSH transport: exec file-read framing, path checks, routes from settings,
 inventory and an OpenSSH config file (no network)."""
+
 from __future__ import annotations
 
 import base64
@@ -38,8 +39,12 @@ def test_read_script_round_trips_real_files(shared_dir):
     secret.write_text("x")
     secret.chmod(0)
     paths = [str(good), str(tmp_path / "absent"), str(tmp_path), str(secret)]
-    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *sf.read_argv(paths)],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *sf.read_argv(paths)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     files, unreadable = sf.parse_read_output(out.stdout, paths, "nobody")
     assert files[str(good)] == good.read_text()  # a forged record inside a file is just content
     assert files[str(tmp_path / "absent")] is None and str(tmp_path / "absent") not in unreadable
@@ -74,8 +79,10 @@ def test_exec_paths_are_checked(bad):
 
 def test_route_precedence_inventory_then_openssh_config_then_settings(tmp_path):
     cfg = tmp_path / "config"
-    cfg.write_text("Host db07\n  HostName 198.18.9.7\n  User alice\n  Port 2222\n  ProxyJump bastion01\n"
-                   "  IdentityFile ~/k1\n  UserKnownHostsFile /kh/one /kh/two\nHost *\n  User carol\n")
+    cfg.write_text(
+        "Host db07\n  HostName 198.18.9.7\n  User alice\n  Port 2222\n  ProxyJump bastion01\n"
+        "  IdentityFile ~/k1\n  UserKnownHostsFile /kh/one /kh/two\nHost *\n  User carol\n"
+    )
     s = SSHSettings(user="whycant", config_files=(str(cfg),), client_keys=("/default/key",))
     inv = {"bastion01": Host("bastion01", "198.18.9.2", user="jump", port=2200)}
     r = RouteResolver(s, inv)
@@ -88,7 +95,10 @@ def test_route_precedence_inventory_then_openssh_config_then_settings(tmp_path):
     assert r.route(Host("other", "198.18.9.8")).target.user == "carol"  # config User over ssh.user
     assert RouteResolver(SSHSettings(config_files=()), {}).route(Host("x", "198.18.9.8")).target.user == "whycant"
     chain = r.route(Host("y", "198.18.9.9", proxy_jump="ops@198.18.9.3:23,bastion01"))
-    assert [(j.address, j.port, j.user) for j in chain.jumps] == [("198.18.9.3", 23, "ops"), ("198.18.9.2", 2200, "jump")]
+    assert [(j.address, j.port, j.user) for j in chain.jumps] == [
+        ("198.18.9.3", 23, "ops"),
+        ("198.18.9.2", 2200, "jump"),
+    ]
     assert chain.key(1)[3] == (("198.18.9.3", 23, "ops"),)  # a hop's pool key includes the hops before it
 
 
@@ -116,8 +126,12 @@ def test_jump_host_error_is_a_connect_error_with_its_own_kind():
 def test_config_builds_probe_settings():
     from bot.config import parse_config
 
-    c = parse_config({"ssh": {"config": "~/cfg", "proxy_jump": "bastion", "max_output_bytes": 4096, "sudo": True},
-                      "groups": {"dc2": {"proxy_jump": "bastion"}}}).ssh
+    c = parse_config(
+        {
+            "ssh": {"config": "~/cfg", "proxy_jump": "bastion", "max_output_bytes": 4096, "sudo": True},
+            "groups": {"dc2": {"proxy_jump": "bastion"}},
+        }
+    ).ssh
     s = c.settings("/base")
     assert s.config_files == ("~/cfg",) and s.proxy_jump == "bastion" and s.max_output_bytes == 4096 and s.sudo
     assert s.known_hosts is None and s.user == "whycant" and s.base_dir == "/base"

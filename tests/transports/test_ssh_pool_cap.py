@@ -1,6 +1,7 @@
 """``ssh.pool_max`` against real sshd: the pool never holds more connections than the cap while idle ones
 can be closed, the least recently used idle one goes first, and a connection in use (or a jump host that a
 pooled connection goes through) is never closed to make room."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """ssh_wire: the cipher order offered, and the write coalescer over a real socket."""
+
 from __future__ import annotations
 
 import asyncio

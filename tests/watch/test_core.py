@@ -1,4 +1,5 @@
 """Watch mode's pure parts: the chat grammar, durations, the SYN budget, episodes, stats, the chart."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,9 @@ from bot.watch.stats import record, summary, text_table
 from probes.errors import BadInput
 
 
-@pytest.mark.parametrize("text,seconds", [("4h", 14400), ("90s", 90), ("1h30m", 5400), ("2 hours", 7200),
-                                          ("15", 15), ("10 min", 600)])
+@pytest.mark.parametrize(
+    "text,seconds", [("4h", 14400), ("90s", 90), ("1h30m", 5400), ("2 hours", 7200), ("15", 15), ("10 min", 600)]
+)
 def test_parse_duration(text, seconds):
     assert parse_duration(text) == seconds
 
@@ -62,15 +64,25 @@ def test_three_flaps_make_three_episodes():
     rounds = ["ok", "timeout", "timeout", "timeout", "ok", "timeout", "ok", "ok", "timeout", "timeout", "ok"]
     for i, o in enumerate(rounds):
         kinds += [(c.kind, c.episode.number) for c in t.observe(float(i), {"office": o, "bot": "ok"})]
-    assert kinds == [("started", 1), ("recovered", 1), ("started", 2), ("recovered", 2), ("started", 3),
-                     ("recovered", 3)]
+    assert kinds == [
+        ("started", 1),
+        ("recovered", 1),
+        ("started", 2),
+        ("recovered", 2),
+        ("started", 3),
+        ("recovered", 3),
+    ]
     assert [(e.start, e.end, e.failed_attempts, e.vantages) for e in t.episodes] == [
-        (1.0, 4.0, 3, ["office"]), (5.0, 6.0, 1, ["office"]), (8.0, 10.0, 2, ["office"])]
+        (1.0, 4.0, 3, ["office"]),
+        (5.0, 6.0, 1, ["office"]),
+        (8.0, 10.0, 2, ["office"]),
+    ]
 
 
 def test_counter_burst_opens_an_episode_without_a_failed_attempt():
-    assert counter_burst({"TcpExt.ListenOverflows": 5, "TcpExt.InSegs": 1},
-                         {"TcpExt.ListenOverflows": 9, "TcpExt.InSegs": 100}) == {"TcpExt.ListenOverflows": 4}
+    assert counter_burst(
+        {"TcpExt.ListenOverflows": 5, "TcpExt.InSegs": 1}, {"TcpExt.ListenOverflows": 9, "TcpExt.InSegs": 100}
+    ) == {"TcpExt.ListenOverflows": 4}
     t = EpisodeTracker()
     ch = t.observe(1.0, {"bot": "ok"}, {"TcpExt.ListenDrops": 3})
     assert [c.kind for c in ch] == ["started"] and t.current.burst == {"TcpExt.ListenDrops": 3}
@@ -84,11 +96,27 @@ def test_summary_and_table():
         at = 3600 * 5 - 360 + i * 6
         record(buckets, "office", at, ok=not (60 <= i < 70))
         record(buckets, "bot", at, ok=True)
-    s = summary(buckets, [{"number": 1, "start": 3600 * 5.0, "end": 3600 * 5 + 60.0, "vantages": ["office"],
-                           "findings": [{"id": "filtered-from-vantage"}], "incident": 7}], capped=2)
+    s = summary(
+        buckets,
+        [
+            {
+                "number": 1,
+                "start": 3600 * 5.0,
+                "end": 3600 * 5 + 60.0,
+                "vantages": ["office"],
+                "findings": [{"id": "filtered-from-vantage"}],
+                "incident": 7,
+            }
+        ],
+        capped=2,
+    )
     assert s["attempts"] == {"office": 130, "bot": 130} and s["failures"] == {"office": 10, "bot": 0}
     assert [(r["hour"][11:13], r["vantage"], r["attempts"]) for r in s["per_hour"]] == [
-        ("04", "bot", 60), ("04", "office", 60), ("05", "bot", 70), ("05", "office", 70)]
+        ("04", "bot", 60),
+        ("04", "office", 60),
+        ("05", "bot", 70),
+        ("05", "office", 70),
+    ]
     assert s["findings"] == {"filtered-from-vantage": 1}
     table = text_table(s)
     assert "office            130       10   7.7%" in table

@@ -1,6 +1,7 @@
 """Watches survive restarts: the process running a watch is killed (SIGKILL) mid-watch and two
 replicas sharing PostgreSQL race to resume it: exactly one does, with the counts from before the kill;
 a watch that expired while nobody ran it ends with a note, once. Chat commands on SQLite."""
+
 from __future__ import annotations
 
 import asyncio
@@ -61,14 +62,22 @@ async def listener():
 
 
 def config_dict(url: str) -> dict:
-    return {"database": url, "hosts": {"lo": {"address": "127.0.0.1", "transport": "local"}},
-            "probe": {"window_seconds": 0.2, "connect_attempts": 2, "connect_timeout": 1},
-            "watch": {"stale_seconds": STALE, "counters_seconds": 1}}
+    return {
+        "database": url,
+        "hosts": {"lo": {"address": "127.0.0.1", "transport": "local"}},
+        "probe": {"window_seconds": 0.2, "connect_attempts": 2, "connect_timeout": 1},
+        "watch": {"stale_seconds": STALE, "counters_seconds": 1},
+    }
 
 
 async def start_cli_watch(cfg_path: Path, text: str, duration: str) -> tuple[subprocess.Popen, dict]:
-    proc = subprocess.Popen([*WHYCANT, "watch", text, "--every", "1", "--for", duration, "--json", "-c", str(cfg_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [*WHYCANT, "watch", text, "--every", "1", "--for", duration, "--json", "-c", str(cfg_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)
     started = json.loads(line)
     assert started["event"] == "started", line
@@ -86,8 +95,9 @@ async def replicas(url: str, n: int = 2) -> list[tuple[Whycant, WatchManager, Co
     for i in range(n):
         svc = await Whycant.create(cfg, rules=None)
         sink = Collect()
-        mgr = WatchManager(svc, lambda _rec, s=sink: s, replica=f"replica-{i}", settings=settings_for(cfg),
-                           stale_after=STALE)
+        mgr = WatchManager(
+            svc, lambda _rec, s=sink: s, replica=f"replica-{i}", settings=settings_for(cfg), stale_after=STALE
+        )
         svc.watch_manager = mgr
         out.append((svc, mgr, sink))
     return out
@@ -204,12 +214,15 @@ def test_cli_refuses_bad_input_with_one_line(tmp_path):
     cfg_path = tmp_path / "w.yaml"
     cfg_path.write_text(yaml.safe_dump(config_dict(f"sqlite:///{tmp_path}/w.db")))
     cfg_path.chmod(0o600)
-    for args, message in ((["lo:1", "--every", "0.5"], "watch interval 0.5s: it must be between 1s and 3600s"),
-                          (["lo:1", "--for", "soon"], "--for 'soon': use e.g. 30s"),
-                          (["lo"], "a watch needs one port"),
-                          (["nosuchhost:5432"], "nosuchhost")):
-        r = subprocess.run([*WHYCANT, "watch", *args, "--config", str(cfg_path)], capture_output=True, text=True,
-                           timeout=60)
+    for args, message in (
+        (["lo:1", "--every", "0.5"], "watch interval 0.5s: it must be between 1s and 3600s"),
+        (["lo:1", "--for", "soon"], "--for 'soon': use e.g. 30s"),
+        (["lo"], "a watch needs one port"),
+        (["nosuchhost:5432"], "nosuchhost"),
+    ):
+        r = subprocess.run(
+            [*WHYCANT, "watch", *args, "--config", str(cfg_path)], capture_output=True, text=True, timeout=60
+        )
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert r.stderr.splitlines()[-1].startswith("whycant: ") and message in r.stderr, (args, r.stderr)
 
@@ -218,8 +231,13 @@ async def test_console_runs_a_watch_and_prints_its_table(tmp_path, listener):
     cfg_path = tmp_path / "w.yaml"
     cfg_path.write_text(yaml.safe_dump(config_dict(f"sqlite:///{tmp_path}/w.db")))
     cfg_path.chmod(0o600)
-    proc = subprocess.Popen([*WHYCANT, "console", "--config", str(cfg_path)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*WHYCANT, "console", "--config", str(cfg_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: list[str] = []
     try:
         proc.stdin.write(f"watch lo:{listener} for 3s every 1s\nwatches\n")

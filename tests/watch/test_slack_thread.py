@@ -1,5 +1,6 @@
 """The watch's Slack thread over real HTTP (tests/slack/standin.py): one post per episode, updated when
 it recovers, not one per failed attempt; the summary and its PNG chart (files_upload_v2) in the thread."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,13 @@ async def test_three_flaps_make_three_episode_posts_and_a_chart(tmp_path):
     cfg = parse_config(config_dict(f"sqlite:///{tmp_path}/w.db"), source="test")
     svc = await Whycant.create(cfg)
     client = AsyncWebClient(token=si.BOT_TOKEN, base_url=standin.api_url)
-    svc.watch_manager = WatchManager(svc, lambda rec: SlackSink(client, rec.channel or "C0OPS", rec.thread_ts),
-                                     replica="r", settings=settings_for(cfg), stale_after=STALE)
+    svc.watch_manager = WatchManager(
+        svc,
+        lambda rec: SlackSink(client, rec.channel or "C0OPS", rec.thread_ts),
+        replica="r",
+        settings=settings_for(cfg),
+        stale_after=STALE,
+    )
     try:
         out = await svc.handle(f"watch lo:{port} every 1s for 1h", who="U0ALICE", channel="C0OPS")
         assert out.kind == "text", out.text

@@ -1,4 +1,5 @@
 """Fixtures for zone tests: a throwaway PostgreSQL database upgraded like `whycant db upgrade`."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Real `whycant runner` processes for tests: started by Popen, stopped by their own PID."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,14 @@ class RunnerProc:
 
     def start(self) -> RunnerProc:
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         start_new_session=True, env={**os.environ, "WHYCANT_CONFIG": ""})
+            self.proc = subprocess.Popen(
+                self.argv(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                env={**os.environ, "WHYCANT_CONFIG": ""},
+            )
         return self
 
     def log(self) -> str:

@@ -1,9 +1,11 @@
 """Zone planning: pure functions over config and hosts."""
+
 from __future__ import annotations
 
 import pytest
 
 from bot.config import parse_config
+from bot.zone_runner import JobRefused, check_destination
 from bot.zones.plan import (
     ZonesNeedPostgres,
     chunk_by_zone,
@@ -13,7 +15,6 @@ from bot.zones.plan import (
     usable_vantages,
     zones_in_config,
 )
-from bot.zone_runner import JobRefused, check_destination
 from probes.collect import VantagePoint
 from probes.inventory import Host
 
@@ -44,8 +45,9 @@ def test_host_zone_precedence():
 
 def test_plan_splits_target_and_vantages():
     cfg = parse_config(CFG)
-    p = plan_diagnosis(h("db02"), [("bot", h("localhost")), ("office", h("pc1", "officelan")),
-                                   ("vpcv", h("db01"))], cfg)
+    p = plan_diagnosis(
+        h("db02"), [("bot", h("localhost")), ("office", h("pc1", "officelan")), ("vpcv", h("db01"))], cfg
+    )
     assert p.target_zone == "vpc2"
     assert p.vantages == {"dc": ["bot"], "office": ["office"], "vpc2": ["vpcv"]}
     assert p.remote_zones == ["office", "vpc2"]
@@ -86,13 +88,25 @@ def test_chunks_by_zone():
     hosts = [h(f"n{i}") for i in range(5)] + [h("db02"), h("pc1", "officelan")]
     chunks = chunk_by_zone(hosts, cfg, 2)
     assert [(z, [x.name for x in c]) for z, c in chunks] == [
-        ("dc", ["n0", "n1"]), ("dc", ["n2", "n3"]), ("dc", ["n4"]), ("office", ["pc1"]), ("vpc2", ["db02"])]
+        ("dc", ["n0", "n1"]),
+        ("dc", ["n2", "n3"]),
+        ("dc", ["n4"]),
+        ("office", ["pc1"]),
+        ("vpc2", ["db02"]),
+    ]
 
 
 def test_connect_job_destination_is_checked():
     assert check_destination("198.18.0.10", 5432) == ("198.18.0.10", 5432)
     assert check_destination("fd00::10", 22) == ("fd00::10", 22)
-    for bad_addr, bad_port in [("1.2.3.4; rm -rf /", 22), ("$(id)", 22), (None, 22), ("db01", 0), ("db01", "22"),
-                               ("db01", True), ("-oProxyCommand=x", 22)]:
+    for bad_addr, bad_port in [
+        ("1.2.3.4; rm -rf /", 22),
+        ("$(id)", 22),
+        (None, 22),
+        ("db01", 0),
+        ("db01", "22"),
+        ("db01", True),
+        ("-oProxyCommand=x", 22),
+    ]:
         with pytest.raises(JobRefused):
             check_destination(bad_addr, bad_port)

@@ -1,4 +1,5 @@
 """Runners on a real PostgreSQL: real `whycant runner` processes, the real procrastinate queue."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,14 +32,21 @@ def free_port() -> int:
 
 
 def configs(db: str, port: int) -> tuple[dict, dict]:
-    bot = {"database": db, "probe": PROBE,
-           "hosts": {"localhost": {"address": "127.0.0.1", "transport": "local", "aliases": ["bot"]},
-                     "far1": {"address": "127.0.0.3", "transport": "local", "zone": "far",
-                              "services": {"web": port}}},
-           "vantages": {"farv": {"host": "far1", "zone": "far"}}}
-    runner = {"database": db, "probe": PROBE,
-              "hosts": {"far1": {"address": "127.0.0.3", "transport": "local", "services": {"web": port}}},
-              "vantages": {"farv": {"host": "far1"}}}
+    bot = {
+        "database": db,
+        "probe": PROBE,
+        "hosts": {
+            "localhost": {"address": "127.0.0.1", "transport": "local", "aliases": ["bot"]},
+            "far1": {"address": "127.0.0.3", "transport": "local", "zone": "far", "services": {"web": port}},
+        },
+        "vantages": {"farv": {"host": "far1", "zone": "far"}},
+    }
+    runner = {
+        "database": db,
+        "probe": PROBE,
+        "hosts": {"far1": {"address": "127.0.0.3", "transport": "local", "services": {"web": port}}},
+        "vantages": {"farv": {"host": "far1"}},
+    }
     return bot, runner
 
 
@@ -86,8 +94,9 @@ async def test_cross_zone_ask_runs_on_the_zone_runner(zone_db, zone_app, tmp_pat
     assert "job" in r.log() and " ok" in r.log()
 
 
-async def test_runner_refuses_hosts_outside_its_inventory_and_drops_late_jobs(zone_db, zone_app, tmp_path,
-                                                                             runner_procs):
+async def test_runner_refuses_hosts_outside_its_inventory_and_drops_late_jobs(
+    zone_db, zone_app, tmp_path, runner_procs
+):
     _, rcfg = configs(zone_db, free_port())
     runner_procs.append(RunnerProc(rcfg, "far", "far-a", tmp_path).start())
     await wait_live(zone_app, ["far-a"])
@@ -145,7 +154,9 @@ async def test_db_upgrade_applies_the_zone_queue_only_for_a_config_with_zones(tm
         plain = tmp_path / "plain.yaml"
         plain.write_text(yaml.safe_dump({"database": url}))
         zoned = tmp_path / "zoned.yaml"
-        zoned.write_text(yaml.safe_dump({"database": url, "hosts": {"pc1": {"address": "127.0.0.9", "zone": "office"}}}))
+        zoned.write_text(
+            yaml.safe_dump({"database": url, "hosts": {"pc1": {"address": "127.0.0.9", "zone": "office"}}})
+        )
         assert await asyncio.to_thread(main, ["db", "upgrade", "-c", str(plain)]) == 0
         assert "zone queue" not in capfd.readouterr().out
         # a runner refuses to start on a database without the queue, and says what to do

@@ -1,4 +1,5 @@
 """Drift sweeps across zones on real runners: chunks, a runner killed mid-job, a lost database connection."""
+
 from __future__ import annotations
 
 import asyncio
@@ -51,17 +52,23 @@ class SilentServer:
 
 
 def bot_config(db: str, extra: dict | None = None, chunk: int = 1) -> dict:
-    hosts = {"localhost": {"address": "127.0.0.1", "transport": "local", "aliases": ["bot"]},
-             **{n: {**h, "zone": "far"} for n, h in FAR.items()}, **(extra or {})}
-    return {"database": db, "probe": PROBE, "hosts": hosts,
-            "zones": {"sweep_chunk": chunk, "job_timeout": 60}}
+    hosts = {
+        "localhost": {"address": "127.0.0.1", "transport": "local", "aliases": ["bot"]},
+        **{n: {**h, "zone": "far"} for n, h in FAR.items()},
+        **(extra or {}),
+    }
+    return {"database": db, "probe": PROBE, "hosts": hosts, "zones": {"sweep_chunk": chunk, "job_timeout": 60}}
 
 
 def runner_config(db: str, tmp_path, extra: dict | None = None) -> dict:
     kh = tmp_path / "known_hosts"
     kh.write_text("")
-    return {"database": db, "probe": PROBE, "hosts": {**FAR, **(extra or {})},
-            "ssh": {"connect_timeout": 4, "command_timeout": 4, "known_hosts": str(kh)}}
+    return {
+        "database": db,
+        "probe": PROBE,
+        "hosts": {**FAR, **(extra or {})},
+        "ssh": {"connect_timeout": 4, "command_timeout": 4, "known_hosts": str(kh)},
+    }
 
 
 @pytest.fixture
@@ -132,7 +139,9 @@ async def test_runner_reconnects_after_losing_the_database(zone_db, zone_app, tm
     try:
         killed = await admin.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name LIKE 'whycant-runner far-a%' AND datname = $1", zone_db.rsplit("/", 1)[1])
+            "WHERE application_name LIKE 'whycant-runner far-a%' AND datname = $1",
+            zone_db.rsplit("/", 1)[1],
+        )
     finally:
         await admin.close()
     assert killed >= 1
@@ -147,8 +156,7 @@ async def test_runner_reconnects_after_losing_the_database(zone_db, zone_app, tm
     assert procs[0].proc.poll() is None  # still the same process
 
 
-async def test_a_chunk_past_its_deadline_is_named_late_and_the_report_still_comes(zone_db, zone_app, tmp_path,
-                                                                                  procs):
+async def test_a_chunk_past_its_deadline_is_named_late_and_the_report_still_comes(zone_db, zone_app, tmp_path, procs):
     silent = SilentServer()
     try:
         slow = {"slow1": {"address": "127.0.0.5", "port": silent.port, "user": "nobody"}}

@@ -1,5 +1,6 @@
 """A watch round's job on the runner's side (in-process, loopback): one attempt per vantage bounded by the
 deadline, the target's counters when asked, late and foreign-host jobs refused."""
+
 from __future__ import annotations
 
 import time
@@ -15,9 +16,15 @@ PROBE = {"window_seconds": 0.3, "connect_attempts": 5, "connect_timeout": 2, "co
 
 
 def runner() -> ZoneRunner:
-    cfg = parse_config({"probe": PROBE, "zones": {"own": "far"},
-                        "hosts": {"far1": {"address": "127.0.0.1", "transport": "local"}},
-                        "vantages": {"farv": {"host": "far1"}}}, source="test")
+    cfg = parse_config(
+        {
+            "probe": PROBE,
+            "zones": {"own": "far"},
+            "hosts": {"far1": {"address": "127.0.0.1", "transport": "local"}},
+            "vantages": {"farv": {"host": "far1"}},
+        },
+        source="test",
+    )
     return ZoneRunner(cfg, "far", name="far-test")
 
 

@@ -1,5 +1,6 @@
 """Two zones as namespace networks: the bot cannot reach zone B; zone B's runners (inside it) can,
 and reach PostgreSQL through a relay. Real sshd hosts, real kernel failure, real runners."""
+
 from __future__ import annotations
 
 import asyncio
@@ -70,8 +71,7 @@ async def test_ask_about_a_zone_b_target_from_a_zone_b_vantage(lab, zone_b, zone
     assert "job" in procs[0].log()
 
 
-async def test_drift_covers_both_zones_with_a_runner_killed_mid_sweep(lab, zone_b, zone_db, zone_app, tmp_path,
-                                                                     procs):
+async def test_drift_covers_both_zones_with_a_runner_killed_mid_sweep(lab, zone_b, zone_db, zone_app, tmp_path, procs):
     bot, rcfg = configs(lab, zone_b, zone_db)
     bot["zones"]["sweep_chunk"] = 1
     r1 = RunnerProc(rcfg, "b", "b-1", tmp_path, netns=zone_b.runner_ns).start()
@@ -105,8 +105,14 @@ async def test_drift_covers_both_zones_with_a_runner_killed_mid_sweep(lab, zone_
 WATCH_PORT = 6202
 
 
-async def watch_events(svc: Whycant, text: str, seconds: float, *, until: str | None = None,
-                       fault: tuple[float, Callable[[], None]] | None = None) -> tuple[list[dict], Any]:
+async def watch_events(
+    svc: Whycant,
+    text: str,
+    seconds: float,
+    *,
+    until: str | None = None,
+    fault: tuple[float, Callable[[], None]] | None = None,
+) -> tuple[list[dict], Any]:
     """Run one watch (1 s interval) for at most *seconds* (or until the first *until* event), switching
     *fault* (seconds after the start, what) on meanwhile; its events and its WatchRunner."""
     sink = Collect()

@@ -1,5 +1,6 @@
 """A second lab network as zone B: the bot (root namespace) cannot reach it; a runner namespace inside it
 reaches PostgreSQL through a TCP relay on a point-to-point link (started and stopped by PID)."""
+
 from __future__ import annotations
 
 import select
@@ -69,16 +70,22 @@ class ZoneB:
             run_command(["ip", "route", "add", "unreachable", lab.subnet, "metric", ROUTE_METRIC])
             self._route = True
             run_command(["ip", "addr", "del", f"{lab.bot_address}/24", "dev", lab.bridge])
-            run_command(["ip", "link", "add", self.link, "type", "veth", "peer", "name", "rl0", "netns", self.runner_ns])
+            run_command(
+                ["ip", "link", "add", self.link, "type", "veth", "peer", "name", "rl0", "netns", self.runner_ns]
+            )
             run_command(["ip", "addr", "add", f"{self.relay_address}/30", "dev", self.link])
             run_command(["ip", "link", "set", self.link, "up"])
             ns = ["ip", "netns", "exec", self.runner_ns]
             run_command([*ns, "ip", "addr", "add", f"198.19.{lab.slot}.2/30", "dev", "rl0"])
             run_command([*ns, "ip", "link", "set", "rl0", "up"])
             run_command([*ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=0"])  # the runner never routes for the bot
-            self.relay = subprocess.Popen([PYTHON, "-c", _RELAY, self.relay_address, str(RELAY_PORT), "127.0.0.1",
-                                           "5432", str(RELAY_LIFETIME)], stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+            self.relay = subprocess.Popen(
+                [PYTHON, "-c", _RELAY, self.relay_address, str(RELAY_PORT), "127.0.0.1", "5432", str(RELAY_LIFETIME)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
             r, _, _ = select.select([self.relay.stdout], [], [], 10)
             if not r or not self.relay.stdout.readline().startswith(b"READY"):  # type: ignore[union-attr]
                 raise LabError("the PostgreSQL relay did not start")

@@ -18,10 +18,21 @@ The parts, by job (docs/analyze.md): ``session`` (prompts, command lines, dates,
 wording, grep fragments), ``snapshots`` (counter runs -> before/after), ``model`` (the
 reading), ``reader`` (the line loop).
 """
+
 from probes.parsers.paste.model import CounterRun, PasteReading
 from probes.parsers.paste.reader import EXPECTED, describe_skipped, read_paste_text
 from probes.parsers.paste.session import parse_date
 from probes.parsers.paste.snapshots import netstat_run, snapshots, window_between, zero_fill
 
-__all__ = ["EXPECTED", "CounterRun", "PasteReading", "describe_skipped", "netstat_run", "parse_date",
-           "read_paste_text", "snapshots", "window_between", "zero_fill"]
+__all__ = [
+    "EXPECTED",
+    "CounterRun",
+    "PasteReading",
+    "describe_skipped",
+    "netstat_run",
+    "parse_date",
+    "read_paste_text",
+    "snapshots",
+    "window_between",
+    "zero_fill",
+]

@@ -1,4 +1,5 @@
 """What a paste reading holds: counter runs, and everything else recognised, by kind."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

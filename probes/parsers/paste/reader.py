@@ -3,6 +3,7 @@ a ``date`` line, a comment, an ``uptime`` line, or ignored (never guessed at).
 
 :func:`read_paste_text` is pure: text in, a :class:`PasteReading` out.
 """
+
 from __future__ import annotations
 
 from probes.parsers.paste.model import PasteReading
@@ -19,10 +20,16 @@ from probes.parsers.paste.session import (
 )
 from probes.parsers.paste.wording import strip_annotations
 
-EXPECTED = ("netstat -s / nstat / /proc/net/netstat|snmp counters, ss -ltn or netstat -lnt listeners, "
-            "sysctl -a or sysctl.conf lines, cat /proc/sys/... values, ss -s, /proc/net/sockstat, "
-            "conntrack count/max")
-_CONNTRACK_COUNT = ("net.netfilter.nf_conntrack_count", "net.nf_conntrack_count", "net.ipv4.netfilter.ip_conntrack_count")
+EXPECTED = (
+    "netstat -s / nstat / /proc/net/netstat|snmp counters, ss -ltn or netstat -lnt listeners, "
+    "sysctl -a or sysctl.conf lines, cat /proc/sys/... values, ss -s, /proc/net/sockstat, "
+    "conntrack count/max"
+)
+_CONNTRACK_COUNT = (
+    "net.netfilter.nf_conntrack_count",
+    "net.nf_conntrack_count",
+    "net.ipv4.netfilter.ip_conntrack_count",
+)
 _CONNTRACK_MAX = ("net.netfilter.nf_conntrack_max", "net.nf_conntrack_max", "net.ipv4.netfilter.ip_conntrack_max")
 
 

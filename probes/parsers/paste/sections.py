@@ -5,6 +5,7 @@ socket rows, ss -s and sockstat, conntrack, sysctls, facts.
 ``netstat -s`` section and histogram, a ``/proc/net`` header awaiting its values, the sysctl keys a
 bare value belongs to) and :meth:`OutputReader.recognise` offers a line to each reader in turn.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,21 +26,33 @@ _PROC_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9]*):((?:\s+\S+)+)\s*$")
 _NSTAT = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)\s+([+-]?\d+)(?:\s+([+-]?[\d.]+(?:[eE][+-]?\d+)?))?\s*$")
 _SYSCTL_LINE = re.compile(r"^\s*-?\s*(?P<key>[a-z][\w\-/*.:@+]*[./][\w\-/*.:@+]+)\s*(?P<sep>=|:)\s*(?P<value>.*?)\s*$")
 _INT_LINE = re.compile(r"^\s*[+-]?\d+(?:\s+[+-]?\d+)*\s*$")
-_SS_ROW = re.compile(r"^(?:(?P<netid>[a-z][a-z0-9_]*)\s+)?"
-                     r"(?P<state>LISTEN|ESTAB|UNCONN|SYN-SENT|SYN-RECV|FIN-WAIT-[12]|TIME-WAIT|CLOSE-WAIT|LAST-ACK|CLOSING|CLOSED)"
-                     r"\s+(?P<rq>\d+)\s+(?P<sq>\d+)\s+(?P<local>\S+)\s+(?P<peer>\S+)")
-_NETSTAT_ROW = re.compile(r"^(?P<proto>tcp6?|udp6?|udpl6?|raw6?)\s+(?P<rq>\d+)\s+(?P<sq>\d+)\s+(?P<local>\S+)\s+(?P<peer>\S+)"
-                          r"(?:\s+(?P<state>[A-Z_0-9]+))?")
-_TABLE_HEADER = re.compile(r"^\s*(?:State\s+Recv-Q|Netid\s+State|Recv-Q\s+Send-Q|Proto\s+(?:Recv-Q|RefCnt)|Active (?:Internet|UNIX|Bluetooth))"
-                           r"|^unix\s+\d+\s+\[")  # netstat -a's unix socket rows
+_SS_ROW = re.compile(
+    r"^(?:(?P<netid>[a-z][a-z0-9_]*)\s+)?"
+    r"(?P<state>LISTEN|ESTAB|UNCONN|SYN-SENT|SYN-RECV|FIN-WAIT-[12]|TIME-WAIT|CLOSE-WAIT|LAST-ACK|CLOSING|CLOSED)"
+    r"\s+(?P<rq>\d+)\s+(?P<sq>\d+)\s+(?P<local>\S+)\s+(?P<peer>\S+)"
+)
+_NETSTAT_ROW = re.compile(
+    r"^(?P<proto>tcp6?|udp6?|udpl6?|raw6?)\s+(?P<rq>\d+)\s+(?P<sq>\d+)\s+(?P<local>\S+)\s+(?P<peer>\S+)"
+    r"(?:\s+(?P<state>[A-Z_0-9]+))?"
+)
+_TABLE_HEADER = re.compile(
+    r"^\s*(?:State\s+Recv-Q|Netid\s+State|Recv-Q\s+Send-Q|Proto\s+(?:Recv-Q|RefCnt)|Active (?:Internet|UNIX|Bluetooth))"
+    r"|^unix\s+\d+\s+\["
+)  # netstat -a's unix socket rows
 #: ss -i/-m/-e/-p detail lines (indented under their socket row)
-_SS_DETAIL = re.compile(r"^\s+(?:skmem:|cubic\b|reno\b|bbr\b|dctcp\b|ts\b|sack\b|wscale:|timer:|users:|ino:|uid:|rto:|"
-                        r"app_limited\b|mss:|sk:|cgroup:)")
+_SS_DETAIL = re.compile(
+    r"^\s+(?:skmem:|cubic\b|reno\b|bbr\b|dctcp\b|ts\b|sack\b|wscale:|timer:|users:|ino:|uid:|rto:|"
+    r"app_limited\b|mss:|sk:|cgroup:)"
+)
 #: /proc/meminfo and /etc/os-release lines: recognised (MemTotal and nothing else is used)
 _INFO_LINE = re.compile(r"^\s*(?:[A-Za-z][\w()]*:\s+\d+(?:\s+kB)?|[A-Z][A-Z0-9_]*=.*)\s*$")
 _CT_HEADER = re.compile(r"^\s*entries(?:\s+[a-z_]+)+\s*$")  # /proc/net/stat/nf_conntrack
-_SS_SUMMARY = re.compile(r"^\s*(?:Total:\s+\d+|TCP:\s+\d+\s*\(|Transport\s+Total\s+IP|(?:RAW|UDP|TCP|INET|FRAG|\*)(?:\s+(?:\d+|-)){3}\s*$)")
-_SOCKSTAT = re.compile(r"^\s*(?:sockets:\s+used\s+\d+|(?:TCP|UDP|UDPLITE|RAW|FRAG|TCP6|UDP6|UDPLITE6|RAW6|FRAG6):(?:\s+[a-z]+\s+\d+)+)\s*$")
+_SS_SUMMARY = re.compile(
+    r"^\s*(?:Total:\s+\d+|TCP:\s+\d+\s*\(|Transport\s+Total\s+IP|(?:RAW|UDP|TCP|INET|FRAG|\*)(?:\s+(?:\d+|-)){3}\s*$)"
+)
+_SOCKSTAT = re.compile(
+    r"^\s*(?:sockets:\s+used\s+\d+|(?:TCP|UDP|UDPLITE|RAW|FRAG|TCP6|UDP6|UDPLITE6|RAW6|FRAG6):(?:\s+[a-z]+\s+\d+)+)\s*$"
+)
 _CT_STAT = re.compile(r"^\s*cpu=\d+\s+(?:\w+=\d+\s*)+$")
 _PROC_SYS_VALUE = re.compile(r"^(/proc/sys/[\w/.\-]+?):\s*(\S.*)$")
 
@@ -83,8 +96,16 @@ class OutputReader:
             return
         if self.out.listeners is None:
             self.out.listeners = []
-        self.out.listeners.append(Listener(local_address=host, port=port, recv_q=rq, send_q=sq,
-                                           family="inet6" if (":" in host or v6) else "inet", interface=iface))
+        self.out.listeners.append(
+            Listener(
+                local_address=host,
+                port=port,
+                recv_q=rq,
+                send_q=sq,
+                family="inet6" if (":" in host or v6) else "inet",
+                interface=iface,
+            )
+        )
         self.out.recognised += 1
 
     def sysctl(self, key: str, value: str) -> None:
@@ -115,10 +136,19 @@ class OutputReader:
     # -- one line -----------------------------------------------------------------
     def recognise(self, n: int, line: str, text: str) -> bool:
         """Whether line *n* is output, recorded (*line* as pasted, *text* with its spaces collapsed)."""
-        return (self.bare_value(text) or self.netstat_header(n, text) or self.summary(text)
-                or self.proc_table(n, text) or self.nstat(n, text) or self.socket_row(n, line, text)
-                or self.conntrack(text) or self.facts(text) or self.netstat_line(n, text)
-                or self.sysctl_line(line, text) or self.info_line(text))
+        return (
+            self.bare_value(text)
+            or self.netstat_header(n, text)
+            or self.summary(text)
+            or self.proc_table(n, text)
+            or self.nstat(n, text)
+            or self.socket_row(n, line, text)
+            or self.conntrack(text)
+            or self.facts(text)
+            or self.netstat_line(n, text)
+            or self.sysctl_line(line, text)
+            or self.info_line(text)
+        )
 
     def bare_value(self, text: str) -> bool:
         """A bare value after `cat /proc/sys/...`, `sysctl -n k`, `conntrack -C`, `uname -r`."""
@@ -169,8 +199,12 @@ class OutputReader:
         if all(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", t) for t in tokens):
             self.proc_header = (group, tokens)
             return self.seen()
-        if self.proc_header and self.proc_header[0] == group and all(re.fullmatch(r"-?\d+", t) for t in tokens) \
-                and len(tokens) == len(self.proc_header[1]):
+        if (
+            self.proc_header
+            and self.proc_header[0] == group
+            and all(re.fullmatch(r"-?\d+", t) for t in tokens)
+            and len(tokens) == len(self.proc_header[1])
+        ):
             names = self.proc_header[1]
             self.proc_header = None
             cur = self.run
@@ -224,7 +258,11 @@ class OutputReader:
             self.ct_columns = text.split()
             return self.seen()
         cells = text.split()
-        if self.ct_columns and len(cells) == len(self.ct_columns) and all(re.fullmatch(r"[0-9a-fA-F]{8}", c) for c in cells):
+        if (
+            self.ct_columns
+            and len(cells) == len(self.ct_columns)
+            and all(re.fullmatch(r"[0-9a-fA-F]{8}", c) for c in cells)
+        ):
             first_row = "entries" not in self.out.conntrack_stats
             for col, cell in zip(self.ct_columns, cells):
                 if col != "entries":
@@ -261,8 +299,11 @@ class OutputReader:
             self.sysctl(proc_path_to_key(m.group(1)), m.group(2))
             return True
         m = _SYSCTL_LINE.match(line)
-        if m and (m.group("key").startswith(_SYSCTL_ROOTS) or m.group("key").startswith("/proc/sys/")) and \
-                (m.group("sep") == "=" or PROC_SYS.match(m.group("key"))):
+        if (
+            m
+            and (m.group("key").startswith(_SYSCTL_ROOTS) or m.group("key").startswith("/proc/sys/"))
+            and (m.group("sep") == "=" or PROC_SYS.match(m.group("key")))
+        ):
             self.sysctl(m.group("key"), m.group("value"))
             return True
         return False

@@ -5,6 +5,7 @@ Command lines split a paste into runs; what a command line says about the lines 
 ``echo N > /proc/sys/...``, ``sysctl -w``: a value set; ``sleep N``: time passed) is read by
 :func:`read_command`. Pure: text in, data out.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,14 +16,80 @@ from probes.evidence import SysctlValue
 from probes.parsers.sysctl import normalize_key, parse_value, proc_path_to_key
 
 #: Commands whose lines we recognise at the start of a line (after a prompt or ``sudo``).
-COMMANDS = frozenset((
-    "netstat", "nstat", "ss", "sysctl", "cat", "grep", "egrep", "zgrep", "conntrack", "date", "uptime",
-    "uname", "head", "tail", "awk", "watch", "less", "more", "dmesg", "journalctl", "echo", "ip", "free",
-    "lsof", "wc", "sort", "sed", "cut", "for", "while", "sleep", "docker", "kubectl", "sh", "bash", "su",
-    "ssh", "ls", "find", "ulimit", "service", "systemctl", "iptables", "nft", "curl", "tcpdump", "ping",
-    "python", "python3", "hostname", "nproc", "top", "vmstat", "sar", "ethtool", "perf", "lscpu", "df",
-    "mount", "modprobe", "lsmod", "ab", "wrk", "telnet", "nc", "dig", "nslookup", "cd", "export", "time",
-))
+COMMANDS = frozenset(
+    (
+        "netstat",
+        "nstat",
+        "ss",
+        "sysctl",
+        "cat",
+        "grep",
+        "egrep",
+        "zgrep",
+        "conntrack",
+        "date",
+        "uptime",
+        "uname",
+        "head",
+        "tail",
+        "awk",
+        "watch",
+        "less",
+        "more",
+        "dmesg",
+        "journalctl",
+        "echo",
+        "ip",
+        "free",
+        "lsof",
+        "wc",
+        "sort",
+        "sed",
+        "cut",
+        "for",
+        "while",
+        "sleep",
+        "docker",
+        "kubectl",
+        "sh",
+        "bash",
+        "su",
+        "ssh",
+        "ls",
+        "find",
+        "ulimit",
+        "service",
+        "systemctl",
+        "iptables",
+        "nft",
+        "curl",
+        "tcpdump",
+        "ping",
+        "python",
+        "python3",
+        "hostname",
+        "nproc",
+        "top",
+        "vmstat",
+        "sar",
+        "ethtool",
+        "perf",
+        "lscpu",
+        "df",
+        "mount",
+        "modprobe",
+        "lsmod",
+        "ab",
+        "wrk",
+        "telnet",
+        "nc",
+        "dig",
+        "nslookup",
+        "cd",
+        "export",
+        "time",
+    )
+)
 #: kernel messages a paste may quote (dmesg, /var/log/messages, journalctl -k) -> kind
 KERNEL_LOG: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("nf_conntrack_table_full", re.compile(r"\b(?:nf|ip)_conntrack: (?:nf_conntrack: )?table full", re.IGNORECASE)),
@@ -41,20 +108,29 @@ _PROMPT = re.compile(
       | [\w.-]+[#$%>]                     # db01#  bash-4.2$
       | [#$%>]                            # $   #   %   >
       | PS\ [^>]*>                        # PS C:\>
-    )\s*(?P<cmd>.*)$""", re.VERBOSE)
+    )\s*(?P<cmd>.*)$""",
+    re.VERBOSE,
+)
 _DATE = re.compile(
     r"^\s*(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\w*,?\s+)?(?:\d{1,2}\s+)?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\w*"
     r"\s+\d{1,2},?\s+(?:\d{4}\s+)?\d{1,2}:\d\d(?::\d\d)?.*$"
-    r"|^\s*\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:Z|[+-]\d\d:?\d\d|[A-Z]{2,5})?\s*$", re.IGNORECASE)
-_ELISION = re.compile(r"^\s*(?:\.{2,}|…+|\[\s*(?:\.{2,}|…|snip\w*|cut|truncated|omitted)[^\]]*\]"
-                      r"|[<(]\s*(?:snip\w*|cut|truncated|omitted)[^>)]*[>)]|-{2,}\s*snip\w*\s*-{2,}|(?:snip|truncated)\.?)\s*$", re.IGNORECASE)
+    r"|^\s*\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:Z|[+-]\d\d:?\d\d|[A-Z]{2,5})?\s*$",
+    re.IGNORECASE,
+)
+_ELISION = re.compile(
+    r"^\s*(?:\.{2,}|…+|\[\s*(?:\.{2,}|…|snip\w*|cut|truncated|omitted)[^\]]*\]"
+    r"|[<(]\s*(?:snip\w*|cut|truncated|omitted)[^>)]*[>)]|-{2,}\s*snip\w*\s*-{2,}|(?:snip|truncated)\.?)\s*$",
+    re.IGNORECASE,
+)
 _NOISE = re.compile(
     r"^\s*\(?\s*(?:Not all processes could be identified|non-owned process info|will not be shown"
     r"|you would have to be root)"
     r"|^\s*(?:sysctl: |error: )(?:permission denied|reading key|cannot stat|error reading)"
     r"|^\s*(?:warning|note): .*(?:root|permission|deprecated)"
     r"|^\s*```\w*\s*$|^\s*~~~\s*$"
-    r"|^\s*conntrack v[\d.]+ \(conntrack-tools\): \d+ flow entries have been shown", re.IGNORECASE)
+    r"|^\s*conntrack v[\d.]+ \(conntrack-tools\): \d+ flow entries have been shown",
+    re.IGNORECASE,
+)
 _UPTIME = re.compile(r"\bup\s+(?:(?P<days>\d+)\s+days?,\s*)?(?:(?P<h>\d+):(?P<m>\d\d)|(?P<mins>\d+)\s+min)")
 _SLEEP = re.compile(r"\bsleep\s+(\d+(?:\.\d+)?)\b")
 _SET_PROC = re.compile(r"\becho\s+['\"]?(?P<value>[^'\">]+?)['\"]?\s*>\s*(?P<path>/proc/sys/[\w/.\-]+)")
@@ -79,8 +155,11 @@ def command_of(line: str) -> str | None:
     if m is None and not text:
         return None
     tokens = text.split()
-    while tokens and tokens[0] in ("sudo", "time", "nice", "-E", "env") or (tokens and "=" in tokens[0] and
-                                                                              not tokens[0].startswith("-")):
+    while (
+        tokens
+        and tokens[0] in ("sudo", "time", "nice", "-E", "env")
+        or (tokens and "=" in tokens[0] and not tokens[0].startswith("-"))
+    ):
         tokens = tokens[1:]
     if not tokens:
         return "" if m else None
@@ -94,8 +173,11 @@ def read_command(cmd: str) -> CommandLine:
     """The sleep, pending sysctl keys and set values of command line *cmd* (prompt stripped)."""
     out = CommandLine(slept=sum(float(x) for x in _SLEEP.findall(cmd)))
     paths = PROC_SYS.findall(cmd)
-    if paths and cmd.split()[0].rsplit("/", 1)[-1] in ("cat", "head", "tail", "grep") \
-            and not any(p.endswith(("netstat", "snmp", "sockstat")) for p in paths):
+    if (
+        paths
+        and cmd.split()[0].rsplit("/", 1)[-1] in ("cat", "head", "tail", "grep")
+        and not any(p.endswith(("netstat", "snmp", "sockstat")) for p in paths)
+    ):
         out.pending_keys = [proc_path_to_key(p) for p in paths if p.count("/") > 3]
     s = _SYSCTL_N.search(cmd)
     if s:
@@ -116,7 +198,7 @@ def read_command(cmd: str) -> CommandLine:
 
 
 def noise_kind(text: str) -> str | None:
-    """"elisions" (``...``, ``[snip]``) or "warnings" (non-root notes, code fences), else None."""
+    """ "elisions" (``...``, ``[snip]``) or "warnings" (non-root notes, code fences), else None."""
     if _ELISION.match(text):
         return "elisions"
     if _NOISE.match(text):

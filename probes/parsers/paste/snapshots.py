@@ -1,4 +1,5 @@
 """Counter runs assembled into snapshots (before/after), the time between them, and net-tools' omitted zeros."""
+
 from __future__ import annotations
 
 from probes.parsers.paste.model import CounterRun
@@ -17,8 +18,17 @@ def snapshots(runs: list[CounterRun]) -> list[CounterRun]:
             if run.fmt != cur.fmt:
                 cur.fmt = "mixed"
             continue
-        out.append(CounterRun(fmt=run.fmt, counters=dict(run.counters), sections=set(run.sections),
-                              command=run.command, first_line=run.first_line, at=run.at, slept=run.slept))
+        out.append(
+            CounterRun(
+                fmt=run.fmt,
+                counters=dict(run.counters),
+                sections=set(run.sections),
+                command=run.command,
+                first_line=run.first_line,
+                at=run.at,
+                slept=run.slept,
+            )
+        )
     return out
 
 
@@ -50,6 +60,9 @@ def zero_fill(before: CounterRun, after: CounterRun) -> dict[str, int]:
 
 def netstat_run(text: str, counters: dict[str, int]) -> CounterRun:
     """A CounterRun for a whole ``netstat -s`` text parsed elsewhere (``--before``/``--after``)."""
-    sections = {m.group(1) for m in map(SECTION_HEADER.match, (" ".join(x.split()) for x in text.splitlines()))
-                if m and m.group(1) in SECTIONS}
+    sections = {
+        m.group(1)
+        for m in map(SECTION_HEADER.match, (" ".join(x.split()) for x in text.splitlines()))
+        if m and m.group(1) in SECTIONS
+    }
     return CounterRun(fmt="netstat-s", counters=counters, sections=sections)

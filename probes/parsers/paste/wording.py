@@ -5,21 +5,56 @@ A wording is the line with its numbers replaced by ``%`` (``12 SYNs to LISTEN so
 (:mod:`probes.parsers._netstat_wording`); a raw ``Name: N`` line counts under the section it is in,
 or under TcpExt for the names only TcpExt has.
 """
+
 from __future__ import annotations
 
 import re
 
 from probes.parsers._netstat_wording import HISTOGRAM_INDEX, NUMBER_INDEX
 
-SECTIONS = ("Ip", "Icmp", "IcmpMsg", "Tcp", "Udp", "UdpLite", "TcpExt", "IpExt", "MPTcpExt", "Ip6", "Icmp6",
-            "Udp6", "UdpLite6", "Sctp", "Xfrm")
+SECTIONS = (
+    "Ip",
+    "Icmp",
+    "IcmpMsg",
+    "Tcp",
+    "Udp",
+    "UdpLite",
+    "TcpExt",
+    "IpExt",
+    "MPTcpExt",
+    "Ip6",
+    "Icmp6",
+    "Udp6",
+    "UdpLite6",
+    "Sctp",
+    "Xfrm",
+)
 #: TcpExt names recognised in a raw ``Name: N`` line even without the ``TcpExt:`` header
-TCPEXT_NAMES = frozenset(NUMBER_INDEX["TcpExt"].values()) | frozenset((
-    "TCPDeferAcceptDrop", "TCPReqQFullDrop", "TCPReqQFullDoCookies", "TCPBacklogDrop", "TCPTimeWaitOverflow",
-    "TCPRcvQDrop", "TCPSynRetrans", "TCPMemoryPressures", "TCPAbortOnMemory", "TCPLossProbes", "TCPOFODrop",
-    "TCPZeroWindowDrop", "TCPWantZeroWindowAdv", "TCPToZeroWindowAdv", "TCPFromZeroWindowAdv", "TCPChallengeACK",
-    "TCPSYNChallenge", "TCPACKSkippedPAWS", "IPReversePathFilter", "TCPMTUPFail", "TCPMTUPSuccess",
-))
+TCPEXT_NAMES = frozenset(NUMBER_INDEX["TcpExt"].values()) | frozenset(
+    (
+        "TCPDeferAcceptDrop",
+        "TCPReqQFullDrop",
+        "TCPReqQFullDoCookies",
+        "TCPBacklogDrop",
+        "TCPTimeWaitOverflow",
+        "TCPRcvQDrop",
+        "TCPSynRetrans",
+        "TCPMemoryPressures",
+        "TCPAbortOnMemory",
+        "TCPLossProbes",
+        "TCPOFODrop",
+        "TCPZeroWindowDrop",
+        "TCPWantZeroWindowAdv",
+        "TCPToZeroWindowAdv",
+        "TCPFromZeroWindowAdv",
+        "TCPChallengeACK",
+        "TCPSYNChallenge",
+        "TCPACKSkippedPAWS",
+        "IPReversePathFilter",
+        "TCPMTUPFail",
+        "TCPMTUPSuccess",
+    )
+)
 #: a ``netstat -s`` section header line (``TcpExt:``)
 SECTION_HEADER = re.compile(r"^([A-Za-z][A-Za-z0-9]*):\s*$")
 # Where a headerless wording is looked up first (IPv4 before IPv6: "% packets received" is Udp).
@@ -68,8 +103,8 @@ def netstat_counter(section: str | None, histogram: str | None, text: str) -> tu
         r = _RAW.match(text)
         if r:
             name = r.group(1)
-            if name.startswith(section) and name[len(section):][:1].isupper():
-                name = name[len(section):]
+            if name.startswith(section) and name[len(section) :][:1].isupper():
+                name = name[len(section) :]
             hit = (section, name)
     if hit is None:
         r = _RAW.match(text)
