@@ -31,6 +31,7 @@ system-deps:
 	    command -v $${b%%:*} >/dev/null || [ -x /usr/sbin/$${b%%:*} ] || missing="$$missing $${b##*:}"; \
 	  done; \
 	  if [ -n "$$missing" ]; then \
+	    missing=$$(printf ' %s' $$(printf '%s\n' $$missing | sort -u)); \
 	    echo "installing:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  fi; \

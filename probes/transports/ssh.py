@@ -4,7 +4,8 @@ The parts, by job: ``ssh_settings`` (its settings), ``ssh_route`` (which hops re
 host: inventory, OpenSSH config, ProxyJump), ``ssh_pool`` (pooled connections and
 jump hosts, connect errors), ``ssh_hostkeys`` (known_hosts, revoked keys, host
 certificates), ``ssh_files`` (SFTP, or one fixed exec command where SFTP is missing),
-``ssh_wire`` (cipher order, write coalescing).
+``ssh_wire`` (cipher order, write coalescing), ``ssh_exec`` (one remote command: its
+wrapper, capped output, kill by PID).
 
 - Concurrency: at most ``per_host_concurrency`` channels per (address, port) and
   ``max_concurrency`` in total (the per-host slot is taken first, so a task
@@ -19,7 +20,7 @@ certificates), ``ssh_files`` (SFTP, or one fixed exec command where SFTP is miss
   connection and then served by ``ssh_files.READ_SCRIPT``/``LIST_SCRIPT`` over exec.
   Both return ``Reads``: ``access`` ("sftp"/"exec") and ``unreadable`` (path -> "not
   readable by USER") besides the contents.
-- ``ssh.sudo``: only the argv in ``SUDO_COMMANDS`` run as ``sudo -n``.
+- ``ssh.sudo``: only the argv in ``ssh_exec.SUDO_COMMANDS`` run as ``sudo -n``.
 - Cheap ciphers first (``aes128-gcm@openssh.com``), no compression.
 
 A transport belongs to the event loop it is first used on.
@@ -50,21 +51,14 @@ import asyncssh
 from probes.errors import CommandTimeout, ConnectFailed, TransportError, WhycantError
 from probes.inventory import Host
 from probes.transports import ssh_files as sf
-from probes.transports.base import CommandResult, Reads, cut_output
+from probes.transports.base import CommandResult, Reads
+from probes.transports.ssh_exec import CHANNEL_ERRORS, CappedOutput, kill_remote, remote_command
 from probes.transports.ssh_pool import ConnectionPool, Pooled
 from probes.transports.ssh_route import Route, RouteResolver
 from probes.transports.ssh_settings import SSHSettings
 
 log = logging.getLogger(__name__)
 
-# The remote command runs as `sh -c WRAPPER whycant ARGV...`: the wrapper reports its
-# PID on stderr (stripped from the result) and execs ARGV in its place, so a timed-out
-# command can be killed by PID.
-_PID_MARK = b"whycant-pid "
-_WRAPPER = 'printf "whycant-pid %s\\n" "$$" >&2; exec "$@"'
-READ_CHUNK = 65536
-# The only commands `ssh.sudo: true` prefixes with `sudo -n` (docs/ssh.md gives the sudoers lines).
-SUDO_COMMANDS: frozenset[tuple[str, ...]] = frozenset({("ss", "-ltnpH"), ("ss", "-tanpH")})
 T = TypeVar("T")
 
 
@@ -151,8 +145,6 @@ class SSHTransport:
         p = self.pool.get(self.route(host).key())
         return p.conn if p is not None else None
 
-    _CHANNEL_ERRORS = (asyncssh.Error, OSError, EOFError)
-
     async def _open(self, host: Host, opener: Callable[[Pooled], Awaitable[T]]) -> tuple[Pooled, T]:
         """Acquire a pooled connection and open a channel on it with *opener*.
 
@@ -168,7 +160,7 @@ class SSHTransport:
             except (asyncio.TimeoutError, TimeoutError):
                 self.pool.release(p)
                 raise
-            except self._CHANNEL_ERRORS as e:
+            except CHANNEL_ERRORS as e:
                 self.pool.release(p)
                 if not reused or attempt == 2:
                     if not p.alive:
@@ -199,8 +191,7 @@ class SSHTransport:
             raise ValueError("argv must be a non-empty sequence of arguments, not a string")
         argv_t = tuple(str(a) for a in argv)
         command = shlex.join(argv_t)
-        remote_argv = ("sudo", "-n", "--", *argv_t) if self.config.sudo and argv_t in SUDO_COMMANDS else argv_t
-        remote = shlex.join(["sh", "-c", _WRAPPER, "whycant", *remote_argv])
+        remote = remote_command(argv_t, sudo=self.config.sudo)
         async with self._slot(host):
             for attempt in (1, 2):
                 p, proc = await self._open(host, lambda p: p.conn.create_process(remote, encoding=None))
@@ -229,91 +220,33 @@ class SSHTransport:
         max_output: int | None = None,
     ) -> CommandResult | None:
         t0 = time.monotonic()
-        cap = max_output or self.config.max_output_bytes
-        pid: list[int] = []
-        out: list[bytes] = []
-        err: list[bytes] = []
-        size = {"out": 0, "err": 0}
-        over = asyncio.Event()
-
-        async def read_stdout() -> None:
-            while not over.is_set():
-                chunk = await proc.stdout.read(READ_CHUNK)
-                if not chunk:
-                    return
-                out.append(chunk)
-                size["out"] += len(chunk)
-                if size["out"] > cap:
-                    over.set()
-
-        async def read_stderr() -> None:
-            while not over.is_set():
-                line = await proc.stderr.readline()
-                if not line:
-                    return
-                if not pid and line.startswith(_PID_MARK):
-                    with contextlib.suppress(ValueError):
-                        pid.append(int(line[len(_PID_MARK) :].strip()))
-                        continue
-                err.append(line)
-                size["err"] += len(line)
-                if size["err"] > cap:
-                    over.set()
-
-        async def collect() -> None:
-            readers: asyncio.Future[Any] = asyncio.gather(read_stdout(), read_stderr())
-            stop: asyncio.Future[Any] = asyncio.ensure_future(over.wait())
-            try:
-                await asyncio.wait([readers, stop], return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stop.cancel()
-            if over.is_set():
-                readers.cancel()
-                with contextlib.suppress(asyncio.CancelledError, *self._CHANNEL_ERRORS):
-                    await readers
-                return
-            await readers
-            await proc.wait_closed()
-
+        output = CappedOutput(proc, max_output or self.config.max_output_bytes)
         try:
-            if stdin:
-                proc.stdin.write(stdin.encode())
-            proc.stdin.write_eof()
-            await asyncio.wait_for(collect(), timeout)
+            await asyncio.wait_for(output.collect(stdin), timeout)
         except (asyncio.TimeoutError, TimeoutError):
-            self._abort_soon(p, proc, pid)
+            self._abort_soon(p, proc, output.pid)
             raise CommandTimeout(
                 host.name, f"command timed out after {timeout:g} s (remote process killed): {command}"
             ) from None
         except asyncio.CancelledError:
-            self._abort_soon(p, proc, pid)
+            self._abort_soon(p, proc, output.pid)
             raise
-        except self._CHANNEL_ERRORS as e:
-            await self._abort(p, proc, pid)
+        except CHANNEL_ERRORS as e:
+            await self._abort(p, proc, output.pid)
             if not p.alive:
                 self.pool.evict(p)
             raise self._session_error(host, e) from None
-        truncated = over.is_set()
-        if truncated:
-            self._abort_soon(p, proc, pid)
+        if output.truncated:
+            self._abort_soon(p, proc, output.pid)
             log.warning(
                 "%s: output of `%s` exceeded its cap (%d bytes, ssh.max_output_bytes); cut and stopped",
                 host.name,
                 command,
-                cap,
+                output.cap,
             )
-        status = proc.returncode
-        if status is None and not truncated:
+        elif proc.returncode is None:
             return None  # closed without an exit status: run() retries once
-        return CommandResult(
-            host=host.name,
-            argv=argv,
-            stdout=cut_output(b"".join(out), cap).decode("utf-8", errors="replace"),
-            stderr=cut_output(b"".join(err), cap).decode("utf-8", errors="replace"),
-            exit_status=status if status is not None and not truncated else -1,
-            duration_s=time.monotonic() - t0,
-            truncated=truncated,
-        )
+        return output.result(host.name, argv, time.monotonic() - t0)
 
     def _abort_soon(self, p: Pooled, proc: asyncssh.SSHClientProcess, pid: list[int]) -> None:
         """Signal and close the channel now; kill by PID in the background (tracked, awaited by close())."""
@@ -322,25 +255,8 @@ class SSHTransport:
         task.add_done_callback(self._background.discard)
 
     async def _abort(self, p: Pooled, proc: asyncssh.SSHClientProcess, pid: list[int]) -> None:
-        """Make sure a timed-out remote command does not live on.
-
-        Closing the channel alone does not do it: without a pty, sshd keeps the
-        child running. The SSH "signal" request works for non-root users only
-        (sshd refuses it for root logins, which skip post-auth privilege
-        separation), so the command's PID (reported by the wrapper) is also
-        killed, with its process group, over a second channel.
-        """
-        with contextlib.suppress(Exception):
-            proc.kill()
-        with contextlib.suppress(Exception):
-            proc.close()
-        if not pid or not p.alive:
-            return
-        kill = shlex.join(
-            ["kill", "-s", "KILL", "--", f"-{pid[0]}", str(pid[0])]
-        )  # POSIX form: dash rejects "-KILL --"
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(p.conn.run(kill, check=False), min(2.0, self.config.connect_timeout + 1))
+        """Stop a remote command for good (ssh_exec.kill_remote), if its connection still lives."""
+        await kill_remote(p.conn, proc, pid if p.alive else [], min(2.0, self.config.connect_timeout + 1))
 
     @staticmethod
     def _session_error(host: Host, e: BaseException) -> TransportError:
@@ -356,7 +272,7 @@ class SSHTransport:
                     p.sftp = await asyncio.wait_for(p.conn.start_sftp_client(), timeout)
                 except (asyncio.TimeoutError, TimeoutError):
                     raise
-                except self._CHANNEL_ERRORS as e:
+                except CHANNEL_ERRORS as e:
                     if not p.alive:
                         raise
                     p.sftp_missing = getattr(e, "reason", None) or str(e) or type(e).__name__
@@ -391,7 +307,7 @@ class SSHTransport:
                     )
             except (asyncio.TimeoutError, TimeoutError):
                 raise CommandTimeout(host.name, f"{what} timed out after {timeout:g} s") from None
-            except self._CHANNEL_ERRORS as e:
+            except CHANNEL_ERRORS as e:
                 if not p.alive:
                     self.pool.evict(p)
                 else:

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from probes.transports.ssh import SUDO_COMMANDS
+from probes.transports.ssh_exec import SUDO_COMMANDS
 from tests.lab.lab import LAB_ROOT, Lab, LabError, LabHost, run_command
 
 DROPBEAR = shutil.which("dropbear") or "/usr/sbin/dropbear"

@@ -248,7 +248,12 @@ async def test_console_runs_a_watch_and_prints_its_table(tmp_path, listener):
             if not line:
                 break
             lines.append(line)
-        rest, err = proc.communicate("", timeout=30)
+        # communicate() reads the raw pipe and would drop what readline() already buffered (the
+        # table, when it arrived together with the "ended:" line): read the rest through the file
+        proc.stdin.close()
+        rest = await asyncio.wait_for(asyncio.to_thread(proc.stdout.read), 30)
+        err = await asyncio.wait_for(asyncio.to_thread(proc.stderr.read), 30)
+        proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
