@@ -1,4 +1,4 @@
-"""Pooled SSH connections, jump hosts included (DESIGN §2, §8).
+"""Pooled SSH connections, jump hosts included (docs/ssh.md).
 
 - One connection per hop key (address, port, user, and the jump hops before it),
   reused across calls; keepalive; closed after ``idle_timeout`` seconds unused

@@ -1,4 +1,4 @@
-"""The case that started whycant (CATALOG.md "The origin case, precisely")."""
+"""The case that started whycant (docs/catalog.md, "The origin case")."""
 
 from __future__ import annotations
 
