@@ -2,7 +2,7 @@
 report exactly once (through the Slack stand-in), and a report due while both were stopped
 is posted once, marked late, after they start again.
 
-The schedule is every 10 seconds (croniter's seconds field) so five runs fit in a minute;
+The schedule is every 10 seconds (croniter's seconds field) so several runs fit in half a minute;
 the claim mechanism is the same as for a weekly report.
 """
 
@@ -149,12 +149,12 @@ async def test_two_replicas_post_each_run_once_and_a_missed_run_once_late(pg_url
     replicas = [Replica(cfg, standin, tmp_path / f"r{i}.log") for i in range(2)]
     await asyncio.gather(*(r.ready() for r in replicas))
     t_start = time.time()
-    await asyncio.sleep(52)  # five runs are due in this span (every 10 s)
+    await asyncio.sleep(32)  # three runs are due in this span (every 10 s)
     await asyncio.gather(*(r.stop() for r in replicas))
     posts = _summaries(standin)
     runs = await _report_runs(pg_url)
     due = [t for t in range(int(t_start) + 1, int(time.time()) + 1) if t % 10 == 0]
-    assert len(due) >= 5
+    assert len(due) >= 3
     assert len(runs) == len(posts), (runs, [p.args.get("text") for p in posts])  # one post per claimed run
     assert len({r[0] for r in runs}) == len(runs)
     assert len(runs) >= len(due) - 1  # a run due during shutdown may be skipped, never doubled
@@ -170,7 +170,7 @@ async def test_two_replicas_post_each_run_once_and_a_missed_run_once_late(pg_url
     assert len(threads) == len(posts)  # each summary got its details in its own thread
 
     # Both replicas down while two runs fall due; after the restart exactly one late post.
-    await asyncio.sleep(25)
+    await asyncio.sleep(21)  # at least two runs fall due while both are down
     before = len(_summaries(standin))
     replicas = [Replica(cfg, standin, tmp_path / f"r{i}b.log") for i in range(2)]
     try:
