@@ -16,7 +16,7 @@ import dataclasses
 import difflib
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -58,13 +58,19 @@ BOT_VANTAGE = "bot"
 _NAT_RE = re.compile(r"\bnat(?:ted|'d|ed)?\b", re.IGNORECASE)
 
 
-def with_bot_vantage(names: Iterable[str], target: Host | None, *, explicit_bot: bool = False) -> list[str]:
-    """*names* with ``bot`` first, except for a target reached through a jump host
-    (``proxy_jump``): the bot has no direct path to it by design, so its connect row
-    would only time out (a false "filtered from bot"). There ``bot`` is left out unless
-    asked for by name (*explicit_bot*) or no other vantage remains."""
+def with_bot_vantage(
+    names: Iterable[str], target: Host | None, *, explicit_bot: bool = False, behind_jump: bool | None = None
+) -> list[str]:
+    """*names* with ``bot`` first, except for a target reached through a jump host: the bot
+    has no direct path to it by design, so its connect row would only time out (a false
+    "filtered from bot"). There ``bot`` is left out unless asked for by name (*explicit_bot*)
+    or no other vantage remains. *behind_jump* is ``Inventory.behind_jump(target)`` (the
+    route SSH will take); None reads the target's own ``proxy_jump`` only."""
     others = [n for n in dict.fromkeys(names) if n != BOT_VANTAGE]
-    if target is not None and target.proxy_jump and others and not explicit_bot:
+    if behind_jump is None:
+        jump = target.proxy_jump if target is not None else None
+        behind_jump = bool(jump) and str(jump).lower() != "none"
+    if target is not None and behind_jump and others and not explicit_bot:
         return others
     return [BOT_VANTAGE, *others]
 
@@ -130,6 +136,9 @@ class Inventory:
         self._nets = [ipaddress.ip_network(c, strict=False) for c in allowed_targets]
         self._vantages = self._build_vantages(vantages or {})
         self.zones = frozenset(h.zone for h in self._hosts.values() if h.zone)  # zones the hosts themselves name
+        # the jump hosts on a host's SSH route, set by the service from its transports
+        # (``TransportSet.jump_hosts``: inventory proxy_jump, ~/.ssh/config ProxyJump, ssh.proxy_jump)
+        self.jumps_of: Callable[[Host], Sequence[str]] | None = None
 
     # ---- construction
 
@@ -227,6 +236,12 @@ class Inventory:
 
     def get(self, name: str) -> Host | None:
         return self._hosts.get(name)
+
+    def behind_jump(self, host: Host | None) -> bool | None:
+        """Whether SSH reaches *host* through a jump host (None: no transports to ask)."""
+        if host is None or self.jumps_of is None:
+            return None
+        return bool(self.jumps_of(host))
 
     def lookup(self, token: str) -> Host | None:
         """The inventory host for a name, alias or address (case-insensitive), or None.

@@ -85,8 +85,12 @@ class AskPipeline:
         """The asked vantages (or every configured one), with the bot itself first
         (except for a target behind a jump host: ``bot.inventory.with_bot_vantage``)."""
         known = self.inventory.vantages()
+        target = self.inventory.get(request.target)
         names = with_bot_vantage(
-            request.vantages or list(known), self.inventory.get(request.target), explicit_bot="bot" in request.vantages
+            request.vantages or list(known),
+            target,
+            explicit_bot="bot" in request.vantages,
+            behind_jump=self.inventory.behind_jump(target),
         )
         out: list[VantagePoint] = []
         for name in names:

@@ -87,6 +87,7 @@ class Whycant(TriageCommands):
             channels=lim.ssh_channels_per_target,
         )
         self.transports.limiter = self.limiter
+        self.inventory.jumps_of = self.transports.jump_hosts  # no bot connect row behind a jump host
         self.collector = Collector(
             self.transports, probe_settings(config), limiter=self.limiter, batch_window=lim.connect_batch_window_seconds
         )

@@ -37,6 +37,22 @@ class TransportSet:
             raise TransportError(host.name, "SSH transport is not configured")
         return self.ssh
 
+    def jump_hosts(self, host: Host) -> tuple[str, ...]:
+        """The jump hosts on *host*'s SSH route (``proxy_jump`` from the inventory, ``ProxyJump`` from
+        the OpenSSH client config, ``ssh.proxy_jump``); () for a local host, an override, a transport
+        without routes, or a route that cannot be worked out (its probe will name that error)."""
+        try:
+            t = self._for_host(host)
+        except TransportError:
+            return ()
+        route = getattr(t, "route", None)
+        if t is self.local or host.name in self.overrides or not callable(route):
+            return ()
+        try:
+            return tuple(j.name for j in route(host).jumps)
+        except TransportError:  # a bad ProxyJump / OpenSSH config: the probe names it, not this
+            return ()
+
     async def close(self) -> None:
         for t in {id(t): t for t in [self.ssh, self.local, *self.overrides.values()] if t}.values():
             await t.close()

@@ -121,7 +121,7 @@ def _resolve_vantages(tokens: list[str], inventory: Inventory, target: Host) -> 
         else:
             names.append(inventory.resolve_vantage(tok).name)
             explicit_bot = explicit_bot or names[-1] == BOT_VANTAGE
-    names = with_bot_vantage(names, target, explicit_bot=explicit_bot)
+    names = with_bot_vantage(names, target, explicit_bot=explicit_bot, behind_jump=inventory.behind_jump(target))
     if len(names) > MAX_VANTAGES:
         raise BadInput(f"too many vantages ({len(names)}); at most {MAX_VANTAGES} at a time")
     return names

@@ -208,6 +208,30 @@ def test_service_bound_to_its_own_address_is_not_critical(prod: dict[str, Any], 
         assert row["ok"] == row["attempts"] > 0, row
 
 
+def test_bastion_only_in_the_openssh_config_still_means_no_bot_row(prod: dict[str, Any], lab: FleetLab) -> None:
+    """The same fleet with the bastion named only in an OpenSSH client config (``Host db07 db08 /
+    ProxyJump bastion``, as many teams keep it), not in the inventory: whycant's SSH takes that
+    route, and the bot's own connect row is left out as for an inventory ``proxy_jump``."""
+    lab.listener("db08", BOUND_PORT, bind="host")
+    inv = prod["tmp"] / "inventory-sshconfig"
+    if not inv.exists():
+        shutil.copytree(prod["inv"], inv)
+        (inv / "group_vars" / "dc2.yml").unlink()
+    ssh_config = prod["tmp"] / "ssh_config"
+    ssh_config.write_text(f"Host db07 db08\n  ProxyJump bastion\n\nHost bastion\n  HostName {lab.address('bastion')}\n")
+    cfg = yaml.safe_load(prod["config"].read_text())
+    cfg["inventory"], cfg["ssh"]["config"] = [str(inv)], [str(ssh_config)]
+    alt = prod["tmp"] / "whycant-sshconfig.yaml"
+    alt.write_text(yaml.safe_dump(cfg))
+    out = run({**prod, "config": alt}, "ask", "why can't I connect to db08 app from dmz")
+    assert not out.get("probe_errors"), out.get("probe_errors")  # reached through the bastion
+    rows = {row["vantage"]: row for row in out["connect"]}
+    assert set(rows) == {"self", "dmz"}, rows
+    assert [f["id"] for f in out["findings"] if f["severity"] == "critical"] == [], out["findings"]
+    explicit = run({**prod, "config": alt}, "ask", "why can't I connect to db08 app from bot")
+    assert "bot" in {row["vantage"] for row in explicit["connect"]}  # asked for by name: still tested
+
+
 def test_drift_reports_every_reachable_host(prod: dict[str, Any], lab: FleetLab) -> None:
     out = run(prod, "drift", "--no-save")
     assert out["hosts"] == 5 and out["errors"] == [], out["errors"]

@@ -69,3 +69,26 @@ def test_service_plans_the_same_vantages(inv: Inventory) -> None:
     assert plan("db07", ["bot", "dmz"]) == ["bot", "dmz"]
     assert plan("db01", []) == ["bot", "dmz"]
     assert plan("db01", ["dmz"]) == ["bot", "dmz"]
+
+
+@pytest.mark.parametrize(
+    ("ssh", "expected"),
+    [
+        ({"config_text": "Host db01\n  ProxyJump bastion\n"}, ["dmz"]),  # the OpenSSH config's route counts
+        ({"config_text": "Host db01\n  ProxyJump none\n"}, ["bot", "dmz"]),
+        ({"proxy_jump": "bastion"}, ["dmz"]),  # ssh.proxy_jump: every host goes through it
+        ({"config_text": "Host db01\n  ProxyJump bad;host\n"}, ["bot", "dmz"]),  # unusable: the probe names it
+    ],
+)
+def test_route_from_the_ssh_settings_decides_the_bot_row(tmp_path, ssh: dict, expected: list[str]) -> None:
+    raw = {**CONFIG, "ssh": {"config": []}}
+    if "config_text" in ssh:
+        (tmp_path / "ssh_config").write_text(ssh["config_text"])
+        raw["ssh"] = {"config": [str(tmp_path / "ssh_config")]}
+    if "proxy_jump" in ssh:
+        raw["ssh"] = {"config": [], "proxy_jump": ssh["proxy_jump"]}
+    svc = Whycant(parse_config(raw, "jump.yaml"))
+    assert vantages(svc.inventory, "db01:5432") == expected
+    request = Request(text="t", target="db01", address="198.18.0.10", port=5432, vantages=[])
+    assert [v.name for v in svc.vantages_for(request)] == expected
+    assert vantages(svc.inventory, "db01:5432 from bot") == ["bot"]
