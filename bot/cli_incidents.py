@@ -225,7 +225,7 @@ def engine_diagnose_fn(cfg: Any) -> Callable[[Any], Any]:
     if DIAGNOSE_FN_FACTORY is not None:
         return DIAGNOSE_FN_FACTORY(cfg)
     try:
-        from bot.engine import diagnose, load_rules  # type: ignore[attr-defined]
+        from bot.engine import diagnose, load_rules
     except ImportError as e:
         raise BadInput(f"replay needs the diagnosis engine (bot.engine), which is not available: {e}") from None
     paths = [str((cfg.base_dir() / p).resolve()) if not p.startswith(("/", "~")) else p for p in cfg.playbook_paths]

@@ -118,7 +118,7 @@ def diagnosis_message(outcome: Outcome) -> Message:
     assert d is not None
     ev = outcome.evidence
     ranked = sorted(d.findings, key=lambda f: (SEVERITY_RANK.get(f.severity, 9), -f.score))
-    level: Level = d.top_severity or "ok"  # type: ignore[assignment]
+    level: Level = d.top_severity or "ok"
     req = outcome.request or (ev.request if ev else None)
     sub = target_label(outcome)
     if req and req.vantages:

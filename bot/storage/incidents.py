@@ -360,7 +360,7 @@ class IncidentService(IncidentQueries):
         Nothing but an audit entry (``replayed``) is written: the stored findings stay as they were."""
         row, before, before_verdict = await self.latest_diagnosis(incident_id)
         result = diagnose_fn(Evidence.model_validate(row.data))
-        after: Diagnosis = await result if inspect.isawaitable(result) else result  # type: ignore[assignment]
+        after: Diagnosis = await result if inspect.isawaitable(result) else result
         old = {f.rule_id: f for f in before}
         new = {f.id: f for f in after.findings}
         res = ReplayResult(

@@ -102,4 +102,4 @@ def coalesce_writes(conn: asyncssh.SSHClientConnection) -> None:
         return
     t = getattr(conn, "_transport", None)
     if t is not None and not isinstance(t, CoalescingWriter) and callable(getattr(t, "write", None)):
-        conn._transport = CoalescingWriter(t, asyncio.get_running_loop())  # type: ignore[attr-defined,assignment]
+        conn._transport = CoalescingWriter(t, asyncio.get_running_loop())  # type: ignore[assignment]
