@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -28,6 +29,31 @@ INLINE_EVIDENCE_MAX = 2500  # larger evidence goes up as a file
 WAIVE_REFUSAL = "you may not waive drifts (ask an admin for the `drift` permission)"
 
 
+@dataclass(frozen=True)
+class Click:
+    """Where a button was clicked, read from a ``block_actions`` payload (message or App Home)."""
+
+    action: dict[str, Any]  # the first action: action_id, value, block_id
+    user: str
+    channel: str | None
+    message: dict[str, Any]
+    thread_ts: str | None
+    from_home: bool
+
+    @classmethod
+    def of(cls, body: dict) -> Click:
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        return cls(
+            action=(body.get("actions") or [{}])[0],
+            user=(body.get("user") or {}).get("id", ""),
+            channel=(body.get("channel") or {}).get("id") or container.get("channel_id"),
+            message=message,
+            thread_ts=message.get("thread_ts") or message.get("ts") or container.get("message_ts"),
+            from_home=container.get("type") == "view",
+        )
+
+
 class ButtonHandlers(SlackBase):
     """The button listeners (``SlackFrontEnd`` registers them on the Bolt app)."""
 
@@ -37,17 +63,18 @@ class ButtonHandlers(SlackBase):
         self.spawn(self._action(body, client))
 
     async def _action(self, body: dict, client: AsyncWebClient) -> None:
-        act = (body.get("actions") or [{}])[0]
+        click = Click.of(body)
+        act, user, channel, thread_ts, from_home = (
+            click.action,
+            click.user,
+            click.channel,
+            click.thread_ts,
+            click.from_home,
+        )
         m = ACTION_RE.match(act.get("action_id", ""))
         if not m:
             return
         action = m.group(1)
-        user = (body.get("user") or {}).get("id", "")
-        container = body.get("container") or {}
-        from_home = container.get("type") == "view"
-        channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
-        message = body.get("message") or {}
-        thread_ts = message.get("thread_ts") or message.get("ts") or container.get("message_ts")
         try:
             incident_id = int(act.get("value", ""))
         except ValueError:
@@ -92,14 +119,10 @@ class ButtonHandlers(SlackBase):
         self.spawn(self._waive(body, client))
 
     async def _waive(self, body: dict, client: AsyncWebClient) -> None:
-        act = (body.get("actions") or [{}])[0]
+        click = Click.of(body)
+        act, user, channel, thread_ts, message = click.action, click.user, click.channel, click.thread_ts, click.message
         if act.get("action_id") != WAIVE_ACTION:
             return
-        user = (body.get("user") or {}).get("id", "")
-        container = body.get("container") or {}
-        channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
-        message = body.get("message") or {}
-        thread_ts = message.get("thread_ts") or message.get("ts") or container.get("message_ts")
         reply_channel = channel or user
         if not await self.permitted(client, "waive", user, channel):
             await self.refuse(client, "drift", user, channel, thread_ts, text=WAIVE_REFUSAL)
