@@ -58,6 +58,12 @@ BOT_VANTAGE = "bot"
 _NAT_RE = re.compile(r"\bnat(?:ted|'d|ed)?\b", re.IGNORECASE)
 
 
+def declares_jump(host: Host | None) -> bool:
+    """Whether *host*'s own ``proxy_jump`` names a jump host (``none`` means direct)."""
+    jump = host.proxy_jump if host is not None else None
+    return bool(jump) and str(jump).lower() != "none"
+
+
 def with_bot_vantage(
     names: Iterable[str], target: Host | None, *, explicit_bot: bool = False, behind_jump: bool | None = None
 ) -> list[str]:
@@ -65,11 +71,10 @@ def with_bot_vantage(
     has no direct path to it by design, so its connect row would only time out (a false
     "filtered from bot"). There ``bot`` is left out unless asked for by name (*explicit_bot*)
     or no other vantage remains. *behind_jump* is ``Inventory.behind_jump(target)`` (the
-    route SSH will take); None reads the target's own ``proxy_jump`` only."""
+    route SSH will take); None reads the target's own ``proxy_jump`` (``declares_jump``)."""
     others = [n for n in dict.fromkeys(names) if n != BOT_VANTAGE]
     if behind_jump is None:
-        jump = target.proxy_jump if target is not None else None
-        behind_jump = bool(jump) and str(jump).lower() != "none"
+        behind_jump = declares_jump(target)
     if target is not None and behind_jump and others and not explicit_bot:
         return others
     return [BOT_VANTAGE, *others]
@@ -237,10 +242,11 @@ class Inventory:
     def get(self, name: str) -> Host | None:
         return self._hosts.get(name)
 
-    def behind_jump(self, host: Host | None) -> bool | None:
-        """Whether SSH reaches *host* through a jump host (None: no transports to ask)."""
+    def behind_jump(self, host: Host | None) -> bool:
+        """Whether SSH reaches *host* through a jump host: its route, when the service set
+        ``jumps_of``; else the host's own ``proxy_jump``."""
         if host is None or self.jumps_of is None:
-            return None
+            return declares_jump(host)
         return bool(self.jumps_of(host))
 
     def lookup(self, token: str) -> Host | None:

@@ -41,12 +41,8 @@ class TransportSet:
         """The jump hosts on *host*'s SSH route (``proxy_jump`` from the inventory, ``ProxyJump`` from
         the OpenSSH client config, ``ssh.proxy_jump``); () for a local host, an override, a transport
         without routes, or a route that cannot be worked out (its probe will name that error)."""
-        try:
-            t = self._for_host(host)
-        except TransportError:
-            return ()
-        route = getattr(t, "route", None)
-        if t is self.local or host.name in self.overrides or not callable(route):
+        route = getattr(self.ssh, "route", None)
+        if host.name in self.overrides or host.is_local or not callable(route):
             return ()
         try:
             return tuple(j.name for j in route(host).jumps)

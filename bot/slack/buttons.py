@@ -53,6 +53,15 @@ class Click:
             from_home=container.get("type") == "view",
         )
 
+    @property
+    def reply_channel(self) -> str:
+        """Where the answer goes: the clicked message's channel; the clicker's app DM from the App Home."""
+        return self.channel if self.channel and not self.from_home else self.user
+
+    @property
+    def reply_thread(self) -> str | None:
+        return None if self.from_home else self.thread_ts
+
 
 class ButtonHandlers(SlackBase):
     """The button listeners (``SlackFrontEnd`` registers them on the Bolt app)."""
@@ -63,14 +72,8 @@ class ButtonHandlers(SlackBase):
         self.spawn(self._action(body, client))
 
     async def _action(self, body: dict, client: AsyncWebClient) -> None:
-        click = Click.of(body)
-        act, user, channel, thread_ts, from_home = (
-            click.action,
-            click.user,
-            click.channel,
-            click.thread_ts,
-            click.from_home,
-        )
+        c = Click.of(body)
+        act, user = c.action, c.user
         m = ACTION_RE.match(act.get("action_id", ""))
         if not m:
             return
@@ -81,11 +84,10 @@ class ButtonHandlers(SlackBase):
             log.warning("button %s with a bad incident id %r", action, act.get("value"))
             return
         permission = perms.required_permission(action)
-        if not await self.permitted(client, permission, user, channel):
-            await self.refuse(client, permission, user, None if from_home else channel, thread_ts)
+        if not await self.permitted(client, permission, user, c.channel):
+            await self.refuse(client, permission, user, None if c.from_home else c.channel, c.thread_ts)
             return
-        reply_channel = channel if channel and not from_home else user  # Home: answer in the app DM
-        reply_thread = thread_ts if not from_home else None
+        reply_channel, reply_thread = c.reply_channel, c.reply_thread
         progress = None
         if action in ("rerun", "verify"):
             progress = ProgressMessage(
@@ -96,7 +98,7 @@ class ButtonHandlers(SlackBase):
                 action,
                 incident_id,
                 who=user,
-                channel=channel,
+                channel=c.channel,
                 on_progress=progress,
                 groups=await self.groups_of(client, user),
             )
@@ -109,7 +111,7 @@ class ButtonHandlers(SlackBase):
             await self.deliver(
                 client, outcome, channel=reply_channel, user=user, thread_ts=reply_thread, progress=progress
             )
-        if from_home:
+        if c.from_home:
             await self.publish_home(client, user)
 
     # -- the drift report's "Waive 30 days" button
@@ -119,13 +121,12 @@ class ButtonHandlers(SlackBase):
         self.spawn(self._waive(body, client))
 
     async def _waive(self, body: dict, client: AsyncWebClient) -> None:
-        click = Click.of(body)
-        act, user, channel, thread_ts, message = click.action, click.user, click.channel, click.thread_ts, click.message
+        c = Click.of(body)
+        act, user, channel, message = c.action, c.user, c.channel, c.message
         if act.get("action_id") != WAIVE_ACTION:
             return
-        reply_channel = channel or user
         if not await self.permitted(client, "waive", user, channel):
-            await self.refuse(client, "drift", user, channel, thread_ts, text=WAIVE_REFUSAL)
+            await self.refuse(client, "drift", user, channel, c.thread_ts, text=WAIVE_REFUSAL)
             return
         target = parse_waive_value(str(act.get("value") or ""))
         if target is None:  # never from our own reports: the value is validated when rendered
@@ -140,7 +141,7 @@ class ButtonHandlers(SlackBase):
                 log.exception("service.waive failed")
                 outcome = Outcome(kind="error", ephemeral=True, text=f"internal error: {type(e).__name__}")
         outcome.ephemeral = True  # only the clicker hears about it; the next report shows it to everyone
-        await self.deliver(client, outcome, channel=reply_channel, user=user, thread_ts=thread_ts)
+        await self.deliver(client, outcome, channel=c.reply_channel, user=user, thread_ts=c.reply_thread)
         waiver = outcome.data.get("waiver") if outcome.kind != "error" else None
         if waiver and channel and message.get("ts") and message.get("blocks"):
             await self._mark_waived(client, channel, message, act.get("block_id"), waiver)
